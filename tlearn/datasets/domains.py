@@ -1,0 +1,526 @@
+"""Domain shifts for domain-adaptation experiments.
+
+Conventions shared by every function here:
+
+* Images are NumPy arrays whose last two axes are (H, W): (N, H, W),
+  (N, C, H, W) (NCHW), or a single (H, W) image where stated.
+* The value range follows the dtype: uint8 images are in 0..255, float
+  images in [0, 1] (``invert`` and ``add_noise`` take ``max_value`` to
+  change that, e.g. 16 for the uint8 output of ``load_digits``).
+* ``rotate``, ``scale``, ``invert``, ``add_noise`` and ``to_rgb`` return the
+  dtype they are given; ``mnist_m`` always returns float32 in [0, 1].
+* Everything random takes a ``seed`` and gives the same result for the same
+  seed (``numpy.random.default_rng(seed)``).
+"""
+
+import numpy as np
+
+from ._data import photos_raw
+
+__all__ = ["mnist_m", "to_rgb", "default_photos", "rotate", "scale",
+           "invert", "add_noise", "domain_batches", "DomainBatches",
+           "mix_domains"]
+
+
+# ----------------------------------------------------------------- helpers
+
+def _as_array(images, name, caller, min_ndim=2):
+    a = np.asarray(images)
+    if a.ndim < min_ndim:
+        raise ValueError(
+            f"{caller}: {name} must have at least {min_ndim} dimensions "
+            f"(..., H, W), got shape {a.shape}")
+    if a.dtype != np.uint8 and a.dtype.kind != "f":
+        raise ValueError(
+            f"{caller}: {name} must be uint8 (0..255) or float (0..1), "
+            f"got dtype {a.dtype}")
+    return a
+
+
+def _grey_batch(images, caller):
+    """(N,H,W) or (N,1,H,W), uint8 or float -> float32 (N,H,W) in [0,1]."""
+    a = _as_array(images, "images", caller, min_ndim=3)
+    if a.ndim == 4:
+        if a.shape[1] != 1:
+            raise ValueError(
+                f"{caller}: images must be grey, shape (N, 1, H, W) or "
+                f"(N, H, W), got shape {a.shape} ({a.shape[1]} channels)")
+        a = a[:, 0]
+    elif a.ndim != 3:
+        raise ValueError(
+            f"{caller}: images must have shape (N, 1, H, W) or (N, H, W), "
+            f"got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return a.astype(np.float32) / np.float32(255)
+    _check_unit_range(a, "images", caller)
+    return a.astype(np.float32, copy=False)
+
+
+def _check_unit_range(a, name, caller):
+    if a.size:
+        lo, hi = float(np.min(a)), float(np.max(a))
+        if not (lo >= 0.0 and hi <= 1.0):  # also catches NaN
+            raise ValueError(
+                f"{caller}: float {name} must be in [0, 1], got values in "
+                f"[{lo}, {hi}] (pass uint8 for 0..255 data)")
+
+
+def _max_value(a, max_value):
+    if max_value is not None:
+        return max_value
+    return 255 if a.dtype == np.uint8 else 1.0
+
+
+def _cast_like(values, like, max_value):
+    """float result -> dtype of ``like``, clipped to [0, max_value]."""
+    if like.dtype == np.uint8:
+        return np.clip(np.rint(values), 0, max_value).astype(np.uint8)
+    return np.clip(values, 0, max_value).astype(like.dtype, copy=False)
+
+
+# ----------------------------------------------------------------- MNIST-M
+
+def default_photos():
+    """The colour photographs shipped with tlearn for ``mnist_m``.
+
+    Five photographs from scikit-image's sample data, each public domain or
+    CC0 (astronaut Eileen Collins -- NASA; coffee cup -- Rachel Michetti;
+    Chelsea the cat -- Stefan van der Walt; DSCOVR launch -- SpaceX; retina
+    -- Mikael Haggstrom), centre-cropped and downscaled to 128x128. Sources
+    and licences: ``tlearn/datasets/data/PHOTOS.md``.
+
+    Returns
+    -------
+    photos : ndarray, shape (5, 128, 128, 3), uint8, read-only
+        RGB photographs (HWC per photo).
+    names : tuple of str
+        ``("astronaut", "coffee", "chelsea", "rocket", "retina")``.
+    """
+    return photos_raw()
+
+
+def _photo_batch(photos, h, w):
+    caller = "mnist_m"
+    p = _as_array(photos, "photos", caller, min_ndim=3)
+    if p.ndim == 3:
+        p = p[None]
+    if p.ndim != 4 or p.shape[-1] != 3:
+        raise ValueError(
+            f"{caller}: photos must have shape (P, Hp, Wp, 3) (RGB, channels "
+            f"last) or (Hp, Wp, 3), got shape {np.shape(photos)}")
+    if len(p) == 0:
+        raise ValueError(f"{caller}: photos is empty (shape {p.shape})")
+    if p.shape[1] < h or p.shape[2] < w:
+        raise ValueError(
+            f"{caller}: photos must be at least as large as the images: "
+            f"expected Hp >= {h} and Wp >= {w}, got photos of "
+            f"{p.shape[1]}x{p.shape[2]}")
+    if p.dtype != np.uint8:
+        _check_unit_range(p, "photos", caller)
+    return p
+
+
+def mnist_m(images, photos=None, seed=0, chunk=8192):
+    """Blend grey images with colour photographs, as in MNIST-M.
+
+    The recipe of Ganin et al., "Domain-Adversarial Training of Neural
+    Networks" (JMLR 2016), section 5.2.2: for every image a patch of the
+    image's size is cut at a random position from a randomly chosen colour
+    photograph, and the target image is the per-pixel, per-channel absolute
+    difference ``|patch - image|``. Strokes therefore take the inverted
+    colours of the photograph, the background keeps them.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, 1, H, W) or (N, H, W)
+        Grey images, uint8 (0..255) or float in [0, 1].
+    photos : ndarray, shape (P, Hp, Wp, 3) or (Hp, Wp, 3), optional
+        RGB photographs (channels last), uint8 or float in [0, 1], with
+        ``Hp >= H`` and ``Wp >= W``. Default: the five 128x128 photographs
+        shipped with tlearn (see ``default_photos``).
+    seed : int
+        Seed of the choice of photo and patch position.
+    chunk : int
+        Number of images processed at once (bounds the memory used; does
+        not change the result).
+
+    Returns
+    -------
+    ndarray, shape (N, 3, H, W), float32 in [0, 1]
+        The target-domain images, NCHW with three (RGB) channels. Pair them
+        with ``to_rgb(images)`` (same shape) for the source domain.
+
+    Notes
+    -----
+    Vectorised: the photo indices and patch positions are drawn at once,
+    the patches gathered by fancy indexing, ``chunk`` images at a time.
+    """
+    x = _grey_batch(images, "mnist_m")
+    n, h, w = x.shape
+    if photos is None:
+        photos = default_photos()[0]
+    p = _photo_batch(photos, h, w)
+    ph, pw = p.shape[1], p.shape[2]
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(p), size=n)
+    top = rng.integers(0, ph - h + 1, size=n)
+    left = rng.integers(0, pw - w + 1, size=n)
+    rows = np.arange(h)
+    cols = np.arange(w)
+    out = np.empty((n, 3, h, w), np.float32)
+    to_unit = (np.float32(1 / 255) if p.dtype == np.uint8 else np.float32(1))
+    chunk = max(1, int(chunk))
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        r = top[s:e, None, None] + rows[None, :, None]
+        c = left[s:e, None, None] + cols[None, None, :]
+        patch = p[which[s:e, None, None], r, c]          # (n, h, w, 3)
+        patch = patch.astype(np.float32) * to_unit
+        diff = np.abs(patch - x[s:e, :, :, None])
+        out[s:e] = diff.transpose(0, 3, 1, 2)
+    np.clip(out, 0, 1, out=out)
+    return out
+
+
+def to_rgb(images):
+    """Repeat a grey image over three channels (the MNIST-M source domain).
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, 1, H, W) or (N, H, W)
+        Grey images, any dtype.
+
+    Returns
+    -------
+    ndarray, shape (N, 3, H, W)
+        Same dtype and values as ``images``. For a source/target pair of
+        the same shape and dtype pass float images in [0, 1] (the default
+        of the loaders) to both ``to_rgb`` and ``mnist_m``.
+    """
+    a = np.asarray(images)
+    if a.ndim == 3:
+        a = a[:, None]
+    if a.ndim != 4 or a.shape[1] != 1:
+        raise ValueError(
+            f"to_rgb: images must have shape (N, 1, H, W) or (N, H, W), "
+            f"got shape {np.shape(images)}")
+    return np.repeat(a, 3, axis=1)
+
+
+# ------------------------------------------------------ geometric shifts
+
+def _warp(images, inv, fill, caller, chunk=4096):
+    """Apply an affine map about the image centre with bilinear sampling.
+
+    ``inv`` is the 2x2 matrix taking output offsets (dy, dx) from the
+    centre to input offsets. Samples outside the image take ``fill``.
+    Processed ``chunk`` images at a time to bound memory.
+    """
+    a = _as_array(images, "images", caller)
+    h, w = a.shape[-2:]
+    flat = a.reshape(-1, h, w)
+    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
+    yy, xx = np.meshgrid(np.arange(h) - cy, np.arange(w) - cx, indexing="ij")
+    sy = inv[0, 0] * yy + inv[0, 1] * xx + cy
+    sx = inv[1, 0] * yy + inv[1, 1] * xx + cx
+    # Snap coordinates that are integers up to rounding (e.g. 90 degrees),
+    # so that exact rotations and identity maps are exact.
+    sy = np.where(np.abs(sy - np.rint(sy)) < 1e-9, np.rint(sy), sy)
+    sx = np.where(np.abs(sx - np.rint(sx)) < 1e-9, np.rint(sx), sx)
+    y0 = np.floor(sy).astype(np.intp)
+    x0 = np.floor(sx).astype(np.intp)
+    fy = (sy - y0).astype(np.float32)
+    fx = (sx - x0).astype(np.float32)
+    # In an image padded by one pixel of ``fill``, input row r is padded
+    # row r + 1. Clipping to the padded border maps every outside sample
+    # onto the padding, i.e. onto ``fill``.
+    ya = np.clip(y0 + 1, 0, h + 1)
+    yb = np.clip(y0 + 2, 0, h + 1)
+    xa = np.clip(x0 + 1, 0, w + 1)
+    xb = np.clip(x0 + 2, 0, w + 1)
+    w_aa = (1 - fy) * (1 - fx)
+    w_ab = (1 - fy) * fx
+    w_ba = fy * (1 - fx)
+    w_bb = fy * fx
+    out = np.empty(flat.shape, a.dtype)
+    for s in range(0, len(flat), chunk):
+        pad = np.pad(flat[s:s + chunk].astype(np.float32),
+                     ((0, 0), (1, 1), (1, 1)), constant_values=fill)
+        v = (w_aa * pad[:, ya, xa] + w_ab * pad[:, ya, xb]
+             + w_ba * pad[:, yb, xa] + w_bb * pad[:, yb, xb])
+        if a.dtype == np.uint8:
+            v = np.clip(np.rint(v), 0, 255)
+        out[s:s + chunk] = v
+    return out.reshape(a.shape)
+
+
+def rotate(images, degrees, fill=0):
+    """Rotate images about their centre by a fixed angle, keeping the size.
+
+    Inverse mapping with bilinear interpolation, NumPy only; corners that
+    come from outside the image take ``fill``.
+
+    Parameters
+    ----------
+    images : ndarray, shape (..., H, W)
+        E.g. (N, 1, H, W), (N, 3, H, W), (N, H, W) or one (H, W) image;
+        uint8 or float.
+    degrees : float
+        Angle, counter-clockwise as displayed (row 0 at the top), like
+        ``numpy.rot90``: ``rotate(x, 90)`` equals ``np.rot90(x, 1,
+        axes=(-2, -1))`` for square images.
+    fill : float
+        Value for pixels that come from outside the image (0: black).
+
+    Returns
+    -------
+    ndarray, same shape and dtype as ``images``
+        uint8 results are rounded; floats stay in the input's range.
+    """
+    t = np.deg2rad(float(degrees))
+    c, s = np.cos(t), np.sin(t)
+    # The output pixel at offset (dy, dx) from the centre (dy downwards)
+    # comes from the input offset rotated by -t in the displayed frame
+    # (x right, y up): dy_in = c*dy + s*dx, dx_in = -s*dy + c*dx.
+    inv = np.array([[c, s], [-s, c]])
+    return _warp(images, inv, fill, "rotate")
+
+
+def scale(images, factor, fill=0):
+    """Zoom images about their centre, keeping the size.
+
+    Parameters
+    ----------
+    images : ndarray, shape (..., H, W)
+        uint8 or float.
+    factor : float
+        ``> 1`` zooms in (the border is cropped away), ``< 1`` zooms out
+        (the image shrinks and the border takes ``fill``). Must be > 0.
+    fill : float
+        Value for pixels that come from outside the image.
+
+    Returns
+    -------
+    ndarray, same shape and dtype as ``images``
+        Bilinear interpolation; uint8 results are rounded.
+    """
+    factor = float(factor)
+    if not factor > 0 or not np.isfinite(factor):
+        raise ValueError(f"scale: factor must be a positive number, got {factor}")
+    inv = np.eye(2) / factor
+    return _warp(images, inv, fill, "scale")
+
+
+# ------------------------------------------------- photometric shifts
+
+def invert(images, max_value=None):
+    """Negative image: ``max_value - images``.
+
+    Parameters
+    ----------
+    images : ndarray, any shape
+        uint8 or float.
+    max_value : float, optional
+        Top of the value range: default 255 for uint8, 1.0 for floats
+        (pass 16 for ``load_digits(dtype="uint8")``).
+
+    Returns
+    -------
+    ndarray, same shape and dtype as ``images``
+    """
+    a = _as_array(images, "images", "invert", min_ndim=0)
+    m = _max_value(a, max_value)
+    return _cast_like(m - a.astype(np.float64), a, m)
+
+
+def add_noise(images, std, seed=0, max_value=None):
+    """Add Gaussian noise, clipped to the value range.
+
+    Parameters
+    ----------
+    images : ndarray, any shape
+        uint8 or float.
+    std : float
+        Standard deviation as a fraction of the value range: ``std=0.1``
+        adds noise of standard deviation 0.1 to float images in [0, 1] and
+        25.5 to uint8 images in 0..255, so the same ``std`` gives the same
+        shift whatever the dtype. Must be >= 0.
+    seed : int
+        Seed of the noise.
+    max_value : float, optional
+        Top of the value range: default 255 for uint8, 1.0 for floats.
+
+    Returns
+    -------
+    ndarray, same shape and dtype as ``images``
+        ``clip(images + noise, 0, max_value)``, rounded for uint8.
+    """
+    a = _as_array(images, "images", "add_noise", min_ndim=0)
+    std = float(std)
+    if not std >= 0 or not np.isfinite(std):
+        raise ValueError(f"add_noise: std must be a number >= 0, got {std}")
+    m = _max_value(a, max_value)
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(a.shape) * (std * m)
+    return _cast_like(a.astype(np.float64) + noise, a, m)
+
+
+# ------------------------------------------------- mixing the two domains
+
+def _check_pair(xs, xt, caller):
+    xs = np.asarray(xs)
+    xt = np.asarray(xt)
+    if xs.ndim == 0 or xt.ndim == 0:
+        raise ValueError(f"{caller}: xs and xt must be arrays of examples")
+    if xs.shape[1:] != xt.shape[1:]:
+        raise ValueError(
+            f"{caller}: source and target examples must have the same shape: "
+            f"xs has {xs.shape[1:]}, xt has {xt.shape[1:]}")
+    if len(xs) == 0 or len(xt) == 0:
+        raise ValueError(
+            f"{caller}: both domains need examples, got {len(xs)} source "
+            f"and {len(xt)} target")
+    return xs, xt
+
+
+def _check_labels(ys, n, caller):
+    ys = np.asarray(ys)
+    if ys.shape != (n,):
+        raise ValueError(
+            f"{caller}: ys must have shape ({n},) (one label per source "
+            f"example), got {ys.shape}")
+    if ys.dtype.kind not in "iu":
+        raise ValueError(f"{caller}: ys must be integer labels, got {ys.dtype}")
+    return ys.astype(np.int64)
+
+
+class DomainBatches:
+    """Half-source / half-target batches for domain-adversarial training.
+
+    Made by :func:`domain_batches`; see there. Iterating again gives the
+    same batches (same seed); ``len()`` is the number of batches.
+    """
+
+    def __init__(self, xs, xt, batch_size, seed=0, ys=None, n_batches=None):
+        xs, xt = _check_pair(xs, xt, "domain_batches")
+        if int(batch_size) != batch_size or batch_size < 2 or batch_size % 2:
+            raise ValueError(
+                f"domain_batches: batch_size must be an even integer >= 2 "
+                f"(half source, half target), got {batch_size}")
+        self.xs, self.xt = xs, xt
+        self.ys = None if ys is None else _check_labels(ys, len(xs),
+                                                        "domain_batches")
+        self.batch_size = int(batch_size)
+        self.half = self.batch_size // 2
+        self.seed = seed
+        if n_batches is None:
+            n_batches = -(-max(len(xs), len(xt)) // self.half)
+        if int(n_batches) != n_batches or n_batches < 1:
+            raise ValueError(
+                f"domain_batches: n_batches must be a positive integer, "
+                f"got {n_batches}")
+        self.n_batches = int(n_batches)
+
+    def __len__(self):
+        return self.n_batches
+
+    @staticmethod
+    def _stream(n, count, rng):
+        """``count`` indices: concatenated fresh permutations of range(n)."""
+        reps = -(-count // n)
+        return np.concatenate([rng.permutation(n) for _ in range(reps)])[:count]
+
+    def __iter__(self):
+        rng = np.random.default_rng(self.seed)
+        total = self.n_batches * self.half
+        i_s = self._stream(len(self.xs), total, rng)
+        i_t = self._stream(len(self.xt), total, rng)
+        d = np.repeat(np.array([0, 1], np.int64), self.half)
+        y_t = np.full(self.half, -1, np.int64)
+        for b in range(self.n_batches):
+            sl = slice(b * self.half, (b + 1) * self.half)
+            x = np.concatenate([self.xs[i_s[sl]], self.xt[i_t[sl]]])
+            if self.ys is None:
+                yield x, d.copy()
+            else:
+                yield x, np.concatenate([self.ys[i_s[sl]], y_t]), d.copy()
+
+
+def domain_batches(xs, xt, batch_size, seed=0, ys=None, n_batches=None):
+    """Iterate over batches that are half source and half target examples.
+
+    This is the batching of domain-adversarial training (DANN): the label
+    predictor learns from the source half, the domain classifier from all.
+
+    Parameters
+    ----------
+    xs : ndarray, shape (Ns, ...)
+        Source-domain examples.
+    xt : ndarray, shape (Nt, ...)
+        Target-domain examples (same per-example shape as ``xs``).
+    batch_size : int
+        Even; each batch holds ``batch_size // 2`` of each domain.
+    seed : int
+        Seed of the shuffling.
+    ys : ndarray, shape (Ns,), optional
+        Source labels. When given, batches also carry labels, -1 for the
+        target examples (unlabelled).
+    n_batches : int, optional
+        Number of batches. Default: enough for one pass over the larger
+        domain, ``ceil(max(Ns, Nt) / (batch_size // 2))``.
+
+    Returns
+    -------
+    DomainBatches
+        An iterable (with ``len()``) yielding ``(x, d)``, or ``(x, y, d)``
+        when ``ys`` is given:
+
+        x : ndarray, shape (batch_size, ...)
+            The first half from the source, the second from the target.
+        y : ndarray, shape (batch_size,), int64
+            Source labels, then -1 for the target half.
+        d : ndarray, shape (batch_size,), int64
+            Domain labels: 0 for source, 1 for target.
+
+    Notes
+    -----
+    Each domain is drawn as a stream of fresh random permutations, so every
+    batch is full, every example of the larger domain is seen once per
+    ``len()`` batches, and the smaller domain is cycled (reshuffled at each
+    cycle). Iterating twice gives the same batches; use another ``seed``
+    for another epoch.
+    """
+    return DomainBatches(xs, xt, batch_size, seed=seed, ys=ys,
+                         n_batches=n_batches)
+
+
+def mix_domains(xs, ys, xt, seed=0):
+    """Concatenate and shuffle a labelled source and an unlabelled target.
+
+    Parameters
+    ----------
+    xs : ndarray, shape (Ns, ...)
+        Source examples.
+    ys : ndarray, shape (Ns,)
+        Source labels (integers).
+    xt : ndarray, shape (Nt, ...)
+        Target examples, same per-example shape as ``xs``.
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    x : ndarray, shape (Ns + Nt, ...)
+        All examples, shuffled.
+    y : ndarray, shape (Ns + Nt,), int64
+        Source labels, -1 for target examples.
+    d : ndarray, shape (Ns + Nt,), int64
+        Domain: 0 source, 1 target.
+    """
+    xs, xt = _check_pair(xs, xt, "mix_domains")
+    ys = _check_labels(ys, len(xs), "mix_domains")
+    x = np.concatenate([xs, xt])
+    y = np.concatenate([ys, np.full(len(xt), -1, np.int64)])
+    d = np.concatenate([np.zeros(len(xs), np.int64), np.ones(len(xt), np.int64)])
+    order = np.random.default_rng(seed).permutation(len(x))
+    return x[order], y[order], d[order]
