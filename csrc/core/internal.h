@@ -1,0 +1,120 @@
+/* internal.h - structures shared by the core's translation units.
+ * Not part of the public API (tl.h is). */
+#ifndef TL_INTERNAL_H
+#define TL_INTERNAL_H
+
+#include "tl.h"
+
+#define TL_MAX_IATTR 8
+#define TL_MAX_FATTR 4
+
+typedef struct tl_node {
+    int op;
+    int n_in;
+    int *in;                      /* (n_in) input node indices */
+    char name[TL_NAME_LEN];
+    int ndim;
+    int shape[TL_MAX_DIM];        /* per-example output shape */
+    int64_t size;                 /* per-example output elements */
+    int iattr[TL_MAX_IATTR];
+    float fattr[TL_MAX_FATTR];
+    int n_param;
+    int param[TL_MAX_PARAMS];     /* indices into net->params */
+    float loss_weight;            /* loss nodes */
+    /* planned per compile/plan */
+    int needs_grad;               /* some trainable parameter or wanted input lies upstream */
+    int input_grad;               /* input node whose gradient the caller wants */
+    const float *out;             /* (B, size); inputs point at caller data */
+    float *dout;                  /* (B, size) or NULL when no gradient flows here */
+    float *aux;                   /* op scratch (B, aux_size): softmax probs, dropout mask */
+    int64_t aux_size;             /* per-example scratch elements */
+    const void *target;           /* loss nodes: (B, ...) labels or targets */
+    double loss;                  /* last loss value (unweighted) */
+    int64_t loss_count;           /* labelled entries in the last forward */
+    int64_t loss_correct;         /* of which predicted right (classification losses) */
+    float *owned_out;             /* buffer owned by the net (NULL for inputs/reshape views) */
+} tl_node;
+
+typedef struct tl_param {
+    char name[TL_NAME_LEN + 16];  /* "<node>.<suffix>" */
+    int node;
+    int ndim;
+    int shape[TL_MAX_DIM];
+    int64_t offset, size;
+    int fan_in, fan_out;
+    int init;                     /* tl_init */
+    int trainable;
+    int buffer;                   /* running statistics, never touched by the optimizer */
+    float l2, l2sp, ewc;
+} tl_param;
+
+struct tl_net {
+    tl_node *nodes;
+    int n_nodes, cap_nodes;
+    int n_regular;                /* nodes before the first loss node */
+    tl_param *params;
+    int n_params, cap_params;
+    int finalized;
+    int64_t arena_size;
+    float *arena[TL_ARENA_COUNT];
+    /* planning */
+    int planned_B;
+    float *act;                   /* one slab for outputs, grads and scratch */
+    size_t act_floats;
+    size_t n_dout_floats;         /* the gradient part at the start of act */
+    /* optimizer */
+    tl_optim_cfg optim;
+    int optim_set;
+    int64_t t;
+    int check_finite;
+    uint64_t rng;                 /* parameter initialisation */
+    uint64_t drop_rng;            /* dropout masks */
+    char err[TL_ERR_LEN];
+};
+
+tl_status tl_set_error(tl_net *net, tl_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* op table rows */
+typedef enum tl_view {
+    TL_VIEW_NONE = 0, /* owns its output and gradient buffers */
+    TL_VIEW_OUT,      /* output is input 0's output; owns its gradient */
+    TL_VIEW_ALL       /* output and gradient are input 0's (reshape) */
+} tl_view;
+
+typedef struct tl_op_def {
+    tl_op_info info;
+    tl_view view;
+    /* shape inference and parameter declaration; called by tl_net_add */
+    tl_status (*infer)(tl_net *net, tl_node *node, const int *shape, int ndim);
+    /* scratch per example (0 if none) */
+    int64_t (*aux_size)(const tl_net *net, const tl_node *node);
+    void (*forward)(tl_net *net, tl_node *node, int B, int train);
+    /* accumulate into inputs' dout (where non-NULL) and parameter grads (where trainable) */
+    void (*backward)(tl_net *net, tl_node *node, int B);
+} tl_op_def;
+
+extern const tl_op_def tl_ops[TL_OP_COUNT];
+
+/* helpers for op rows */
+tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const int *shape, int ndim,
+                           int fan_in, int fan_out, int init);
+static inline tl_node *tl_in(tl_net *net, const tl_node *node, int k) { return &net->nodes[node->in[k]]; }
+static inline float *tl_pval(tl_net *net, const tl_node *node, int k) {
+    return net->arena[TL_ARENA_VALUE] + net->params[node->param[k]].offset;
+}
+/* gradient of parameter k of node, or NULL when it is frozen (no work wanted) */
+static inline float *tl_pgrad(tl_net *net, const tl_node *node, int k) {
+    const tl_param *p = &net->params[node->param[k]];
+    return p->trainable && !p->buffer ? net->arena[TL_ARENA_GRAD] + p->offset : NULL;
+}
+
+/* RNG: splitmix64 state, uniform [0,1) float and standard normal */
+uint64_t tl_rng_next(uint64_t *s);
+float tl_rng_uniform(uint64_t *s);
+float tl_rng_normal(uint64_t *s);
+
+#endif

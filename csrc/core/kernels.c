@@ -1,0 +1,196 @@
+/* kernels.c - pure kernels: dense layers through cblas_sgemm, activations,
+ * and the fused losses.  No allocation, no state, no I/O. */
+#include "kernels.h"
+#include "blas.h"
+
+#include <math.h>
+#include <string.h>
+
+void tl_dense_forward(float *out, const float *inp, const float *w, const float *b, int B, int IN, int OUT) {
+    if (b) {
+        for (int i = 0; i < B; i++) memcpy(out + (int64_t)i * OUT, b, sizeof(float) * (size_t)OUT);
+    }
+    tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, inp, IN, w, IN, b ? 1.0f : 0.0f, out, OUT);
+}
+
+void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                       const float *w, int B, int IN, int OUT) {
+    if (dinp) tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp, IN);
+    if (dw) tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
+    if (db) {
+        for (int i = 0; i < B; i++) {
+            const float *d = dout + (int64_t)i * OUT;
+            for (int o = 0; o < OUT; o++) db[o] += d[o];
+        }
+    }
+}
+
+void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N) {
+    for (int64_t i = 0; i < N; i++) out[i] = inp[i] > 0.0f ? inp[i] : a * inp[i];
+}
+
+void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N) {
+    for (int64_t i = 0; i < N; i++) dinp[i] += inp[i] > 0.0f ? dout[i] : a * dout[i];
+}
+
+void tl_sigmoid_forward(float *out, const float *inp, int64_t N) {
+    for (int64_t i = 0; i < N; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
+}
+
+void tl_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t N) {
+    for (int64_t i = 0; i < N; i++) dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void tl_tanh_forward(float *out, const float *inp, int64_t N) {
+    for (int64_t i = 0; i < N; i++) out[i] = tanhf(inp[i]);
+}
+
+void tl_tanh_backward(float *dinp, const float *dout, const float *out, int64_t N) {
+    for (int64_t i = 0; i < N; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+/* y = softmax(x / T) for one row; returns log of the normaliser of x/T shifted by its max */
+static float softmax_row(float *y, const float *x, int C, float invT) {
+    float m = x[0];
+    for (int c = 1; c < C; c++) m = x[c] > m ? x[c] : m;
+    float s = 0.0f;
+    for (int c = 0; c < C; c++) {
+        y[c] = expf((x[c] - m) * invT);
+        s += y[c];
+    }
+    float inv = 1.0f / s;
+    for (int c = 0; c < C; c++) y[c] *= inv;
+    return logf(s);
+}
+
+void tl_softmax_forward(float *out, const float *inp, int B, int C) {
+    for (int i = 0; i < B; i++) softmax_row(out + (int64_t)i * C, inp + (int64_t)i * C, C, 1.0f);
+}
+
+void tl_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C) {
+    for (int i = 0; i < B; i++) {
+        const float *y = out + (int64_t)i * C, *dy = dout + (int64_t)i * C;
+        float *dx = dinp + (int64_t)i * C;
+        float dot = 0.0f;
+        for (int c = 0; c < C; c++) dot += dy[c] * y[c];
+        for (int c = 0; c < C; c++) dx[c] += y[c] * (dy[c] - dot);
+    }
+}
+
+double tl_softmax_ce_forward(float *probs, const float *logits, const int32_t *labels, int B, int C, int *n, int *correct) {
+    double total = 0.0;
+    int cnt = 0, ok = 0;
+    for (int i = 0; i < B; i++) {
+        const float *z = logits + (int64_t)i * C;
+        float *p = probs + (int64_t)i * C;
+        float lse = softmax_row(p, z, C, 1.0f);
+        int y = labels[i];
+        if (y < 0) continue;
+        float m = z[0];
+        int am = 0;
+        for (int c = 1; c < C; c++)
+            if (z[c] > m) {
+                m = z[c];
+                am = c;
+            }
+        total += (double)(lse - (z[y] - m)); /* -log p_y without underflow */
+        cnt++;
+        ok += am == y;
+    }
+    *n = cnt;
+    *correct = ok;
+    return cnt ? total / cnt : 0.0;
+}
+
+void tl_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float scale) {
+    for (int i = 0; i < B; i++) {
+        int y = labels[i];
+        if (y < 0) continue;
+        const float *p = probs + (int64_t)i * C;
+        float *d = dlogits + (int64_t)i * C;
+        for (int c = 0; c < C; c++) d[c] += scale * p[c];
+        d[y] -= scale;
+    }
+}
+
+double tl_sigmoid_bce_forward(const float *logits, const float *t, int64_t N, int64_t *n, int64_t *correct) {
+    double total = 0.0;
+    int64_t cnt = 0, ok = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if (isnan(t[i])) continue;
+        float z = logits[i];
+        /* max(z,0) - z t + log(1 + e^-|z|), stable for any z */
+        total += (double)(fmaxf(z, 0.0f) - z * t[i] + log1pf(expf(-fabsf(z))));
+        cnt++;
+        ok += (z > 0.0f) == (t[i] > 0.5f);
+    }
+    *n = cnt;
+    *correct = ok;
+    return cnt ? total / (double)cnt : 0.0;
+}
+
+void tl_sigmoid_bce_backward(float *dlogits, const float *logits, const float *t, int64_t N, float scale) {
+    for (int64_t i = 0; i < N; i++) {
+        if (isnan(t[i])) continue;
+        float s = 1.0f / (1.0f + expf(-logits[i]));
+        dlogits[i] += scale * (s - t[i]);
+    }
+}
+
+double tl_mse_forward(const float *y, const float *t, int64_t N, int64_t *n) {
+    double total = 0.0;
+    int64_t cnt = 0;
+    for (int64_t i = 0; i < N; i++) {
+        if (isnan(t[i])) continue;
+        double d = (double)y[i] - (double)t[i];
+        total += d * d;
+        cnt++;
+    }
+    *n = cnt;
+    return cnt ? total / (double)cnt : 0.0;
+}
+
+void tl_mse_backward(float *dy, const float *y, const float *t, int64_t N, float scale) {
+    for (int64_t i = 0; i < N; i++) {
+        if (isnan(t[i])) continue;
+        dy[i] += 2.0f * scale * (y[i] - t[i]);
+    }
+}
+
+static int row_has_nan(const float *q, int C) {
+    for (int c = 0; c < C; c++)
+        if (isnan(q[c])) return 1;
+    return 0;
+}
+
+double tl_soft_ce_forward(float *probs, const float *logits, const float *q, int B, int C, float T, int *n) {
+    double total = 0.0;
+    int cnt = 0;
+    float invT = 1.0f / T;
+    for (int i = 0; i < B; i++) {
+        const float *z = logits + (int64_t)i * C, *qi = q + (int64_t)i * C;
+        float *p = probs + (int64_t)i * C;
+        float lse = softmax_row(p, z, C, invT);
+        if (row_has_nan(qi, C)) continue;
+        float m = z[0];
+        for (int c = 1; c < C; c++) m = z[c] > m ? z[c] : m;
+        double row = 0.0;
+        for (int c = 0; c < C; c++)
+            if (qi[c] != 0.0f) row -= (double)qi[c] * (double)((z[c] - m) * invT - lse);
+        total += row;
+        cnt++;
+    }
+    *n = cnt;
+    return cnt ? (double)T * (double)T * total / cnt : 0.0;
+}
+
+void tl_soft_ce_backward(float *dlogits, const float *probs, const float *q, int B, int C, float T, float scale) {
+    for (int i = 0; i < B; i++) {
+        const float *qi = q + (int64_t)i * C, *p = probs + (int64_t)i * C;
+        if (row_has_nan(qi, C)) continue;
+        float sq = 0.0f;
+        for (int c = 0; c < C; c++) sq += qi[c];
+        float *d = dlogits + (int64_t)i * C;
+        for (int c = 0; c < C; c++) d[c] += scale * T * (p[c] * sq - qi[c]);
+    }
+}

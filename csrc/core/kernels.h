@@ -1,0 +1,48 @@
+/* kernels.h - pure kernels on float arrays.
+ * Outputs first, gradients prefixed d, sizes in capitals.  A NULL gradient
+ * pointer means "not needed" and costs no work.  Backward kernels accumulate
+ * (+=) into their gradient outputs. */
+#ifndef TL_KERNELS_H
+#define TL_KERNELS_H
+#include <stdint.h>
+
+/* y = x W^T + b; x (B,IN), W (OUT,IN), b (OUT), y (B,OUT) */
+void tl_dense_forward(float *out, const float *inp, const float *w, const float *b, int B, int IN, int OUT);
+/* dx += dy W; dW += dy^T x; db += sum_b dy */
+void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                       const float *w, int B, int IN, int OUT);
+
+/* y = max(x, a x) (a = 0: ReLU); N elements */
+void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N);
+void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N);
+/* y = 1 / (1 + e^-x); dx += dy y (1 - y) */
+void tl_sigmoid_forward(float *out, const float *inp, int64_t N);
+void tl_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t N);
+/* y = tanh x; dx += dy (1 - y^2) */
+void tl_tanh_forward(float *out, const float *inp, int64_t N);
+void tl_tanh_backward(float *dinp, const float *dout, const float *out, int64_t N);
+/* row softmax over C; dx += y (dy - <dy, y>) */
+void tl_softmax_forward(float *out, const float *inp, int B, int C);
+void tl_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);
+
+/* Softmax cross-entropy with integer labels, -1 = unlabelled (skipped).
+ * probs (B,C) receives softmax(z); returns the mean over labelled rows
+ * (0 when none), their count in *n and how many of them argmax gets right in *correct. */
+double tl_softmax_ce_forward(float *probs, const float *logits, const int32_t *labels, int B, int C, int *n, int *correct);
+/* dz += scale (p - onehot(y)) / n on labelled rows */
+void tl_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float scale);
+/* Binary cross-entropy on logits, targets in [0,1], NaN = missing.
+ * Mean over present entries (0 when none); count in *n; entries where
+ * (z > 0) == (t > 0.5) in *correct. */
+double tl_sigmoid_bce_forward(const float *logits, const float *t, int64_t N, int64_t *n, int64_t *correct);
+void tl_sigmoid_bce_backward(float *dlogits, const float *logits, const float *t, int64_t N, float scale);
+/* Mean squared error over present (non-NaN target) entries. */
+double tl_mse_forward(const float *y, const float *t, int64_t N, int64_t *n);
+void tl_mse_backward(float *dy, const float *y, const float *t, int64_t N, float scale);
+/* Soft-target cross-entropy at temperature T (distillation, LwF):
+ * loss = T^2 mean_rows( -sum_c q log softmax(z/T) ); rows whose targets
+ * hold a NaN are skipped.  probs (B,C) receives softmax(z/T). */
+double tl_soft_ce_forward(float *probs, const float *logits, const float *q, int B, int C, float T, int *n);
+void tl_soft_ce_backward(float *dlogits, const float *probs, const float *q, int B, int C, float T, float scale);
+
+#endif

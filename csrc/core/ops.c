@@ -1,0 +1,393 @@
+/* ops.c - the op table: one row per op with its shape inference, scratch
+ * size, forward and backward.  Adding an op touches one row here and one
+ * kernel pair in kernels.c; the binding and the tests read the table. */
+#include "internal.h"
+#include "kernels.h"
+
+#include <string.h>
+
+#define B64(B, n) ((int64_t)(B) * (n))
+
+/* ---- shape helpers ---- */
+
+static tl_status same_shape(tl_node *node, const tl_node *src) {
+    node->ndim = src->ndim;
+    memcpy(node->shape, src->shape, sizeof node->shape);
+    node->size = src->size;
+    return TL_OK;
+}
+
+static tl_status infer_unary(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    return same_shape(node, tl_in(net, node, 0));
+}
+
+/* ---- input ---- */
+
+static tl_status infer_input(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    if (ndim < 1 || ndim > TL_MAX_DIM)
+        return tl_set_error(net, TL_ERR_SHAPE, "input '%s': expected a shape of 1 to %d dimensions, got %d",
+                            node->name, TL_MAX_DIM, ndim);
+    node->ndim = ndim;
+    node->size = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0)
+            return tl_set_error(net, TL_ERR_SHAPE, "input '%s': dimension %d is %d, expected a positive size",
+                                node->name, i, shape[i]);
+        node->shape[i] = shape[i];
+        node->size *= shape[i];
+    }
+    if (node->size > ((int64_t)1 << 31) - 1)
+        return tl_set_error(net, TL_ERR_SHAPE, "input '%s': %lld elements per example exceed 2^31-1",
+                            node->name, (long long)node->size);
+    return TL_OK;
+}
+
+/* ---- dense: y = x W^T + b ---- iattr: units, init, use_bias */
+
+static tl_status infer_dense(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    const tl_node *x = tl_in(net, node, 0);
+    int units = node->iattr[0], init = node->iattr[1];
+    if (units <= 0)
+        return tl_set_error(net, TL_ERR_VALUE, "dense '%s': units must be positive, got %d", node->name, units);
+    if (init < TL_INIT_HE || init > TL_INIT_ONE)
+        return tl_set_error(net, TL_ERR_VALUE, "dense '%s': unknown initialiser %d", node->name, init);
+    if (x->size > ((int64_t)1 << 31) - 1)
+        return tl_set_error(net, TL_ERR_SHAPE, "dense '%s': input of %lld features is too large",
+                            node->name, (long long)x->size);
+    node->ndim = 1;
+    node->shape[0] = units;
+    node->size = units;
+    int in = (int)x->size;
+    int wshape[2] = {units, in};
+    tl_status st = tl_declare_param(net, node, "w", wshape, 2, in, units, init);
+    if (st == TL_OK && node->iattr[2]) st = tl_declare_param(net, node, "b", &units, 1, in, units, TL_INIT_ZERO);
+    return st;
+}
+
+static void fwd_dense(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    tl_dense_forward(node->owned_out, x->out, tl_pval(net, node, 0), node->n_param > 1 ? tl_pval(net, node, 1) : NULL,
+                     B, (int)x->size, (int)node->size);
+}
+
+static void bwd_dense(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    tl_dense_backward(x->dout, tl_pgrad(net, node, 0), node->n_param > 1 ? tl_pgrad(net, node, 1) : NULL, node->dout,
+                      x->out, tl_pval(net, node, 0), B, (int)x->size, (int)node->size);
+}
+
+/* ---- activations ---- */
+
+static void fwd_relu(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, 0.0f, B64(B, node->size));
+}
+static void bwd_relu(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    tl_leaky_relu_backward(x->dout, node->dout, x->out, 0.0f, B64(B, node->size));
+}
+static tl_status infer_leaky(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    if (!(node->fattr[0] >= 0.0f))
+        return tl_set_error(net, TL_ERR_VALUE, "leaky_relu '%s': negative slope must be >= 0, got %g",
+                            node->name, (double)node->fattr[0]);
+    return infer_unary(net, node, shape, ndim);
+}
+static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, node->fattr[0], B64(B, node->size));
+}
+static void bwd_leaky(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    tl_leaky_relu_backward(x->dout, node->dout, x->out, node->fattr[0], B64(B, node->size));
+}
+static void fwd_sigmoid(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_sigmoid_forward(node->owned_out, tl_in(net, node, 0)->out, B64(B, node->size));
+}
+static void bwd_sigmoid(tl_net *net, tl_node *node, int B) {
+    tl_sigmoid_backward(tl_in(net, node, 0)->dout, node->dout, node->out, B64(B, node->size));
+}
+static void fwd_tanh(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_tanh_forward(node->owned_out, tl_in(net, node, 0)->out, B64(B, node->size));
+}
+static void bwd_tanh(tl_net *net, tl_node *node, int B) {
+    tl_tanh_backward(tl_in(net, node, 0)->dout, node->dout, node->out, B64(B, node->size));
+}
+static void fwd_softmax(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_softmax_forward(node->owned_out, tl_in(net, node, 0)->out, B, (int)node->size);
+}
+static void bwd_softmax(tl_net *net, tl_node *node, int B) {
+    tl_softmax_backward(tl_in(net, node, 0)->dout, node->dout, node->out, B, (int)node->size);
+}
+
+/* ---- add: y = sum_k x_k ---- */
+
+static tl_status infer_add(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    const tl_node *a = tl_in(net, node, 0);
+    for (int k = 1; k < node->n_in; k++) {
+        const tl_node *b = tl_in(net, node, k);
+        int same = a->ndim == b->ndim;
+        for (int i = 0; same && i < a->ndim; i++) same = a->shape[i] == b->shape[i];
+        if (!same)
+            return tl_set_error(net, TL_ERR_SHAPE,
+                                "add '%s': input %d ('%s') has %lld features per example, input 0 ('%s') has %lld; "
+                                "shapes must be equal",
+                                node->name, k, b->name, (long long)b->size, a->name, (long long)a->size);
+    }
+    return same_shape(node, a);
+}
+static void fwd_add(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    int64_t N = B64(B, node->size);
+    float *y = node->owned_out;
+    memcpy(y, tl_in(net, node, 0)->out, sizeof(float) * (size_t)N);
+    for (int k = 1; k < node->n_in; k++) {
+        const float *x = tl_in(net, node, k)->out;
+        for (int64_t i = 0; i < N; i++) y[i] += x[i];
+    }
+}
+static void bwd_add(tl_net *net, tl_node *node, int B) {
+    int64_t N = B64(B, node->size);
+    for (int k = 0; k < node->n_in; k++) {
+        float *dx = tl_in(net, node, k)->dout;
+        if (!dx) continue;
+        for (int64_t i = 0; i < N; i++) dx[i] += node->dout[i];
+    }
+}
+
+/* ---- concat along the first per-example axis (features, or channels of C,H,W) ---- */
+
+static tl_status infer_concat(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    const tl_node *a = tl_in(net, node, 0);
+    tl_status st = same_shape(node, a);
+    for (int k = 1; k < node->n_in; k++) {
+        const tl_node *b = tl_in(net, node, k);
+        int same = a->ndim == b->ndim;
+        for (int i = 1; same && i < a->ndim; i++) same = a->shape[i] == b->shape[i];
+        if (!same)
+            return tl_set_error(net, TL_ERR_SHAPE,
+                                "concat '%s': input %d ('%s', rank %d) does not match input 0 ('%s', rank %d) "
+                                "beyond the first axis",
+                                node->name, k, b->name, b->ndim, a->name, a->ndim);
+        node->shape[0] += b->shape[0];
+        node->size += b->size;
+    }
+    return st;
+}
+static void fwd_concat(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    for (int i = 0; i < B; i++) {
+        float *y = node->owned_out + B64(i, node->size);
+        for (int k = 0; k < node->n_in; k++) {
+            const tl_node *x = tl_in(net, node, k);
+            memcpy(y, x->out + B64(i, x->size), sizeof(float) * (size_t)x->size);
+            y += x->size;
+        }
+    }
+}
+static void bwd_concat(tl_net *net, tl_node *node, int B) {
+    for (int i = 0; i < B; i++) {
+        const float *dy = node->dout + B64(i, node->size);
+        for (int k = 0; k < node->n_in; k++) {
+            const tl_node *x = tl_in(net, node, k);
+            if (x->dout) {
+                float *dx = x->dout + B64(i, x->size);
+                for (int64_t j = 0; j < x->size; j++) dx[j] += dy[j];
+            }
+            dy += x->size;
+        }
+    }
+}
+
+/* ---- reshape: a view, forward and backward move no data ---- */
+
+static tl_status infer_reshape(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (ndim < 1 || ndim > TL_MAX_DIM)
+        return tl_set_error(net, TL_ERR_SHAPE, "reshape '%s': expected a target shape of 1 to %d dimensions, got %d",
+                            node->name, TL_MAX_DIM, ndim);
+    int free_axis = -1;
+    int64_t known = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] == -1 && free_axis < 0) {
+            free_axis = i;
+        } else if (shape[i] <= 0) {
+            return tl_set_error(net, TL_ERR_SHAPE, "reshape '%s': dimension %d is %d, expected a positive size "
+                                "(or one -1)", node->name, i, shape[i]);
+        } else {
+            known *= shape[i];
+        }
+        node->shape[i] = shape[i];
+    }
+    if (free_axis >= 0) {
+        if (x->size % known)
+            return tl_set_error(net, TL_ERR_SHAPE, "reshape '%s': %lld features of '%s' do not divide into %lld",
+                                node->name, (long long)x->size, x->name, (long long)known);
+        node->shape[free_axis] = (int)(x->size / known);
+        known = x->size;
+    }
+    if (known != x->size)
+        return tl_set_error(net, TL_ERR_SHAPE, "reshape '%s': target has %lld features per example, input '%s' has %lld",
+                            node->name, (long long)known, x->name, (long long)x->size);
+    node->ndim = ndim;
+    node->size = known;
+    return TL_OK;
+}
+static void fwd_view(tl_net *net, tl_node *node, int B, int train) {
+    (void)B; (void)train;
+    node->out = tl_in(net, node, 0)->out; /* dout is aliased at planning */
+}
+static void bwd_none(tl_net *net, tl_node *node, int B) { (void)net; (void)node; (void)B; }
+
+/* ---- dropout (inverted): y = x m / (1 - p) in training, y = x in evaluation ---- */
+
+static tl_status infer_dropout(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    float p = node->fattr[0];
+    if (!(p >= 0.0f && p < 1.0f))
+        return tl_set_error(net, TL_ERR_VALUE, "dropout '%s': rate must be in [0, 1), got %g", node->name, (double)p);
+    return infer_unary(net, node, shape, ndim);
+}
+static int64_t aux_same(const tl_net *net, const tl_node *node) { (void)net; return node->size; }
+static void fwd_dropout(tl_net *net, tl_node *node, int B, int train) {
+    int64_t N = B64(B, node->size);
+    const float *x = tl_in(net, node, 0)->out;
+    float *m = node->aux, *y = node->owned_out, p = node->fattr[0];
+    if (train && p > 0.0f) {
+        float keep = 1.0f / (1.0f - p);
+        for (int64_t i = 0; i < N; i++) m[i] = tl_rng_uniform(&net->drop_rng) >= p ? keep : 0.0f;
+    } else {
+        for (int64_t i = 0; i < N; i++) m[i] = 1.0f;
+    }
+    for (int64_t i = 0; i < N; i++) y[i] = x[i] * m[i];
+}
+static void bwd_dropout(tl_net *net, tl_node *node, int B) {
+    int64_t N = B64(B, node->size);
+    float *dx = tl_in(net, node, 0)->dout;
+    for (int64_t i = 0; i < N; i++) dx[i] += node->dout[i] * node->aux[i];
+}
+
+/* ---- gradient reversal: y = x forward, dx = -lambda dy backward ---- */
+
+static void bwd_grl(tl_net *net, tl_node *node, int B) {
+    int64_t N = B64(B, node->size);
+    float *dx = tl_in(net, node, 0)->dout, s = -node->fattr[0];
+    for (int64_t i = 0; i < N; i++) dx[i] += s * node->dout[i];
+}
+
+/* ---- losses (size 0: no activation buffer; value in node->loss) ---- */
+
+static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    const tl_node *x = tl_in(net, node, 0);
+    if (node->op == TL_OP_SOFT_CE && !(node->fattr[0] > 0.0f))
+        return tl_set_error(net, TL_ERR_VALUE, "soft_ce '%s': temperature must be positive, got %g", node->name,
+                            (double)node->fattr[0]);
+    if ((node->op == TL_OP_SOFTMAX_CE || node->op == TL_OP_SOFT_CE) && x->size < 2)
+        return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': needs at least 2 classes, input '%s' has %lld features",
+                            tl_ops[node->op].info.name, node->name, x->name, (long long)x->size);
+    node->ndim = 0;
+    node->size = 0;
+    return TL_OK;
+}
+static int64_t aux_probs(const tl_net *net, const tl_node *node) { return tl_in((tl_net *)net, node, 0)->size; }
+
+#define LOSS_COUNT(node) ((node)->loss_count)
+
+static void fwd_softmax_ce(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    int n = 0, ok = 0;
+    node->loss = tl_softmax_ce_forward(node->aux, x->out, node->target, B, (int)x->size, &n, &ok);
+    LOSS_COUNT(node) = n;
+    node->loss_correct = ok;
+}
+static void bwd_softmax_ce(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!LOSS_COUNT(node) || !x->dout) return;
+    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)LOSS_COUNT(node));
+}
+static void fwd_bce(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    int64_t n = 0, ok = 0;
+    node->loss = tl_sigmoid_bce_forward(x->out, node->target, B64(B, x->size), &n, &ok);
+    LOSS_COUNT(node) = n;
+    node->loss_correct = ok;
+}
+static void bwd_bce(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!LOSS_COUNT(node) || !x->dout) return;
+    tl_sigmoid_bce_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)LOSS_COUNT(node));
+}
+static void fwd_mse(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    int64_t n = 0;
+    node->loss = tl_mse_forward(x->out, node->target, B64(B, x->size), &n);
+    LOSS_COUNT(node) = n;
+}
+static void bwd_mse(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!LOSS_COUNT(node) || !x->dout) return;
+    tl_mse_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)LOSS_COUNT(node));
+}
+static void fwd_soft_ce(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    int n = 0;
+    node->loss = tl_soft_ce_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[0], &n);
+    LOSS_COUNT(node) = n;
+}
+static void bwd_soft_ce(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!LOSS_COUNT(node) || !x->dout) return;
+    tl_soft_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[0],
+                        node->loss_weight / (float)LOSS_COUNT(node));
+}
+
+static void fwd_none(tl_net *net, tl_node *node, int B, int train) { (void)net; (void)node; (void)B; (void)train; }
+
+const tl_op_def tl_ops[TL_OP_COUNT] = {
+    [TL_OP_INPUT] = {{"input", 0, 0, 0, TL_TARGET_NONE, 0, 0, "shape: per-example shape"}, TL_VIEW_NONE,
+                     infer_input, NULL, fwd_none, bwd_none},
+    [TL_OP_DENSE] = {{"dense", 1, 1, 0, TL_TARGET_NONE, 3, 0, "iattr: units, init (0 he, 1 glorot, 2 zero, 3 one), use_bias"}, TL_VIEW_NONE,
+                     infer_dense, NULL, fwd_dense, bwd_dense},
+    [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_relu, bwd_relu},
+    [TL_OP_LEAKY_RELU] = {{"leaky_relu", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: negative slope"}, TL_VIEW_NONE,
+                          infer_leaky, NULL, fwd_leaky, bwd_leaky},
+    [TL_OP_SIGMOID] = {{"sigmoid", 1, 1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_sigmoid, bwd_sigmoid},
+    [TL_OP_TANH] = {{"tanh", 1, 1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_tanh, bwd_tanh},
+    [TL_OP_SOFTMAX] = {{"softmax", 1, 1, 0, TL_TARGET_NONE, 0, 0, "over all features of an example"}, TL_VIEW_NONE,
+                       infer_unary, NULL, fwd_softmax, bwd_softmax},
+    [TL_OP_ADD] = {{"add", 2, -1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_add, NULL, fwd_add, bwd_add},
+    [TL_OP_CONCAT] = {{"concat", 2, -1, 0, TL_TARGET_NONE, 0, 0, "along the first per-example axis"}, TL_VIEW_NONE,
+                      infer_concat, NULL, fwd_concat, bwd_concat},
+    [TL_OP_RESHAPE] = {{"reshape", 1, 1, 0, TL_TARGET_NONE, 0, 0, "shape: target per-example shape, one -1 allowed"}, TL_VIEW_ALL,
+                       infer_reshape, NULL, fwd_view, bwd_none},
+    [TL_OP_DROPOUT] = {{"dropout", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: rate"}, TL_VIEW_NONE,
+                       infer_dropout, aux_same, fwd_dropout, bwd_dropout},
+    [TL_OP_GRAD_REVERSE] = {{"grad_reverse", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: lambda"}, TL_VIEW_OUT,
+                            infer_unary, NULL, fwd_view, bwd_grl},
+    [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 0, 0, "target: int32 (B,), -1 = no label"}, TL_VIEW_NONE,
+                          infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce},
+    [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, "target: float32 like the input, NaN = missing"}, TL_VIEW_NONE,
+                           infer_loss, NULL, fwd_bce, bwd_bce},
+    [TL_OP_MSE] = {{"mse", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, "target: float32 like the input, NaN = missing"}, TL_VIEW_NONE,
+                   infer_loss, NULL, fwd_mse, bwd_mse},
+    [TL_OP_SOFT_CE] = {{"soft_ce", 1, 1, 1, TL_TARGET_FLOAT, 0, 1, "fattr: temperature; target: probabilities like the input"}, TL_VIEW_NONE,
+                       infer_loss, aux_probs, fwd_soft_ce, bwd_soft_ce},
+};
+
+_Static_assert(sizeof tl_ops / sizeof tl_ops[0] == TL_OP_COUNT, "one op table row per op");
+
+const tl_op_info *tl_op_get(int op) {
+    if (op < 0 || op >= TL_OP_COUNT) return NULL;
+    return &tl_ops[op].info;
+}

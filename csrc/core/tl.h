@@ -1,0 +1,181 @@
+/* tl.h - the tlearn C core: networks as DAGs of nodes, flat parameter
+ * arenas, freezing masks, regularizers, losses and optimizers.
+ *
+ * Pure C11 + CBLAS; never includes Python.h.  Every fallible function returns
+ * a tl_status and writes a message naming the node and the numbers into the
+ * network's error buffer (tl_net_error).  Nothing here prints, exits or
+ * aborts.
+ *
+ * Life of a network:
+ *   tl_net_create -> tl_net_add (nodes, in topological order) ->
+ *   tl_net_finalize (parameter arenas laid out and initialised) ->
+ *   tl_net_add_loss (any time after finalize; tl_net_clear_losses removes them) ->
+ *   tl_net_set_input / tl_net_set_target -> tl_net_train_step / tl_net_forward.
+ * The batch size may change from call to call: activation buffers are
+ * re-planned when a larger batch arrives, parameter arenas never move.
+ */
+#ifndef TL_H
+#define TL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TL_MAX_DIM 4      /* per-example shape rank (C, H, W) fits */
+#define TL_MAX_PARAMS 4   /* parameters per node */
+#define TL_NAME_LEN 64
+#define TL_ERR_LEN 512
+
+typedef enum tl_status {
+    TL_OK = 0,
+    TL_ERR_SHAPE,     /* shapes do not agree */
+    TL_ERR_VALUE,     /* bad argument value */
+    TL_ERR_NOMEM,     /* allocation failed */
+    TL_ERR_STATE,     /* call in the wrong order */
+    TL_ERR_NONFINITE, /* NaN or infinity met with check_finite on */
+    TL_ERR_COUNT
+} tl_status;
+
+typedef enum tl_op {
+    TL_OP_INPUT = 0,
+    TL_OP_DENSE,
+    TL_OP_RELU,
+    TL_OP_LEAKY_RELU,
+    TL_OP_SIGMOID,
+    TL_OP_TANH,
+    TL_OP_SOFTMAX,
+    TL_OP_ADD,
+    TL_OP_CONCAT,
+    TL_OP_RESHAPE,
+    TL_OP_DROPOUT,
+    TL_OP_GRAD_REVERSE,
+    /* losses: scalar nodes flagged as losses */
+    TL_OP_SOFTMAX_CE,  /* integer labels, -1 = no label */
+    TL_OP_SIGMOID_BCE, /* 0/1 float targets, NaN = missing */
+    TL_OP_MSE,         /* float targets, NaN = missing */
+    TL_OP_SOFT_CE,     /* soft targets (probabilities), temperature */
+    TL_OP_COUNT
+} tl_op;
+
+typedef enum tl_target_kind { TL_TARGET_NONE = 0, TL_TARGET_INT, TL_TARGET_FLOAT } tl_target_kind;
+
+typedef enum tl_init { TL_INIT_HE = 0, TL_INIT_GLOROT, TL_INIT_ZERO, TL_INIT_ONE } tl_init;
+
+typedef enum tl_optim { TL_OPTIM_SGD = 0, TL_OPTIM_ADAM, TL_OPTIM_ADAMW } tl_optim;
+
+/* One row of the op table, for introspection by the binding and the tests. */
+typedef struct tl_op_info {
+    const char *name;
+    int min_inputs, max_inputs; /* max_inputs < 0: any number */
+    int is_loss;
+    tl_target_kind target;      /* for losses */
+    int n_iattr, n_fattr;       /* attributes the op reads */
+    const char *attr_doc;       /* meaning of the attributes */
+} tl_op_info;
+
+typedef struct tl_net tl_net;
+
+const tl_op_info *tl_op_get(int op);
+
+/* --- building --- */
+tl_status tl_net_create(tl_net **out, uint64_t seed);
+void tl_net_free(tl_net *net);
+const char *tl_net_error(const tl_net *net);
+
+/* Append a node.  shape/ndim only for TL_OP_INPUT (per-example shape) and
+ * TL_OP_RESHAPE (target shape, one entry may be -1).  Returns its index in *id. */
+tl_status tl_net_add(tl_net *net, int op, const int *inputs, int n_inputs, const char *name,
+                     const int *iattr, int n_iattr, const float *fattr, int n_fattr,
+                     const int *shape, int ndim, int *id);
+/* Lay out and initialise the parameter arenas.  No more non-loss nodes after this. */
+tl_status tl_net_finalize(tl_net *net);
+/* Append a loss node on `input` with weight `weight`. */
+tl_status tl_net_add_loss(tl_net *net, int op, int input, const char *name, float weight,
+                          const float *fattr, int n_fattr, int *id);
+void tl_net_clear_losses(tl_net *net);
+
+/* --- introspection --- */
+int tl_net_n_nodes(const tl_net *net);
+int tl_node_op(const tl_net *net, int node);
+const char *tl_node_name(const tl_net *net, int node);
+int tl_node_shape(const tl_net *net, int node, int *shape); /* returns ndim */
+int64_t tl_node_size(const tl_net *net, int node);         /* per-example elements */
+int tl_node_n_inputs(const tl_net *net, int node);
+int tl_node_input(const tl_net *net, int node, int k);
+tl_status tl_node_set_fattr(tl_net *net, int node, int k, float value);
+float tl_node_fattr(const tl_net *net, int node, int k);
+int tl_node_iattr(const tl_net *net, int node, int k);
+
+int tl_net_n_params(const tl_net *net);
+int64_t tl_net_arena_size(const tl_net *net);
+const char *tl_param_name(const tl_net *net, int p);
+int tl_param_node(const tl_net *net, int p);
+int tl_param_shape(const tl_net *net, int p, int *shape); /* returns ndim */
+int64_t tl_param_offset(const tl_net *net, int p);
+int64_t tl_param_size(const tl_net *net, int p);
+int tl_param_find(const tl_net *net, const char *name);
+int tl_param_is_buffer(const tl_net *net, int p); /* running statistics: not trained */
+
+/* The arenas (same layout, tl_net_arena_size floats each). */
+enum tl_arena { TL_ARENA_VALUE = 0, TL_ARENA_GRAD, TL_ARENA_MASK, TL_ARENA_SNAPSHOT,
+                TL_ARENA_FISHER, TL_ARENA_M, TL_ARENA_V, TL_ARENA_COUNT };
+float *tl_net_arena(tl_net *net, int which);
+
+/* --- parameters: freezing, regularizers, initialisation --- */
+tl_status tl_param_set_trainable(tl_net *net, int p, int trainable);
+int tl_param_trainable(const tl_net *net, int p);
+/* Regularizer strengths on parameter p: l2 (weight decay in the loss),
+ * l2sp (alpha/2 |w - w0|^2), ewc (lambda/2 sum F (w - w0)^2). */
+tl_status tl_param_set_reg(tl_net *net, int p, float l2, float l2sp, float ewc);
+void tl_param_get_reg(const tl_net *net, int p, float *l2, float *l2sp, float *ewc);
+tl_status tl_param_reset(tl_net *net, int p); /* re-initialise with the net's RNG */
+void tl_net_snapshot(tl_net *net);           /* snapshot := values */
+
+/* --- data binding (pointers must stay valid for the next call) --- */
+tl_status tl_net_set_input(tl_net *net, int node, const float *data);
+tl_status tl_net_set_target(tl_net *net, int loss_node, const void *data);
+void tl_net_set_input_grad(tl_net *net, int node, int wanted); /* gradient w.r.t. an input */
+const float *tl_node_output(const tl_net *net, int node);     /* (B, size) after forward */
+const float *tl_node_grad(const tl_net *net, int node);       /* (B, size) after backward or NULL */
+
+/* --- computation --- */
+typedef struct tl_optim_cfg {
+    tl_optim kind;
+    float momentum;      /* SGD */
+    int nesterov;        /* SGD */
+    float weight_decay;  /* SGD: added to the gradient; AdamW: decoupled */
+    float beta1, beta2, eps; /* Adam */
+} tl_optim_cfg;
+
+tl_status tl_net_set_optim(tl_net *net, const tl_optim_cfg *cfg);
+void tl_net_reset_optim(tl_net *net); /* zero moments and step count */
+int64_t tl_net_optim_steps(const tl_net *net);
+void tl_net_set_optim_steps(tl_net *net, int64_t t);
+void tl_net_set_check_finite(tl_net *net, int on);
+void tl_net_seed_dropout(tl_net *net, uint64_t seed);
+uint64_t tl_net_rng_state(const tl_net *net);
+void tl_net_set_rng_state(tl_net *net, uint64_t s);
+
+/* Plan buffers for batch size B (allocates only when B grows). */
+tl_status tl_net_plan(tl_net *net, int B);
+/* Forward pass over B examples; train=1 enables dropout/batch statistics.
+ * Computes the loss nodes whose targets are set; losses[i] receives the value
+ * of the i-th loss node (unweighted), if losses is not NULL. */
+tl_status tl_net_forward(tl_net *net, int B, int train, double *losses);
+/* Forward + backward, gradients left in the GRAD arena (no optimizer step).
+ * Regularizer gradients are included when with_reg. */
+tl_status tl_net_forward_backward(tl_net *net, int B, int with_reg, double *losses, double *reg);
+/* One training step: forward, losses, backward, regularizers, masks, update. */
+tl_status tl_net_train_step(tl_net *net, int B, float lr, double *losses, double *reg);
+/* Fisher diagonal: FISHER += grad^2 * scale after a forward/backward on the bound batch. */
+tl_status tl_net_accumulate_fisher(tl_net *net, int B, float scale);
+int tl_net_n_losses(const tl_net *net);
+int tl_net_loss_node(const tl_net *net, int k);
+/* Labelled entries of the k-th loss in the last forward, and how many of them
+ * the prediction got right (argmax for softmax_ce, sign for sigmoid_bce; 0 otherwise). */
+void tl_net_loss_stats(const tl_net *net, int k, int64_t *count, int64_t *correct);
+double tl_net_reg_value(const tl_net *net); /* current value of the regularizers */
+
+/* sgemm peak probe for benchmarks: returns 0 on success, seconds in *secs. */
+int tl_sgemm_probe(int M, int N, int K, int reps, double *secs);
+
+#endif

@@ -1,0 +1,256 @@
+"""Layers: callables on symbolic tensors that become nodes of the C core.
+
+Each layer names one op of the core's op table and its attributes; its shape
+inference and validation are the core's own (a one-node network is built to
+ask it), so Python never re-implements an op.  A layer object is called once;
+parameters belong to the :class:`~tlearn.Model` built from the graph and are
+named ``"<layer name>.<w|b>"``.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Dict, Optional, Sequence, Tuple
+
+from . import _core
+from .graph import Tensor
+
+_counters: Dict[str, itertools.count] = {}
+_INITS = {"he": 0, "glorot": 1, "zeros": 2, "ones": 3}
+
+
+def _auto_name(base: str) -> str:
+    c = _counters.setdefault(base, itertools.count())
+    i = next(c)
+    return base if i == 0 else f"{base}_{i}"
+
+
+class Layer:
+    """Base class.  Subclasses set ``op`` and describe their attributes.
+
+    Attributes
+    ----------
+    op : str
+        Name of the core op.
+    fattr_names : tuple of str
+        Names of the float attributes, settable on a built model through
+        ``model.layer(name).<attr>`` (for example ``GradReverse.lambda_``).
+    """
+
+    op: str = ""
+    fattr_names: Tuple[str, ...] = ()
+    n_inputs: Optional[int] = 1
+
+    def __init__(self, name: Optional[str] = None):
+        if name is not None and (not isinstance(name, str) or not name or "." in name or "/" in name):
+            raise ValueError(f"layer name must be a non-empty string without '.' or '/', got {name!r}")
+        self.name = name or _auto_name(self.op)
+        self._called = False
+
+    # --- what the core needs ---
+    def iattr(self) -> Tuple[int, ...]:
+        return ()
+
+    def fattr(self) -> Tuple[float, ...]:
+        return tuple(float(getattr(self, n)) for n in self.fattr_names)
+
+    def shape_attr(self) -> Tuple[int, ...]:
+        return ()
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    # --- calling ---
+    def __call__(self, *inputs) -> Tensor:
+        if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+            inputs = tuple(inputs[0])
+        for t in inputs:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"layer '{self.name}': expected tlearn Tensors, got {type(t).__name__}")
+        if self.n_inputs is not None and len(inputs) != self.n_inputs:
+            raise ValueError(f"layer '{self.name}' ({type(self).__name__}): expected {self.n_inputs} input(s), "
+                             f"got {len(inputs)}")
+        if self._called:
+            raise ValueError(f"layer '{self.name}' is already part of a graph; create a new layer "
+                             "(weights are shared by copying them, see Model.load_weights)")
+        shape = self._infer(inputs)
+        self._called = True
+        return Tensor(self, inputs, shape)
+
+    def _infer(self, inputs: Sequence[Tensor]) -> Tuple[int, ...]:
+        net = _core.Net(0)
+        ids = [net.add("input", name=f"in{k}", shape=t.shape) for k, t in enumerate(inputs)]
+        node = net.add(self.op, ids, self.name, self.iattr(), self.fattr(), self.shape_attr())
+        return net.node(node)["shape"]
+
+    def __repr__(self) -> str:
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({cfg})"
+
+
+class InputLayer(Layer):
+    op = "input"
+    n_inputs = 0
+
+    def __init__(self, shape, name: Optional[str] = None):
+        if isinstance(shape, int):
+            shape = (shape,)
+        try:
+            shape = tuple(int(s) for s in shape)
+        except TypeError:
+            raise TypeError(f"Input shape must be an int or a tuple of ints, got {shape!r}") from None
+        if not 1 <= len(shape) <= _core.MAX_DIM or any(s <= 0 for s in shape):
+            raise ValueError(f"Input shape must have 1 to {_core.MAX_DIM} positive sizes, got {shape}")
+        self.shape = shape
+        super().__init__(name)
+
+    def shape_attr(self):
+        return self.shape
+
+    def _infer(self, inputs):
+        return self.shape
+
+    def get_config(self):
+        return {"shape": list(self.shape), "name": self.name}
+
+
+class Dense(Layer):
+    """Fully connected layer ``y = x W^T + b`` on the flattened example.
+
+    Parameters ``<name>.w`` of shape (units, in_features) and ``<name>.b`` (units,).
+    ``init`` is ``"he"`` (normal, std sqrt(2/fan_in); default) or ``"glorot"``.
+    """
+
+    op = "dense"
+
+    def __init__(self, units: int, use_bias: bool = True, init: str = "he", name: Optional[str] = None):
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"Dense units must be a positive int, got {units!r}")
+        if init not in _INITS:
+            raise ValueError(f"Dense init must be one of {sorted(_INITS)}, got {init!r}")
+        self.units, self.use_bias, self.init = units, bool(use_bias), init
+        super().__init__(name)
+
+    def iattr(self):
+        return (self.units, _INITS[self.init], int(self.use_bias))
+
+    def get_config(self):
+        return {"units": self.units, "use_bias": self.use_bias, "init": self.init, "name": self.name}
+
+
+class ReLU(Layer):
+    op = "relu"
+
+
+class LeakyReLU(Layer):
+    """``y = max(x, alpha x)``."""
+
+    op = "leaky_relu"
+    fattr_names = ("alpha",)
+
+    def __init__(self, alpha: float = 0.01, name: Optional[str] = None):
+        self.alpha = float(alpha)
+        super().__init__(name)
+
+    def get_config(self):
+        return {"alpha": self.alpha, "name": self.name}
+
+
+class Sigmoid(Layer):
+    op = "sigmoid"
+
+
+class Tanh(Layer):
+    op = "tanh"
+
+
+class Softmax(Layer):
+    """Softmax over all features of an example.  For training use the fused
+    ``"softmax_ce"`` loss on the logits instead."""
+
+    op = "softmax"
+
+
+class Add(Layer):
+    """Elementwise sum of two or more tensors of equal shape."""
+
+    op = "add"
+    n_inputs = None
+
+
+class Concat(Layer):
+    """Concatenation along the first per-example axis (features, or channels)."""
+
+    op = "concat"
+    n_inputs = None
+
+
+class Reshape(Layer):
+    """View the example as ``shape`` (one entry may be -1).  Moves no data."""
+
+    op = "reshape"
+
+    def __init__(self, shape, name: Optional[str] = None):
+        self.target_shape = tuple(int(s) for s in ((shape,) if isinstance(shape, int) else shape))
+        super().__init__(name)
+
+    def shape_attr(self):
+        return self.target_shape
+
+    def get_config(self):
+        return {"shape": list(self.target_shape), "name": self.name}
+
+
+class Flatten(Reshape):
+    """Flatten each example to a vector."""
+
+    def __init__(self, name: Optional[str] = None):
+        super().__init__((-1,), name=name or _auto_name("flatten"))
+
+    def get_config(self):
+        return {"name": self.name}
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero a fraction ``rate`` in training, identity in evaluation."""
+
+    op = "dropout"
+    fattr_names = ("rate",)
+
+    def __init__(self, rate: float, name: Optional[str] = None):
+        self.rate = float(rate)
+        if not 0.0 <= self.rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
+        super().__init__(name)
+
+    def get_config(self):
+        return {"rate": self.rate, "name": self.name}
+
+
+class GradReverse(Layer):
+    """Gradient reversal layer (Ganin & Lempitsky 2015): identity forward,
+    gradient multiplied by ``-lambda_`` backward.  ``lambda_`` can be changed
+    between steps with ``model.layer(name).lambda_ = value``."""
+
+    op = "grad_reverse"
+    fattr_names = ("lambda_",)
+
+    def __init__(self, lambda_: float = 1.0, name: Optional[str] = None):
+        self.lambda_ = float(lambda_)
+        super().__init__(name)
+
+    def get_config(self):
+        return {"lambda_": self.lambda_, "name": self.name}
+
+
+LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Add, Concat,
+                                         Reshape, Flatten, Dropout, GradReverse)}
+
+
+def from_config(class_name: str, config: dict) -> Layer:
+    """Rebuild a layer from ``type(layer).__name__`` and ``layer.get_config()``."""
+    if class_name not in LAYERS:
+        raise ValueError(f"unknown layer class {class_name!r}")
+    cfg = dict(config)
+    if class_name == "InputLayer":
+        return InputLayer(tuple(cfg["shape"]), name=cfg["name"])
+    return LAYERS[class_name](**cfg)

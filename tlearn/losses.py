@@ -1,0 +1,88 @@
+"""Losses: each becomes a loss node of the C core on one model output.
+
+The training loss is the weighted sum of a model's losses; each is reported
+separately.  Missing labels never count: ``-1`` for class labels, NaN for
+float targets.  A batch in which a loss has no labelled example contributes 0.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+
+class Loss:
+    kind = ""
+    classification = False
+
+    def __init__(self, weight: float = 1.0, name: Optional[str] = None):
+        self.weight = float(weight)
+        if not self.weight >= 0.0:
+            raise ValueError(f"loss weight must be >= 0, got {weight!r}")
+        self.name = name
+
+    def fattr(self):
+        return ()
+
+    def get_config(self):
+        return {"weight": self.weight, "name": self.name}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class SoftmaxCE(Loss):
+    """Softmax cross-entropy on logits with integer labels (-1 = no label)."""
+
+    kind = "softmax_ce"
+    classification = True
+
+
+class SigmoidBCE(Loss):
+    """Binary cross-entropy on logits with 0/1 targets (NaN = missing); multi-label."""
+
+    kind = "sigmoid_bce"
+    classification = True
+
+
+class MSE(Loss):
+    """Mean squared error (NaN targets = missing)."""
+
+    kind = "mse"
+
+
+class SoftTargetCE(Loss):
+    """Cross-entropy to another model's probabilities at a temperature T,
+    scaled by T^2 (Hinton et al. 2015): the output-consistency term of
+    conservative training and Learning without Forgetting.  Rows with a NaN
+    are skipped."""
+
+    kind = "soft_ce"
+
+    def __init__(self, temperature: float = 2.0, weight: float = 1.0, name: Optional[str] = None):
+        super().__init__(weight, name)
+        self.temperature = float(temperature)
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be positive, got {temperature!r}")
+
+    def fattr(self):
+        return (self.temperature,)
+
+    def get_config(self):
+        return {"temperature": self.temperature, "weight": self.weight, "name": self.name}
+
+
+LOSSES = {c.kind: c for c in (SoftmaxCE, SigmoidBCE, MSE, SoftTargetCE)}
+_BY_CLASS = {c.__name__: c for c in LOSSES.values()}
+
+
+def get(spec) -> Loss:
+    if isinstance(spec, Loss):
+        return spec
+    if isinstance(spec, str):
+        if spec not in LOSSES:
+            raise ValueError(f"unknown loss {spec!r}; expected one of {sorted(LOSSES)} or a tlearn.losses.Loss")
+        return LOSSES[spec]()
+    raise TypeError(f"a loss is a name or a tlearn.losses.Loss, got {type(spec).__name__}")
+
+
+def from_config(class_name: str, config: dict) -> Loss:
+    return _BY_CLASS[class_name](**config)

@@ -1,0 +1,743 @@
+"""Model: a compiled network of the C core with Keras's verbs.
+
+A :class:`Model` is built from symbolic tensors (``Model(inputs, outputs)``),
+owns one ``tlearn._core.Net`` and exposes its parameter arenas as NumPy
+views.  Training runs in C: :meth:`Model.fit` hands the core a run of
+batches per call, and each step (forward, losses, backward, regularizers,
+masks, update) is a single C function with the GIL released.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core, io, layers as _layers, losses as _losses, optim as _optim
+from .graph import Tensor
+
+ArrayLike = Union[np.ndarray, Sequence, Dict[str, np.ndarray]]
+
+
+@dataclass
+class _LossSpec:
+    name: str
+    output: str
+    loss: _losses.Loss
+    node: int = -1
+
+
+class LayerHandle:
+    """A layer of a built model: freeze, re-initialise, inspect, set attributes.
+
+    ``model.layer("fc1").trainable = False`` freezes the layer (no weight
+    gradient, and no backward through a frozen prefix); ``.reset()``
+    re-initialises its parameters; float attributes such as
+    ``GradReverse.lambda_`` or ``Dropout.rate`` are read and set by name.
+    """
+
+    def __init__(self, model: "Model", layer: _layers.Layer):
+        object.__setattr__(self, "_model", model)
+        object.__setattr__(self, "_layer", layer)
+
+    @property
+    def name(self) -> str:
+        return self._layer.name
+
+    @property
+    def param_names(self) -> List[str]:
+        return [n for n in self._model._param_index if n.split(".", 1)[0] == self.name]
+
+    @property
+    def params(self) -> Dict[str, np.ndarray]:
+        return {n: self._model.params[n] for n in self.param_names}
+
+    @property
+    def trainable(self) -> bool:
+        names = self.param_names
+        return bool(names) and all(self._model._net.param_info(self._model._param_index[n])["trainable"] for n in names)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        for n in self.param_names:
+            self._model._net.set_trainable(self._model._param_index[n], bool(value))
+
+    def reset(self) -> None:
+        """Re-initialise this layer's parameters (and their optimizer state)."""
+        for n in self.param_names:
+            self._model._net.reset_param(self._model._param_index[n])
+
+    def __getattr__(self, attr):
+        names = type(self._layer).fattr_names
+        if attr in names:
+            return self._model._net.fattr(self._model._node[self.name], names.index(attr))
+        raise AttributeError(f"layer '{self.name}' ({type(self._layer).__name__}) has no attribute {attr!r}")
+
+    def __setattr__(self, attr, value):
+        names = type(self._layer).fattr_names
+        if attr in names:
+            self._model._net.set_fattr(self._model._node[self.name], names.index(attr), float(value))
+        elif attr == "trainable":
+            LayerHandle.trainable.fset(self, value)
+        else:
+            raise AttributeError(f"layer '{self.name}' ({type(self._layer).__name__}) has no settable attribute "
+                                 f"{attr!r} (settable: trainable{''.join(', ' + n for n in names)})")
+
+    def __repr__(self):
+        return f"<layer {self._layer!r} of model '{self._model.name}'>"
+
+
+def _topo(outputs: Sequence[Tensor]) -> List[Tensor]:
+    order, seen, stack = [], set(), []
+    for t in outputs:
+        stack.append((t, False))
+        while stack:
+            node, done = stack.pop()
+            if done:
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            stack.append((node, True))
+            for parent in reversed(node.inputs):
+                if id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
+
+
+def _named(obj, what: str) -> Dict[str, Tensor]:
+    if isinstance(obj, Tensor):
+        return {obj.name: obj}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{what} {k!r}: expected a tlearn Tensor, got {type(v).__name__}")
+        return dict(obj)
+    if isinstance(obj, (list, tuple)):
+        out = {}
+        for v in obj:
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{what}: expected tlearn Tensors, got {type(v).__name__}")
+            out[v.name] = v
+        return out
+    raise TypeError(f"{what}: expected a Tensor, a list or a dict of Tensors, got {type(obj).__name__}")
+
+
+class Model:
+    """A network of the C core built from symbolic tensors.
+
+    Parameters
+    ----------
+    inputs : Tensor, list of Tensor or dict name -> Tensor
+        The model's inputs (made with :func:`tlearn.Input`).
+    outputs : Tensor, list of Tensor or dict name -> Tensor
+        The model's outputs; dict keys (or the layer names) name them.
+    seed : int
+        Seed of the parameter initialisation, the dropout masks and the
+        shuffling in :meth:`fit`.  The same seed gives the same weights.
+    name : str
+        A name for messages.
+    """
+
+    def __init__(self, inputs, outputs, seed: int = 0, name: str = "model"):
+        ins = _named(inputs, "inputs")
+        outs = _named(outputs, "outputs")
+        if not outs:
+            raise ValueError("a model needs at least one output")
+        self.name, self.seed = name, int(seed)
+        order = _topo(list(outs.values()))
+        in_ids = {id(t) for t in ins.values()}
+        for t in order:
+            if isinstance(t.layer, _layers.InputLayer) and id(t) not in in_ids:
+                raise ValueError(f"output depends on input '{t.name}', which is not among the model's inputs "
+                                 f"({', '.join(ins) or 'none'})")
+        for n, t in ins.items():
+            if not isinstance(t.layer, _layers.InputLayer):
+                raise ValueError(f"input {n!r} is not an Input tensor")
+            if t not in order:
+                raise ValueError(f"input {n!r} is not used by any output")
+        self._input_alias = {n: t.name for n, t in ins.items()}
+        self._output_alias = {n: t.name for n, t in outs.items()}
+        self._build([t.layer for t in order], {t.layer.name: [p.name for p in t.inputs] for t in order})
+
+    # ------------------------------------------------------------------ build
+    def _build(self, layer_list: List[_layers.Layer], inputs_of: Dict[str, List[str]]) -> None:
+        self._layers = {l.name: l for l in layer_list}
+        if len(self._layers) != len(layer_list):
+            raise ValueError("two layers share a name; layer names must be unique in a model")
+        self._inputs_of = inputs_of
+        net = _core.Net(self.seed)
+        self._node: Dict[str, int] = {}
+        for l in layer_list:
+            ids = [self._node[p] for p in inputs_of[l.name]]
+            self._node[l.name] = net.add(l.op, ids, l.name, l.iattr(), l.fattr(), l.shape_attr())
+        net.finalize()
+        self._net = net
+        self._input_nodes = sorted(self._node[n] for n in self._input_alias.values())
+        self._param_index = {net.param_info(p)["name"]: p for p in range(net.n_params)}
+        self._losses: List[_LossSpec] = []
+        self._optimizer: Optional[_optim.Optimizer] = None
+        self._step = 0
+        self._rng = np.random.default_rng(self.seed)
+        self.history: Dict[str, List[float]] = {}
+
+    @property
+    def input_names(self) -> List[str]:
+        return list(self._input_alias)
+
+    @property
+    def output_names(self) -> List[str]:
+        return list(self._output_alias)
+
+    @property
+    def loss_names(self) -> List[str]:
+        return [s.name for s in self._losses]
+
+    def layer(self, name: str) -> LayerHandle:
+        """The layer called ``name`` (see :class:`LayerHandle`)."""
+        if name not in self._layers:
+            raise KeyError(f"model '{self.name}' has no layer {name!r}; layers: {', '.join(self._layers)}")
+        return LayerHandle(self, self._layers[name])
+
+    @property
+    def layers(self) -> List[str]:
+        return list(self._layers)
+
+    def summary(self) -> str:
+        lines = [f"Model '{self.name}'"]
+        for n, l in self._layers.items():
+            info = self._net.node(self._node[n])
+            ps = LayerHandle(self, l).param_names
+            np_ = sum(int(np.prod(self.params[p].shape)) for p in ps)
+            frozen = "" if not ps or LayerHandle(self, l).trainable else " (frozen)"
+            lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} {np_:>9}{frozen}")
+        lines.append(f"  parameters: {sum(p.size for p in self.params.values())}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------- parameters
+    def _views(self, arena: str) -> Dict[str, np.ndarray]:
+        return {n: self._net.view(arena, p) for n, p in self._param_index.items()}
+
+    @property
+    def params(self) -> Dict[str, np.ndarray]:
+        """Writable float32 views of the parameters, by name (``"fc1.w"``)."""
+        return self._views("value")
+
+    @property
+    def grads(self) -> Dict[str, np.ndarray]:
+        """Views of the gradients of the last step (zero for frozen parameters)."""
+        return self._views("grad")
+
+    @property
+    def masks(self) -> Dict[str, np.ndarray]:
+        """Writable 0/1 freeze masks: elements with mask 0 never change."""
+        return self._views("mask")
+
+    @property
+    def source_params(self) -> Dict[str, np.ndarray]:
+        """The source snapshot that L2-SP and EWC pull toward (see :meth:`snapshot`)."""
+        return self._views("snapshot")
+
+    @property
+    def fisher(self) -> Dict[str, np.ndarray]:
+        """The Fisher diagonal used by EWC (see :meth:`estimate_fisher`)."""
+        return self._views("fisher")
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """Copies of the parameters, by name."""
+        return {n: v.copy() for n, v in self.params.items()}
+
+    def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
+        """Copy arrays into the parameters of the same name, checking shapes.
+
+        With ``strict``, every parameter must be given and no unknown name may
+        appear.  Returns the names loaded.
+        """
+        if not isinstance(weights, dict):
+            raise TypeError(f"weights: expected a dict name -> array, got {type(weights).__name__}")
+        params = self.params
+        unknown = [k for k in weights if k not in params]
+        missing = [k for k in params if k not in weights]
+        if strict and (unknown or missing):
+            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}")
+        arrays = {}
+        for k, v in weights.items():
+            if k not in params:
+                continue
+            a = np.asarray(v)
+            if a.shape != params[k].shape:
+                raise ValueError(f"parameter {k!r}: expected shape {params[k].shape}, got {a.shape}")
+            if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+                raise TypeError(f"parameter {k!r}: expected a real numeric array, got dtype {a.dtype}")
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"parameter {k!r}: values must be finite")
+            arrays[k] = a
+        for k, a in arrays.items():
+            params[k][...] = a
+        return list(arrays)
+
+    def snapshot(self) -> None:
+        """Record the current weights as the source that L2-SP/EWC pull toward."""
+        self._net.snapshot()
+
+    def _param_names_for(self, which) -> List[str]:
+        if which is None:
+            return [n for n, p in self._param_index.items() if not self._net.param_info(p)["buffer"]]
+        if isinstance(which, str):
+            which = [which]
+        out = []
+        for w in which:
+            if w in self._param_index:
+                out.append(w)
+            elif w in self._layers:
+                out += LayerHandle(self, self._layers[w]).param_names
+            else:
+                raise KeyError(f"{w!r} is neither a layer nor a parameter of model '{self.name}'")
+        return out
+
+    def regularize(self, l2: Optional[float] = None, l2sp: Optional[float] = None, ewc: Optional[float] = None,
+                   layers=None) -> None:
+        """Set regularizer strengths on the parameters of ``layers`` (default all).
+
+        ``l2``: weight decay in the loss, ``l2/2 |w|^2``.  ``l2sp``: pull toward
+        the source snapshot, ``l2sp/2 |w - w0|^2`` (Li et al. 2018).  ``ewc``:
+        Fisher-weighted pull, ``ewc/2 sum F (w - w0)^2`` (Kirkpatrick et al.
+        2017).  A strength left as None keeps its current value.
+        """
+        for n in self._param_names_for(layers):
+            p = self._param_index[n]
+            info = self._net.param_info(p)
+            self._net.set_reg(p, info["l2"] if l2 is None else l2, info["l2sp"] if l2sp is None else l2sp,
+                              info["ewc"] if ewc is None else ewc)
+
+    def estimate_fisher(self, x, y, batch_size: int = 1) -> None:
+        """Estimate the diagonal (empirical) Fisher information on ``(x, y)``:
+        the mean of squared loss gradients over batches of ``batch_size``
+        (1 gives the per-example estimate of Kirkpatrick et al.).  Replaces the
+        current Fisher values; computed by the core."""
+        self._require_compiled()
+        xs, ys, n = self._prepare(x, y)
+        for v in self.fisher.values():
+            v[...] = 0.0
+        nb = math.ceil(n / batch_size)
+        for s in range(nb):
+            sl = slice(s * batch_size, min(n, (s + 1) * batch_size))
+            self._net.accumulate_fisher([a[sl] for a in xs], [t[sl] for t in ys], 1.0 / nb)
+
+    # -------------------------------------------------------------- compile
+    def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None) -> None:
+        """Attach losses and an optimizer.
+
+        ``loss`` is a loss name (``"softmax_ce"``, ``"sigmoid_bce"``, ``"mse"``,
+        ``"soft_ce"``) or a :class:`tlearn.losses.Loss` for a single-output
+        model, or a dict output name -> loss (or list of losses, e.g. a label
+        loss and a :class:`~tlearn.losses.SoftTargetCE` on the same output).
+        Each loss is named after its output, or ``"<output>/<kind>"`` when an
+        output has several, or by its ``name``; targets are passed by these
+        names.  ``loss_weights`` maps loss (or output) names to weights.
+        """
+        if not isinstance(optimizer, _optim.Optimizer):
+            raise TypeError(f"optimizer: expected a tlearn.optim optimizer, got {type(optimizer).__name__}")
+        if loss is None:
+            raise ValueError("compile needs loss=...")
+        if not isinstance(loss, dict):
+            if len(self._output_alias) != 1:
+                raise ValueError(f"model has outputs {self.output_names}; give loss as a dict output -> loss")
+            loss = {self.output_names[0]: loss}
+        specs: List[_LossSpec] = []
+        for out, spec in loss.items():
+            if out not in self._output_alias:
+                raise KeyError(f"loss for unknown output {out!r}; outputs: {self.output_names}")
+            items = spec if isinstance(spec, (list, tuple)) else [spec]
+            objs = [_losses.get(s) for s in items]
+            for o in objs:
+                name = o.name or (out if len(objs) == 1 else f"{out}/{o.kind}")
+                specs.append(_LossSpec(name, out, o))
+        names = [s.name for s in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"loss names must be unique, got {names}")
+        weights = dict(loss_weights or {})
+        for k in weights:
+            if k not in names and k not in self._output_alias:
+                raise KeyError(f"loss_weights names unknown loss {k!r}; losses: {names}")
+        self._net.set_optim(**optimizer.core_args())
+        self._net.clear_losses()
+        self._losses = []
+        try:
+            for s in specs:
+                w = weights.get(s.name, weights.get(s.output, s.loss.weight))
+                s.node = self._net.add_loss(s.loss.kind, self._node[self._output_alias[s.output]], s.name, float(w),
+                                            s.loss.fattr())
+                s.loss.weight = float(w)
+                self._losses.append(s)
+        except Exception:
+            self._net.clear_losses()
+            self._losses = []
+            raise
+        self._optimizer = optimizer
+
+    def _require_compiled(self) -> None:
+        if not self._losses or self._optimizer is None:
+            raise _core.TlearnError(f"model '{self.name}' is not compiled: call model.compile(optimizer, loss=...) "
+                                    "before training")
+
+    # ---------------------------------------------------------------- data
+    def _input_list(self, x) -> List[np.ndarray]:
+        names = self.input_names
+        if isinstance(x, dict):
+            unknown = [k for k in x if k not in self._input_alias]
+            missing = [k for k in names if k not in x]
+            if unknown or missing:
+                raise KeyError(f"inputs: unknown names {unknown}, missing names {missing}; expected {names}")
+            by_layer = {self._input_alias[k]: v for k, v in x.items()}
+        elif isinstance(x, (list, tuple)) and len(names) > 1:
+            if len(x) != len(names):
+                raise ValueError(f"inputs: expected {len(names)} arrays ({names}), got {len(x)}")
+            by_layer = {self._input_alias[k]: v for k, v in zip(names, x)}
+        else:
+            if len(names) != 1:
+                raise ValueError(f"model has inputs {names}; pass a dict or a list of arrays")
+            by_layer = {self._input_alias[names[0]]: x}
+        inv = {v: k for k, v in self._node.items()}
+        return [self._as_input(by_layer[inv[i]], inv[i]) for i in self._input_nodes]
+
+    @staticmethod
+    def _as_input(a, name):
+        if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous:
+            return a
+        arr = np.asarray(a)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or \
+                np.iscomplexobj(arr):
+            raise TypeError(f"input '{name}': expected a real numeric array (float32 preferred), got dtype {arr.dtype}")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+
+    def _target_list(self, y) -> List[np.ndarray]:
+        names = self.loss_names
+        if isinstance(y, dict):
+            by = {}
+            for s in self._losses:
+                if s.name in y:
+                    by[s.name] = y[s.name]
+                elif s.output in y and sum(t.output == s.output for t in self._losses) == 1:
+                    by[s.name] = y[s.output]
+            allowed = set(names) | {s.output for s in self._losses}
+            unknown = [k for k in y if k not in allowed]
+            missing = [k for k in names if k not in by]
+            if unknown or missing:
+                raise KeyError(f"targets: unknown names {unknown}, missing names {missing}; expected {names}")
+        elif isinstance(y, (list, tuple)) and len(names) > 1:
+            if len(y) != len(names):
+                raise ValueError(f"targets: expected {len(names)} arrays ({names}), got {len(y)}")
+            by = dict(zip(names, y))
+        else:
+            if len(names) != 1:
+                raise ValueError(f"model has losses {names}; pass targets as a dict")
+            by = {names[0]: y}
+        out = []
+        for s in self._losses:
+            t = np.asarray(by[s.name])
+            if s.loss.kind == "softmax_ce":
+                if not np.issubdtype(t.dtype, np.integer):
+                    raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
+                                    f"got dtype {t.dtype}")
+                out.append(np.ascontiguousarray(t, dtype=np.int32) if t.dtype != np.int32 or not t.flags.c_contiguous
+                           else t)
+            else:
+                if t.dtype == object or np.iscomplexobj(t) or not (np.issubdtype(t.dtype, np.number) or t.dtype == bool):
+                    raise TypeError(f"target of loss '{s.name}': expected a real numeric array, got dtype {t.dtype}")
+                out.append(np.ascontiguousarray(t, dtype=np.float32))
+        return out
+
+    def _prepare(self, x, y):
+        xs = self._input_list(x)
+        ys = self._target_list(y) if y is not None else []
+        ns = {len(a) for a in xs} | {len(t) for t in ys if t.ndim}
+        if len(ns) != 1:
+            raise ValueError(f"inputs and targets disagree on the number of examples: {sorted(ns)}")
+        return xs, ys, ns.pop()
+
+    # --------------------------------------------------------------- train
+    def train_on_batch(self, x, y, lr: Optional[float] = None) -> Dict[str, float]:
+        """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
+        self._require_compiled()
+        xs, ys, _ = self._prepare(x, y)
+        if lr is None:
+            lr = self._optimizer.lr_at(self._step, 0)
+        losses, reg, counts, correct = self._net.train_step(xs, ys, float(lr))
+        self._step += 1
+        out = {s.name: l for s, l in zip(self._losses, losses)}
+        for s, c, ok in zip(self._losses, counts, correct):
+            if s.loss.classification and c:
+                out[s.name + "_acc"] = ok / c
+        out["reg"] = reg
+        out["loss"] = sum(s.loss.weight * l for s, l in zip(self._losses, losses)) + reg
+        return out
+
+    def fit(self, x, y, epochs: int = 1, batch_size: int = 32, shuffle: bool = True, validation_data=None,
+            verbose: bool = True, callbacks: Sequence = (), steps_per_call: Optional[int] = None
+            ) -> Dict[str, List[float]]:
+        """Train for ``epochs`` passes over ``(x, y)``.
+
+        Parameters
+        ----------
+        x : array (N, *input_shape), list or dict of them
+        y : targets: array, list or dict keyed by loss (or output) name.
+            Class labels may be -1 ("no label"), float targets NaN.
+        epochs, batch_size : int
+            The last batch of an epoch may be smaller.
+        shuffle : bool
+            Reshuffle each epoch with the model's seeded generator.
+        validation_data : (x_val, y_val), optional
+            Evaluated after each epoch; reported with a ``val_`` prefix.
+        verbose : bool
+            Show a tqdm progress bar (when tqdm is installed).
+        callbacks : objects with optional ``on_epoch_begin(model, epoch)``,
+            ``on_batch_begin(model, step, total_steps)`` (makes the core run one
+            step per call) and ``on_epoch_end(model, epoch, logs)`` methods.
+        steps_per_call : int, optional
+            Steps the core runs per call (default: about 20 calls per epoch).
+
+        Returns
+        -------
+        history : dict of lists
+            Per epoch: ``loss`` (weighted total), each loss by name, ``<name>_acc``
+            for classification losses, ``reg``, and the ``val_`` twins.
+        """
+        self._require_compiled()
+        if not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        xs, ys, n = self._prepare(x, y)
+        if n == 0:
+            raise ValueError("fit: empty training set (0 examples)")
+        steps = math.ceil(n / batch_size)
+        total = epochs * steps
+        per_batch_cb = any(hasattr(c, "on_batch_begin") for c in callbacks)
+        chunk = 1 if per_batch_cb else (steps_per_call or max(1, math.ceil(steps / 20)))
+        bar = None
+        if verbose:
+            try:
+                from tqdm.auto import tqdm
+
+                bar = tqdm(total=total, desc=self.name, unit="step", leave=True, file=sys.stderr)
+            except ImportError:
+                bar = None
+        nl = len(self._losses)
+        hist = self.history = {}
+        try:
+            for epoch in range(epochs):
+                for c in callbacks:
+                    if hasattr(c, "on_epoch_begin"):
+                        c.on_epoch_begin(self, epoch)
+                if shuffle:
+                    perm = self._rng.permutation(n)
+                    ex = [a[perm] for a in xs]
+                    ey = [t[perm] for t in ys]
+                else:
+                    ex, ey = xs, ys
+                acc = np.zeros(3 * nl + 1)
+                for s0 in range(0, steps, chunk):
+                    s1 = min(steps, s0 + chunk)
+                    if per_batch_cb:
+                        for c in callbacks:
+                            if hasattr(c, "on_batch_begin"):
+                                c.on_batch_begin(self, self._step, total)
+                    lrs = np.array([self._optimizer.lr_at(self._step + i, total) for i in range(s1 - s0)],
+                                   dtype=np.float32)
+                    sl = slice(s0 * batch_size, min(n, s1 * batch_size))
+                    res = self._net.train_batches([a[sl] for a in ex], [t[sl] for t in ey], batch_size, lrs)
+                    self._step += s1 - s0
+                    counts = res[:, nl + 1:2 * nl + 1]
+                    acc[:nl] += (res[:, :nl] * counts).sum(0)
+                    acc[nl] += res[:, nl].sum()
+                    acc[nl + 1:] += res[:, nl + 1:].sum(0)
+                    if bar is not None:
+                        bar.update(s1 - s0)
+                        bar.set_postfix(epoch=epoch + 1, loss=f"{float(res[-1, :nl] @ self._weights() + res[-1, nl]):.4f}")
+                logs = self._logs(acc, steps)
+                if validation_data is not None:
+                    vx, vy = validation_data
+                    logs.update({"val_" + k: v for k, v in self.evaluate(vx, vy).items()})
+                for k, v in logs.items():
+                    hist.setdefault(k, []).append(v)
+                for c in callbacks:
+                    if hasattr(c, "on_epoch_end"):
+                        c.on_epoch_end(self, epoch, logs)
+        finally:
+            if bar is not None:
+                bar.close()
+        return hist
+
+    def _weights(self) -> np.ndarray:
+        return np.array([s.loss.weight for s in self._losses])
+
+    def _logs(self, acc: np.ndarray, steps: int) -> Dict[str, float]:
+        nl = len(self._losses)
+        logs: Dict[str, float] = {}
+        total = 0.0
+        for k, s in enumerate(self._losses):
+            cnt, ok = acc[nl + 1 + k], acc[2 * nl + 1 + k]
+            val = float(acc[k] / cnt) if cnt else 0.0
+            logs[s.name] = val
+            total += s.loss.weight * val
+            if s.loss.classification:
+                logs[s.name + "_acc"] = float(ok / cnt) if cnt else float("nan")
+        if steps:
+            logs["reg"] = float(acc[nl] / steps)
+            total += logs["reg"]
+        logs["loss"] = total
+        return logs
+
+    # ------------------------------------------------------------ inference
+    def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
+        """Outputs for ``x`` in evaluation mode (no dropout): an array for a
+        single-output model, else a dict output name -> array.  ``outputs``
+        may also name any layer, for features of an inner layer."""
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        names = list(outputs) if outputs is not None else self.output_names
+        nodes = []
+        for n in names:
+            if n in self._output_alias:
+                nodes.append(self._node[self._output_alias[n]])
+            elif n in self._node:
+                nodes.append(self._node[n])
+            else:
+                raise KeyError(f"unknown output or layer {n!r}; outputs: {self.output_names}")
+        xs = self._input_list(x)
+        res = self._net.forward(xs, nodes, False, batch_size)
+        if outputs is None and len(names) == 1:
+            return res[0]
+        return dict(zip(names, res))
+
+    def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
+        """Each loss (mean over labelled entries), ``<name>_acc`` for
+        classification losses, and ``loss``, the weighted total, in evaluation mode."""
+        self._require_compiled()
+        xs, ys, n = self._prepare(x, y)
+        sums, counts, correct = self._net.evaluate(xs, ys, batch_size)
+        acc = np.concatenate([sums, [0.0], counts, correct])
+        logs = self._logs(acc, 0)
+        return logs
+
+    def score(self, x, y, batch_size: int = 1024) -> float:
+        """Accuracy of the first classification loss (scikit-learn's word)."""
+        logs = self.evaluate(x, y, batch_size)
+        for s in self._losses:
+            if s.loss.classification:
+                return logs[s.name + "_acc"]
+        raise ValueError("score: the model has no classification loss")
+
+    # ---------------------------------------------------------- robustness
+    @property
+    def check_finite(self) -> bool:
+        return getattr(self, "_check_finite", False)
+
+    @check_finite.setter
+    def check_finite(self, on: bool) -> None:
+        """Stop training with a TlearnError naming the first node that produced
+        NaN or infinity, before any weight is written."""
+        self._net.set_check_finite(bool(on))
+        self._check_finite = bool(on)
+
+    # ------------------------------------------------------ save and clone
+    def _get_state(self):
+        spec = []
+        for name, l in self._layers.items():
+            cfg = l.get_config()
+            for k, attr in enumerate(type(l).fattr_names):
+                cfg[attr] = self._net.fattr(self._node[name], k)
+            spec.append({"class": type(l).__name__, "config": cfg, "inputs": self._inputs_of[name]})
+        params = []
+        for n, p in self._param_index.items():
+            info = self._net.param_info(p)
+            params.append({"name": n, "trainable": info["trainable"], "l2": info["l2"], "l2sp": info["l2sp"],
+                           "ewc": info["ewc"]})
+        meta = {
+            "format": "tlearn.Model", "name": self.name, "seed": self.seed, "layers": spec,
+            "inputs": self._input_alias, "outputs": self._output_alias, "params": params,
+            "losses": [{"name": s.name, "output": s.output, "class": type(s.loss).__name__,
+                        "config": s.loss.get_config()} for s in self._losses],
+            "optimizer": self._optimizer.get_config() if self._optimizer is not None else None,
+            "optim_steps": self._net.optim_steps, "step": self._step, "rng_state": str(self._net.rng_state),
+            "shuffle_rng": self._rng.bit_generator.state, "check_finite": self.check_finite,
+        }
+        arrays = {}
+        for arena in ("value", "mask", "snapshot", "fisher", "m", "v"):
+            for n, v in self._views(arena).items():
+                arrays[f"{arena}/{n}"] = v.copy()
+        return meta, arrays
+
+    @classmethod
+    def _from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None) -> "Model":
+        if meta.get("format") != "tlearn.Model":
+            raise ValueError("not a tlearn.Model state")
+        self = cls.__new__(cls)
+        self.name, self.seed = meta["name"], int(meta["seed"])
+        self._input_alias = dict(meta["inputs"])
+        self._output_alias = dict(meta["outputs"])
+        layer_list = [_layers.from_config(s["class"], s["config"]) for s in meta["layers"]]
+        self._build(layer_list, {s["config"]["name"]: list(s["inputs"]) for s in meta["layers"]})
+        for p in meta["params"]:
+            if p["name"] not in self._param_index:
+                raise ValueError(f"saved parameter {p['name']!r} does not exist in the rebuilt model")
+            i = self._param_index[p["name"]]
+            self._net.set_trainable(i, bool(p["trainable"]))
+            self._net.set_reg(i, p["l2"], p["l2sp"], p["ewc"])
+        for arena in ("value", "mask", "snapshot", "fisher", "m", "v"):
+            for n, v in self._views(arena).items():
+                key = f"{arena}/{n}"
+                if key not in arrays or arrays[key].shape != v.shape:
+                    raise ValueError(f"saved array {key!r} is missing or has the wrong shape")
+                v[...] = arrays[key]
+        opt = optimizer
+        if opt is None and meta["optimizer"] is not None:
+            opt = _optim.from_config(meta["optimizer"])
+        if meta["losses"] and opt is not None:
+            loss = {}
+            for s in meta["losses"]:
+                cfg = dict(s["config"])
+                cfg["name"] = s["name"]
+                loss.setdefault(s["output"], []).append(_losses.from_config(s["class"], cfg))
+            self.compile(opt, loss=loss)
+        self._net.optim_steps = int(meta["optim_steps"])
+        self._net.rng_state = int(meta["rng_state"])
+        self._step = int(meta["step"])
+        self._rng.bit_generator.state = meta["shuffle_rng"]
+        if meta.get("check_finite"):
+            self.check_finite = True
+        return self
+
+    def clone(self) -> "Model":
+        """An independent copy: same architecture, weights, masks, snapshot,
+        Fisher, optimizer state and compile settings."""
+        meta, arrays = self._get_state()
+        opt = None
+        if self._optimizer is not None and meta["optimizer"]["config"]["lr"] is None:
+            opt = self._optimizer
+        return Model._from_state(meta, arrays, optimizer=opt)
+
+    def save(self, path) -> None:
+        """Save everything needed to continue training to ``path``, atomically."""
+        meta, arrays = self._get_state()
+        io.write_atomic(path, io.dumps(meta, arrays))
+
+    def __repr__(self):
+        return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
+               f"{sum(p.size for p in self.params.values())} parameters>"
+
+
+def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
+    """Load a model saved with :meth:`Model.save`.  The file is verified
+    (magic, format version, CRC-32) before anything is built from it.
+    ``optimizer`` replaces a saved custom learning-rate schedule."""
+    meta, arrays = io.read(path)
+    try:
+        return Model._from_state(meta, arrays, optimizer=optimizer)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{path}: inconsistent model file ({e!r})") from None
