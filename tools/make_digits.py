@@ -9,7 +9,8 @@ Produces
   scikit-image wheel (``skimage/data/``), centre-cropped to a square and
   downscaled to 128x128 RGB uint8, used by ``tlearn.datasets.mnist_m``.
 
-and prints the SHA-256 digests that ``tlearn/datasets/_data.py`` checks.
+and prints their SHA-256 digests (``tlearn/datasets/_data.py`` checks the
+file digest of ``digits.csv.gz`` and the array digest of the photographs).
 
 This script is a build-time tool only: it needs the two wheels (fetched
 with ``pip download scikit-learn scikit-image --no-deps -d DIR``) and
@@ -90,7 +91,8 @@ def main(wheels):
                         names=np.array([n for n, _ in PHOTOS]))
     with open(path, "rb") as f:
         data = f.read()
-    print("photos.npz", len(data), hashlib.sha256(data).hexdigest())
+    print("photos.npz", len(data), hashlib.sha256(data).hexdigest(),
+          "array:", hashlib.sha256(np.stack(arrays).tobytes()).hexdigest())
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ import numpy as np
 #: SHA-256 of the file ``digits.csv.gz`` (identical to scikit-learn's copy).
 DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
 #: SHA-256 of ``photos.tobytes()`` for the array stored in ``photos.npz``.
-#: (The array content is hashed rather than the .npz file, whose zip
-#: headers carry time stamps.)
+#: (The array content is hashed, so the check does not depend on how the
+#: .npz container was written.)
 PHOTOS_SHA256 = "b689275800ca2e2cba24c4a0deef1ccdb21e557399d0acf66fd64846cbe3421a"
 
 _cache = {}
