@@ -215,7 +215,13 @@ tl_status tl_net_finalize(tl_net *net) {
     size_t n = (size_t)(off ? off : 1);
     for (int a = 0; a < TL_ARENA_COUNT; a++) {
         net->arena[a] = calloc(n, sizeof(float));
-        if (!net->arena[a]) return tl_set_error(net, TL_ERR_NOMEM, "out of memory for %lld parameters", (long long)off);
+        if (!net->arena[a]) {
+            for (int b = 0; b < a; b++) {
+                free(net->arena[b]);
+                net->arena[b] = NULL;
+            }
+            return tl_set_error(net, TL_ERR_NOMEM, "out of memory for %lld parameters", (long long)off);
+        }
     }
     for (int64_t i = 0; i < off; i++) net->arena[TL_ARENA_MASK][i] = 1.0f;
     for (int p = 0; p < net->n_params; p++) init_param(net, p);
