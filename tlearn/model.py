@@ -534,12 +534,8 @@ class Model:
                 for c in callbacks:
                     if hasattr(c, "on_epoch_begin"):
                         c.on_epoch_begin(self, epoch)
-                if shuffle:
-                    perm = self._rng.permutation(n)
-                    ex = [a[perm] for a in xs]
-                    ey = [t[perm] for t in ys]
-                else:
-                    ex, ey = xs, ys
+                # the core gathers each shuffled batch itself: no copy of the data set per epoch
+                perm = self._rng.permutation(n) if shuffle else None
                 acc = np.zeros(3 * nl + 1)
                 for s0 in range(0, steps, chunk):
                     s1 = min(steps, s0 + chunk)
@@ -550,7 +546,10 @@ class Model:
                     lrs = np.array([self._optimizer.lr_at(self._step + i, total) for i in range(s1 - s0)],
                                    dtype=np.float32)
                     sl = slice(s0 * batch_size, min(n, s1 * batch_size))
-                    res = self._net.train_batches([a[sl] for a in ex], [t[sl] for t in ey], batch_size, lrs)
+                    if perm is None:
+                        res = self._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs)
+                    else:
+                        res = self._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
                     self._step += s1 - s0
                     counts = res[:, nl + 1:2 * nl + 1]
                     acc[:nl] += (res[:, :nl] * counts).sum(0)

@@ -139,7 +139,7 @@ static int check_finite_f32(PyArrayObject *a, const char *what, const char *name
 
 /* Validate and convert the inputs (a sequence aligned with the input nodes)
  * and, when targets is not NULL, the targets (aligned with the loss nodes). */
-static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bound_t *b) {
+static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bound_t *b, int check_inputs) {
     tl_net *net = self->net;
     int nn = tl_net_n_nodes(net);
     memset(b, 0, sizeof *b);
@@ -256,7 +256,7 @@ static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bou
         PyErr_Format(PyExc_ValueError, "batch of %zd examples exceeds 2^31-1", (Py_ssize_t)b->B);
         goto error;
     }
-    for (int k = 0; k < n_in; k++)
+    for (int k = 0; check_inputs && k < n_in; k++)
         if (check_finite_f32(b->in_arr[k], "input", tl_node_name(net, b->in_nodes[k]))) goto error;
     return 0;
 error:
@@ -638,7 +638,7 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &lr) || require_finalized(self)) return NULL;
     if (enter(self)) return NULL;
     bound_t b;
-    if (bind_arrays(self, inputs, targets, &b)) {
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
         leave(self);
         return NULL;
     }
@@ -669,14 +669,41 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     return Py_BuildValue("NdNN", losses_tuple(losses, n), reg, losses_tuple(cnt, n), losses_tuple(ok, n));
 }
 
-/* train_batches(inputs, targets, batch_size, lrs) -> float64 array (steps, 3 n_losses + 1)
- * Runs len(lrs) steps over consecutive batches of the given (already shuffled)
- * arrays, one C loop, the GIL released throughout.  Row s holds the losses,
- * the regularizer value, the labelled counts and the correct counts. */
+/* Rows idx[0..B) of each bound array gathered into the staging buffers
+ * (one per input and per target, bs rows each); returns the first input k
+ * and example holding a non-finite value through *bad_k / *bad_i, or 0. */
+static int gather_rows(const bound_t *b, char **stage, const npy_intp *idx, npy_intp B, int *bad_k, npy_intp *bad_i) {
+    for (int k = 0; k < b->n_in + b->n_loss; k++) {
+        PyArrayObject *a = k < b->n_in ? b->in_arr[k] : b->tgt_arr[k - b->n_in];
+        size_t row = (size_t)(PyArray_SIZE(a) / PyArray_DIM(a, 0)) * (size_t)PyArray_ITEMSIZE(a);
+        const char *src = PyArray_DATA(a);
+        for (npy_intp i = 0; i < B; i++) memcpy(stage[k] + (size_t)i * row, src + (size_t)idx[i] * row, row);
+        if (k < b->n_in) {
+            const float *x = (const float *)stage[k];
+            size_t n = (size_t)B * row / sizeof(float);
+            for (size_t j = 0; j < n; j++)
+                if (!isfinite(x[j])) {
+                    *bad_k = k;
+                    *bad_i = idx[j / (row / sizeof(float))];
+                    return 1;
+                }
+        }
+    }
+    return 0;
+}
+
+/* train_batches(inputs, targets, batch_size, lrs, index=None) -> float64 array (steps, 3 n_losses + 1)
+ * Runs len(lrs) steps in one C loop with the GIL released.  Without index,
+ * step s takes rows [s bs, (s+1) bs) of the arrays; with index (a permutation
+ * or any row list), it takes rows index[s bs : (s+1) bs], gathered batch by
+ * batch into staging buffers (no copy of the whole data set per epoch).  Row
+ * s of the result holds the losses, the regularizer value, the labelled
+ * counts and the correct counts. */
 static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
-    PyObject *inputs, *targets, *lrs_obj;
+    PyObject *inputs, *targets, *lrs_obj, *index_obj = Py_None;
     int bs;
-    if (!PyArg_ParseTuple(args, "OOiO:train_batches", &inputs, &targets, &bs, &lrs_obj) || require_finalized(self))
+    if (!PyArg_ParseTuple(args, "OOiO|O:train_batches", &inputs, &targets, &bs, &lrs_obj, &index_obj) ||
+        require_finalized(self))
         return NULL;
     if (bs <= 0) {
         PyErr_Format(PyExc_ValueError, "batch_size must be positive, got %d", bs);
@@ -684,23 +711,65 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
     }
     PyArrayObject *lrs = (PyArrayObject *)PyArray_FROMANY(lrs_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
     if (!lrs) return NULL;
+    PyArrayObject *index = NULL;
+    if (index_obj != Py_None) {
+        index = (PyArrayObject *)as_array(index_obj, NPY_INTP, "argument", "index", 1);
+        if (!index) {
+            Py_DECREF(lrs);
+            return NULL;
+        }
+        if (PyArray_NDIM(index) != 1) {
+            PyErr_Format(PyExc_ValueError, "index: expected a 1-d array of row numbers, got %d dimensions",
+                         PyArray_NDIM(index));
+            Py_DECREF(lrs);
+            Py_DECREF(index);
+            return NULL;
+        }
+    }
     if (enter(self)) {
         Py_DECREF(lrs);
+        Py_XDECREF(index);
         return NULL;
     }
     bound_t b;
-    if (bind_arrays(self, inputs, targets, &b)) {
+    if (bind_arrays(self, inputs, targets, &b, index == NULL)) {
         Py_DECREF(lrs);
+        Py_XDECREF(index);
         leave(self);
         return NULL;
     }
-    npy_intp steps = PyArray_DIM(lrs, 0), N = b.B, max_steps = (N + bs - 1) / bs;
-    int nl = b.n_loss;
+    npy_intp steps = PyArray_DIM(lrs, 0), N = index ? PyArray_DIM(index, 0) : b.B, max_steps = (N + bs - 1) / bs;
+    int nl = b.n_loss, nb = b.n_in + b.n_loss, bad_k = -1;
+    npy_intp bad_i = -1;
     PyObject *out = NULL;
+    char **stage = NULL;
+    const npy_intp *idx = index ? PyArray_DATA(index) : NULL;
     if (steps > max_steps) {
         PyErr_Format(PyExc_ValueError, "%zd learning rates for %zd examples in batches of %d (at most %zd steps)",
                      (Py_ssize_t)steps, (Py_ssize_t)N, bs, (Py_ssize_t)max_steps);
         goto done;
+    }
+    if (index) {
+        for (npy_intp i = 0; i < N; i++)
+            if (idx[i] < 0 || idx[i] >= b.B) {
+                PyErr_Format(PyExc_IndexError, "index[%zd] = %zd is out of range for %zd examples", (Py_ssize_t)i,
+                             (Py_ssize_t)idx[i], (Py_ssize_t)b.B);
+                goto done;
+            }
+        stage = PyMem_Calloc((size_t)nb + 1, sizeof(char *));
+        if (!stage) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (int k = 0; k < nb; k++) {
+            PyArrayObject *a = k < b.n_in ? b.in_arr[k] : b.tgt_arr[k - b.n_in];
+            size_t row = (size_t)(PyArray_SIZE(a) / PyArray_DIM(a, 0)) * (size_t)PyArray_ITEMSIZE(a);
+            stage[k] = PyMem_Malloc(row * (size_t)bs + 1);
+            if (!stage[k]) {
+                PyErr_NoMemory();
+                goto done;
+            }
+        }
     }
     npy_intp dims[2] = {steps, 3 * nl + 1};
     out = PyArray_ZEROS(2, dims, NPY_FLOAT64, 0);
@@ -708,11 +777,21 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
     double *res = PyArray_DATA((PyArrayObject *)out);
     const float *lr = PyArray_DATA(lrs);
     tl_status st = TL_OK;
+    int nonfinite = 0;
     npy_intp s;
     Py_BEGIN_ALLOW_THREADS
     for (s = 0; s < steps; s++) {
         npy_intp start = s * bs, B = N - start < bs ? N - start : bs;
-        bind_rows(self->net, &b, start);
+        if (stage) {
+            if (gather_rows(&b, stage, idx + start, B, &bad_k, &bad_i)) {
+                nonfinite = 1;
+                break;
+            }
+            for (int k = 0; k < b.n_in; k++) tl_net_set_input(self->net, b.in_nodes[k], (const float *)stage[k]);
+            for (int k = 0; k < nl; k++) tl_net_set_target(self->net, b.loss_nodes[k], stage[b.n_in + k]);
+        } else {
+            bind_rows(self->net, &b, start);
+        }
         double *row = res + s * (3 * nl + 1);
         st = tl_net_train_step(self->net, (int)B, lr[s], row, row + nl);
         if (st) break;
@@ -725,13 +804,22 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     unbind(self->net, &b);
-    if (st) {
+    if (nonfinite) {
+        Py_CLEAR(out);
+        PyErr_Format(PyExc_ValueError, "input '%s': example %zd holds NaN or infinity; inputs must be finite "
+                     "(%zd steps ran before it)", tl_node_name(self->net, b.in_nodes[bad_k]), (Py_ssize_t)bad_i,
+                     (Py_ssize_t)s);
+    } else if (st) {
         Py_CLEAR(out);
         raise_status(self, st);
     }
 done:
+    if (stage)
+        for (int k = 0; k < nb; k++) PyMem_Free(stage[k]);
+    PyMem_Free(stage);
     bound_free(&b);
     Py_DECREF(lrs);
+    Py_XDECREF(index);
     leave(self);
     return out;
 }
@@ -756,7 +844,7 @@ static PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw) {
     }
     if (enter(self)) return NULL;
     bound_t b;
-    if (bind_arrays(self, inputs, NULL, &b)) {
+    if (bind_arrays(self, inputs, NULL, &b, 1)) {
         leave(self);
         return NULL;
     }
@@ -814,7 +902,7 @@ static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
         return NULL;
     if (enter(self)) return NULL;
     bound_t b;
-    if (bind_arrays(self, inputs, targets, &b)) {
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
         leave(self);
         return NULL;
     }
@@ -863,7 +951,7 @@ static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject 
         return NULL;
     if (enter(self)) return NULL;
     bound_t b;
-    if (bind_arrays(self, inputs, targets, &b)) {
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
         leave(self);
         return NULL;
     }
@@ -910,7 +998,7 @@ static PyObject *Net_accumulate_fisher(NetObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OOf:accumulate_fisher", &inputs, &targets, &scale) || require_finalized(self)) return NULL;
     if (enter(self)) return NULL;
     bound_t b;
-    if (bind_arrays(self, inputs, targets, &b)) {
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
         leave(self);
         return NULL;
     }
@@ -1009,7 +1097,7 @@ static PyMethodDef Net_methods[] = {
     {"set_check_finite", (PyCFunction)Net_set_check_finite, METH_VARARGS, "set_check_finite(on)"},
     {"train_step", (PyCFunction)Net_train_step, METH_VARARGS, "train_step(inputs, targets, lr) -> (losses, reg, counts, corrects)"},
     {"train_batches", (PyCFunction)Net_train_batches, METH_VARARGS,
-     "train_batches(inputs, targets, batch_size, lrs) -> array (steps, n_losses + 1)"},
+     "train_batches(inputs, targets, batch_size, lrs, index=None) -> array (steps, 3 n_losses + 1)"},
     {"forward", (PyCFunction)(void (*)(void))Net_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(inputs, outputs, train=False, batch_size=0) -> list of arrays"},
     {"evaluate", (PyCFunction)(void (*)(void))Net_evaluate, METH_VARARGS | METH_KEYWORDS,
