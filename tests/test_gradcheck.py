@@ -1,0 +1,156 @@
+"""Finite-difference gradient checks of every op and every loss of the core's
+op table, for inputs and parameters.
+
+Central differences of the float32 core's loss (accumulated in double) with a
+step of 1e-2, compared with the analytic gradient by relative error with
+per-op tolerances.  Inputs are built away from kinks (relu/leaky at 0, ties of
+max pooling) by the per-op builders of twins.py; a new op without a builder
+fails test_every_op_has_a_builder and its own parametrised case.
+"""
+import numpy as np
+import pytest
+
+from tlearn import _core
+from twins import BUILDERS, OPS, Built
+
+EPS = {"default": 1e-2}
+TOL = {"default": 1e-2, "batchnorm": 2e-2, "soft_ce": 2e-2}
+OP_NAMES = [o["name"] for o in _core.ops()]
+
+
+def test_every_op_has_a_builder():
+    missing = [n for n in OP_NAMES if n not in BUILDERS]
+    assert not missing, f"ops without a gradient-check builder in tests/twins.py: {missing}"
+
+
+def test_builders_name_only_real_ops():
+    assert set(BUILDERS) <= set(OP_NAMES)
+
+
+def numeric_grad(b, arr, eps):
+    """d objective / d arr by central differences, perturbing arr in place."""
+    g = np.zeros(arr.shape, np.float64)
+    flat, gf = arr.reshape(-1), g.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = b.objective()
+        flat[i] = old - eps
+        fm = b.objective()
+        flat[i] = old
+        gf[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def assert_close(analytic, numeric, tol, what):
+    a, n = np.asarray(analytic, np.float64).ravel(), np.asarray(numeric, np.float64).ravel()
+    scale = max(np.abs(a).max(), np.abs(n).max())
+    assert scale > 1e-4, f"{what}: gradient is trivially zero (max {scale:g})"
+    rel = np.linalg.norm(a - n) / max(np.linalg.norm(a), np.linalg.norm(n))
+    worst = np.abs(a - n).max() / scale
+    assert rel < tol and worst < 3 * tol, (f"{what}: relative error {rel:.2e} (worst element {worst:.2e}), "
+                                           f"tolerance {tol:g}\nanalytic {a[:8]}\nnumeric  {n[:8]}")
+
+
+def check_case(c):
+    op = c["op"]
+    eps, tol = EPS.get(op, EPS["default"]), TOL.get(op, TOL["default"])
+    b = Built(c)
+    b.backward()
+    net = b.net
+    in_grads = [net.input_grad(i, c["B"]) for i in b.ins]
+    p_grads = {s: net.view("grad", p).copy() for s, p in b.trained_params().items()}
+    sign = -c["fattr"][0] if op == "grad_reverse" else 1.0
+    for k, x in enumerate(b.xs):
+        num = numeric_grad(b, x, eps)
+        assert_close(in_grads[k], sign * num, tol, f"{c['id']} d/dx{k}")
+    for s, p in b.trained_params().items():
+        num = numeric_grad(b, net.view("value", p), eps)
+        assert_close(p_grads[s], num, tol, f"{c['id']} d/d{s}")
+    return b
+
+
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_gradient_matches_finite_differences(op):
+    if op not in BUILDERS:
+        pytest.fail(f"op '{op}' has no gradient-check builder in tests/twins.py")
+    cases = BUILDERS[op](np.random.default_rng(OP_NAMES.index(op)))
+    assert cases
+    n_params = 0
+    for c in cases:
+        assert c["op"] == op
+        b = check_case(c)
+        n_params += len(b.trained_params())
+    # ops that declare parameters had them checked too
+    if op in ("dense", "conv2d", "batchnorm"):
+        assert n_params > 0
+
+
+def test_grad_reverse_lambda_set_between_steps():
+    """grad = -lambda * (numeric gradient of the identity path), lambda set with set_fattr."""
+    c = BUILDERS["grad_reverse"](np.random.default_rng(5))[0]
+    b = Built(c)
+    x = b.xs[0]
+    num = numeric_grad(b, x, 1e-2)
+    for lam in (0.0, 0.25, 3.0):
+        b.net.set_fattr(b.node, 0, lam)
+        assert b.net.fattr(b.node, 0) == pytest.approx(lam)
+        b.backward()
+        g = b.net.input_grad(b.ins[0], c["B"])
+        np.testing.assert_allclose(g, -lam * num, rtol=1e-2, atol=1e-4)
+        # the forward stays the identity whatever lambda is
+        (y,) = b.net.forward(b.xs, [b.node], True, 0)
+        np.testing.assert_array_equal(y, x)
+
+
+def test_dropout_mask_fixed_by_rng_state_and_changes_otherwise():
+    c = BUILDERS["dropout"](np.random.default_rng(6))[0]
+    b = Built(c)
+    s = b.net.rng_state
+    (y1,) = b.net.forward(b.xs, [b.node], True, 0)
+    (y2,) = b.net.forward(b.xs, [b.node], True, 0)
+    b.net.rng_state = s
+    (y3,) = b.net.forward(b.xs, [b.node], True, 0)
+    np.testing.assert_array_equal(y1, y3)
+    assert not np.array_equal(y1, y2)
+    rate = c["fattr"][0]
+    dropped = np.mean(y1 == 0)
+    assert 0.1 < dropped < 0.8, dropped
+    kept = y1 != 0
+    np.testing.assert_allclose(y1[kept], b.xs[0][kept] / (1 - rate), rtol=1e-6)
+    # evaluation mode is the identity
+    (ye,) = b.net.forward(b.xs, [b.node], False, 0)
+    np.testing.assert_array_equal(ye, b.xs[0])
+
+
+def test_composite_network_gradient():
+    """A chain dense -> tanh -> dense -> softmax_ce plus a second mse head: every parameter."""
+    rng = np.random.default_rng(7)
+    net = _core.Net(3)
+    x = net.add("input", name="x", shape=(5,))
+    h = net.add("dense", [x], "h", (6, 1, 1))
+    a = net.add("tanh", [h], "a")
+    o = net.add("dense", [a], "o", (3, 0, 1))
+    r = net.add("dense", [a], "r", (2, 0, 0))
+    net.finalize()
+    net.add_loss("softmax_ce", o, "ce", 0.6)
+    net.add_loss("mse", r, "reg", 1.3)
+    net.set_input_grad(x, True)
+    X = rng.standard_normal((8, 5)).astype(np.float32)
+    Y = rng.integers(-1, 3, 8).astype(np.int32)
+    T = rng.standard_normal((8, 2)).astype(np.float32)
+
+    def f():
+        (l1, l2), _ = net.forward_backward([X], [Y, T], with_reg=False)
+        return 0.6 * l1 + 1.3 * l2
+
+    f()
+    gx = net.input_grad(x, 8)
+    grads = {p: net.view("grad", p).copy() for p in range(net.n_params)}
+
+    class B:
+        objective = staticmethod(f)
+
+    assert_close(gx, numeric_grad(B, X, 1e-2), 1e-2, "composite d/dx")
+    for p, g in grads.items():
+        assert_close(g, numeric_grad(B, net.view("value", p), 1e-2), 1e-2, f"composite d/d{p}")

@@ -1,0 +1,125 @@
+"""The NumPy twin of every op (tests/twins.py) against the C core: forward
+outputs in training and evaluation mode, input and parameter gradients,
+loss values and loss gradients.  Parametrised over the core's op table; an
+op without a twin fails by name."""
+import numpy as np
+import pytest
+
+from tlearn import _core
+from twins import BUILDERS, OPS, TWINS, Built
+
+OP_NAMES = [o["name"] for o in _core.ops()]
+RTOL, ATOL = 2e-4, 1e-5
+
+
+def test_every_op_has_a_twin():
+    missing = [n for n in OP_NAMES if n not in TWINS]
+    assert not missing, f"ops without a NumPy twin in tests/twins.py: {missing}"
+
+
+def params64(b):
+    return {s: b.net.view("value", p).astype(np.float64) for s, p in b.params.items()}
+
+
+def check_layer(c):
+    twin = TWINS[c["op"]]
+    b = Built(c, seed=11)
+    net = b.net
+    xs64 = [x.astype(np.float64) for x in b.xs]
+    # parameters away from their initial values (biases 0, gammas 1) so they matter
+    rng = np.random.default_rng(3)
+    for s, p in b.params.items():
+        v = net.view("value", p)
+        if s == "running_var":
+            v[...] = rng.uniform(0.5, 2.0, v.shape)
+        else:
+            v[...] = rng.standard_normal(v.shape).astype(np.float32) * 0.5 + (1.0 if s == "w" and c["op"] == "batchnorm" else 0.0)
+    for train in (False, True):
+        P = params64(b)
+        ctx = {"rng_state": net.rng_state}
+        (y,) = net.forward(b.xs, [b.node], train, 0)
+        want = twin.forward(c, xs64, P, train, ctx)
+        assert y.shape == want.shape, c["id"]
+        np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL, err_msg=f"{c['id']} forward train={train}")
+        if c["op"] == "batchnorm" and train:
+            # running statistics were updated (or not, at momentum 0) as the twin says
+            np.testing.assert_allclose(net.view("value", b.params["running_mean"]), ctx["running_mean"], rtol=1e-4,
+                                       atol=1e-6)
+            np.testing.assert_allclose(net.view("value", b.params["running_var"]), ctx["running_var"], rtol=1e-4,
+                                       atol=1e-6)
+    # gradients: mse loss with weight w on the op's output, train mode
+    P = params64(b)
+    ctx = {"rng_state": b.rng_state}
+    y = twin.forward(c, xs64, P, True, ctx)
+    (loss,), _ = b.backward()
+    t = b.target.astype(np.float64)
+    np.testing.assert_allclose(loss, np.mean((y - t) ** 2), rtol=1e-4)
+    dy = b.weight * 2 * (y - t) / y.size
+    dxs, dP = twin.backward(c, xs64, P, y, dy, ctx)
+    scale = max(np.abs(d).max() for d in dxs)
+    assert scale > 0, c["id"]
+    for k, i in enumerate(b.ins):
+        np.testing.assert_allclose(net.input_grad(i, c["B"]), dxs[k], rtol=1e-3, atol=1e-5 * scale,
+                                   err_msg=f"{c['id']} d/dx{k}")
+    trained = b.trained_params()
+    assert set(dP) == set(trained), (c["id"], sorted(dP), sorted(trained))
+    for s, p in trained.items():
+        g = net.view("grad", p)
+        np.testing.assert_allclose(g, dP[s], rtol=1e-3, atol=1e-5 * max(1.0, np.abs(dP[s]).max()),
+                                   err_msg=f"{c['id']} d/d{s}")
+
+
+def check_loss(c):
+    twin = TWINS[c["op"]]
+    b = Built(c, seed=11)
+    x = b.xs[0].astype(np.float64)
+    (loss,), _ = b.backward()
+    np.testing.assert_allclose(loss, twin.forward(c, x, b.target), rtol=1e-5, err_msg=f"{c['id']} loss value")
+    g = b.net.input_grad(b.ins[0], c["B"])
+    want = b.weight * twin.backward(c, x, b.target)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-6, err_msg=f"{c['id']} d/dlogits")
+    # unlabelled rows get exactly zero gradient
+    t = b.target
+    unl = (t < 0) if t.dtype.kind == "i" else np.isnan(t).any(axis=tuple(range(1, t.ndim)))
+    if c["op"] in ("softmax_ce", "soft_ce"):
+        assert unl.any()
+        assert np.all(g[unl] == 0)
+    # evaluation-mode loss equals the training-mode one (no op in between)
+    sums, counts, _ = b.net.evaluate(b.xs, [b.target])
+    assert sums[0] / counts[0] == pytest.approx(loss, rel=1e-6)
+
+
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_twin_matches_core(op):
+    if op not in TWINS:
+        pytest.fail(f"op '{op}' has no NumPy twin in tests/twins.py")
+    if op not in BUILDERS:
+        pytest.fail(f"op '{op}' has no builder in tests/twins.py")
+    for c in BUILDERS[op](np.random.default_rng(100 + OP_NAMES.index(op))):
+        (check_loss if OPS[op]["is_loss"] else check_layer)(c)
+
+
+def test_dropout_twin_reproduces_the_core_mask():
+    """The twin's splitmix64 stream gives the very mask of the core (bit for bit)."""
+    c = BUILDERS["dropout"](np.random.default_rng(0))[0]
+    b = Built(c)
+    b.net.rng_state = 12345
+    (y,) = b.net.forward(b.xs, [b.node], True, 0)
+    ctx = {"rng_state": 12345}
+    want = TWINS["dropout"].forward(c, [b.xs[0].astype(np.float64)], {}, True, ctx)
+    np.testing.assert_array_equal(y == 0, want == 0)
+    assert 0 < np.mean(y == 0) < 1
+
+
+@pytest.mark.parametrize("B", [1, 3, 17])
+def test_batch_sizes_change_between_calls(B):
+    """Re-planning for a larger or smaller batch gives the twin's answers."""
+    c = BUILDERS["conv2d"](np.random.default_rng(1))[0]
+    b = Built(c)
+    rng = np.random.default_rng(B)
+    for n in (B, 2 * B + 1, B):
+        x = rng.standard_normal((n,) + c["inputs"][0]).astype(np.float32)
+        (y,) = b.net.forward([x], [b.node], False, 0)
+        want = TWINS["conv2d"].forward(c, [x.astype(np.float64)], params64(b), False, {})
+        np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)

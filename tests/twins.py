@@ -1,0 +1,526 @@
+"""Per-op test material, keyed by the names of the core's op table.
+
+BUILDERS[op](rng) -> list of cases: how to build a tiny network around the
+op (input shapes, attributes, a batch of inputs away from the op's kinks,
+targets for a loss).  TWINS[op] is a NumPy implementation of the op's
+forward and backward in float64: the second oracle for the C kernels.
+
+An op added to the core without an entry here makes test_gradcheck.py and
+test_twins.py fail by name.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tlearn import _core
+
+OPS = {o["name"]: o for o in _core.ops()}
+
+# --------------------------------------------------------------------- data
+
+
+def away_from_zero(rng, shape, gap=0.2):
+    """Normal-ish values with |x| >= gap (relu/leaky kinks at 0)."""
+    u = rng.standard_normal(shape)
+    return (np.sign(u) * (gap + np.abs(u))).astype(np.float32)
+
+
+def distinct(rng, shape, step=0.05):
+    """All values distinct by at least `step` (no ties for max pooling)."""
+    n = int(np.prod(shape))
+    v = (rng.permutation(n) - n / 2) * step
+    return v.reshape(shape).astype(np.float32)
+
+
+def normal(rng, shape, scale=1.0):
+    return (scale * rng.standard_normal(shape)).astype(np.float32)
+
+
+def case(op, inputs, B, xs, iattr=(), fattr=(), shape=(), target=None, tag=""):
+    return {"op": op, "inputs": [tuple(s) for s in inputs], "B": B, "xs": xs, "iattr": tuple(iattr),
+            "fattr": tuple(float(f) for f in fattr), "shape": tuple(shape), "target": target,
+            "id": f"{op}[{tag}]" if tag else op}
+
+
+def _unary(op, make, shapes=((3, 4),), B=5, fattr=()):
+    def build(rng):
+        return [case(op, [s], B, [make(rng, (B,) + tuple(s))], fattr=fattr, tag=str(s)) for s in shapes]
+    return build
+
+
+def _labels(rng, B, C):
+    y = rng.integers(0, C, B).astype(np.int32)
+    y[1] = -1
+    y[-1] = -1
+    return y
+
+
+def _build_dense(rng):
+    B = 5
+    return [case("dense", [(6,)], B, [normal(rng, (B, 6))], iattr=(4, 0, 1), tag="he,bias"),
+            case("dense", [(2, 3)], B, [normal(rng, (B, 2, 3))], iattr=(3, 1, 0), tag="glorot,nobias")]
+
+
+def _build_add(rng):
+    B = 4
+    return [case("add", [(4,)] * 3, B, [normal(rng, (B, 4)) for _ in range(3)], tag="3 inputs"),
+            case("add", [(2, 3)] * 2, B, [normal(rng, (B, 2, 3)) for _ in range(2)], tag="2 inputs")]
+
+
+def _build_concat(rng):
+    B = 3
+    return [case("concat", [(2, 3, 3), (1, 3, 3)], B, [normal(rng, (B, 2, 3, 3)), normal(rng, (B, 1, 3, 3))],
+                 tag="channels"),
+            case("concat", [(3,), (5,), (2,)], B, [normal(rng, (B, 3)), normal(rng, (B, 5)), normal(rng, (B, 2))],
+                 tag="features")]
+
+
+def _build_reshape(rng):
+    B = 3
+    return [case("reshape", [(2, 6)], B, [normal(rng, (B, 2, 6))], shape=(3, -1), tag="(3,-1)"),
+            case("reshape", [(2, 2, 3)], B, [normal(rng, (B, 2, 2, 3))], shape=(12,), tag="flatten")]
+
+
+def _build_dropout(rng):
+    B = 6
+    return [case("dropout", [(10,)], B, [normal(rng, (B, 10))], fattr=(0.4,), tag="0.4"),
+            case("dropout", [(3, 2)], B, [normal(rng, (B, 3, 2))], fattr=(0.0,), tag="0.0")]
+
+
+def _build_grl(rng):
+    B = 4
+    return [case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], fattr=(0.7,), tag="0.7"),
+            case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], fattr=(1.0,), tag="1.0")]
+
+
+def _build_conv(rng):
+    B = 2
+    return [case("conv2d", [(2, 5, 6)], B, [normal(rng, (B, 2, 5, 6))], iattr=(3, 3, 2, 1, 2, 1, 0, 1),
+                 tag="k3x2,s1x2,p1x0,bias"),
+            case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))], iattr=(2, 2, 2, 2, 2, 0, 1, 0),
+                 tag="k2,s2,p0x1,nobias")]
+
+
+def _build_pool(op):
+    def build(rng):
+        B = 3
+        return [case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], iattr=(2, 2, 2, 2), tag="k2s2"),
+                case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], iattr=(3, 2, 1, 2), tag="k3x2,s1x2")]
+    return build
+
+
+def _build_batchnorm(rng):
+    B = 6
+    return [case("batchnorm", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2), 2.0) + 1.0], fattr=(0.1, 1e-5), tag="chw"),
+            case("batchnorm", [(4,)], B, [normal(rng, (B, 4), 1.5) - 0.5], fattr=(0.0, 1e-3), tag="flat")]
+
+
+def _build_softmax_ce(rng):
+    B, C = 7, 4
+    return [case("softmax_ce", [(C,)], B, [normal(rng, (B, C), 1.5)], target=_labels(rng, B, C))]
+
+
+def _build_bce(rng):
+    B, F = 6, 3
+    t = rng.integers(0, 2, (B, F)).astype(np.float32)
+    t[0, 1] = np.nan
+    t[3, :] = np.nan
+    t[2, 2] = 0.3
+    return [case("sigmoid_bce", [(F,)], B, [normal(rng, (B, F), 2.0)], target=t)]
+
+
+def _build_mse(rng):
+    B, F = 5, 4
+    t = normal(rng, (B, F))
+    t[1, 2] = np.nan
+    t[4, :] = np.nan
+    return [case("mse", [(F,)], B, [normal(rng, (B, F))], target=t)]
+
+
+def _build_soft_ce(rng):
+    B, C = 6, 5
+    out = []
+    for T in (1.0, 2.5):
+        q = rng.dirichlet(np.ones(C), B).astype(np.float32)
+        q[2, 0] = np.nan
+        out.append(case("soft_ce", [(C,)], B, [normal(rng, (B, C), 2.0)], fattr=(T,), target=q, tag=f"T={T}"))
+    return out
+
+
+BUILDERS = {
+    "input": _unary("input", normal, shapes=((5,), (2, 3))),
+    "dense": _build_dense,
+    "relu": _unary("relu", away_from_zero),
+    "leaky_relu": lambda rng: [case("leaky_relu", [(3, 4)], 5, [away_from_zero(rng, (5, 3, 4))], fattr=(a,),
+                                    tag=str(a)) for a in (0.1, 0.0)],
+    "sigmoid": _unary("sigmoid", lambda rng, s: normal(rng, s, 2.0)),
+    "tanh": _unary("tanh", normal),
+    "softmax": _unary("softmax", lambda rng, s: normal(rng, s, 2.0), shapes=((5,), (2, 3))),
+    "add": _build_add,
+    "concat": _build_concat,
+    "reshape": _build_reshape,
+    "dropout": _build_dropout,
+    "grad_reverse": _build_grl,
+    "conv2d": _build_conv,
+    "maxpool2d": _build_pool("maxpool2d"),
+    "avgpool2d": _build_pool("avgpool2d"),
+    "batchnorm": _build_batchnorm,
+    "softmax_ce": _build_softmax_ce,
+    "sigmoid_bce": _build_bce,
+    "mse": _build_mse,
+    "soft_ce": _build_soft_ce,
+}
+
+
+class Built:
+    """A tiny network around one op: inputs -> op -> loss (mse for a non-loss op)."""
+
+    def __init__(self, c, seed=0, loss_weight=0.7, rng=None):
+        self.case = c
+        op = c["op"]
+        self.is_loss = OPS[op]["is_loss"]
+        net = self.net = _core.Net(seed)
+        self.ins = [net.add("input", name=f"x{k}", shape=s) for k, s in enumerate(c["inputs"])]
+        if op == "input" or self.is_loss:
+            self.node = self.ins[0]
+        else:
+            self.node = net.add(op, self.ins, "op", c["iattr"], c["fattr"], c["shape"])
+        net.finalize()
+        self.weight = loss_weight
+        if self.is_loss:
+            self.loss = net.add_loss(op, self.node, "l", loss_weight, c["fattr"])
+            self.target = c["target"]
+        else:
+            self.loss = net.add_loss("mse", self.node, "l", loss_weight)
+            rng = rng or np.random.default_rng(1)
+            shp = (c["B"],) + tuple(net.node(self.node)["shape"])
+            self.target = rng.standard_normal(shp).astype(np.float32)
+        for i in self.ins:
+            net.set_input_grad(i, True)
+        self.xs = [np.ascontiguousarray(x, dtype=np.float32) for x in c["xs"]]
+        self.params = {}  # suffix -> index, trained parameters and buffers
+        for p in range(net.n_params):
+            info = net.param_info(p)
+            self.params[info["name"].split(".", 1)[1]] = p
+        self.rng_state = net.rng_state
+
+    def trained_params(self):
+        return {s: p for s, p in self.params.items() if not self.net.param_info(p)["buffer"]}
+
+    def objective(self):
+        """weight * loss of one forward (train mode, dropout mask fixed)."""
+        self.net.rng_state = self.rng_state
+        losses, _ = self.net.forward_backward(self.xs, [self.target], with_reg=False)
+        return self.weight * losses[0]
+
+    def backward(self):
+        self.net.rng_state = self.rng_state
+        return self.net.forward_backward(self.xs, [self.target], with_reg=False)
+
+
+# -------------------------------------------------------------------- twins
+# forward(c, xs, P, train, ctx) -> y (float64);  backward(c, xs, P, y, dy, ctx) -> (dxs, dP)
+# P: parameter suffix -> float64 array; ctx: what the forward keeps for the backward.
+
+
+def _splitmix_uniform(state, n):
+    M = (1 << 64) - 1
+    out = np.empty(n, np.float32)
+    s = state
+    for i in range(n):
+        s = (s + 0x9E3779B97F4A7C15) & M
+        z = s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M
+        z ^= z >> 31
+        out[i] = np.float32(z >> 40) * np.float32(1.0 / 16777216.0)
+    return out, s
+
+
+class Twin:
+    def forward(self, c, xs, P, train, ctx):
+        raise NotImplementedError
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        raise NotImplementedError
+
+
+class Elementwise(Twin):
+    def __init__(self, f, df):
+        self.f, self.df = f, df  # df(x, y) = dy/dx
+
+    def forward(self, c, xs, P, train, ctx):
+        return self.f(xs[0], c)
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        return [dy * self.df(xs[0], y, c)], {}
+
+
+class DenseTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        x = xs[0].reshape(len(xs[0]), -1)
+        y = x @ P["w"].T
+        return y + P["b"] if "b" in P else y
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        x = xs[0].reshape(len(xs[0]), -1)
+        dP = {"w": dy.T @ x}
+        if "b" in P:
+            dP["b"] = dy.sum(0)
+        return [(dy @ P["w"]).reshape(xs[0].shape)], dP
+
+
+class SoftmaxTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        z = xs[0].reshape(len(xs[0]), -1)
+        e = np.exp(z - z.max(1, keepdims=True))
+        return (e / e.sum(1, keepdims=True)).reshape(xs[0].shape)
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        B = len(y)
+        y2, d2 = y.reshape(B, -1), dy.reshape(B, -1)
+        return [(y2 * (d2 - (d2 * y2).sum(1, keepdims=True))).reshape(y.shape)], {}
+
+
+class AddTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        return sum(xs)
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        return [dy.copy() for _ in xs], {}
+
+
+class ConcatTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        return np.concatenate(xs, axis=1)
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        cuts = np.cumsum([x.shape[1] for x in xs])[:-1]
+        return list(np.split(dy, cuts, axis=1)), {}
+
+
+class ReshapeTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        return xs[0].reshape((len(xs[0]),) + c["shape"])
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        return [dy.reshape(xs[0].shape)], {}
+
+
+class DropoutTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        p = np.float32(c["fattr"][0])
+        x = xs[0]
+        if train and p > 0:
+            u, _ = _splitmix_uniform(ctx["rng_state"], x.size)
+            keep = np.float32(1) / (np.float32(1) - p)
+            m = np.where(u >= p, keep, np.float32(0)).astype(np.float64).reshape(x.shape)
+        else:
+            m = np.ones_like(x)
+        ctx["mask"] = m
+        return x * m
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        return [dy * ctx["mask"]], {}
+
+
+class GrlTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        return xs[0].copy()
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        return [-c["fattr"][0] * dy], {}
+
+
+def _geom(c, x):
+    conv = c["op"] == "conv2d"
+    a = c["iattr"]
+    KH, KW, SH, SW = a[conv:conv + 4]
+    PH, PW = (a[5], a[6]) if conv else (0, 0)
+    H, W = x.shape[2], x.shape[3]
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    return KH, KW, SH, SW, PH, PW, OH, OW
+
+
+class ConvTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        x = xs[0]
+        KH, KW, SH, SW, PH, PW, OH, OW = _geom(c, x)
+        xp = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+        w = P["w"]
+        y = np.zeros((len(x), w.shape[0], OH, OW))
+        for i in range(OH):
+            for j in range(OW):
+                win = xp[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+                y[:, :, i, j] = np.einsum("bchw,ochw->bo", win, w)
+        if "b" in P:
+            y += P["b"][None, :, None, None]
+        return y
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        x = xs[0]
+        KH, KW, SH, SW, PH, PW, OH, OW = _geom(c, x)
+        xp = np.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+        dxp = np.zeros_like(xp)
+        w = P["w"]
+        dw = np.zeros_like(w)
+        for i in range(OH):
+            for j in range(OW):
+                win = xp[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+                dw += np.einsum("bo,bchw->ochw", dy[:, :, i, j], win)
+                dxp[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW] += np.einsum("bo,ochw->bchw", dy[:, :, i, j], w)
+        dP = {"w": dw}
+        if "b" in P:
+            dP["b"] = dy.sum((0, 2, 3))
+        return [dxp[:, :, PH:PH + x.shape[2], PW:PW + x.shape[3]]], dP
+
+
+class PoolTwin(Twin):
+    def __init__(self, kind):
+        self.kind = kind
+
+    def forward(self, c, xs, P, train, ctx):
+        x = xs[0]
+        KH, KW, SH, SW, _, _, OH, OW = _geom(c, x)
+        y = np.zeros(x.shape[:2] + (OH, OW))
+        for i in range(OH):
+            for j in range(OW):
+                win = x[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+                y[:, :, i, j] = win.max((2, 3)) if self.kind == "max" else win.mean((2, 3))
+        return y
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        x = xs[0]
+        KH, KW, SH, SW, _, _, OH, OW = _geom(c, x)
+        dx = np.zeros_like(x)
+        for i in range(OH):
+            for j in range(OW):
+                win = x[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+                d = dx[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+                if self.kind == "max":
+                    d += (win == y[:, :, i:i + 1, j:j + 1]) * dy[:, :, i:i + 1, j:j + 1]
+                else:
+                    d += dy[:, :, i:i + 1, j:j + 1] / (KH * KW)
+        return [dx], {}
+
+
+class BatchNormTwin(Twin):
+    @staticmethod
+    def _bcs(x):
+        return x.reshape(len(x), x.shape[1], -1)  # (B, C, S); a flat input has S = 1
+
+    def forward(self, c, xs, P, train, ctx):
+        m, eps = c["fattr"]
+        x = self._bcs(xs[0])
+        g, b = P["w"][None, :, None], P["b"][None, :, None]
+        if train:
+            mu = x.mean((0, 2))
+            var = x.var((0, 2))
+            n = x.shape[0] * x.shape[2]
+            xhat = (x - mu[None, :, None]) / np.sqrt(var + eps)[None, :, None]
+            ctx.update(xhat=xhat, invstd=1 / np.sqrt(var + eps), n=n)
+            if m:
+                ctx["running_mean"] = (1 - m) * P["running_mean"] + m * mu
+                ctx["running_var"] = (1 - m) * P["running_var"] + m * var * n / (n - 1)
+            else:
+                ctx["running_mean"], ctx["running_var"] = P["running_mean"], P["running_var"]
+        else:
+            xhat = (x - P["running_mean"][None, :, None]) / np.sqrt(P["running_var"] + eps)[None, :, None]
+        return (g * xhat + b).reshape(xs[0].shape)
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        d = self._bcs(dy)
+        xhat, invstd, n = ctx["xhat"], ctx["invstd"], ctx["n"]
+        sdy, sdyx = d.sum((0, 2)), (d * xhat).sum((0, 2))
+        dx = (P["w"] * invstd)[None, :, None] / n * (n * d - sdy[None, :, None] - xhat * sdyx[None, :, None])
+        return [dx.reshape(xs[0].shape)], {"w": sdyx, "b": sdy}
+
+
+# losses: forward(c, x, t) -> mean loss (float), backward(c, x, t) -> d mean / dx
+
+
+class SoftmaxCETwin:
+    def forward(self, c, x, t):
+        lab = t >= 0
+        z = x[lab]
+        lse = np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1)
+        return float(np.mean(lse - z[np.arange(len(z)), t[lab]])) if lab.any() else 0.0
+
+    def backward(self, c, x, t):
+        lab = t >= 0
+        e = np.exp(x - x.max(1, keepdims=True))
+        p = e / e.sum(1, keepdims=True)
+        p[np.arange(len(x))[lab], t[lab]] -= 1
+        p[~lab] = 0
+        return p / max(lab.sum(), 1)
+
+
+class BCETwin:
+    def forward(self, c, x, t):
+        ok = ~np.isnan(t)
+        z, tt = x[ok], t[ok]
+        return float(np.mean(np.maximum(z, 0) - z * tt + np.log1p(np.exp(-np.abs(z))))) if ok.any() else 0.0
+
+    def backward(self, c, x, t):
+        ok = ~np.isnan(t)
+        return np.where(ok, 1 / (1 + np.exp(-x)) - np.nan_to_num(t), 0.0) / max(ok.sum(), 1)
+
+
+class MSETwin:
+    def forward(self, c, x, t):
+        ok = ~np.isnan(t)
+        return float(np.mean((x[ok] - t[ok]) ** 2)) if ok.any() else 0.0
+
+    def backward(self, c, x, t):
+        ok = ~np.isnan(t)
+        return np.where(ok, 2 * (x - np.nan_to_num(t)), 0.0) / max(ok.sum(), 1)
+
+
+class SoftCETwin:
+    def _p(self, x, T):
+        z = x / T
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    def forward(self, c, x, t):
+        T = c["fattr"][0]
+        ok = ~np.isnan(t).any(1)
+        logp = np.log(self._p(x[ok], T))
+        return float(T * T * np.mean(-(t[ok] * logp).sum(1))) if ok.any() else 0.0
+
+    def backward(self, c, x, t):
+        T = c["fattr"][0]
+        ok = ~np.isnan(t).any(1)
+        q = np.nan_to_num(t)
+        d = T * (self._p(x, T) * q.sum(1, keepdims=True) - q)
+        d[~ok] = 0
+        return d / max(ok.sum(), 1)
+
+
+def _relu_like(c):
+    return c["fattr"][0] if c["fattr"] else 0.0
+
+
+TWINS = {
+    "input": Elementwise(lambda x, c: x.copy(), lambda x, y, c: np.ones_like(x)),
+    "dense": DenseTwin(),
+    "relu": Elementwise(lambda x, c: np.maximum(x, 0), lambda x, y, c: (x > 0).astype(float)),
+    "leaky_relu": Elementwise(lambda x, c: np.where(x > 0, x, _relu_like(c) * x),
+                              lambda x, y, c: np.where(x > 0, 1.0, _relu_like(c))),
+    "sigmoid": Elementwise(lambda x, c: 1 / (1 + np.exp(-x)), lambda x, y, c: y * (1 - y)),
+    "tanh": Elementwise(lambda x, c: np.tanh(x), lambda x, y, c: 1 - y * y),
+    "softmax": SoftmaxTwin(),
+    "add": AddTwin(),
+    "concat": ConcatTwin(),
+    "reshape": ReshapeTwin(),
+    "dropout": DropoutTwin(),
+    "grad_reverse": GrlTwin(),
+    "conv2d": ConvTwin(),
+    "maxpool2d": PoolTwin("max"),
+    "avgpool2d": PoolTwin("avg"),
+    "batchnorm": BatchNormTwin(),
+    "softmax_ce": SoftmaxCETwin(),
+    "sigmoid_bce": BCETwin(),
+    "mse": MSETwin(),
+    "soft_ce": SoftCETwin(),
+}
