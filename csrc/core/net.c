@@ -305,6 +305,9 @@ tl_status tl_param_set_trainable(tl_net *net, int p, int trainable) {
     if (st) return st;
     if (net->params[p].trainable != !!trainable) {
         net->params[p].trainable = !!trainable;
+        /* a frozen parameter reads a zero gradient, not the last one it had */
+        if (!trainable)
+            memset(net->arena[TL_ARENA_GRAD] + net->params[p].offset, 0, sizeof(float) * (size_t)net->params[p].size);
         invalidate_plan(net); /* which nodes need gradients changed */
     }
     return TL_OK;
