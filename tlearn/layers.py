@@ -242,8 +242,107 @@ class GradReverse(Layer):
         return {"lambda_": self.lambda_, "name": self.name}
 
 
+def _pair(v, what: str, minimum: int) -> Tuple[int, int]:
+    """An int or a pair of ints, each >= minimum (checked here for a clear message)."""
+    vals = (v, v) if isinstance(v, int) and not isinstance(v, bool) else tuple(v) if isinstance(v, (tuple, list)) else None
+    if vals is None or len(vals) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
+        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+    if any(x < minimum for x in vals):
+        raise ValueError(f"{what} must be >= {minimum}, got {v!r}")
+    return vals
+
+
+class Conv2d(Layer):
+    """2-d convolution (cross-correlation, as in PyTorch) of a (C, H, W) input.
+
+    Output (filters, OH, OW) with ``OH = (H + 2 padding - kh) // stride + 1``.
+    Parameters ``<name>.w`` of shape (filters, C, kh, kw), He-initialised with
+    fan_in = C kh kw, and ``<name>.b`` (filters,).  ``kernel``, ``stride``
+    and ``padding`` (zeros) are ints or (h, w) pairs.  Lowered onto sgemm
+    through im2col over the whole batch.
+    """
+
+    op = "conv2d"
+
+    def __init__(self, filters: int, kernel, stride=1, padding=0, use_bias: bool = True,
+                 name: Optional[str] = None):
+        if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
+            raise ValueError(f"Conv2d filters must be a positive int, got {filters!r}")
+        self.filters = filters
+        self.kernel = _pair(kernel, "Conv2d kernel", 1)
+        self.stride = _pair(stride, "Conv2d stride", 1)
+        self.padding = _pair(padding, "Conv2d padding", 0)
+        self.use_bias = bool(use_bias)
+        super().__init__(name)
+
+    def iattr(self):
+        return (self.filters, *self.kernel, *self.stride, *self.padding, int(self.use_bias))
+
+    def get_config(self):
+        return {"filters": self.filters, "kernel": list(self.kernel), "stride": list(self.stride),
+                "padding": list(self.padding), "use_bias": self.use_bias, "name": self.name}
+
+
+class _Pool2d(Layer):
+    def __init__(self, kernel, stride=None, name: Optional[str] = None):
+        what = type(self).__name__
+        self.kernel = _pair(kernel, f"{what} kernel", 1)
+        self.stride = self.kernel if stride is None else _pair(stride, f"{what} stride", 1)
+        super().__init__(name)
+
+    def iattr(self):
+        return (*self.kernel, *self.stride)
+
+    def get_config(self):
+        return {"kernel": list(self.kernel), "stride": list(self.stride), "name": self.name}
+
+
+class MaxPool2d(_Pool2d):
+    """Max pooling of a (C, H, W) input over ``kernel`` windows (int or pair),
+    ``stride`` defaulting to the kernel; no padding, the rest of a row that
+    does not fill a window is dropped (PyTorch's floor mode)."""
+
+    op = "maxpool2d"
+
+
+class AvgPool2d(_Pool2d):
+    """Average pooling of a (C, H, W) input; see :class:`MaxPool2d`."""
+
+    op = "avgpool2d"
+
+
+class BatchNorm(Layer):
+    """Batch normalisation per channel of a (C, H, W) input, or per feature of a flat one.
+
+    Training steps normalise with the batch statistics and update the running
+    ones, ``running := (1 - momentum) running + momentum batch_stat`` (unbiased
+    variance, as PyTorch); evaluation and prediction use the running
+    statistics and leave them untouched.  ``model.layer(name).momentum = 0``
+    freezes the running statistics; :meth:`tlearn.Model.reestimate_batchnorm`
+    re-estimates them on another domain (AdaBN).  Parameters ``<name>.w``
+    (gamma, ones), ``<name>.b`` (beta, zeros) and the buffers
+    ``<name>.running_mean``, ``<name>.running_var`` (saved with the model,
+    never trained).
+    """
+
+    op = "batchnorm"
+    fattr_names = ("momentum", "eps")
+
+    def __init__(self, momentum: float = 0.1, eps: float = 1e-5, name: Optional[str] = None):
+        self.momentum, self.eps = float(momentum), float(eps)
+        if not 0.0 <= self.momentum <= 1.0:
+            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum!r}")
+        if not self.eps > 0.0:
+            raise ValueError(f"BatchNorm eps must be positive, got {eps!r}")
+        super().__init__(name)
+
+    def get_config(self):
+        return {"momentum": self.momentum, "eps": self.eps, "name": self.name}
+
+
 LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Add, Concat,
-                                         Reshape, Flatten, Dropout, GradReverse)}
+                                         Reshape, Flatten, Dropout, GradReverse, Conv2d, MaxPool2d, AvgPool2d,
+                                         BatchNorm)}
 
 
 def from_config(class_name: str, config: dict) -> Layer:

@@ -3,7 +3,10 @@
  * kernel pair in kernels.c; the binding and the tests read the table. */
 #include "internal.h"
 #include "kernels.h"
+#include "conv.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define B64(B, n) ((int64_t)(B) * (n))
@@ -281,6 +284,169 @@ static void bwd_grl(tl_net *net, tl_node *node, int B) {
     for (int64_t i = 0; i < N; i++) dx[i] += s * node->dout[i];
 }
 
+/* ---- conv2d: y = W * x + b over (C,H,W) ---- iattr: filters, kh, kw, sh, sw, ph, pw, use_bias
+ * pools: iattr kh, kw, sh, sw (no padding) */
+
+static void shape3_str(char *buf, size_t n, const tl_node *x) {
+    int k = snprintf(buf, n, "(");
+    for (int i = 0; i < x->ndim && k > 0 && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, i ? ", %d" : "%d", x->shape[i]);
+    if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, x->ndim == 1 ? ",)" : ")");
+}
+
+/* Geometry of a conv (is_conv) or pooling node from its input and attributes. */
+static void node_geom(tl_net *net, const tl_node *node, tl_conv_geom *g) {
+    const tl_node *x = tl_in(net, node, 0);
+    const int *a = node->iattr;
+    int conv = node->op == TL_OP_CONV2D;
+    g->C = x->shape[0], g->H = x->shape[1], g->W = x->shape[2];
+    g->KH = a[conv + 0], g->KW = a[conv + 1], g->SH = a[conv + 2], g->SW = a[conv + 3];
+    g->PH = conv ? a[5] : 0, g->PW = conv ? a[6] : 0;
+    g->OC = conv ? a[0] : g->C;
+    g->OH = g->SH > 0 ? (g->H + 2 * g->PH - g->KH) / g->SH + 1 : 0;
+    g->OW = g->SW > 0 ? (g->W + 2 * g->PW - g->KW) / g->SW + 1 : 0;
+}
+
+static tl_status infer_window(tl_net *net, tl_node *node) {
+    const char *op = tl_ops[node->op].info.name;
+    const tl_node *x = tl_in(net, node, 0);
+    char xs[96];
+    shape3_str(xs, sizeof xs, x);
+    if (x->ndim != 3)
+        return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': expected an input of shape (C, H, W), got '%s' of shape %s "
+                            "(rank %d)", op, node->name, x->name, xs, x->ndim);
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    if (g.KH <= 0 || g.KW <= 0)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': kernel must be positive, got %dx%d", op, node->name, g.KH, g.KW);
+    if (g.SH <= 0 || g.SW <= 0)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': stride must be positive, got %dx%d", op, node->name, g.SH, g.SW);
+    if (g.PH < 0 || g.PW < 0)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': padding must be >= 0, got %dx%d", op, node->name, g.PH, g.PW);
+    if (g.KH > g.H + 2 * g.PH || g.KW > g.W + 2 * g.PW)
+        return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': kernel %dx%d is larger than the %sinput %dx%d of '%s' %s",
+                            op, node->name, g.KH, g.KW, g.PH || g.PW ? "padded " : "", g.H + 2 * g.PH, g.W + 2 * g.PW,
+                            x->name, xs);
+    if (g.OC <= 0)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': filters must be positive, got %d", op, node->name, g.OC);
+    node->ndim = 3;
+    node->shape[0] = g.OC, node->shape[1] = g.OH, node->shape[2] = g.OW;
+    node->size = (int64_t)g.OC * g.OH * g.OW;
+    if ((int64_t)g.C * g.KH * g.KW * g.OH * g.OW > ((int64_t)1 << 31) - 1)
+        return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': im2col of %d x %dx%d windows at %dx%d exceeds 2^31-1 floats",
+                            op, node->name, g.C, g.KH, g.KW, g.OH, g.OW);
+    return TL_OK;
+}
+
+static tl_status infer_conv2d(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    tl_status st = infer_window(net, node);
+    if (st) return st;
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    int wshape[4] = {g.OC, g.C, g.KH, g.KW};
+    st = tl_declare_param(net, node, "w", wshape, 4, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_HE);
+    if (st == TL_OK && node->iattr[7])
+        st = tl_declare_param(net, node, "b", &g.OC, 1, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_ZERO);
+    return st;
+}
+static int64_t aux_conv2d(const tl_net *net, const tl_node *node) {
+    tl_conv_geom g;
+    node_geom((tl_net *)net, node, &g);
+    return tl_conv2d_scratch(&g);
+}
+static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    tl_conv2d_forward(node->owned_out, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
+                      node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g);
+}
+static void bwd_conv2d(tl_net *net, tl_node *node, int B) {
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    tl_conv2d_backward(tl_in(net, node, 0)->dout, tl_pgrad(net, node, 0),
+                       node->n_param > 1 ? tl_pgrad(net, node, 1) : NULL, node->aux, node->dout,
+                       tl_pval(net, node, 0), B, &g);
+}
+
+static tl_status infer_pool(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    (void)shape; (void)ndim;
+    return infer_window(net, node);
+}
+static void fwd_maxpool(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    tl_maxpool2d_forward(node->owned_out, (int32_t *)node->aux, tl_in(net, node, 0)->out, B, &g);
+}
+static void bwd_maxpool(tl_net *net, tl_node *node, int B) {
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    tl_maxpool2d_backward(tl_in(net, node, 0)->dout, node->dout, (const int32_t *)node->aux, B, &g);
+}
+static void fwd_avgpool(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    tl_avgpool2d_forward(node->owned_out, tl_in(net, node, 0)->out, B, &g);
+}
+static void bwd_avgpool(tl_net *net, tl_node *node, int B) {
+    tl_conv_geom g;
+    node_geom(net, node, &g);
+    tl_avgpool2d_backward(tl_in(net, node, 0)->dout, node->dout, B, &g);
+}
+
+/* ---- batchnorm over channels (C,...) or features (F): fattr momentum, eps ----
+ * params w (gamma), b (beta), running_mean, running_var (buffers: saved, never trained).
+ * aux per example: xhat (size), then mean and invstd (C each) after the B rows. */
+
+static void bn_dims(const tl_node *x, int *C, int *S) {
+    *C = x->ndim == 1 ? (int)x->size : x->shape[0];
+    *S = (int)(x->size / *C);
+}
+static tl_status infer_batchnorm(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    float m = node->fattr[0], eps = node->fattr[1];
+    if (!(m >= 0.0f && m <= 1.0f))
+        return tl_set_error(net, TL_ERR_VALUE, "batchnorm '%s': momentum must be in [0, 1], got %g", node->name, (double)m);
+    if (!(eps > 0.0f) || !isfinite(eps))
+        return tl_set_error(net, TL_ERR_VALUE, "batchnorm '%s': eps must be positive and finite, got %g", node->name,
+                            (double)eps);
+    tl_status st = infer_unary(net, node, shape, ndim);
+    if (st) return st;
+    int C, S;
+    bn_dims(tl_in(net, node, 0), &C, &S);
+    const char *sfx[4] = {"w", "b", "running_mean", "running_var"};
+    const int init[4] = {TL_INIT_ONE, TL_INIT_ZERO, TL_INIT_ZERO, TL_INIT_ONE};
+    for (int k = 0; k < 4 && st == TL_OK; k++) {
+        st = tl_declare_param(net, node, sfx[k], &C, 1, C, C, init[k]);
+        if (st == TL_OK && k >= 2) net->params[node->param[k]].buffer = 1;
+    }
+    return st;
+}
+static int64_t aux_batchnorm(const tl_net *net, const tl_node *node) {
+    int C, S;
+    bn_dims(tl_in((tl_net *)net, node, 0), &C, &S);
+    return node->size + 2 * (int64_t)C;
+}
+static void fwd_batchnorm(tl_net *net, tl_node *node, int B, int train) {
+    int C, S;
+    const tl_node *x = tl_in(net, node, 0);
+    bn_dims(x, &C, &S);
+    float *stats = node->aux + B64(B, node->size);
+    tl_batchnorm_forward(node->owned_out, node->aux, stats, stats + C, tl_pval(net, node, 2), tl_pval(net, node, 3),
+                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[0],
+                         node->fattr[1], train);
+}
+static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
+    int C, S;
+    const tl_node *x = tl_in(net, node, 0);
+    bn_dims(x, &C, &S);
+    const float *stats = node->aux + B64(B, node->size);
+    tl_batchnorm_backward(x->dout, tl_pgrad(net, node, 0), tl_pgrad(net, node, 1), node->dout, node->aux, stats + C,
+                          tl_pval(net, node, 0), B, C, S);
+}
+
 /* ---- losses (size 0: no activation buffer; value in node->loss) ---- */
 
 static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int ndim) {
@@ -375,6 +541,14 @@ const tl_op_def tl_ops[TL_OP_COUNT] = {
                        infer_dropout, aux_same, fwd_dropout, bwd_dropout},
     [TL_OP_GRAD_REVERSE] = {{"grad_reverse", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: lambda"}, TL_VIEW_OUT,
                             infer_unary, NULL, fwd_view, bwd_grl},
+    [TL_OP_CONV2D] = {{"conv2d", 1, 1, 0, TL_TARGET_NONE, 8, 0, "iattr: filters, kh, kw, sh, sw, ph, pw, use_bias"},
+                      TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d},
+    [TL_OP_MAXPOOL2D] = {{"maxpool2d", 1, 1, 0, TL_TARGET_NONE, 4, 0, "iattr: kh, kw, sh, sw"}, TL_VIEW_NONE,
+                         infer_pool, aux_same, fwd_maxpool, bwd_maxpool},
+    [TL_OP_AVGPOOL2D] = {{"avgpool2d", 1, 1, 0, TL_TARGET_NONE, 4, 0, "iattr: kh, kw, sh, sw"}, TL_VIEW_NONE,
+                         infer_pool, NULL, fwd_avgpool, bwd_avgpool},
+    [TL_OP_BATCHNORM] = {{"batchnorm", 1, 1, 0, TL_TARGET_NONE, 0, 2, "fattr: momentum, eps"}, TL_VIEW_NONE,
+                         infer_batchnorm, aux_batchnorm, fwd_batchnorm, bwd_batchnorm},
     [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 0, 0, "target: int32 (B,), -1 = no label"}, TL_VIEW_NONE,
                           infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce},
     [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, "target: float32 like the input, NaN = missing"}, TL_VIEW_NONE,

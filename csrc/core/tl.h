@@ -48,6 +48,10 @@ typedef enum tl_op {
     TL_OP_RESHAPE,
     TL_OP_DROPOUT,
     TL_OP_GRAD_REVERSE,
+    TL_OP_CONV2D,      /* NCHW, im2col + sgemm */
+    TL_OP_MAXPOOL2D,
+    TL_OP_AVGPOOL2D,
+    TL_OP_BATCHNORM,   /* per channel of (C,H,W) or per feature; running stats are buffers */
     /* losses: scalar nodes flagged as losses */
     TL_OP_SOFTMAX_CE,  /* integer labels, -1 = no label */
     TL_OP_SIGMOID_BCE, /* 0/1 float targets, NaN = missing */

@@ -1,0 +1,54 @@
+/* conv.h - pure kernels of the convolutional ops: 2-d convolution lowered
+ * onto sgemm through im2col, max and average pooling, batch normalisation.
+ * Layout NCHW throughout; outputs first, gradients prefixed d, a NULL
+ * gradient means "not needed".  Backward kernels accumulate (+=) into their
+ * gradient outputs.  No allocation: scratch comes from the caller (the op's
+ * planned aux buffer). */
+#ifndef TL_CONV_H
+#define TL_CONV_H
+#include <stdint.h>
+
+/* Geometry of a convolution or a pooling window. */
+typedef struct tl_conv_geom {
+    int C, H, W;     /* input channels and size */
+    int OC, OH, OW;  /* output channels (filters) and size */
+    int KH, KW;      /* window */
+    int SH, SW;      /* stride */
+    int PH, PW;      /* zero padding on each side */
+} tl_conv_geom;
+
+/* Scratch floats per example of tl_conv2d_forward/backward. */
+int64_t tl_conv2d_scratch(const tl_conv_geom *g);
+
+/* y = W * x + b (cross-correlation, as in PyTorch).
+ * x (B,C,H,W), w (OC,C,KH,KW), b (OC) or NULL, y (B,OC,OH,OW);
+ * scratch (B * tl_conv2d_scratch) floats: the im2col matrix, kept for backward. */
+void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
+                       const tl_conv_geom *g);
+/* dW += dY col^T; db += sum dY; dx += col2im(W^T dY).  Needs the scratch of
+ * the forward on the same batch; overwrites it. */
+void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
+                        const tl_conv_geom *g);
+
+/* Max pooling (no padding); argmax (B,C,OH,OW) receives the index of the
+ * winner within its (H,W) plane. */
+void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g);
+void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g);
+/* Average pooling (no padding): y = mean of the window. */
+void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g);
+void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g);
+
+/* Batch normalisation of x (B,C,S) per channel c over (B,S):
+ *   train: y = gamma (x - mean_B) / sqrt(var_B + eps) + beta, xhat (B,C,S) and
+ *          mean, invstd (C) kept for backward; running := (1-m) running + m stat
+ *          (unbiased variance), nothing when m = 0;
+ *   eval:  the same with running_mean / running_var (xhat, mean, invstd may be NULL). */
+void tl_batchnorm_forward(float *out, float *xhat, float *mean, float *invstd, float *running_mean,
+                          float *running_var, const float *inp, const float *gamma, const float *beta, int B, int C,
+                          int S, float momentum, float eps, int train);
+/* Train-mode backward: dgamma += sum dy xhat, dbeta += sum dy,
+ * dx += gamma invstd / N (N dy - sum dy - xhat sum dy xhat), N = B S. */
+void tl_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *xhat,
+                           const float *invstd, const float *gamma, int B, int C, int S);
+
+#endif
