@@ -614,6 +614,52 @@ class Model:
             return res[0]
         return dict(zip(names, res))
 
+    def reestimate_batchnorm(self, x, batch_size: int = 256, layers: Optional[Sequence[str]] = None) -> None:
+        """Re-estimate the running statistics of the BatchNorm layers on ``x``
+        (AdaBN, Li et al. 2016: normalise with the target domain's statistics).
+
+        The running mean and variance are reset, then forward passes in
+        training mode over batches of ``batch_size`` average the batch
+        statistics (weighted by batch size).  Weights, the optimizer state,
+        the dropout RNG and each layer's momentum are left as they were.
+        ``layers`` names the BatchNorm layers to re-estimate (default all).
+        """
+        if not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        bns = [n for n, l in self._layers.items() if isinstance(l, _layers.BatchNorm)]
+        if layers is not None:
+            unknown = [n for n in layers if n not in bns]
+            if unknown:
+                raise KeyError(f"not BatchNorm layers of model '{self.name}': {unknown}; BatchNorm layers: {bns}")
+            bns = list(layers)
+        if not bns:
+            raise ValueError(f"model '{self.name}' has no BatchNorm layer")
+        xs = self._input_list(x)
+        n = len(xs[0])
+        if n == 0:
+            raise ValueError("reestimate_batchnorm: no examples")
+        others = [nm for nm, l in self._layers.items() if isinstance(l, _layers.BatchNorm) and nm not in bns]
+        params, net = self.params, self._net
+        momentum = {nm: net.fattr(self._node[nm], 0) for nm in bns + others}
+        rng = net.rng_state
+        for nm in bns:
+            params[nm + ".running_mean"][...] = 0.0
+            params[nm + ".running_var"][...] = 1.0
+        try:
+            for nm in others:  # only the named layers move
+                net.set_fattr(self._node[nm], 0, 0.0)
+            seen = 0
+            for s in range(0, n, batch_size):
+                b = min(n, s + batch_size) - s
+                seen += b
+                for nm in bns:  # cumulative average: the k-th batch weighs b_k / (b_1 + ... + b_k)
+                    net.set_fattr(self._node[nm], 0, b / seen)
+                net.forward([a[s:s + b] for a in xs], [], True, 0)
+        finally:
+            for nm, m in momentum.items():
+                net.set_fattr(self._node[nm], 0, m)
+            net.rng_state = rng
+
     def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for
         classification losses, and ``loss``, the weighted total, in evaluation mode."""
