@@ -122,6 +122,8 @@ def _named(obj, what: str) -> Dict[str, Tensor]:
         for v in obj:
             if not isinstance(v, Tensor):
                 raise TypeError(f"{what}: expected tlearn Tensors, got {type(v).__name__}")
+            if v.name in out and out[v.name] is not v:
+                raise ValueError(f"{what}: two tensors are named {v.name!r}; layer names must be unique in a model")
             out[v.name] = v
         return out
     raise TypeError(f"{what}: expected a Tensor, a list or a dict of Tensors, got {type(obj).__name__}")
@@ -515,6 +517,14 @@ class Model:
         xs, ys, n = self._prepare(x, y)
         if n == 0:
             raise ValueError("fit: empty training set (0 examples)")
+        if shuffle:
+            # shuffled batches are gathered and checked by the core batch by
+            # batch; check the whole set first so that bad data fails before any step
+            for node, a in zip(self._input_nodes, xs):
+                finite = np.isfinite(a.reshape(n, -1)).all(1)
+                if not finite.all():
+                    raise ValueError(f"input '{self._net.node(node)['name']}': example {int(np.argmin(finite))} "
+                                     "holds NaN or infinity; inputs must be finite (no step ran)")
         steps = math.ceil(n / batch_size)
         total = epochs * steps
         per_batch_cb = any(hasattr(c, "on_batch_begin") for c in callbacks)
