@@ -1,0 +1,307 @@
+/* test_core.c - tests of the C core alone (no Python): the op table,
+ * building and its errors, finite-difference gradients, freezing and masks,
+ * unlabelled examples, re-planning for other batch sizes, check_finite,
+ * optimizer steps.  Built and run by .ci/ctests, plainly and under
+ * ASan + UBSan.  Exit status: number of failed checks (0 = all passed). */
+#include "tl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int n_checks, n_failed;
+
+#define CHECK(cond, ...)                                                         \
+    do {                                                                         \
+        n_checks++;                                                              \
+        if (!(cond)) {                                                           \
+            n_failed++;                                                          \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
+            fprintf(stderr, __VA_ARGS__);                                        \
+            fprintf(stderr, "\n");                                               \
+        }                                                                        \
+    } while (0)
+
+#define OK(call) CHECK((call) == TL_OK, "%s", tl_net_error(net))
+
+static float frand(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*s >> 40) & 0xFFFFFF) / 16777216.0f * 2.0f - 1.0f;
+}
+
+/* x(5) -> dense h(4) -> tanh -> dense o(3) -> softmax_ce + mse on o */
+typedef struct {
+    tl_net *net;
+    int x, h, t, o, ce, mse;
+} mlp;
+
+static tl_status mlp_build(mlp *m, uint64_t seed) {
+    memset(m, 0, sizeof *m);
+    tl_status st = tl_net_create(&m->net, seed);
+    if (st) return st;
+    tl_net *net = m->net;
+    int shape[1] = {5}, dh[3] = {4, 0, 1}, dout[3] = {3, 1, 1};
+    if ((st = tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, 0, NULL, 0, shape, 1, &m->x))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &m->x, 1, "h", dh, 3, NULL, 0, NULL, 0, &m->h))) return st;
+    if ((st = tl_net_add(net, TL_OP_TANH, &m->h, 1, "t", NULL, 0, NULL, 0, NULL, 0, &m->t))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &m->t, 1, "o", dout, 3, NULL, 0, NULL, 0, &m->o))) return st;
+    if ((st = tl_net_finalize(net))) return st;
+    if ((st = tl_net_add_loss(net, TL_OP_SOFTMAX_CE, m->o, "ce", 0.7f, NULL, 0, &m->ce))) return st;
+    return tl_net_add_loss(net, TL_OP_MSE, m->o, "mse", 1.3f, NULL, 0, &m->mse);
+}
+
+enum { B = 6 };
+static float X[B * 5], T[B * 3];
+static int32_t Y[B] = {0, 2, -1, 1, 2, -1};
+
+static void bind(tl_net *net, const mlp *m) {
+    tl_net_set_input(net, m->x, X);
+    tl_net_set_target(net, m->ce, Y);
+    tl_net_set_target(net, m->mse, T);
+}
+
+static double objective(tl_net *net) {
+    double l[2];
+    if (tl_net_forward(net, B, 1, l) != TL_OK) return NAN;
+    return 0.7 * l[0] + 1.3 * l[1];
+}
+
+static void test_op_table(void) {
+    int losses = 0;
+    for (int op = 0; op < TL_OP_COUNT; op++) {
+        const tl_op_info *o = tl_op_get(op);
+        CHECK(o && o->name && *o->name, "op %d has no name", op);
+        if (!o) continue;
+        CHECK(o->max_inputs < 0 || o->max_inputs >= o->min_inputs, "op %s", o->name);
+        for (int k = 0; k < op; k++) CHECK(strcmp(tl_op_get(k)->name, o->name), "duplicate op name %s", o->name);
+        losses += o->is_loss;
+        CHECK(!o->is_loss || o->target != TL_TARGET_NONE, "loss %s without target kind", o->name);
+    }
+    CHECK(losses >= 4, "%d losses", losses);
+    CHECK(tl_op_get(TL_OP_COUNT) == NULL && tl_op_get(-1) == NULL, "out-of-range op");
+}
+
+static void test_build_errors(void) {
+    tl_net *net;
+    CHECK(tl_net_create(&net, 1) == TL_OK, "create");
+    int x, id = -1, shape[2] = {2, 3}, bad[1] = {0}, dense[3] = {4, 0, 1};
+    CHECK(tl_net_finalize(net) == TL_ERR_STATE, "finalize an empty network");
+    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, 0, NULL, 0, shape, 2, &x));
+    CHECK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "y", NULL, 0, NULL, 0, bad, 1, &id) == TL_ERR_SHAPE, "zero size");
+    CHECK(strstr(tl_net_error(net), "'y'") != NULL, "message names the node: %s", tl_net_error(net));
+    CHECK(tl_net_add(net, 999, &x, 1, "z", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_VALUE, "unknown op");
+    int missing = 5;
+    CHECK(tl_net_add(net, TL_OP_RELU, &missing, 1, "r", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_VALUE,
+          "input that does not exist");
+    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", dense, 2, NULL, 0, NULL, 0, &id) == TL_ERR_VALUE,
+          "wrong attribute count");
+    int rs[1] = {7};
+    CHECK(tl_net_add(net, TL_OP_RESHAPE, &x, 1, "rs", NULL, 0, NULL, 0, rs, 1, &id) == TL_ERR_SHAPE, "reshape");
+    CHECK(strstr(tl_net_error(net), "7") && strstr(tl_net_error(net), "6"), "numbers in: %s", tl_net_error(net));
+    CHECK(tl_net_add(net, TL_OP_MSE, &x, 1, "l", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_STATE, "loss via add");
+    CHECK(tl_net_add_loss(net, TL_OP_MSE, x, "l", 1.0f, NULL, 0, &id) == TL_ERR_STATE, "loss before finalize");
+    OK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", dense, 3, NULL, 0, NULL, 0, &id));
+    CHECK(tl_net_n_nodes(net) == 2 && tl_net_n_params(net) == 2, "%d nodes %d params", tl_net_n_nodes(net),
+          tl_net_n_params(net));
+    OK(tl_net_finalize(net));
+    CHECK(tl_net_add(net, TL_OP_RELU, &id, 1, "r", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_STATE, "after finalize");
+    CHECK(tl_param_find(net, "d.w") == 0 && tl_param_find(net, "d.b") == 1 && tl_param_find(net, "q") == -1, "find");
+    int ps[TL_MAX_DIM];
+    CHECK(tl_param_shape(net, 0, ps) == 2 && ps[0] == 4 && ps[1] == 6, "dense weight shape");
+    CHECK(tl_param_set_reg(net, 0, -1.0f, 0, 0) == TL_ERR_VALUE, "negative l2");
+    CHECK(tl_net_add_loss(net, TL_OP_MSE, id, "l", NAN, NULL, 0, &x) == TL_ERR_VALUE, "NaN weight");
+    tl_optim_cfg cfg = {TL_OPTIM_SGD, 1.5f, 0, 0, 0, 0, 0};
+    CHECK(tl_net_set_optim(net, &cfg) == TL_ERR_VALUE, "momentum 1.5");
+    CHECK(tl_net_train_step(net, 2, 0.1f, NULL, NULL) == TL_ERR_STATE, "step without optimizer");
+    CHECK(tl_net_plan(net, 0) == TL_ERR_VALUE, "batch 0");
+    tl_net_free(net);
+}
+
+static void test_gradients(void) {
+    mlp m;
+    tl_net *net;
+    CHECK(mlp_build(&m, 3) == TL_OK, "build");
+    net = m.net;
+    bind(net, &m);
+    tl_net_set_input_grad(net, m.x, 1);
+    double l[2], reg;
+    OK(tl_net_forward_backward(net, B, 0, l, &reg));
+    CHECK(l[0] > 0 && l[1] > 0, "losses %g %g", l[0], l[1]);
+    int64_t cnt, ok;
+    tl_net_loss_stats(net, 0, &cnt, &ok);
+    CHECK(cnt == 4, "labelled count %lld", (long long)cnt);
+    /* analytic copies */
+    int64_t A = tl_net_arena_size(net);
+    float *g = malloc(sizeof(float) * (size_t)A), gx[B * 5];
+    memcpy(g, tl_net_arena(net, TL_ARENA_GRAD), sizeof(float) * (size_t)A);
+    memcpy(gx, tl_node_grad(net, m.x), sizeof gx);
+    float *w = tl_net_arena(net, TL_ARENA_VALUE);
+    const float eps = 1e-2f;
+    double num2 = 0, diff2 = 0, ana2 = 0;
+    for (int p = 0; p < tl_net_n_params(net); p++) {
+        int64_t off = tl_param_offset(net, p);
+        for (int64_t i = 0; i < tl_param_size(net, p); i++) {
+            float old = w[off + i];
+            w[off + i] = old + eps;
+            double fp = objective(net);
+            w[off + i] = old - eps;
+            double fm = objective(net);
+            w[off + i] = old;
+            double num = (fp - fm) / (2.0 * eps), ana = g[off + i];
+            num2 += num * num;
+            ana2 += ana * ana;
+            diff2 += (num - ana) * (num - ana);
+        }
+    }
+    CHECK(ana2 > 1e-6, "parameter gradient is trivially zero");
+    CHECK(sqrt(diff2) < 1e-2 * sqrt(fmax(num2, ana2)), "parameter gradient rel err %g", sqrt(diff2 / num2));
+    num2 = diff2 = ana2 = 0;
+    for (int i = 0; i < B * 5; i++) {
+        float old = X[i];
+        X[i] = old + eps;
+        double fp = objective(net);
+        X[i] = old - eps;
+        double fm = objective(net);
+        X[i] = old;
+        double num = (fp - fm) / (2.0 * eps);
+        num2 += num * num;
+        ana2 += (double)gx[i] * gx[i];
+        diff2 += (num - gx[i]) * (num - gx[i]);
+    }
+    CHECK(ana2 > 1e-8, "input gradient is trivially zero");
+    CHECK(sqrt(diff2) < 1e-2 * sqrt(fmax(num2, ana2)), "input gradient rel err %g", sqrt(diff2 / num2));
+    free(g);
+    tl_net_free(net);
+}
+
+static void test_freeze_mask_and_steps(void) {
+    mlp m;
+    CHECK(mlp_build(&m, 4) == TL_OK, "build");
+    tl_net *net = m.net;
+    bind(net, &m);
+    tl_optim_cfg cfg = {TL_OPTIM_ADAM, 0, 0, 0.01f, 0.9f, 0.999f, 1e-8f};
+    OK(tl_net_set_optim(net, &cfg));
+    int ph = tl_param_find(net, "h.w"), po = tl_param_find(net, "o.w");
+    OK(tl_param_set_trainable(net, ph, 0));
+    OK(tl_param_set_trainable(net, tl_param_find(net, "h.b"), 0));
+    OK(tl_param_set_reg(net, ph, 0.5f, 0.5f, 0.0f));
+    float *w = tl_net_arena(net, TL_ARENA_VALUE), *mask = tl_net_arena(net, TL_ARENA_MASK);
+    int64_t A = tl_net_arena_size(net), oo = tl_param_offset(net, po);
+    mask[oo + 1] = 0.0f;
+    float *before = malloc(sizeof(float) * (size_t)A);
+    memcpy(before, w, sizeof(float) * (size_t)A);
+    double l0 = objective(net), l[2], reg;
+    for (int s = 0; s < 50; s++) OK(tl_net_train_step(net, B, 0.05f, l, &reg));
+    CHECK(tl_net_optim_steps(net) == 50, "steps %lld", (long long)tl_net_optim_steps(net));
+    CHECK(!memcmp(w + tl_param_offset(net, ph), before + tl_param_offset(net, ph),
+                  sizeof(float) * (size_t)tl_param_size(net, ph)), "frozen h.w moved");
+    CHECK(w[oo + 1] == before[oo + 1], "masked element moved");
+    CHECK(w[oo] != before[oo] && w[oo + 2] != before[oo + 2], "unmasked elements did not move");
+    CHECK(tl_node_grad(net, m.h) == NULL && tl_node_grad(net, m.t) == NULL, "frozen prefix has gradient buffers");
+    double l1 = objective(net);
+    CHECK(l1 < l0, "training did not reduce the loss: %g -> %g", l0, l1);
+    /* unlabelled batch: loss 0 and zero gradients (not NaN) */
+    int32_t none[B] = {-1, -1, -1, -1, -1, -1};
+    float nan_t[B * 3];
+    for (int i = 0; i < B * 3; i++) nan_t[i] = NAN;
+    tl_net_set_target(net, m.ce, none);
+    tl_net_set_target(net, m.mse, nan_t);
+    OK(tl_net_forward_backward(net, B, 0, l, &reg));
+    CHECK(l[0] == 0.0 && l[1] == 0.0, "unlabelled losses %g %g", l[0], l[1]);
+    const float *g = tl_net_arena(net, TL_ARENA_GRAD);
+    int zero = 1;
+    for (int64_t i = 0; i < A; i++) zero &= g[i] == 0.0f;
+    CHECK(zero, "unlabelled batch gave nonzero gradients");
+    /* labels out of range are refused before any computation */
+    int32_t badl[B] = {0, 1, 3, 0, 0, 0};
+    tl_net_set_target(net, m.ce, badl);
+    tl_net_set_target(net, m.mse, T);
+    CHECK(tl_net_train_step(net, B, 0.1f, l, &reg) == TL_ERR_VALUE, "label 3 of 3 classes");
+    CHECK(strstr(tl_net_error(net), "label 3") != NULL, "%s", tl_net_error(net));
+    free(before);
+    tl_net_free(net);
+}
+
+static void test_replan_and_check_finite(void) {
+    mlp m;
+    CHECK(mlp_build(&m, 5) == TL_OK, "build");
+    tl_net *net = m.net;
+    enum { BIG = 40 };
+    static float xb[BIG * 5];
+    uint64_t s = 9;
+    for (int i = 0; i < BIG * 5; i++) xb[i] = frand(&s);
+    float small_out[2 * 3];
+    tl_net_set_input(net, m.x, xb);
+    OK(tl_net_forward(net, 2, 0, NULL));
+    memcpy(small_out, tl_node_output(net, m.o), sizeof small_out);
+    OK(tl_net_forward(net, BIG, 0, NULL));
+    const float *o = tl_node_output(net, m.o);
+    double d = 0;
+    for (int i = 0; i < 6; i++) d = fmax(d, fabs(o[i] - small_out[i]));
+    CHECK(d < 1e-6, "rows differ across batch sizes by %g", d);
+    OK(tl_net_forward(net, 1, 0, NULL));
+    CHECK(fabs(tl_node_output(net, m.o)[0] - small_out[0]) < 1e-6, "batch 1 after 40");
+    /* a non-finite weight: check_finite names the node */
+    float *w = tl_net_arena(net, TL_ARENA_VALUE);
+    w[tl_param_offset(net, tl_param_find(net, "o.w"))] = INFINITY;
+    tl_net_set_check_finite(net, 1);
+    CHECK(tl_net_forward(net, 4, 0, NULL) == TL_ERR_NONFINITE, "no NONFINITE status");
+    CHECK(strstr(tl_net_error(net), "'o'") != NULL, "message: %s", tl_net_error(net));
+    tl_net_free(net);
+}
+
+static void test_conv_against_loops(void) {
+    tl_net *net;
+    CHECK(tl_net_create(&net, 7) == TL_OK, "create");
+    int x, c, shape[3] = {2, 5, 4}, at[8] = {3, 3, 2, 2, 1, 1, 0, 1}, id;
+    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, 0, NULL, 0, shape, 3, &x));
+    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c", at, 8, NULL, 0, NULL, 0, &c));
+    int os[TL_MAX_DIM];
+    CHECK(tl_node_shape(net, c, os) == 3 && os[0] == 3 && os[1] == 3 && os[2] == 3, "conv shape %d %d %d", os[0],
+          os[1], os[2]);
+    OK(tl_net_finalize(net));
+    enum { NB = 2, IN = 2 * 5 * 4 };
+    float xin[NB * IN];
+    uint64_t s = 1;
+    for (int i = 0; i < NB * IN; i++) xin[i] = frand(&s);
+    float *w = tl_net_arena(net, TL_ARENA_VALUE) + tl_param_offset(net, 0);
+    float *b = tl_net_arena(net, TL_ARENA_VALUE) + tl_param_offset(net, 1);
+    for (int o = 0; o < 3; o++) b[o] = 0.1f * (float)(o + 1);
+    tl_net_set_input(net, x, xin);
+    OK(tl_net_forward(net, NB, 0, NULL));
+    const float *y = tl_node_output(net, c);
+    double err = 0;
+    for (int n = 0; n < NB; n++)
+        for (int o = 0; o < 3; o++)
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++) {
+                    double acc = b[o];
+                    for (int ch = 0; ch < 2; ch++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 2; kw++) {
+                                int ih = i * 2 - 1 + kh, iw = j + kw; /* padding 1 x 0 */
+                                if (ih < 0 || ih >= 5 || iw < 0 || iw >= 4) continue;
+                                acc += (double)w[((o * 2 + ch) * 3 + kh) * 2 + kw] * xin[n * IN + (ch * 5 + ih) * 4 + iw];
+                            }
+                    err = fmax(err, fabs(acc - y[((n * 3 + o) * 3 + i) * 3 + j]));
+                }
+    CHECK(err < 1e-5, "conv differs from loops by %g", err);
+    (void)id;
+    tl_net_free(net);
+}
+
+int main(void) {
+    uint64_t s = 42;
+    for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
+    for (int i = 0; i < B * 3; i++) T[i] = frand(&s);
+    T[4] = NAN;
+    test_op_table();
+    test_build_errors();
+    test_gradients();
+    test_freeze_mask_and_steps();
+    test_replan_and_check_finite();
+    test_conv_against_loops();
+    printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
+    return n_failed ? 1 : 0;
+}
