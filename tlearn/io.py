@@ -17,6 +17,7 @@ any point leaves the previous file intact.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import tempfile
@@ -64,20 +65,24 @@ def loads(data: bytes, source: str = "<bytes>") -> Tuple[dict, Dict[str, np.ndar
     try:
         header = json.loads(data[_HEAD.size:start].decode())
         table, meta = header["arrays"], header["meta"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{source}: unreadable header ({e})") from None
+        if not isinstance(table, list) or not isinstance(meta, dict):
+            raise TypeError("expected a list of arrays and a dict of settings")
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f"{source}: unreadable header ({str(e)[:200]})") from None
     payload = memoryview(data)[start:len(data) - 4]
     arrays = {}
     for ent in table:
         try:
             dt = np.dtype(_DTYPES[ent["dtype"]]).newbyteorder("<")
             shape = tuple(int(s) for s in ent["shape"])
-            off, nb = int(ent["offset"]), int(ent["nbytes"])
+            off, nb, name = int(ent["offset"]), int(ent["nbytes"]), ent["name"]
+            if not isinstance(name, str) or min(shape, default=0) < 0:
+                raise ValueError("a name must be a string and sizes must be >= 0")
         except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{source}: bad array entry {ent!r} ({e})") from None
-        if off < 0 or nb < 0 or off + nb > len(payload) or int(np.prod(shape)) * dt.itemsize != nb:
-            raise ValueError(f"{source}: array {ent.get('name')!r} does not fit the payload")
-        arrays[ent["name"]] = np.frombuffer(payload[off:off + nb], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
+            raise ValueError(f"{source}: bad array entry {str(ent)[:200]} ({e})") from None
+        if off < 0 or nb < 0 or off + nb > len(payload) or math.prod(shape) * dt.itemsize != nb:
+            raise ValueError(f"{source}: array {name!r} does not fit the payload")
+        arrays[name] = np.frombuffer(payload[off:off + nb], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
     return meta, arrays
 
 

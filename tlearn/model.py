@@ -273,7 +273,7 @@ class Model:
             a = np.asarray(v)
             if a.shape != params[k].shape:
                 raise ValueError(f"parameter {k!r}: expected shape {params[k].shape}, got {a.shape}")
-            if not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+            if a.dtype.kind not in "iuf":  # timedelta64 counts as an integer to issubdtype
                 raise TypeError(f"parameter {k!r}: expected a real numeric array, got dtype {a.dtype}")
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"parameter {k!r}: values must be finite")
@@ -412,8 +412,7 @@ class Model:
         if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous:
             return a
         arr = np.asarray(a)
-        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or \
-                np.iscomplexobj(arr):
+        if arr.dtype.kind not in "biuf":  # not complex, object, strings, datetime64 or timedelta64
             raise TypeError(f"input '{name}': expected a real numeric array (float32 preferred), got dtype {arr.dtype}")
         return np.ascontiguousarray(arr, dtype=np.float32)
 
@@ -443,13 +442,20 @@ class Model:
         for s in self._losses:
             t = np.asarray(by[s.name])
             if s.loss.kind == "softmax_ce":
-                if not np.issubdtype(t.dtype, np.integer):
+                if t.dtype.kind not in "iu":
                     raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
                                     f"got dtype {t.dtype}")
+                if t.dtype != np.int32 and t.size:
+                    lo, hi = t.min(), t.max()  # a cast to int32 would wrap these (2^32 + 1 reads as 1)
+                    if lo < np.iinfo(np.int32).min or hi > np.iinfo(np.int32).max:
+                        bad = lo if lo < 0 else hi
+                        raise ValueError(f"target of loss '{s.name}': label {bad} at index "
+                                         f"{int(np.argmax(t.reshape(-1) == bad))} is out of range; "
+                                         "expected -1 (no label) or a class index")
                 out.append(np.ascontiguousarray(t, dtype=np.int32) if t.dtype != np.int32 or not t.flags.c_contiguous
                            else t)
             else:
-                if t.dtype == object or np.iscomplexobj(t) or not (np.issubdtype(t.dtype, np.number) or t.dtype == bool):
+                if t.dtype.kind not in "biuf":
                     raise TypeError(f"target of loss '{s.name}': expected a real numeric array, got dtype {t.dtype}")
                 out.append(np.ascontiguousarray(t, dtype=np.float32))
         return out
@@ -525,6 +531,7 @@ class Model:
                 if not finite.all():
                     raise ValueError(f"input '{self._net.node(node)['name']}': example {int(np.argmin(finite))} "
                                      "holds NaN or infinity; inputs must be finite (no step ran)")
+        batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
         steps = math.ceil(n / batch_size)
         total = epochs * steps
         per_batch_cb = any(hasattr(c, "on_batch_begin") for c in callbacks)
@@ -619,7 +626,7 @@ class Model:
             else:
                 raise KeyError(f"unknown output or layer {n!r}; outputs: {self.output_names}")
         xs = self._input_list(x)
-        res = self._net.forward(xs, nodes, False, batch_size)
+        res = self._net.forward(xs, nodes, False, min(batch_size, 2**31 - 1))  # the core counts in C ints
         if outputs is None and len(names) == 1:
             return res[0]
         return dict(zip(names, res))
@@ -675,7 +682,7 @@ class Model:
         classification losses, and ``loss``, the weighted total, in evaluation mode."""
         self._require_compiled()
         xs, ys, n = self._prepare(x, y)
-        sums, counts, correct = self._net.evaluate(xs, ys, batch_size)
+        sums, counts, correct = self._net.evaluate(xs, ys, min(batch_size, 2**31 - 1))
         acc = np.concatenate([sums, [0.0], counts, correct])
         logs = self._logs(acc, 0)
         return logs
@@ -794,5 +801,6 @@ def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
     meta, arrays = io.read(path)
     try:
         return Model._from_state(meta, arrays, optimizer=optimizer)
-    except (KeyError, TypeError) as e:
+    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, _core.TlearnError) as e:
+        # the checksum matched but the settings do not describe a model this tlearn can build
         raise ValueError(f"{path}: inconsistent model file ({e!r})") from None

@@ -27,6 +27,7 @@ typedef struct {
     PyObject *error;  /* TlearnError, strong ref */
     int busy;         /* set while a call runs with the GIL released */
     int broken;       /* a failed build left the network unusable */
+    int grad_B;       /* batch of the last backward pass (rows input_grad may read), 0 if none */
 } NetObject;
 
 static const char *arena_names[TL_ARENA_COUNT] = {"value", "grad", "mask", "snapshot", "fisher", "m", "v"};
@@ -102,6 +103,33 @@ static PyArrayObject *as_array(PyObject *obj, int type, const char *what, const 
                      integer_only ? "an integer" : "a real numeric (float32 preferred)", (PyObject *)PyArray_DESCR(tmp));
         Py_DECREF(tmp);
         return NULL;
+    }
+    if (integer_only && !PyArray_CanCastSafely(t, type)) {
+        /* a cast would wrap values that do not fit (label 2^32 + 1 would read as 1): refuse them */
+        int uns = PyTypeNum_ISUNSIGNED(t);
+        long long lo = type == NPY_INT32 ? INT32_MIN : INT64_MIN, hi = type == NPY_INT32 ? INT32_MAX : INT64_MAX;
+        PyArrayObject *w = (PyArrayObject *)PyArray_FROMANY((PyObject *)tmp, uns ? NPY_UINT64 : NPY_INT64, 0, 0,
+                                                            NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
+        if (!w) {
+            Py_DECREF(tmp);
+            return NULL;
+        }
+        npy_intp n = PyArray_SIZE(w), bad = -1;
+        for (npy_intp i = 0; i < n && bad < 0; i++)
+            if (uns ? ((const uint64_t *)PyArray_DATA(w))[i] > (uint64_t)hi
+                    : ((const int64_t *)PyArray_DATA(w))[i] < lo || ((const int64_t *)PyArray_DATA(w))[i] > hi)
+                bad = i;
+        if (bad >= 0) {
+            PyObject *v = PyArray_GETITEM(w, (char *)PyArray_DATA(w) + bad * PyArray_ITEMSIZE(w));
+            PyErr_Format(PyExc_ValueError, "%s '%s': value %S at index %zd is out of range (beyond %d-bit integers)",
+                         what, name, v ? v : Py_None, (Py_ssize_t)bad, type == NPY_INT32 ? 32 : 64);
+            Py_XDECREF(v);
+        }
+        Py_DECREF(w);
+        if (bad >= 0) {
+            Py_DECREF(tmp);
+            return NULL;
+        }
     }
     PyArrayObject *arr = (PyArrayObject *)PyArray_FROMANY((PyObject *)tmp, type, 0, 0,
                                                           NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED | NPY_ARRAY_FORCECAST);
@@ -655,6 +683,7 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     st = tl_net_train_step(self->net, (int)b.B, lr, losses, &reg);
     Py_END_ALLOW_THREADS
     unbind(self->net, &b);
+    self->grad_B = st ? 0 : (int)b.B;
     int n = b.n_loss;
     bound_free(&b);
     leave(self);
@@ -764,7 +793,7 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
         for (int k = 0; k < nb; k++) {
             PyArrayObject *a = k < b.n_in ? b.in_arr[k] : b.tgt_arr[k - b.n_in];
             size_t row = (size_t)(PyArray_SIZE(a) / PyArray_DIM(a, 0)) * (size_t)PyArray_ITEMSIZE(a);
-            stage[k] = PyMem_Malloc(row * (size_t)bs + 1);
+            stage[k] = PyMem_Malloc(row * (size_t)(bs < N ? bs : N) + 1); /* a batch never exceeds the rows given */
             if (!stage[k]) {
                 PyErr_NoMemory();
                 goto done;
@@ -794,6 +823,7 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
         }
         double *row = res + s * (3 * nl + 1);
         st = tl_net_train_step(self->net, (int)B, lr[s], row, row + nl);
+        self->grad_B = st ? 0 : (int)B;
         if (st) break;
         for (int k = 0; k < nl; k++) {
             int64_t cnt, ok;
@@ -963,6 +993,7 @@ static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject 
         st = tl_net_forward_backward(self->net, (int)b.B, with_reg, losses, &reg);
         Py_END_ALLOW_THREADS
         unbind(self->net, &b);
+        self->grad_B = st ? 0 : (int)b.B;
     }
     int n = b.n_loss;
     bound_free(&b);
@@ -977,8 +1008,12 @@ static PyObject *Net_input_grad(NetObject *self, PyObject *args) {
     int B;
     if (!PyArg_ParseTuple(args, "ii:input_grad", &node, &B) || check_node(self, node)) return NULL;
     const float *g = tl_node_grad(self->net, node);
-    if (!g || B <= 0) {
+    if (!g || self->grad_B <= 0) {
         PyErr_Format(self->error, "no gradient for node %d: call set_input_grad(node, True) before forward_backward", node);
+        return NULL;
+    }
+    if (B <= 0 || B > self->grad_B) {
+        PyErr_Format(PyExc_ValueError, "input_grad: batch %d, but the last backward pass had %d examples", B, self->grad_B);
         return NULL;
     }
     int shape[TL_MAX_DIM];
@@ -1008,6 +1043,7 @@ static PyObject *Net_accumulate_fisher(NetObject *self, PyObject *args) {
     st = tl_net_accumulate_fisher(self->net, (int)b.B, scale);
     Py_END_ALLOW_THREADS
     unbind(self->net, &b);
+    self->grad_B = st ? 0 : (int)b.B;
     bound_free(&b);
     leave(self);
     if (st) return raise_status(self, st);
