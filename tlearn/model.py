@@ -801,6 +801,8 @@ def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
     meta, arrays = io.read(path)
     try:
         return Model._from_state(meta, arrays, optimizer=optimizer)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
     except (KeyError, TypeError, IndexError, AttributeError, OverflowError, _core.TlearnError) as e:
         # the checksum matched but the settings do not describe a model this tlearn can build
         raise ValueError(f"{path}: inconsistent model file ({e!r})") from None
