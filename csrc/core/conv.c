@@ -7,8 +7,10 @@
  *   backward  dW += dY' col^T,   dcol = W^T dY'  (then col2im into dx),
  * where Y' is the output in (OC, B, P) order; a copy moves it to NCHW.  Big
  * GEMMs keep both OpenBLAS threads busy, which one small GEMM per example
- * does not.  No allocation: the scratch (col and Y')
- * is the op's planned aux buffer. */
+ * does not; chunks of the batch sized for the cache (col of ~1-4 MB,
+ * recomputed in backward) measured 25-60% slower per training step of the
+ * MNIST-M network at batch 64 on 2 cores, so the whole batch goes at once.
+ * No allocation: the scratch (col and Y') is the op's planned aux buffer. */
 #include "conv.h"
 #include "blas.h"
 
