@@ -399,12 +399,11 @@ def test_mnistm_network_reaches_089_on_fashion_mnist():
     Xte, Yte = load_fashion_mnist(split="test")
     assert Xtr.shape == (60000, 1, 28, 28)
     m = mnistm_net()
-    m.compile(tl.optim.Adam(1e-3), loss="softmax_ce")
-    t0, accs = time.perf_counter(), []
-    for _ in range(3):
-        m.fit(Xtr, Ytr, epochs=1, batch_size=64, verbose=False)
-        accs.append(m.score(Xte, Yte))
-        if accs[-1] >= 0.89:
-            break
-    print(f"\nMNIST-M net on Fashion-MNIST: test accuracy per epoch {accs}, {time.perf_counter() - t0:.1f} s")
+    # Adam with a cosine decay over the 3 epochs: 0.89-0.90 after 2 constant-rate epochs, above 0.90 with the decay
+    m.compile(tl.optim.Adam(tl.optim.CosineDecay(2e-3)), loss="softmax_ce")
+    t0 = time.perf_counter()
+    m.fit(Xtr, Ytr, epochs=3, batch_size=64, verbose=False)
+    t_fit = time.perf_counter() - t0
+    accs = [m.score(Xte, Yte)]
+    print(f"\nMNIST-M net on Fashion-MNIST: test accuracy {accs[0]:.4f} after 3 epochs of 60,000 in {t_fit:.1f} s")
     assert accs[-1] >= 0.89, accs
