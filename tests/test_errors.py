@@ -120,6 +120,16 @@ def test_non_finite_inputs(model, value, word):
         assert np.array_equal(v, before[k])
 
 
+def test_huge_finite_inputs_are_accepted(model):
+    # the sum of these finite values overflows float32: fit's fast finiteness
+    # check must fall back to the exact one rather than refuse the data
+    x = np.full_like(X, 3e38)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.add.reduce(x, axis=None))
+    model.compile(tl.optim.SGD(0.0), loss="softmax_ce")
+    model.fit(x, Y, batch_size=4, verbose=False, epochs=1)
+
+
 # ------------------------------------------------------------- wrong order
 
 def test_training_before_compile():

@@ -592,36 +592,63 @@ static void optim_update(tl_net *net, float lr) {
     for (int p = 0; p < net->n_params; p++) {
         const tl_param *pr = &net->params[p];
         if (!pr->trainable || pr->buffer) continue;
-        float *w = net->arena[TL_ARENA_VALUE] + pr->offset, *g = net->arena[TL_ARENA_GRAD] + pr->offset;
-        float *m = net->arena[TL_ARENA_M] + pr->offset, *v = net->arena[TL_ARENA_V] + pr->offset;
-        const float *mask = net->arena[TL_ARENA_MASK] + pr->offset;
+        float *restrict w = net->arena[TL_ARENA_VALUE] + pr->offset;
+        const float *restrict g = net->arena[TL_ARENA_GRAD] + pr->offset;
+        float *restrict m = net->arena[TL_ARENA_M] + pr->offset, *restrict v = net->arena[TL_ARENA_V] + pr->offset;
+        const float *restrict mask = net->arena[TL_ARENA_MASK] + pr->offset;
         int64_t N = pr->size;
         switch (o->kind) {
         case TL_OPTIM_SGD: {
-            float mu = o->momentum, wd = o->weight_decay;
-            for (int64_t i = 0; i < N; i++) {
-                if (mask[i] == 0.0f) continue;
-                float gi = g[i] + wd * w[i];
-                if (mu != 0.0f) {
-                    m[i] = mu * m[i] + gi;
-                    gi = o->nesterov ? gi + mu * m[i] : m[i];
+            /* Every element is computed and the mask selects between the new
+             * and the old value, so the loops have no branch and vectorize; a
+             * frozen element (mask 0) keeps its weight and momentum bit for
+             * bit whatever its gradient holds. */
+            const float mu = o->momentum, wd = o->weight_decay;
+            if (mu == 0.0f) {
+                for (int64_t i = 0; i < N; i++) {
+                    float wi = w[i], nw = wi - lr * (g[i] + wd * wi);
+                    float ow = mask[i] != 0.0f ? nw : wi;
+                    w[i] = ow;
                 }
-                w[i] -= lr * gi;
+            } else if (!o->nesterov) {
+                for (int64_t i = 0; i < N; i++) {
+                    float wi = w[i], mi = m[i], nm = mu * mi + (g[i] + wd * wi);
+                    float nw = wi - lr * nm;
+                    int on = mask[i] != 0.0f;
+                    float om = on ? nm : mi, ow = on ? nw : wi; /* selected, then stored: vectorizes */
+                    m[i] = om;
+                    w[i] = ow;
+                }
+            } else {
+                for (int64_t i = 0; i < N; i++) {
+                    float wi = w[i], mi = m[i], gi = g[i] + wd * wi, nm = mu * mi + gi;
+                    float nw = wi - lr * (gi + mu * nm);
+                    int on = mask[i] != 0.0f;
+                    float om = on ? nm : mi, ow = on ? nw : wi;
+                    m[i] = om;
+                    w[i] = ow;
+                }
             }
             break;
         }
         case TL_OPTIM_ADAM:
         case TL_OPTIM_ADAMW: {
-            float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-            float wd = o->weight_decay, step = lr / bc1, isq = 1.0f / sqrtf(bc2);
-            int decoupled = o->kind == TL_OPTIM_ADAMW;
+            const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+            const float wd = o->weight_decay, step = lr / bc1, isq = 1.0f / sqrtf(bc2);
+            const float cwd = o->kind == TL_OPTIM_ADAMW ? 0.0f : wd;      /* coupled: into the gradient */
+            const float dwd = o->kind == TL_OPTIM_ADAMW ? lr * wd : 0.0f; /* decoupled: on the weight */
             for (int64_t i = 0; i < N; i++) {
-                if (mask[i] == 0.0f) continue;
-                float gi = decoupled ? g[i] : g[i] + wd * w[i];
-                if (decoupled) w[i] -= lr * wd * w[i];
-                m[i] = b1 * m[i] + (1.0f - b1) * gi;
-                v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-                w[i] -= step * m[i] / (sqrtf(v[i]) * isq + eps);
+                float wi = w[i], mi = m[i], vi = v[i];
+                float gi = g[i] + cwd * wi;
+                float nw = wi - dwd * wi;
+                float nm = b1 * mi + (1.0f - b1) * gi;
+                float nv = b2 * vi + (1.0f - b2) * gi * gi;
+                nw -= step * nm / (sqrtf(nv) * isq + eps);
+                int on = mask[i] != 0.0f;
+                float om = on ? nm : mi, ov = on ? nv : vi, ow = on ? nw : wi;
+                m[i] = om;
+                v[i] = ov;
+                w[i] = ow;
             }
             break;
         }
