@@ -388,8 +388,7 @@ def mnistm_net(seed=0):
     return tl.Model(x, L.Dense(10, name="cls")(h), seed=seed)
 
 
-@pytest.mark.skipif(not os.environ.get("TLEARN_SLOW_TESTS"),
-                    reason="trains on 60,000 images for 1-2 minutes of both cores; set TLEARN_SLOW_TESTS=1")
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(FMNIST) and not os.environ.get("TLEARN_DATA"),
                     reason=f"Fashion-MNIST not installed ({FMNIST}; apt install dataset-fashion-mnist)")
 def test_mnistm_network_reaches_089_on_fashion_mnist():
