@@ -18,12 +18,14 @@ sanitize = os.environ.get("TLEARN_SANITIZE") == "1"
 # with it GCC vectorizes selects such as ReLU's (x > 0 ? x : a x): 30x faster
 # on the activations of a conv layer.  Values, NaN and inf are unchanged.
 # -fno-math-errno: the core never reads errno; sqrtf then vectorizes (Adam).
-cflags = ["-std=c11", "-O3", "-fno-trapping-math", "-fno-math-errno", "-Wall", "-Wextra", "-fvisibility=hidden"]
-ldflags = []
+# -pthread: the core's pool of threads for its memory-bound loops (pool.c).
+cflags = ["-std=c11", "-O3", "-fno-trapping-math", "-fno-math-errno", "-pthread", "-Wall", "-Wextra",
+          "-fvisibility=hidden"]
+ldflags = ["-pthread"]
 if sanitize:
-    cflags = ["-std=c11", "-O1", "-g", "-fno-trapping-math", "-fno-math-errno", "-Wall", "-Wextra", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+    cflags = ["-std=c11", "-O1", "-g", "-fno-trapping-math", "-fno-math-errno", "-pthread", "-Wall", "-Wextra", "-fsanitize=address,undefined", "-fno-omit-frame-pointer",
               "-fno-sanitize-recover=undefined"]
-    ldflags = ["-fsanitize=address,undefined"]
+    ldflags = ["-pthread", "-fsanitize=address,undefined"]
 
 ext = Extension(
     "tlearn._core",

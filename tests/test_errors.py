@@ -432,3 +432,12 @@ def test_corrupt_model_file(tmp_path, model):
     p.write_bytes(b"not a model file at all....")
     with pytest.raises(ValueError, match="not a tlearn model file"):
         tl.load(p)
+
+
+def test_zero_d_target_is_refused(model):
+    # a scalar label is not a batch of one: found by tests/test_fuzz.py
+    with pytest.raises(ValueError, match=r"target of loss 'd1': expected an array with one entry per example, "
+                                         r"got a 0-d value"):
+        model.train_on_batch(X[:1], np.array(2))
+    with pytest.raises(ValueError, match="0-d value"):
+        model.evaluate(X[:1], np.int64(2))

@@ -18,8 +18,46 @@ from . import layers, optim  # noqa: E402
 from .graph import Input, Tensor  # noqa: E402
 from .model import Model, load  # noqa: E402
 
-__all__ = ["Input", "Tensor", "Model", "load", "layers", "optim", "TlearnError", "datasets"]
+__all__ = ["Input", "Tensor", "Model", "load", "layers", "optim", "TlearnError", "datasets", "set_num_threads",
+           "get_num_threads"]
 __version__ = "0.1.0"
+
+
+def set_num_threads(n: int) -> int:
+    """Threads of the core's own loops (im2col, col2im, pooling, activations)
+    for the whole process; returns the number in effect (at most 8).  GEMMs
+    use OpenBLAS's threads (``OPENBLAS_NUM_THREADS``).  The default is the
+    number of CPUs the process may run on, or ``$TLEARN_NUM_THREADS``.
+    Results do not depend on it: every thread writes its own part."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
+    return _core.set_num_threads(n)
+
+
+def get_num_threads() -> int:
+    """Threads of the core's own loops (see :func:`set_num_threads`)."""
+    return _core.num_threads()
+
+
+def _threads_from_env() -> None:
+    import os
+
+    v = os.environ.get("TLEARN_NUM_THREADS")
+    if v is None:
+        return
+    try:
+        n = int(v)
+        if n < 1:
+            raise ValueError
+    except ValueError:
+        import warnings
+
+        warnings.warn(f"TLEARN_NUM_THREADS={v!r} ignored: expected a positive integer", RuntimeWarning, stacklevel=2)
+        return
+    _core.set_num_threads(n)
+
+
+_threads_from_env()
 
 
 def __getattr__(name):

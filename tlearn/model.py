@@ -441,6 +441,9 @@ class Model:
         out = []
         for s in self._losses:
             t = np.asarray(by[s.name])
+            if t.ndim == 0:
+                raise ValueError(f"target of loss '{s.name}': expected an array with one entry per example, "
+                                 f"got a 0-d value {t!r}")
             if s.loss.kind == "softmax_ce":
                 if t.dtype.kind not in "iu":
                     raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
@@ -463,7 +466,7 @@ class Model:
     def _prepare(self, x, y):
         xs = self._input_list(x)
         ys = self._target_list(y) if y is not None else []
-        ns = {len(a) for a in xs} | {len(t) for t in ys if t.ndim}
+        ns = {len(a) for a in xs} | {len(t) for t in ys}
         if len(ns) != 1:
             raise ValueError(f"inputs and targets disagree on the number of examples: {sorted(ns)}")
         return xs, ys, ns.pop()

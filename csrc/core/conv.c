@@ -13,6 +13,7 @@
  * No allocation: the scratch (col and Y') is the op's planned aux buffer. */
 #include "conv.h"
 #include "blas.h"
+#include "pool.h"
 
 #include <math.h>
 #include <string.h>
@@ -33,53 +34,73 @@ static void valid_cols(const tl_conv_geom *g, int kw, int *lo, int *hi) {
 /* Receptive fields of B examples x (B,C,H,W) into col (K, B*P), row
  * k = (c, kh, kw), column b*P + oh*OW + ow.  Rows are written one after the
  * other (sequential stores into a matrix larger than the cache, while the
- * batch of inputs stays in L2); inner copies are plain loops, OW is short. */
-static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
-    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
+ * batch of inputs stays in L2); inner copies are plain loops, OW is short.
+ * Rows [k0, k1) per call: the pool splits the rows between threads. */
+typedef struct {
+    float *col;
+    const float *x;
+    float *dx;
+    int B;
+    const tl_conv_geom *g;
+} col_job;
+
+static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
+    const col_job *j = ctx;
+    const tl_conv_geom *g = j->g;
+    const int B = j->B, H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     const int64_t P = (int64_t)OH * OW, in_sz = (int64_t)g->C * H * W;
-    float *row = col;
-    for (int c = 0; c < g->C; c++)
-        for (int kh = 0; kh < g->KH; kh++)
-            for (int kw = 0; kw < g->KW; kw++) {
-                int lo, hi;
-                valid_cols(g, kw, &lo, &hi);
-                for (int b = 0; b < B; b++, row += P) {
-                    const float *xc = x + b * in_sz + (int64_t)c * H * W;
-                    for (int oh = 0; oh < OH; oh++) {
-                        float *r = row + (int64_t)oh * OW;
-                        int ih = oh * g->SH - g->PH + kh;
-                        if (ih < 0 || ih >= H) {
-                            for (int ow = 0; ow < OW; ow++) r[ow] = 0.0f;
-                            continue;
-                        }
-                        const float *xr = xc + (int64_t)ih * W - g->PW + kw;
-                        for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
-                        if (SW == 1)
-                            for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow];
-                        else
-                            for (int ow = lo; ow < hi; ow++) r[ow] = xr[(int64_t)ow * SW];
-                        for (int ow = hi; ow < OW; ow++) r[ow] = 0.0f;
-                    }
+    for (int64_t k = k0; k < k1; k++) {
+        const int c = (int)(k / (g->KH * g->KW)), kh = (int)(k / g->KW % g->KH), kw = (int)(k % g->KW);
+        float *row = j->col + k * B * P;
+        int lo, hi;
+        valid_cols(g, kw, &lo, &hi);
+        for (int b = 0; b < B; b++, row += P) {
+            const float *xc = j->x + b * in_sz + (int64_t)c * H * W;
+            for (int oh = 0; oh < OH; oh++) {
+                float *r = row + (int64_t)oh * OW;
+                int ih = oh * g->SH - g->PH + kh;
+                if (ih < 0 || ih >= H) {
+                    for (int ow = 0; ow < OW; ow++) r[ow] = 0.0f;
+                    continue;
                 }
+                const float *xr = xc + (int64_t)ih * W - g->PW + kw;
+                for (int ow = 0; ow < lo; ow++) r[ow] = 0.0f;
+                if (SW == 1)
+                    for (int ow = lo; ow < hi; ow++) r[ow] = xr[ow];
+                else
+                    for (int ow = lo; ow < hi; ow++) r[ow] = xr[(int64_t)ow * SW];
+                for (int ow = hi; ow < OW; ow++) r[ow] = 0.0f;
             }
+        }
+    }
 }
 
-/* dx += the sum of the receptive-field gradients in col (the adjoint of im2col). */
-static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g) {
-    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
+static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
+    col_job j = {col, x, NULL, B, g};
+    int64_t K = K_OF(g), rowsz = (int64_t)B * P_OF(g);
+    tl_parallel_for(K, rowsz >= 16384 ? 1 : 16384 / (rowsz ? rowsz : 1), im2col_rows, &j);
+}
+
+/* dx += the sum of the receptive-field gradients in col (the adjoint of
+ * im2col), for examples [b0, b1): each thread owns whole examples of dx. */
+static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
+    const col_job *j = ctx;
+    const tl_conv_geom *g = j->g;
+    const int B = j->B, H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     const int64_t P = (int64_t)OH * OW, in_sz = (int64_t)g->C * H * W;
-    const float *row = col;
+    const float *row = j->col;
     for (int c = 0; c < g->C; c++)
         for (int kh = 0; kh < g->KH; kh++)
-            for (int kw = 0; kw < g->KW; kw++) {
+            for (int kw = 0; kw < g->KW; kw++, row += (int64_t)B * P) {
                 int lo, hi;
                 valid_cols(g, kw, &lo, &hi);
-                for (int b = 0; b < B; b++, row += P) {
-                    float *dc = dx + b * in_sz + (int64_t)c * H * W;
+                for (int64_t b = b0; b < b1; b++) {
+                    const float *rb = row + b * P;
+                    float *dc = j->dx + b * in_sz + (int64_t)c * H * W;
                     for (int oh = 0; oh < OH; oh++) {
                         int ih = oh * g->SH - g->PH + kh;
                         if (ih < 0 || ih >= H) continue;
-                        const float *r = row + (int64_t)oh * OW;
+                        const float *r = rb + (int64_t)oh * OW;
                         float *dr = dc + (int64_t)ih * W - g->PW + kw;
                         if (SW == 1)
                             for (int ow = lo; ow < hi; ow++) dr[ow] += r[ow];
@@ -90,6 +111,49 @@ static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g) {
             }
 }
 
+static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g) {
+    col_job j = {(float *)col, NULL, dx, B, g};
+    tl_parallel_for(B, 1, col2im_examples, &j);
+}
+
+/* The GEMM's (OC, B*P) result into NCHW with the bias, examples [i0, i1). */
+typedef struct {
+    float *out;
+    const float *yt;
+    const float *b;
+    float *db;
+    int B;
+    const tl_conv_geom *g;
+} bias_job;
+
+static void scatter_bias(void *ctx, int64_t i0, int64_t i1) {
+    const bias_job *j = ctx;
+    const int64_t P = P_OF(j->g), BP = (int64_t)j->B * P;
+    for (int64_t i = i0; i < i1; i++)
+        for (int o = 0; o < j->g->OC; o++) {
+            float *y = j->out + (i * j->g->OC + o) * P;
+            const float *s = j->yt + (int64_t)o * BP + i * P;
+            float bias = j->b ? j->b[o] : 0.0f;
+            for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
+        }
+}
+
+/* dY (B, OC, P) into (OC, B*P) and db += its sums, channels [o0, o1). */
+static void gather_dy(void *ctx, int64_t o0, int64_t o1) {
+    const bias_job *j = ctx;
+    const int64_t P = P_OF(j->g), BP = (int64_t)j->B * P;
+    for (int64_t o = o0; o < o1; o++) {
+        float s = 0.0f;
+        for (int i = 0; i < j->B; i++) {
+            const float *d = j->yt + ((int64_t)i * j->g->OC + o) * P;
+            memcpy(j->out + o * BP + (int64_t)i * P, d, sizeof(float) * (size_t)P);
+            if (j->db)
+                for (int64_t p = 0; p < P; p++) s += d[p];
+        }
+        if (j->db) j->db[o] += s;
+    }
+}
+
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
                        const tl_conv_geom *g) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
@@ -97,13 +161,8 @@ void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float
     im2col(col, inp, B, g);
     tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, w, (int)K, col, (int)BP, 0.0f,
              yt, (int)BP);
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < g->OC; o++) {
-            float *y = out + ((int64_t)i * g->OC + o) * P;
-            const float *s = yt + (int64_t)o * BP + (int64_t)i * P;
-            float bias = b ? b[o] : 0.0f;
-            for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
-        }
+    bias_job j = {out, yt, b, NULL, B, g};
+    tl_parallel_for(B, 1, scatter_bias, &j);
 }
 
 void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
@@ -111,16 +170,8 @@ void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const
     if (!dinp && !dw && !db) return;
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     float *col = scratch, *dyt = scratch + K * BP; /* col (K, B*P), dyt (OC, B*P) */
-    for (int i = 0; i < B; i++)
-        for (int o = 0; o < g->OC; o++) {
-            const float *d = dout + ((int64_t)i * g->OC + o) * P;
-            memcpy(dyt + (int64_t)o * BP + (int64_t)i * P, d, sizeof(float) * (size_t)P);
-            if (db) {
-                float s = 0.0f;
-                for (int64_t p = 0; p < P; p++) s += d[p];
-                db[o] += s;
-            }
-        }
+    bias_job j = {dyt, dout, NULL, db, B, g};
+    tl_parallel_for(g->OC, 1, gather_dy, &j);
     if (dw)
         tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, (int)K, (int)BP, 1.0f, dyt, (int)BP, col, (int)BP,
                  1.0f, dw, (int)K);
@@ -134,15 +185,74 @@ void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const
 
 /* ---- pooling ---- */
 
-void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g) {
+typedef struct {
+    float *out;
+    int32_t *argmax;
+    const float *inp;
+    const tl_conv_geom *g;
+} pool_job;
+
+/* 2x2 windows, stride 2, W even, W <= MP_BUF: the maxima of the horizontal
+ * pairs of a block of rows first (one long loop over contiguous pairs), then
+ * of the vertical pairs of those; both loops are branch-free and vectorize,
+ * where the loop over the OW windows of one row is too short to.  The
+ * winner is the one of the generic loop: the first maximum in row-major
+ * order of the window, or its last NaN (NaN wins, as in PyTorch). */
+#define MP_BUF 2048
+static void maxpool_2x2(const pool_job *j, int64_t pl0, int64_t pl1) {
+    const tl_conv_geom *g = j->g;
+    const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
+    const int rp = MP_BUF / W; /* pairs of rows per block */
+    float hv[MP_BUF];
+    int32_t hk[MP_BUF];
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const float *x = j->inp + pl * H * W;
+        for (int oh0 = 0; oh0 < OH; oh0 += rp) {
+            const int oh1 = oh0 + rp < OH ? oh0 + rp : OH;
+            const int n = (oh1 - oh0) * W; /* horizontal pairs in rows 2 oh0 .. 2 oh1 - 1 */
+            const float *restrict xs = x + (int64_t)2 * oh0 * W;
+            const int32_t base = 2 * oh0 * W;
+            for (int i = 0; i < n; i++) {
+                float a = xs[2 * i], b = xs[2 * i + 1];
+                int t = (b > a) | (b != b);
+                float v = t ? b : a;
+                int32_t k = base + 2 * i + t;
+                hv[i] = v;
+                hk[i] = k;
+            }
+            for (int oh = oh0; oh < oh1; oh++) {
+                const float *top = hv + (int64_t)(oh - oh0) * 2 * OW, *bot = top + OW;
+                const int32_t *ktop = hk + (int64_t)(oh - oh0) * 2 * OW, *kbot = ktop + OW;
+                float *restrict y = j->out + (pl * OH + oh) * OW;
+                int32_t *restrict am = j->argmax + (pl * OH + oh) * OW;
+                for (int ow = 0; ow < OW; ow++) {
+                    float a = top[ow], b = bot[ow];
+                    int32_t ka = ktop[ow], kb = kbot[ow];
+                    int t = (b > a) | (b != b);
+                    float v = t ? b : a;
+                    int32_t k = t ? kb : ka;
+                    y[ow] = v;
+                    am[ow] = k;
+                }
+            }
+        }
+    }
+}
+
+static void maxpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
+    const pool_job *j = ctx;
+    const tl_conv_geom *g = j->g;
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
-    int64_t planes = (int64_t)B * g->C;
+    if (g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->W % 2 == 0 && g->W <= MP_BUF) {
+        maxpool_2x2(j, pl0, pl1);
+        return;
+    }
     /* a row of outputs at a time, window offsets outermost: selects over ow vectorize */
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + pl * H * W;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const float *x = j->inp + pl * H * W;
         for (int oh = 0; oh < OH; oh++) {
-            float *y = out + (pl * OH + oh) * OW;
-            int32_t *am = argmax + (pl * OH + oh) * OW;
+            float *y = j->out + (pl * OH + oh) * OW;
+            int32_t *am = j->argmax + (pl * OH + oh) * OW;
             const int h0 = oh * g->SH;
             for (int ow = 0; ow < OW; ow++) {
                 y[ow] = x[(int64_t)h0 * W + ow * SW];
@@ -163,23 +273,41 @@ void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, 
     }
 }
 
-void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g) {
-    const int64_t in_pl = (int64_t)g->H * g->W, out_pl = (int64_t)g->OH * g->OW, planes = (int64_t)B * g->C;
-    for (int64_t pl = 0; pl < planes; pl++) {
-        float *dx = dinp + pl * in_pl;
-        const float *dy = dout + pl * out_pl;
-        const int32_t *am = argmax + pl * out_pl;
-        for (int64_t j = 0; j < out_pl; j++) dx[am[j]] += dy[j];
+/* grain: about 16K floats of input per part */
+static int64_t plane_grain(const tl_conv_geom *g) {
+    int64_t pl = (int64_t)g->H * g->W;
+    return pl >= 16384 ? 1 : 16384 / pl;
+}
+
+void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g) {
+    pool_job j = {out, argmax, inp, g};
+    tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_planes, &j);
+}
+
+static void maxpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
+    const pool_job *j = ctx; /* out: dinp, inp: dout */
+    const int64_t in_pl = (int64_t)j->g->H * j->g->W, out_pl = (int64_t)j->g->OH * j->g->OW;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        float *dx = j->out + pl * in_pl;
+        const float *dy = j->inp + pl * out_pl;
+        const int32_t *am = j->argmax + pl * out_pl;
+        for (int64_t k = 0; k < out_pl; k++) dx[am[k]] += dy[k];
     }
 }
 
-void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g) {
+void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g) {
+    pool_job j = {dinp, (int32_t *)argmax, dout, g};
+    tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_back_planes, &j);
+}
+
+static void avgpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
+    const pool_job *j = ctx;
+    const tl_conv_geom *g = j->g;
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
     const float inv = 1.0f / (float)(g->KH * g->KW);
-    int64_t planes = (int64_t)B * g->C;
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float *x = inp + pl * H * W;
-        float *y = out + pl * OH * OW;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        const float *x = j->inp + pl * H * W;
+        float *y = j->out + pl * OH * OW;
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
                 const float *xw = x + (int64_t)oh * g->SH * W + (int64_t)ow * g->SW;
@@ -191,13 +319,19 @@ void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geo
     }
 }
 
-void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g) {
+void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g) {
+    pool_job j = {out, NULL, inp, g};
+    tl_parallel_for((int64_t)B * g->C, plane_grain(g), avgpool_planes, &j);
+}
+
+static void avgpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
+    const pool_job *j = ctx; /* out: dinp, inp: dout */
+    const tl_conv_geom *g = j->g;
     const int H = g->H, W = g->W, OH = g->OH, OW = g->OW;
     const float inv = 1.0f / (float)(g->KH * g->KW);
-    int64_t planes = (int64_t)B * g->C;
-    for (int64_t pl = 0; pl < planes; pl++) {
-        float *dx = dinp + pl * H * W;
-        const float *dy = dout + pl * OH * OW;
+    for (int64_t pl = pl0; pl < pl1; pl++) {
+        float *dx = j->out + pl * H * W;
+        const float *dy = j->inp + pl * OH * OW;
         for (int oh = 0; oh < OH; oh++)
             for (int ow = 0; ow < OW; ow++) {
                 float *dw = dx + (int64_t)oh * g->SH * W + (int64_t)ow * g->SW;
@@ -206,6 +340,11 @@ void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_
                     for (int kw = 0; kw < g->KW; kw++) dw[(int64_t)kh * W + kw] += d;
             }
     }
+}
+
+void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g) {
+    pool_job j = {dinp, NULL, dout, g};
+    tl_parallel_for((int64_t)B * g->C, plane_grain(g), avgpool_back_planes, &j);
 }
 
 /* ---- batch normalisation ---- */

@@ -2,6 +2,7 @@
  * and the fused losses.  No allocation, no state, no I/O. */
 #include "kernels.h"
 #include "blas.h"
+#include "pool.h"
 
 #include <math.h>
 #include <string.h>
@@ -25,12 +26,39 @@ void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, con
     }
 }
 
+/* Elementwise ops of conv-sized activations go through the pool in parts
+ * of at least EW_GRAIN elements; dense-sized ones stay on the caller. */
+#define EW_GRAIN 32768
+typedef struct {
+    float *out;
+    const float *a, *b;
+    float s;
+} ew_job;
+
+static void leaky_fwd_range(void *ctx, int64_t lo, int64_t hi) {
+    const ew_job *j = ctx;
+    float *restrict out = j->out;
+    const float *restrict inp = j->a;
+    const float a = j->s;
+    for (int64_t i = lo; i < hi; i++) out[i] = inp[i] > 0.0f ? inp[i] : a * inp[i];
+}
+
+static void leaky_bwd_range(void *ctx, int64_t lo, int64_t hi) {
+    const ew_job *j = ctx;
+    float *restrict dinp = j->out;
+    const float *restrict dout = j->a, *restrict inp = j->b;
+    const float a = j->s;
+    for (int64_t i = lo; i < hi; i++) dinp[i] += inp[i] > 0.0f ? dout[i] : a * dout[i];
+}
+
 void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N) {
-    for (int64_t i = 0; i < N; i++) out[i] = inp[i] > 0.0f ? inp[i] : a * inp[i];
+    ew_job j = {out, inp, NULL, a};
+    tl_parallel_for(N, EW_GRAIN, leaky_fwd_range, &j);
 }
 
 void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N) {
-    for (int64_t i = 0; i < N; i++) dinp[i] += inp[i] > 0.0f ? dout[i] : a * dout[i];
+    ew_job j = {dinp, dout, inp, a};
+    tl_parallel_for(N, EW_GRAIN, leaky_bwd_range, &j);
 }
 
 void tl_sigmoid_forward(float *out, const float *inp, int64_t N) {

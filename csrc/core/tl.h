@@ -182,4 +182,11 @@ double tl_net_reg_value(const tl_net *net); /* current value of the regularizers
 /* sgemm peak probe for benchmarks: returns 0 on success, seconds in *secs. */
 int tl_sgemm_probe(int M, int N, int K, int reps, double *secs);
 
+/* Threads of the core's own pool for memory-bound loops (im2col, col2im,
+ * pooling, activations); GEMMs use OpenBLAS's threads.  Process-wide.
+ * Default: the CPUs this process may run on (at most 8); 1 = serial.
+ * Returns the value in effect. */
+int tl_set_num_threads(int n);
+int tl_num_threads(void);
+
 #endif

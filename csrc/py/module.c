@@ -1194,7 +1194,26 @@ static PyObject *mod_sgemm_probe(PyObject *m, PyObject *args) {
     return PyFloat_FromDouble(secs);
 }
 
+static PyObject *mod_set_num_threads(PyObject *m, PyObject *arg) {
+    (void)m;
+    long n = PyLong_AsLong(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "set_num_threads: expected a positive number of threads, got %ld", n);
+        return NULL;
+    }
+    return PyLong_FromLong(tl_set_num_threads(n > 1 << 20 ? 1 << 20 : (int)n));
+}
+
+static PyObject *mod_num_threads(PyObject *m, PyObject *unused) {
+    (void)m, (void)unused;
+    return PyLong_FromLong(tl_num_threads());
+}
+
 static PyMethodDef mod_methods[] = {
+    {"set_num_threads", mod_set_num_threads, METH_O,
+     "set_num_threads(n) -> threads in effect (at most 8) for the core's own loops (not OpenBLAS's)"},
+    {"num_threads", mod_num_threads, METH_NOARGS, "num_threads() -> threads of the core's own loops"},
     {"ops", mod_ops, METH_NOARGS, "ops() -> list of op descriptions (the core's op table)"},
     {"sgemm_probe", mod_sgemm_probe, METH_VARARGS, "sgemm_probe(M, N, K, reps) -> seconds for reps sgemm calls"},
     {NULL, NULL, 0, NULL}};

@@ -4,6 +4,7 @@
  * optimizer steps.  Built and run by .ci/ctests, plainly and under
  * ASan + UBSan.  Exit status: number of failed checks (0 = all passed). */
 #include "tl.h"
+#include "pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -291,6 +292,44 @@ static void test_conv_against_loops(void) {
     tl_net_free(net);
 }
 
+/* tl_parallel_for visits every index of [0, n) exactly once, whatever the
+ * number of threads, the grain and n; the pool runs nested inside nothing
+ * and inline when its threads are 1. */
+typedef struct {
+    int *hits;
+    int64_t n;
+} hit_job;
+
+static void hit_range(void *ctx, int64_t lo, int64_t hi) {
+    hit_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++)
+        if (i >= 0 && i < j->n) j->hits[i]++;
+}
+
+static void test_pool(void) {
+    static int hits[100000];
+    const int64_t ns[] = {1, 2, 3, 7, 64, 1000, 99999};
+    const int64_t grains[] = {1, 2, 5, 1000, 50000};
+    const int threads[] = {1, 2, 3, 8, 2};
+    for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+        CHECK(tl_set_num_threads(threads[t]) == threads[t], "threads %d", threads[t]);
+        for (size_t a = 0; a < sizeof ns / sizeof *ns; a++)
+            for (size_t g = 0; g < sizeof grains / sizeof *grains; g++)
+                for (int rep = 0; rep < 3; rep++) {
+                    memset(hits, 0, sizeof(int) * (size_t)ns[a]);
+                    hit_job j = {hits, ns[a]};
+                    tl_parallel_for(ns[a], grains[g], hit_range, &j);
+                    int bad = 0;
+                    for (int64_t i = 0; i < ns[a]; i++) bad += hits[i] != 1;
+                    CHECK(bad == 0, "threads %d n %lld grain %lld: %d indices not visited once", threads[t],
+                          (long long)ns[a], (long long)grains[g], bad);
+                }
+    }
+    tl_parallel_for(0, 1, hit_range, NULL); /* nothing to do: fn not called */
+    CHECK(tl_set_num_threads(0) == 1 && tl_set_num_threads(99) == TL_POOL_MAX, "clamped");
+    tl_set_num_threads(2);
+}
+
 int main(void) {
     uint64_t s = 42;
     for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
@@ -302,6 +341,8 @@ int main(void) {
     test_freeze_mask_and_steps();
     test_replan_and_check_finite();
     test_conv_against_loops();
+    test_pool();
+    test_conv_against_loops(); /* again, with the pool's threads running */
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

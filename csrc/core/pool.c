@@ -1,0 +1,176 @@
+/* pool.c - see pool.h.
+ *
+ * One job at a time: the caller that wins the `busy` flag publishes the job
+ * (fn, ctx, n, parts) and bumps `gen` under the mutex; every worker takes
+ * part 1 + its index (or nothing when the job has fewer parts) and then
+ * decrements `pending`, so the caller never returns while a worker may still
+ * read the job.  Workers spin briefly after a job (a training step runs
+ * dozens of them back to back) and then sleep on the condition variable, so
+ * that an idle pool leaves the CPUs to OpenBLAS's threads.  After fork() the
+ * child has no workers: an atfork handler resets the pool, which restarts
+ * them on first use. */
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define CPU_RELAX() __builtin_ia32_pause()
+#else
+#define CPU_RELAX() ((void)0)
+#endif
+
+/* pause iterations a worker spins before sleeping (~10-50 us) */
+#define WORKER_SPIN 4000
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static atomic_int pool_busy;    /* a caller holds the pool */
+static atomic_int pool_want;    /* threads wanted (0 = not decided yet) */
+static int pool_workers;        /* workers started (threads - 1) */
+static int pool_sleepers;       /* workers waiting on pool_cv (under pool_mu) */
+static atomic_uint pool_gen;    /* job number (changed under pool_mu) */
+static atomic_int pool_pending; /* workers yet to finish the current job */
+static int pool_atfork_set;
+/* the current job, written by the caller before pool_gen changes */
+static tl_range_fn job_fn;
+static void *job_ctx;
+static int64_t job_n;
+static int job_parts;
+static unsigned worker_gen0[TL_POOL_MAX + 1];
+
+static void part_range(int64_t n, int parts, int k, int64_t *lo, int64_t *hi) {
+    *lo = n * k / parts;
+    *hi = n * (k + 1) / parts;
+}
+
+static void *worker_main(void *arg) {
+    const int idx = (int)(intptr_t)arg; /* the part this worker takes */
+    unsigned seen = worker_gen0[idx];  /* the job number when it was created */
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) {
+            if (++spins < WORKER_SPIN) {
+                CPU_RELAX();
+                continue;
+            }
+            pthread_mutex_lock(&pool_mu);
+            pool_sleepers++;
+            while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen)
+                pthread_cond_wait(&pool_cv, &pool_mu);
+            pool_sleepers--;
+            pthread_mutex_unlock(&pool_mu);
+            break;
+        }
+        seen = g;
+        if (idx < job_parts) {
+            int64_t lo, hi;
+            part_range(job_n, job_parts, idx, &lo, &hi);
+            if (hi > lo) job_fn(job_ctx, lo, hi);
+        }
+        atomic_fetch_sub_explicit(&pool_pending, 1, memory_order_acq_rel);
+    }
+    return NULL;
+}
+
+static int cpus_available(void) {
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+    if (n < 1) n = 1;
+    return n > TL_POOL_MAX ? TL_POOL_MAX : n;
+}
+
+static void atfork_child(void) {
+    /* the workers did not survive the fork; the locks may be held by them */
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+    pool_mu = m;
+    pool_cv = c;
+    pool_workers = 0;
+    pool_sleepers = 0;
+    atomic_store(&pool_pending, 0);
+    atomic_store(&pool_busy, 0);
+}
+
+/* Called with pool_busy held: start workers up to want - 1. */
+static void start_workers(int want) {
+    if (!pool_atfork_set) {
+        if (pthread_atfork(NULL, NULL, atfork_child) != 0) return; /* stay serial */
+        pool_atfork_set = 1;
+    }
+    while (pool_workers < want - 1) {
+        pthread_t t;
+        pthread_attr_t attr;
+        if (pthread_attr_init(&attr) != 0) return;
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        /* the worker waits for the job after the current number, even if
+         * it first runs after the next job was published */
+        worker_gen0[pool_workers + 1] = atomic_load(&pool_gen);
+        int rc = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(pool_workers + 1));
+        pthread_attr_destroy(&attr);
+        if (rc != 0) return;
+        pool_workers++;
+    }
+}
+
+int tl_num_threads(void) {
+    int w = atomic_load(&pool_want);
+    return w ? w : cpus_available();
+}
+
+int tl_set_num_threads(int n) {
+    if (n < 1) n = 1;
+    if (n > TL_POOL_MAX) n = TL_POOL_MAX;
+    atomic_store(&pool_want, n);
+    return n;
+}
+
+void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    int threads = tl_num_threads();
+    int64_t most = n / grain;
+    if (threads < 2 || most < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&pool_busy, &expected, 1)) {
+        fn(ctx, 0, n); /* another network is using the pool */
+        return;
+    }
+    if (pool_workers < threads - 1) start_workers(threads);
+    int parts = threads < pool_workers + 1 ? threads : pool_workers + 1;
+    if (most < parts) parts = (int)most;
+    if (parts < 2 || pool_workers == 0) {
+        atomic_store(&pool_busy, 0);
+        fn(ctx, 0, n);
+        return;
+    }
+    job_fn = fn;
+    job_ctx = ctx;
+    job_n = n;
+    job_parts = parts;
+    atomic_store_explicit(&pool_pending, pool_workers, memory_order_relaxed);
+    pthread_mutex_lock(&pool_mu);
+    atomic_fetch_add_explicit(&pool_gen, 1, memory_order_release);
+    if (pool_sleepers) pthread_cond_broadcast(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
+
+    int64_t lo, hi;
+    part_range(n, parts, 0, &lo, &hi);
+    fn(ctx, lo, hi);
+
+    for (long spins = 0; atomic_load_explicit(&pool_pending, memory_order_acquire) > 0; spins++) {
+        if (spins < 20000)
+            CPU_RELAX();
+        else
+            sched_yield();
+    }
+    atomic_store(&pool_busy, 0);
+}

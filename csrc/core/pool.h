@@ -1,0 +1,28 @@
+/* pool.h - a small fork-safe thread pool for the core's memory-bound loops
+ * (im2col, col2im, pooling, activations), the parts of a training step that
+ * OpenBLAS does not parallelise.  GEMMs stay with OpenBLAS and its threads;
+ * a parallel loop never calls BLAS.
+ *
+ * tl_parallel_for runs fn(ctx, lo, hi) over contiguous parts of [0, n), one
+ * per thread, the calling thread taking the first part, and returns when all
+ * parts are done.  It runs fn(ctx, 0, n) inline when the pool has one thread,
+ * when n is below 2 * grain, or when another thread is using the pool (two
+ * networks training in two Python threads share it without waiting).  fn must
+ * write disjoint memory for disjoint ranges.  No allocation after the first
+ * use; a failure to start the threads leaves the pool serial, never an error. */
+#ifndef TL_POOL_H
+#define TL_POOL_H
+#include <stdint.h>
+
+typedef void (*tl_range_fn)(void *ctx, int64_t lo, int64_t hi);
+
+void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
+
+/* Threads used by tl_parallel_for (1 = serial).  The default is the number of
+ * CPUs this process may run on, at most TL_POOL_MAX.  Setting it joins no
+ * thread: extra threads stay asleep; it returns the value in effect. */
+#define TL_POOL_MAX 8
+int tl_set_num_threads(int n);
+int tl_num_threads(void);
+
+#endif
