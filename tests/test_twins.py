@@ -123,3 +123,17 @@ def test_batch_sizes_change_between_calls(B):
         (y,) = b.net.forward([x], [b.node], False, 0)
         want = TWINS["conv2d"].forward(c, [x.astype(np.float64)], params64(b), False, {})
         np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("B,stride,pad", [(5, 1, 2), (7, 1, 0)])
+def test_conv_in_chunks_matches_its_twin(B, stride, pad):
+    """A convolution whose im2col matrix exceeds the core's chunk (about 4 MB:
+    here 1.4 and 1.1 MB per example) goes through the lowering a few examples at a
+    time; outputs and all gradients match the twin across the chunk
+    boundaries, including a last, smaller chunk."""
+    from twins import case, normal
+
+    rng = np.random.default_rng(7)
+    c = case("conv2d", [(16, 30, 30)], B, [normal(rng, (B, 16, 30, 30))], iattr=(6, 5, 5, stride, stride, pad, pad, 1),
+             tag=f"chunks,B{B},s{stride}")
+    check_layer(c)

@@ -1,16 +1,20 @@
 /* conv.c - convolution, pooling and batch normalisation kernels.
  *
- * A convolution is lowered onto one sgemm per direction over the whole
- * batch: im2col writes the receptive fields of all B examples side by side,
- * col (K, B*P) with K = C*KH*KW and P = OH*OW, so that
- *   forward   Y' (OC, B*P) = W (OC, K) col,
+ * A convolution is lowered onto sgemm: im2col writes the receptive fields of
+ * n examples side by side, col (K, n*P) with K = C*KH*KW and P = OH*OW, so
+ * that
+ *   forward   Y' (OC, n*P) = W (OC, K) col,
  *   backward  dW += dY' col^T,   dcol = W^T dY'  (then col2im into dx),
- * where Y' is the output in (OC, B, P) order; a copy moves it to NCHW.  Big
- * GEMMs keep both OpenBLAS threads busy, which one small GEMM per example
- * does not; chunks of the batch sized for the cache (col of ~1-4 MB,
- * recomputed in backward) measured 25-60% slower per training step of the
- * MNIST-M network at batch 64 on 2 cores, so the whole batch goes at once.
- * No allocation: the scratch (col and Y') is the op's planned aux buffer. */
+ * where Y' is the output in (OC, n, P) order; a copy moves it to NCHW.  The
+ * batch goes in chunks of n examples whose col is about 4 MB (CHUNK_BYTES),
+ * each chunk keeping its own col in the scratch for the backward: big enough
+ * that the GEMMs keep both OpenBLAS threads busy, small enough to stay in
+ * cache between im2col and the GEMMs.  (A layout with the windows as rows,
+ * colT (n*P, K), makes OpenBLAS 1.2-2x faster on the GEMMs of the MNIST-M
+ * network, but its im2row, row2im and transposes cost more than that: 14.9
+ * against 14.3 ms per step at batch 64.)  The loops around the GEMMs run on
+ * the core's pool (pool.c).  No allocation: the scratch is the op's planned
+ * aux buffer. */
 #include "conv.h"
 #include "blas.h"
 #include "pool.h"
@@ -154,8 +158,23 @@ static void gather_dy(void *ctx, int64_t o0, int64_t o1) {
     }
 }
 
-void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g) {
+/* Examples per chunk: the batch goes through the lowering in chunks whose
+ * im2col matrix stays under CHUNK_BYTES, so that it is still in cache when
+ * the GEMMs read it back.  MNIST-M network, 2 threads, minimum ms per
+ * training step (runs interleaved), whole batch / chunks of 16, 8, 4, 2, 1 MB:
+ *   batch 64:  14.2-14.7 / 14.3-14.9, 13.3-14.7, 13.5-14.0, 14.0-14.2, 14.3-14.9
+ *   batch 128: 30.0-31.0 / 27.3-27.7, 27.4, 27.2, 28.0
+ * (the second conv's col is 12.5 MB at batch 64; 4 MB is 20 examples). */
+#define CHUNK_BYTES ((int64_t)4 << 20)
+static int chunk_examples(const tl_conv_geom *g, int B) {
+    int64_t per = K_OF(g) * P_OF(g) * (int64_t)sizeof(float);
+    int64_t n = per > 0 ? CHUNK_BYTES / per : B;
+    if (n < 1) n = 1;
+    return n >= B ? B : (int)n;
+}
+
+static void conv_forward_chunk(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
+                               const tl_conv_geom *g) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     float *col = scratch, *yt = scratch + K * BP; /* col (K, B*P), yt (OC, B*P) */
     im2col(col, inp, B, g);
@@ -165,9 +184,8 @@ void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float
     tl_parallel_for(B, 1, scatter_bias, &j);
 }
 
-void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
-                        const tl_conv_geom *g) {
-    if (!dinp && !dw && !db) return;
+static void conv_backward_chunk(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w,
+                                int B, const tl_conv_geom *g) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     float *col = scratch, *dyt = scratch + K * BP; /* col (K, B*P), dyt (OC, B*P) */
     bias_job j = {dyt, dout, NULL, db, B, g};
@@ -180,6 +198,29 @@ void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const
         tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, w, (int)K, dyt, (int)BP, 0.0f,
                  col, (int)BP);
         col2im(dinp, col, B, g);
+    }
+}
+
+void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
+                       const tl_conv_geom *g) {
+    const int ch = chunk_examples(g, B);
+    const int64_t in_sz = (int64_t)g->C * g->H * g->W, out_sz = (int64_t)g->OC * P_OF(g);
+    const int64_t sc_sz = tl_conv2d_scratch(g);
+    for (int i = 0; i < B; i += ch) {
+        const int n = B - i < ch ? B - i : ch;
+        conv_forward_chunk(out + i * out_sz, scratch + i * sc_sz, inp + i * in_sz, w, b, n, g);
+    }
+}
+
+void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
+                        const tl_conv_geom *g) {
+    if (!dinp && !dw && !db) return;
+    const int ch = chunk_examples(g, B);
+    const int64_t in_sz = (int64_t)g->C * g->H * g->W, out_sz = (int64_t)g->OC * P_OF(g);
+    const int64_t sc_sz = tl_conv2d_scratch(g);
+    for (int i = 0; i < B; i += ch) {
+        const int n = B - i < ch ? B - i : ch;
+        conv_backward_chunk(dinp ? dinp + i * in_sz : NULL, dw, db, scratch + i * sc_sz, dout + i * out_sz, w, n, g);
     }
 }
 
