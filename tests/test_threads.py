@@ -98,16 +98,16 @@ def test_maxpool_routes_ties_to_the_first_maximum(k, stride):
     np.testing.assert_allclose(got, want * (got.sum() / want.sum()), rtol=1e-6)
 
 
-def test_fork_after_the_pool_ran():
+def test_fork_after_the_pool_ran(tmp_path):
     """A child process forked after the pool's threads started trains and
     predicts like the parent (the pool restarts its threads in the child)."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     code = r"""
 import os, sys
+sys.path[:0] = [sys.argv[2], sys.argv[1]]  # the tlearn this test imported, then the tests
 import numpy as np
 import tlearn as tl
-sys.path.insert(0, sys.argv[1])
 from test_threads import conv_net, data
 tl.set_num_threads(2)
 X, Y = data()
@@ -125,8 +125,9 @@ if pid == 0:
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 """
-    r = subprocess.run([sys.executable, "-c", code, os.path.dirname(__file__)], capture_output=True, text=True,
-                       timeout=300)
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(tl.__file__)))
+    r = subprocess.run([sys.executable, "-c", code, os.path.dirname(os.path.abspath(__file__)), pkg_parent],
+                       capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
 
 
