@@ -1,14 +1,22 @@
 /* pool.c - see pool.h.
  *
- * One job at a time: the caller that wins the `busy` flag publishes the job
- * (fn, ctx, n, parts) and bumps `gen` under the mutex; every worker takes
- * part 1 + its index (or nothing when the job has fewer parts) and then
- * decrements `pending`, so the caller never returns while a worker may still
- * read the job.  Workers spin briefly after a job (a training step runs
- * dozens of them back to back) and then sleep on the condition variable, so
- * that an idle pool leaves the CPUs to OpenBLAS's threads.  After fork() the
- * child has no workers: an atfork handler resets the pool, which restarts
- * them on first use. */
+ * One job at a time.  The caller that wins the `busy` flag writes the job
+ * (fn, ctx, n) and then publishes, under the mutex, one atomic word `claim`
+ * = (job number, parts, next part).  Every thread -- the caller too -- takes
+ * parts by compare-and-swap on that word until none is left, runs them and
+ * counts them in `done`; the caller returns when `done` reaches the number
+ * of parts.  A part taken guarantees its job is not over, so the job's
+ * fields are stable while it runs; a worker that wakes late finds the job
+ * number changed or no part left and goes back to waiting.  The caller
+ * never waits for a worker that has not started, and a worker descheduled
+ * by another process delays the job by one part at most (there are 4 per
+ * thread), where a static split would wait for its whole half.
+ *
+ * Workers spin briefly after a job (a training step runs dozens of them
+ * back to back) and then sleep on the condition variable, so that an idle
+ * pool leaves the CPUs to OpenBLAS's threads.  After fork() the child has
+ * no workers: an atfork handler resets the pool, which restarts them on
+ * first use. */
 #define _GNU_SOURCE
 #include "pool.h"
 
@@ -30,51 +38,65 @@
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
-static atomic_int pool_busy;    /* a caller holds the pool */
-static atomic_int pool_want;    /* threads wanted (0 = not decided yet) */
-static int pool_workers;        /* workers started (threads - 1) */
-static int pool_sleepers;       /* workers waiting on pool_cv (under pool_mu) */
-static atomic_uint pool_gen;    /* job number (changed under pool_mu) */
-static atomic_int pool_pending; /* workers yet to finish the current job */
+static atomic_int pool_busy;               /* a caller holds the pool */
+static atomic_int pool_want;               /* threads wanted (0 = not decided yet) */
+static int pool_workers;                   /* workers started (threads - 1) */
+static int pool_sleepers;                  /* workers waiting on pool_cv (under pool_mu) */
+static _Atomic uint64_t pool_claim;        /* job number << 32 | parts << 16 | next part */
+static atomic_int pool_done;               /* parts of the current job finished */
 static int pool_atfork_set;
-/* the current job, written by the caller before pool_gen changes */
+static unsigned worker_gen0[TL_POOL_MAX + 1];
+/* the current job, written by the caller before pool_claim changes */
 static tl_range_fn job_fn;
 static void *job_ctx;
 static int64_t job_n;
-static int job_parts;
-static unsigned worker_gen0[TL_POOL_MAX + 1];
+
+#define CLAIM_GEN(v) ((unsigned)((v) >> 32))
+#define CLAIM_PARTS(v) ((int)(((v) >> 16) & 0xFFFF))
+#define CLAIM_NEXT(v) ((int)((v) & 0xFFFF))
+#define PARTS_PER_THREAD 4
 
 static void part_range(int64_t n, int parts, int k, int64_t *lo, int64_t *hi) {
     *lo = n * k / parts;
     *hi = n * (k + 1) / parts;
 }
 
+/* Take and run parts of job `gen` until none is left. */
+static void run_parts(unsigned gen) {
+    for (;;) {
+        uint64_t v = atomic_load_explicit(&pool_claim, memory_order_acquire);
+        do {
+            if (CLAIM_GEN(v) != gen || CLAIM_NEXT(v) >= CLAIM_PARTS(v)) return;
+        } while (!atomic_compare_exchange_weak_explicit(&pool_claim, &v, v + 1, memory_order_acq_rel,
+                                                        memory_order_acquire));
+        int64_t lo, hi;
+        part_range(job_n, CLAIM_PARTS(v), CLAIM_NEXT(v), &lo, &hi);
+        if (hi > lo) job_fn(job_ctx, lo, hi);
+        atomic_fetch_add_explicit(&pool_done, 1, memory_order_release);
+    }
+}
+
 static void *worker_main(void *arg) {
-    const int idx = (int)(intptr_t)arg; /* the part this worker takes */
-    unsigned seen = worker_gen0[idx];  /* the job number when it was created */
+    const int idx = (int)(intptr_t)arg;
+    unsigned seen = worker_gen0[idx]; /* the job number when it was created */
     for (;;) {
         unsigned g;
         int spins = 0;
-        while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen) {
+        while ((g = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_acquire))) == seen) {
             if (++spins < WORKER_SPIN) {
                 CPU_RELAX();
                 continue;
             }
             pthread_mutex_lock(&pool_mu);
             pool_sleepers++;
-            while ((g = atomic_load_explicit(&pool_gen, memory_order_acquire)) == seen)
+            while ((g = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_acquire))) == seen)
                 pthread_cond_wait(&pool_cv, &pool_mu);
             pool_sleepers--;
             pthread_mutex_unlock(&pool_mu);
             break;
         }
         seen = g;
-        if (idx < job_parts) {
-            int64_t lo, hi;
-            part_range(job_n, job_parts, idx, &lo, &hi);
-            if (hi > lo) job_fn(job_ctx, lo, hi);
-        }
-        atomic_fetch_sub_explicit(&pool_pending, 1, memory_order_acq_rel);
+        run_parts(g);
     }
     return NULL;
 }
@@ -95,7 +117,7 @@ static void atfork_child(void) {
     pool_cv = c;
     pool_workers = 0;
     pool_sleepers = 0;
-    atomic_store(&pool_pending, 0);
+    atomic_store(&pool_done, 0);
     atomic_store(&pool_busy, 0);
 }
 
@@ -113,7 +135,7 @@ static void start_workers(int want) {
         pthread_attr_setstacksize(&attr, 256 * 1024);
         /* the worker waits for the job after the current number, even if
          * it first runs after the next job was published */
-        worker_gen0[pool_workers + 1] = atomic_load(&pool_gen);
+        worker_gen0[pool_workers + 1] = CLAIM_GEN(atomic_load(&pool_claim));
         int rc = pthread_create(&t, &attr, worker_main, (void *)(intptr_t)(pool_workers + 1));
         pthread_attr_destroy(&attr);
         if (rc != 0) return;
@@ -148,8 +170,10 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
         return;
     }
     if (pool_workers < threads - 1) start_workers(threads);
-    int parts = threads < pool_workers + 1 ? threads : pool_workers + 1;
-    if (most < parts) parts = (int)most;
+    int64_t parts64 = (int64_t)(pool_workers + 1) * PARTS_PER_THREAD;
+    if (threads < pool_workers + 1) parts64 = (int64_t)threads * PARTS_PER_THREAD;
+    if (most < parts64) parts64 = most;
+    const int parts = (int)parts64;
     if (parts < 2 || pool_workers == 0) {
         atomic_store(&pool_busy, 0);
         fn(ctx, 0, n);
@@ -158,18 +182,15 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
     job_fn = fn;
     job_ctx = ctx;
     job_n = n;
-    job_parts = parts;
-    atomic_store_explicit(&pool_pending, pool_workers, memory_order_relaxed);
+    atomic_store_explicit(&pool_done, 0, memory_order_relaxed);
+    const unsigned gen = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_relaxed)) + 1;
     pthread_mutex_lock(&pool_mu);
-    atomic_fetch_add_explicit(&pool_gen, 1, memory_order_release);
+    atomic_store_explicit(&pool_claim, (uint64_t)gen << 32 | (uint64_t)parts << 16, memory_order_release);
     if (pool_sleepers) pthread_cond_broadcast(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
 
-    int64_t lo, hi;
-    part_range(n, parts, 0, &lo, &hi);
-    fn(ctx, lo, hi);
-
-    for (long spins = 0; atomic_load_explicit(&pool_pending, memory_order_acquire) > 0; spins++) {
+    run_parts(gen);
+    for (long spins = 0; atomic_load_explicit(&pool_done, memory_order_acquire) < parts; spins++) {
         if (spins < 20000)
             CPU_RELAX();
         else
