@@ -42,7 +42,7 @@ static atomic_int pool_busy;               /* a caller holds the pool */
 static atomic_int pool_want;               /* threads wanted (0 = not decided yet) */
 static int pool_workers;                   /* workers started (threads - 1) */
 static int pool_sleepers;                  /* workers waiting on pool_cv (under pool_mu) */
-static _Atomic uint64_t pool_claim;        /* job number << 32 | parts << 16 | next part */
+static _Atomic uint64_t pool_claim;        /* job number << 32 | threads << 24 | parts << 12 | next part */
 static atomic_int pool_done;               /* parts of the current job finished */
 static int pool_atfork_set;
 static unsigned worker_gen0[TL_POOL_MAX + 1];
@@ -52,8 +52,9 @@ static void *job_ctx;
 static int64_t job_n;
 
 #define CLAIM_GEN(v) ((unsigned)((v) >> 32))
-#define CLAIM_PARTS(v) ((int)(((v) >> 16) & 0xFFFF))
-#define CLAIM_NEXT(v) ((int)((v) & 0xFFFF))
+#define CLAIM_THREADS(v) ((int)(((v) >> 24) & 0xFF))
+#define CLAIM_PARTS(v) ((int)(((v) >> 12) & 0xFFF))
+#define CLAIM_NEXT(v) ((int)((v) & 0xFFF))
 #define PARTS_PER_THREAD 4
 
 static void part_range(int64_t n, int parts, int k, int64_t *lo, int64_t *hi) {
@@ -80,23 +81,25 @@ static void *worker_main(void *arg) {
     const int idx = (int)(intptr_t)arg;
     unsigned seen = worker_gen0[idx]; /* the job number when it was created */
     for (;;) {
-        unsigned g;
+        uint64_t v;
         int spins = 0;
-        while ((g = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_acquire))) == seen) {
+        while (CLAIM_GEN(v = atomic_load_explicit(&pool_claim, memory_order_acquire)) == seen) {
             if (++spins < WORKER_SPIN) {
                 CPU_RELAX();
                 continue;
             }
             pthread_mutex_lock(&pool_mu);
             pool_sleepers++;
-            while ((g = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_acquire))) == seen)
+            while (CLAIM_GEN(v = atomic_load_explicit(&pool_claim, memory_order_acquire)) == seen)
                 pthread_cond_wait(&pool_cv, &pool_mu);
             pool_sleepers--;
             pthread_mutex_unlock(&pool_mu);
             break;
         }
-        seen = g;
-        run_parts(g);
+        seen = CLAIM_GEN(v);
+        /* workers beyond the threads asked for (tl_set_num_threads lowered
+         * after they started) sit the job out */
+        if (idx < CLAIM_THREADS(v)) run_parts(seen);
     }
     return NULL;
 }
@@ -185,7 +188,9 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
     atomic_store_explicit(&pool_done, 0, memory_order_relaxed);
     const unsigned gen = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_relaxed)) + 1;
     pthread_mutex_lock(&pool_mu);
-    atomic_store_explicit(&pool_claim, (uint64_t)gen << 32 | (uint64_t)parts << 16, memory_order_release);
+    const int used = threads < pool_workers + 1 ? threads : pool_workers + 1;
+    atomic_store_explicit(&pool_claim, (uint64_t)gen << 32 | (uint64_t)used << 24 | (uint64_t)parts << 12,
+                          memory_order_release);
     if (pool_sleepers) pthread_cond_broadcast(&pool_cv);
     pthread_mutex_unlock(&pool_mu);
 

@@ -306,6 +306,45 @@ static void hit_range(void *ctx, int64_t lo, int64_t hi) {
         if (i >= 0 && i < j->n) j->hits[i]++;
 }
 
+/* which threads ran the parts of a job */
+#include <pthread.h>
+typedef struct {
+    pthread_t who[4096];
+    int n;
+    pthread_mutex_t mu;
+} who_job;
+
+static void who_range(void *ctx, int64_t lo, int64_t hi) {
+    who_job *j = ctx;
+    volatile double x = 0; /* a little work, so that every thread can take parts */
+    for (int64_t i = lo; i < hi; i++)
+        for (int r = 0; r < 2000; r++) x += (double)r;
+    pthread_mutex_lock(&j->mu);
+    if (j->n < 4096) j->who[j->n++] = pthread_self();
+    pthread_mutex_unlock(&j->mu);
+}
+
+static int distinct_threads(int threads) {
+    static who_job j;
+    j.n = 0;
+    pthread_mutex_init(&j.mu, NULL);
+    tl_set_num_threads(threads);
+    int most = 0;
+    for (int rep = 0; rep < 20; rep++) {
+        j.n = 0;
+        tl_parallel_for(4096, 1, who_range, &j);
+        int d = 0;
+        for (int a = 0; a < j.n; a++) {
+            int seen = 0;
+            for (int b = 0; b < a; b++) seen |= pthread_equal(j.who[a], j.who[b]);
+            d += !seen;
+        }
+        if (d > most) most = d;
+    }
+    pthread_mutex_destroy(&j.mu);
+    return most;
+}
+
 static void test_pool(void) {
     static int hits[100000];
     const int64_t ns[] = {1, 2, 3, 7, 64, 1000, 99999};
@@ -326,6 +365,9 @@ static void test_pool(void) {
                 }
     }
     tl_parallel_for(0, 1, hit_range, NULL); /* nothing to do: fn not called */
+    /* 8 threads started, then 2 asked for: the other workers sit the jobs out */
+    int d8 = distinct_threads(8), d2 = distinct_threads(2), d1 = distinct_threads(1);
+    CHECK(d8 >= 1 && d8 <= 8 && d2 <= 2 && d1 == 1, "distinct threads: %d with 8, %d with 2, %d with 1", d8, d2, d1);
     CHECK(tl_set_num_threads(0) == 1 && tl_set_num_threads(99) == TL_POOL_MAX, "clamped");
     tl_set_num_threads(2);
 }
