@@ -3,9 +3,11 @@
  * OpenBLAS does not parallelise.  GEMMs stay with OpenBLAS and its threads;
  * a parallel loop never calls BLAS.
  *
- * tl_parallel_for runs fn(ctx, lo, hi) over contiguous parts of [0, n), one
- * per thread, the calling thread taking the first part, and returns when all
- * parts are done.  It runs fn(ctx, 0, n) inline when the pool has one thread,
+ * tl_parallel_for runs fn(ctx, lo, hi) over contiguous parts of [0, n) (up
+ * to 4 per thread, none smaller than grain), which the calling thread and
+ * the workers take as they come, and returns when all parts are done; the
+ * parts depend on n, grain and the thread count only, so a kernel that
+ * writes each index from one part computes the same bits on any thread.  It runs fn(ctx, 0, n) inline when the pool has one thread,
  * when n is below 2 * grain, or when another thread is using the pool (two
  * networks training in two Python threads share it without waiting).  fn must
  * write disjoint memory for disjoint ranges.  No allocation after the first
