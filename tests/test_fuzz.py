@@ -527,8 +527,8 @@ def compile_model(m):
 @st.composite
 def model_xy(draw):
     xs, ys = draw(batches(p_bad=0.12))
-    if not isinstance(xs, (list, tuple)) or not isinstance(ys, (list, tuple)):
-        return xs, ys
+    if not isinstance(xs, (list, tuple)) or not isinstance(ys, (list, tuple)) or not xs or not ys:
+        return xs, ys  # junk (an empty list among it: a zero-size batch as a list), passed as it is
     form = draw(st.sampled_from(["dict", "dict", "list", "missing", "extra", "renamed"]))
     X = {"a": xs[0], "b": xs[1]} if len(xs) >= 2 else {"a": xs[0]}
     Y = {"cls": ys[0], "reg": ys[1]} if len(ys) >= 2 else {"cls": ys[0]}
@@ -808,6 +808,8 @@ def json_mutated(draw, base):
     header = json.loads(base[20:20 + hlen])
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p, _ in _leaves(header) if p]
+        if not paths:  # earlier mutations deleted every value
+            break
         if draw(st.integers(0, 3)):  # mostly the settings, sometimes the array table
             paths = [p for p in paths if p[0] == "meta" and len(p) > 1] or paths
         path = draw(st.sampled_from(paths))
