@@ -79,10 +79,15 @@ static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
     }
 }
 
+/* Items per part of a parallel loop whose items are `floats` floats each:
+ * about 16K floats a part, so that a part is worth waking a thread for. */
+static int64_t grain_of(int64_t floats) {
+    return floats >= 16384 ? 1 : 16384 / (floats > 0 ? floats : 1);
+}
+
 static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
     col_job j = {col, x, NULL, B, g};
-    int64_t K = K_OF(g), rowsz = (int64_t)B * P_OF(g);
-    tl_parallel_for(K, rowsz >= 16384 ? 1 : 16384 / (rowsz ? rowsz : 1), im2col_rows, &j);
+    tl_parallel_for(K_OF(g), grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
 }
 
 /* dx += the sum of the receptive-field gradients in col (the adjoint of
@@ -120,23 +125,25 @@ static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g) {
     tl_parallel_for(B, 1, col2im_examples, &j);
 }
 
-/* The GEMM's (OC, B*P) result into NCHW with the bias, examples [i0, i1). */
+/* Between the GEMM's (OC, B*P) layout and NCHW: src is the GEMM's result
+ * (forward) or dY (backward), out the other layout. */
 typedef struct {
     float *out;
-    const float *yt;
+    const float *src;
     const float *b;
     float *db;
     int B;
     const tl_conv_geom *g;
 } bias_job;
 
+/* The GEMM's result into NCHW with the bias, examples [i0, i1). */
 static void scatter_bias(void *ctx, int64_t i0, int64_t i1) {
     const bias_job *j = ctx;
     const int64_t P = P_OF(j->g), BP = (int64_t)j->B * P;
     for (int64_t i = i0; i < i1; i++)
         for (int o = 0; o < j->g->OC; o++) {
             float *y = j->out + (i * j->g->OC + o) * P;
-            const float *s = j->yt + (int64_t)o * BP + i * P;
+            const float *s = j->src + (int64_t)o * BP + i * P;
             float bias = j->b ? j->b[o] : 0.0f;
             for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
         }
@@ -149,7 +156,7 @@ static void gather_dy(void *ctx, int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; o++) {
         float s = 0.0f;
         for (int i = 0; i < j->B; i++) {
-            const float *d = j->yt + ((int64_t)i * j->g->OC + o) * P;
+            const float *d = j->src + ((int64_t)i * j->g->OC + o) * P;
             memcpy(j->out + o * BP + (int64_t)i * P, d, sizeof(float) * (size_t)P);
             if (j->db)
                 for (int64_t p = 0; p < P; p++) s += d[p];
@@ -314,11 +321,7 @@ static void maxpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
     }
 }
 
-/* grain: about 16K floats of input per part */
-static int64_t plane_grain(const tl_conv_geom *g) {
-    int64_t pl = (int64_t)g->H * g->W;
-    return pl >= 16384 ? 1 : 16384 / pl;
-}
+static int64_t plane_grain(const tl_conv_geom *g) { return grain_of((int64_t)g->H * g->W); }
 
 void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g) {
     pool_job j = {out, argmax, inp, g};

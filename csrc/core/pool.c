@@ -2,7 +2,7 @@
  *
  * One job at a time.  The caller that wins the `busy` flag writes the job
  * (fn, ctx, n) and then publishes, under the mutex, one atomic word `claim`
- * = (job number, parts, next part).  Every thread -- the caller too -- takes
+ * = (job number, threads taking part, parts, next part).  Every thread -- the caller too -- takes
  * parts by compare-and-swap on that word until none is left, runs them and
  * counts them in `done`; the caller returns when `done` reaches the number
  * of parts.  A part taken guarantees its job is not over, so the job's
@@ -173,10 +173,8 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
         return;
     }
     if (pool_workers < threads - 1) start_workers(threads);
-    int64_t parts64 = (int64_t)(pool_workers + 1) * PARTS_PER_THREAD;
-    if (threads < pool_workers + 1) parts64 = (int64_t)threads * PARTS_PER_THREAD;
-    if (most < parts64) parts64 = most;
-    const int parts = (int)parts64;
+    const int used = threads < pool_workers + 1 ? threads : pool_workers + 1; /* threads taking part */
+    const int parts = most < (int64_t)used * PARTS_PER_THREAD ? (int)most : used * PARTS_PER_THREAD;
     if (parts < 2 || pool_workers == 0) {
         atomic_store(&pool_busy, 0);
         fn(ctx, 0, n);
@@ -188,7 +186,6 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
     atomic_store_explicit(&pool_done, 0, memory_order_relaxed);
     const unsigned gen = CLAIM_GEN(atomic_load_explicit(&pool_claim, memory_order_relaxed)) + 1;
     pthread_mutex_lock(&pool_mu);
-    const int used = threads < pool_workers + 1 ? threads : pool_workers + 1;
     atomic_store_explicit(&pool_claim, (uint64_t)gen << 32 | (uint64_t)used << 24 | (uint64_t)parts << 12,
                           memory_order_release);
     if (pool_sleepers) pthread_cond_broadcast(&pool_cv);
