@@ -1,0 +1,162 @@
+"""The domain-adaptation recipes (tlearn.transfer): scikit-learn's contract,
+the schedules of Ganin et al., bad input."""
+import numpy as np
+import pytest
+
+import tlearn as tl
+from tlearn import datasets as ds
+from tlearn import layers as L
+from tlearn import optim as O
+from tlearn import transfer as T
+from tlearn.transfer import nets
+
+
+@pytest.fixture(scope="module")
+def pair():
+    x, y = ds.load_digits()
+    rng = np.random.default_rng(0)
+    p = rng.permutation(len(x))
+    s, t = p[:300], p[300:600]
+    return ds.to_rgb(x[s]), y[s], ds.mnist_m(x[t], seed=1), y[t]
+
+
+RECIPES = [T.SourceOnly, T.AdaBN, T.DANN]
+
+
+@pytest.mark.parametrize("cls", RECIPES, ids=lambda c: c.__name__)
+def test_fit_predict_transform_score(pair, cls):
+    xs, ys, xt, yt = pair
+    r = cls(epochs=2, seed=3)
+    assert r.fit(xs, ys, xt) is r
+    assert isinstance(r.model_, tl.Model)
+    pred = r.predict(xt)
+    assert pred.shape == (len(xt),) and set(np.unique(pred)) <= set(range(10))
+    f = r.transform(xt)
+    assert f.shape == (len(xt), 48 * 2 * 2) and f.dtype == np.float32
+    assert 0.0 <= r.score(xt, yt) <= 1.0
+    assert np.allclose(r.predict_proba(xs[:5]).sum(1), 1.0, atol=1e-5)
+    assert len(r.history_["source_val_acc"]) == 2 and r.selected_epoch_ in (0, 1)
+    # the selected epoch is the best source-validation epoch (ties: the later)
+    v = r.history_["source_val_acc"]
+    assert v[r.selected_epoch_] == max(v)
+    # same seed, same result
+    np.testing.assert_array_equal(cls(epochs=2, seed=3).fit(xs, ys, xt).predict(xt), pred)
+
+
+def test_params_are_stored_as_given(pair):
+    r = T.DANN(epochs=3, gamma=5.0, seed=7)
+    p = r.get_params()
+    assert p["epochs"] == 3 and p["gamma"] == 5.0 and p["seed"] == 7 and p["discriminator"] is None
+    r.set_params(epochs=1, domain_weight=0.5)
+    assert r.epochs == 1 and r.domain_weight == 0.5
+    with pytest.raises(ValueError, match="unknown parameter 'nope'"):
+        r.set_params(nope=1)
+    assert "DANN(" in repr(r)
+
+
+def test_dann_schedules_are_the_papers(pair):
+    xs, ys, xt, _ = pair
+    seen = []
+
+    class Spy(T.DANN):
+        def _before_step(self, model, step, total):
+            super()._before_step(model, step, total)
+            seen.append((step, total, model.layer("grl").lambda_, model._optimizer.lr_at(step, total)))
+
+    Spy(epochs=2, seed=0).fit(xs, ys, xt)
+    total = seen[0][1]
+    assert len(seen) == total and total == 2 * int(np.ceil(270 / 64))
+    for step, tot, lam, lr in seen:
+        p = step / tot
+        assert lam == pytest.approx(2 / (1 + np.exp(-10 * p)) - 1, abs=1e-6)
+        assert lr == pytest.approx(0.01 / (1 + 10 * p) ** 0.75, rel=1e-6)
+    assert seen[0][2] == 0.0 and seen[-1][2] > 0.5
+    assert T.DANN().momentum == 0.9
+    # overridable
+    r = T.DANN(lambda_schedule=lambda p: 0.25, lr=O.CosineDecay(0.02), epochs=1).fit(xs, ys, xt)
+    assert r.model_.layer("grl").lambda_ == pytest.approx(0.25)
+    assert r.model_._optimizer.lr_at(0, 10) == pytest.approx(0.02)
+
+
+def test_dann_batches_are_half_source_half_target(pair):
+    xs, ys, xt, _ = pair
+    batches = []
+
+    class Spy(T.DANN):
+        def _targets(self, y, d):
+            batches.append((y.copy(), d.copy()))
+            return super()._targets(y, d)
+
+    Spy(epochs=1, batch_size=32).fit(xs, ys, xt)
+    for y, d in batches:
+        assert list(d) == [0] * 16 + [1] * 16
+        assert (y[:16] >= 0).all() and (y[16:] == -1).all()
+
+
+def test_adabn_reestimates_on_target(pair):
+    xs, ys, xt, _ = pair
+    r = T.AdaBN(epochs=1, seed=0).fit(xs, ys, xt)
+    assert r.model_.layer("feat_bn1") is not None
+    before = r.model_.params["feat_bn1.running_mean"].copy()
+    so = T.AdaBN(epochs=1, seed=0)
+    so._after_fit = lambda xt: None  # the same training without the re-estimation
+    so.fit(xs, ys, xt)
+    assert not np.allclose(so.model_.params["feat_bn1.running_mean"], before)
+    # the statistics are the target's: re-estimating again changes nothing
+    r.model_.reestimate_batchnorm(r._norm(xt))
+    np.testing.assert_allclose(r.model_.params["feat_bn1.running_mean"], before, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="no BatchNorm"):
+        T.AdaBN(features=nets.ganin_features, epochs=1).fit(xs, ys, xt)
+
+
+# --------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("cls", [T.DANN, T.AdaBN], ids=lambda c: c.__name__)
+def test_bad_target_input(pair, cls):
+    xs, ys, xt, yt = pair
+    with pytest.raises(ValueError, match=r"target examples must have the shape of the source examples: "
+                                         r"expected \(N, 3, 8, 8\), got X_target of shape \(300, 1, 8, 8\)"):
+        cls(epochs=1).fit(xs, ys, xt[:, :1])
+    with pytest.raises(ValueError, match="the target set is empty"):
+        cls(epochs=1).fit(xs, ys, xt[:0])
+    with pytest.raises(TypeError, match="the target domain is unlabelled in this recipe"):
+        cls(epochs=1).fit(xs, ys, xt, y_target=yt)
+    with pytest.raises(TypeError, match="got a tuple of 2 .labels are not used for the target domain"):
+        cls(epochs=1).fit(xs, ys, (xt, yt))
+    with pytest.raises(TypeError, match="needs X_target"):
+        cls(epochs=1).fit(xs, ys)
+
+
+def test_bad_source_input_and_settings(pair):
+    xs, ys, xt, _ = pair
+    with pytest.raises(ValueError, match=r"y must hold one label per source example, shape \(300,\), got \(299,\)"):
+        T.DANN(epochs=1).fit(xs, ys[:-1], xt)
+    with pytest.raises(ValueError, match="source labels must be >= 0"):
+        T.DANN(epochs=1).fit(xs, np.where(np.arange(300) == 5, -1, ys), xt)
+    with pytest.raises(TypeError, match="y must be integer class labels, got dtype float64"):
+        T.DANN(epochs=1).fit(xs, ys.astype(float), xt)
+    with pytest.raises(ValueError, match="the source set is empty"):
+        T.DANN(epochs=1).fit(xs[:0], ys[:0], xt)
+    with pytest.raises(ValueError, match="batch_size must be an even int"):
+        T.DANN(batch_size=33).fit(xs, ys, xt)
+    with pytest.raises(ValueError, match="selection must be one of"):
+        T.DANN(selection="target_test").fit(xs, ys, xt)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        T.DANN().predict(xt)
+    r = T.SourceOnly(epochs=1).fit(xs, ys)
+    with pytest.raises(ValueError, match=r"expected examples of shape \(3, 8, 8\), got X of shape \(300, 1, 8, 8\)"):
+        r.predict(xt[:, :1])
+
+
+def test_proxy_a_distance():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((400, 6))
+    b = rng.standard_normal((400, 6))
+    assert T.proxy_a_distance(a, b) < 0.3
+    # a shift of 3 sd in one feature: Bayes error Phi(-1.5) = 0.067, PAD 1.73
+    assert T.proxy_a_distance(a, b + np.array([3.0, 0, 0, 0, 0, 0])) == pytest.approx(1.73, abs=0.12)
+    assert T.proxy_a_distance(a, b + np.array([8.0, 0, 0, 0, 0, 0])) > 1.95
+    with pytest.raises(ValueError, match="same number of features, got 6 and 5"):
+        T.proxy_a_distance(a, b[:, :5])
+    with pytest.raises(ValueError, match="at least 4 examples per domain"):
+        T.proxy_a_distance(a[:3], b)
