@@ -10,6 +10,9 @@ Data sets
 load_fashion_mnist
     Fashion-MNIST from its IDX files (Debian: ``apt-get install
     dataset-fashion-mnist``; or ``$TLEARN_DATA``; or ``path=``).
+load_fashion_subset
+    A balanced 12,000 + 2,000 image subset of Fashion-MNIST shipped inside
+    tlearn (Zalando Research, MIT licence).
 load_digits
     1,797 8x8 handwritten digits shipped inside tlearn (UCI ML optdigits,
     E. Alpaydin & C. Kaynak, CC BY 4.0).
@@ -56,13 +59,14 @@ from .domains import (DomainBatches, add_noise, default_photos,
                       domain_batches, invert, mix_domains, mnist_m, rotate,
                       scale, to_rgb)
 from .fashion_mnist import (DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES,
-                            FASHION_MNIST_FILES, load_fashion_mnist)
+                            FASHION_MNIST_FILES, load_fashion_mnist,
+                            load_fashion_subset)
 from .splits import (ClassSplit, SeenUnseenSplit, class_split, few_shot,
                      relabel, seen_unseen_split, zero_shot_split)
 
 __all__ = [
     "Dataset", "read_idx", "write_idx", "IDX_DTYPES",
-    "load_fashion_mnist", "FASHION_MNIST_CLASSES", "FASHION_MNIST_FILES",
+    "load_fashion_mnist", "load_fashion_subset", "FASHION_MNIST_CLASSES", "FASHION_MNIST_FILES",
     "DEFAULT_FASHION_MNIST_DIR",
     "load_digits", "DIGITS_CLASSES", "DIGITS_SHA256",
     "mnist_m", "to_rgb", "default_photos", "rotate", "scale", "invert",

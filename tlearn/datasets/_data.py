@@ -18,6 +18,10 @@ DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa2
 #: .npz container was written.)
 PHOTOS_SHA256 = "b689275800ca2e2cba24c4a0deef1ccdb21e557399d0acf66fd64846cbe3421a"
 
+#: SHA-256 of the bytes of x_train, y_train, x_test, y_test (in that order)
+#: stored in ``fashion_subset.npz`` (made by ``tools/make_fashion_subset.py``).
+FASHION_SUBSET_SHA256 = "0065ed5f9f2d2f512ebf7a3d6bebdcb96656db1de81926291197401d8592a015"
+
 _cache = {}
 
 
@@ -56,3 +60,19 @@ def photos_raw():
         photos.setflags(write=False)
         _cache["photos"] = (photos, names)
     return _cache["photos"]
+
+
+def fashion_subset_raw():
+    """dict x_train (12000, 28, 28), y_train, x_test (2000, 28, 28), y_test,
+    all uint8, checksum verified (a balanced subset of Fashion-MNIST)."""
+    if "fashion" not in _cache:
+        with np.load(io.BytesIO(_read("fashion_subset.npz")), allow_pickle=False) as z:
+            arrays = {k: np.ascontiguousarray(z[k]) for k in ("x_train", "y_train", "x_test", "y_test")}
+        h = hashlib.sha256()
+        for k in ("x_train", "y_train", "x_test", "y_test"):
+            h.update(arrays[k].tobytes())
+        _check("fashion_subset.npz", h.hexdigest(), FASHION_SUBSET_SHA256)
+        for a in arrays.values():
+            a.setflags(write=False)
+        _cache["fashion"] = arrays
+    return _cache["fashion"]

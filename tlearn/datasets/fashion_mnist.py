@@ -151,3 +151,22 @@ def load_fashion_mnist(path=None, split="train", dtype="float32"):
     x = _scale(x.reshape(len(x), 1, 28, 28), dt, 255)
     return Dataset(x, y.astype(np.int64), FASHION_MNIST_CLASSES,
                    f"fashion_mnist/{split}")
+
+
+def load_fashion_subset(split="train", dtype="float32"):
+    """The balanced subset of Fashion-MNIST shipped inside tlearn.
+
+    1,200 training images per class (12,000) and 200 test images per class
+    (2,000): the first of each class in the original files (made by
+    ``tools/make_fashion_subset.py``, checksum verified on load).
+    Fashion-MNIST: Zalando Research, MIT licence.  Same layout and dtypes
+    as :func:`load_fashion_mnist`.
+    """
+    if split not in FASHION_MNIST_FILES:
+        raise ValueError(f"load_fashion_subset: split must be 'train' or 'test', got {split!r}")
+    dt = _image_dtype(dtype, "load_fashion_subset")
+    from ._data import fashion_subset_raw
+    raw = fashion_subset_raw()
+    x = raw[f"x_{split}"]
+    x = _scale(x.reshape(len(x), 1, 28, 28).copy() if dt == np.uint8 else x.reshape(len(x), 1, 28, 28), dt, 255)
+    return Dataset(x, raw[f"y_{split}"].astype(np.int64), FASHION_MNIST_CLASSES, f"fashion_subset/{split}")

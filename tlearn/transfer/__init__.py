@@ -2,6 +2,12 @@
 scikit-learn's verbs (``fit``, ``predict``, ``score``, ``transform``) and
 the trained :class:`tlearn.Model` reachable as ``model_``.
 
+Labelled source, labelled target (fine-tuning, conservative training,
+layer transfer): :class:`FineTune` (one-/few-shot, L2-SP, EWC, output
+consistency / LwF), :func:`source_network`, :func:`estimate_fisher`, and the
+layer tools :func:`copy_layers`, :func:`freeze` (whole layers or element
+masks), :func:`first_n`, :func:`last_n`, :func:`parametric_layers`.
+
 Labelled source, unlabelled target (domain adaptation):
 :class:`DANN`, :class:`AdaBN`, and the baseline
 :class:`SourceOnly` (trained on labelled target data it is the
@@ -13,5 +19,9 @@ from .adabn import AdaBN
 from .dann import DANN
 from .pad import proxy_a_distance
 from . import nets
+from .finetune import FineTune, estimate_fisher, source_network
+from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
 
-__all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "DANN", "proxy_a_distance", "nets"]
+__all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "DANN", "proxy_a_distance", "nets",
+           "FineTune", "estimate_fisher", "source_network",
+           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers"]
