@@ -6,7 +6,8 @@ Labelled source, labelled target (fine-tuning, conservative training,
 layer transfer): :class:`FineTune` (one-/few-shot, L2-SP, EWC, output
 consistency / LwF), :func:`source_network`, :func:`estimate_fisher`, and the
 layer tools :func:`copy_layers`, :func:`freeze` (whole layers or element
-masks), :func:`first_n`, :func:`last_n`, :func:`parametric_layers`.
+masks), :func:`first_n`, :func:`last_n`, :func:`parametric_layers`, and the
+protocol of Yosinski et al. 2014, :func:`yosinski`.
 
 Labelled source, unlabelled target (domain adaptation):
 :class:`DANN`, :class:`AdaBN`, and the baseline
@@ -21,7 +22,8 @@ from .pad import proxy_a_distance
 from . import nets
 from .finetune import FineTune, estimate_fisher, source_network
 from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
+from .yosinski import transferred, yosinski
 
 __all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
-           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers"]
+           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski"]

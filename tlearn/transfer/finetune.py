@@ -89,6 +89,9 @@ class FineTune:
         fixed number of ``steps`` (the number of examples changes with k).
     fisher_examples : int
         Source examples used for the Fisher (one gradient each).
+    fisher : dict, optional
+        A Fisher diagonal already estimated (:func:`estimate_fisher`) instead
+        of ``source_data``.
     seed : int
     """
 
@@ -96,7 +99,8 @@ class FineTune:
                  l2sp: float = 0.0, ewc: float = 0.0, lwf: float = 0.0, source_data=None,
                  temperature: float = TEMPERATURE_DEFAULT, head_decay: Optional[float] = None,
                  lr: float = 0.01, momentum: float = 0.9, steps: int = 300, batch_size: int = 32,
-                 fisher_examples: int = 500, source_head: str = "head", seed: int = 0):
+                 fisher_examples: int = 500, fisher: Optional[dict] = None, source_head: str = "head",
+                 seed: int = 0):
         if n_classes is None or int(n_classes) != n_classes or n_classes < 2:
             raise ValueError(f"n_classes must be an integer >= 2, got {n_classes!r}")
         if train not in ("all", "head"):
@@ -106,7 +110,7 @@ class FineTune:
                 raise ValueError(f"{nm} must be >= 0, got {v!r}")
             if v and source is None:
                 raise ValueError(f"{nm} > 0 needs a source model")
-        if ewc and source_data is None:
+        if ewc and source_data is None and fisher is None:
             raise ValueError("ewc > 0 needs source_data=(x, y) for the Fisher")
         if source is not None and source_head not in source.layers:
             raise KeyError(f"source model has no head layer {source_head!r}")
@@ -116,6 +120,7 @@ class FineTune:
         self.head_decay = (HEAD_DECAY_DEFAULT if l2sp else 0.0) if head_decay is None else float(head_decay)
         self.lr, self.momentum, self.steps, self.batch_size = float(lr), float(momentum), int(steps), int(batch_size)
         self.fisher_examples, self.source_head, self.seed = int(fisher_examples), source_head, int(seed)
+        self.fisher = fisher
         self.model_: Optional[Model] = None
 
     def _n_source_classes(self) -> int:
@@ -159,10 +164,12 @@ class FineTune:
             if self.l2sp:
                 m.regularize(l2sp=self.l2sp, layers=body + ([self.source_head] if self.lwf else []))
             if self.ewc:
-                xs, ys = self.source_data
-                n = min(self.fisher_examples, len(xs))
-                self.source.compile(_optim.SGD(0.0), loss="softmax_ce")
-                fisher = estimate_fisher(self.source, xs[:n], ys[:n])
+                fisher = self.fisher
+                if fisher is None:
+                    xs, ys = self.source_data
+                    n = min(self.fisher_examples, len(xs))
+                    self.source.compile(_optim.SGD(0.0), loss="softmax_ce")
+                    fisher = estimate_fisher(self.source, xs[:n], ys[:n])
                 fv = m.fisher
                 for name in fisher:
                     if name in fv:
