@@ -101,3 +101,13 @@ def test_replay_data_says_which():
     desc = d.describe()
     assert desc["name"] == "fashion_subset" and not desc["full"] and desc["train"] == 100 and desc["test"] == 50
     assert "shipped" in desc["description"]
+
+
+def test_replay_data_falls_back_to_the_shipped_subset(monkeypatch):
+    from tlearn.replay import _data as rd
+
+    def missing(*a, **k):
+        raise FileNotFoundError("no Debian files")
+    monkeypatch.setattr(rd.datasets, "load_fashion_mnist", missing)
+    d = rd.fashion(per_class_train=5, per_class_test=2)
+    assert d.name == "fashion_subset" and len(d.y_train) == 50 and len(d.y_test) == 20
