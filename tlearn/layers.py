@@ -5,6 +5,13 @@ inference and validation are the core's own (a one-node network is built to
 ask it), so Python never re-implements an op.  A layer object is called once;
 parameters belong to the :class:`~tlearn.Model` built from the graph and are
 named ``"<layer name>.<w|b>"``.
+
+Names: a layer or argument takes PyTorch's name when PyTorch has the same
+thing with the same arguments (``Conv2d``, ``MaxPool2d``, ``AvgPool2d``,
+``kernel_size``, ``stride``, ``padding``, ``eps``, BatchNorm's ``momentum`` in
+PyTorch's sense), Keras's otherwise -- where tlearn infers the input size
+as Keras does (``Dense(units)``, ``Conv2d(filters, ...)``, ``Dropout(rate)``,
+``use_bias``).  Older names stay as aliases (``kernel`` for ``kernel_size``).
 """
 from __future__ import annotations
 
@@ -257,19 +264,19 @@ class Conv2d(Layer):
 
     Output (filters, OH, OW) with ``OH = (H + 2 padding - kh) // stride + 1``.
     Parameters ``<name>.w`` of shape (filters, C, kh, kw), He-initialised with
-    fan_in = C kh kw, and ``<name>.b`` (filters,).  ``kernel``, ``stride``
-    and ``padding`` (zeros) are ints or (h, w) pairs.  Lowered onto sgemm
-    through im2col over the whole batch.
+    fan_in = C kh kw, and ``<name>.b`` (filters,).  ``kernel_size``, ``stride``
+    and ``padding`` (zeros) are ints or (h, w) pairs (``kernel`` is the older
+    name of ``kernel_size``).  Lowered onto sgemm through im2col over the whole batch.
     """
 
     op = "conv2d"
 
-    def __init__(self, filters: int, kernel, stride=1, padding=0, use_bias: bool = True,
-                 name: Optional[str] = None):
+    def __init__(self, filters: int, kernel_size=None, stride=1, padding=0, use_bias: bool = True,
+                 name: Optional[str] = None, kernel=None):
         if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
             raise ValueError(f"Conv2d filters must be a positive int, got {filters!r}")
         self.filters = filters
-        self.kernel = _pair(kernel, "Conv2d kernel", 1)
+        self.kernel = _pair(_kernel_arg(kernel_size, kernel, "Conv2d"), "Conv2d kernel_size", 1)
         self.stride = _pair(stride, "Conv2d stride", 1)
         self.padding = _pair(padding, "Conv2d padding", 0)
         self.use_bias = bool(use_bias)
@@ -279,14 +286,23 @@ class Conv2d(Layer):
         return (self.filters, *self.kernel, *self.stride, *self.padding, int(self.use_bias))
 
     def get_config(self):
-        return {"filters": self.filters, "kernel": list(self.kernel), "stride": list(self.stride),
+        return {"filters": self.filters, "kernel_size": list(self.kernel), "stride": list(self.stride),
                 "padding": list(self.padding), "use_bias": self.use_bias, "name": self.name}
 
 
+def _kernel_arg(kernel_size, kernel, what: str):
+    """``kernel_size`` (PyTorch's and Keras's name) or its older alias ``kernel``."""
+    if kernel is not None and kernel_size is not None:
+        raise TypeError(f"{what}: give kernel_size or its alias kernel, not both")
+    if kernel is None and kernel_size is None:
+        raise TypeError(f"{what}: missing the kernel_size argument")
+    return kernel_size if kernel is None else kernel
+
+
 class _Pool2d(Layer):
-    def __init__(self, kernel, stride=None, name: Optional[str] = None):
+    def __init__(self, kernel_size=None, stride=None, name: Optional[str] = None, kernel=None):
         what = type(self).__name__
-        self.kernel = _pair(kernel, f"{what} kernel", 1)
+        self.kernel = _pair(_kernel_arg(kernel_size, kernel, what), f"{what} kernel_size", 1)
         self.stride = self.kernel if stride is None else _pair(stride, f"{what} stride", 1)
         super().__init__(name)
 
@@ -294,11 +310,11 @@ class _Pool2d(Layer):
         return (*self.kernel, *self.stride)
 
     def get_config(self):
-        return {"kernel": list(self.kernel), "stride": list(self.stride), "name": self.name}
+        return {"kernel_size": list(self.kernel), "stride": list(self.stride), "name": self.name}
 
 
 class MaxPool2d(_Pool2d):
-    """Max pooling of a (C, H, W) input over ``kernel`` windows (int or pair),
+    """Max pooling of a (C, H, W) input over ``kernel_size`` windows (int or pair),
     ``stride`` defaulting to the kernel; no padding, the rest of a row that
     does not fill a window is dropped (PyTorch's floor mode)."""
 
@@ -317,7 +333,13 @@ class BatchNorm(Layer):
     Training steps normalise with the batch statistics and update the running
     ones, ``running := (1 - momentum) running + momentum batch_stat`` (unbiased
     variance, as PyTorch); evaluation and prediction use the running
-    statistics and leave them untouched.  ``model.layer(name).momentum = 0``
+    statistics and leave them untouched.
+
+    ``momentum`` has PyTorch's meaning, the weight of the *new* batch
+    statistic (default 0.1).  Keras's ``momentum`` is the weight of the *old*
+    running value (default 0.99), so a value in (0.5, 1) is refused as
+    probably meant the Keras way: Keras's 0.99 is ``momentum=0.01`` here.
+    ``momentum=1`` keeps the last batch's statistics.  ``model.layer(name).momentum = 0``
     freezes the running statistics; :meth:`tlearn.Model.reestimate_batchnorm`
     re-estimates them on another domain (AdaBN).  Parameters ``<name>.w``
     (gamma, ones), ``<name>.b`` (beta, zeros) and the buffers
@@ -332,6 +354,11 @@ class BatchNorm(Layer):
         self.momentum, self.eps = float(momentum), float(eps)
         if not 0.0 <= self.momentum <= 1.0:
             raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum!r}")
+        if 0.5 < self.momentum < 1.0:
+            raise ValueError(f"BatchNorm momentum={momentum!r}: tlearn uses PyTorch's meaning, running := "
+                             "(1 - momentum) running + momentum batch (default 0.1); a value such as 0.99 is "
+                             "Keras's meaning (the weight of the old value): pass "
+                             f"momentum={1 - self.momentum:.4g} for the same averaging")
         if not self.eps > 0.0:
             raise ValueError(f"BatchNorm eps must be positive, got {eps!r}")
         super().__init__(name)

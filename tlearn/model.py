@@ -15,10 +15,12 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core, io, layers as _layers, losses as _losses, optim as _optim
+from . import _core, io, layers as _layers, losses as _losses, optim as _optim, torchnames as _torchnames
 from .graph import Tensor
 
 ArrayLike = Union[np.ndarray, Sequence, Dict[str, np.ndarray]]
+# public instance attributes of a Model (properties with setters are found on the class)
+_SETTABLE = frozenset({"name", "seed", "history", "stop_training"})
 
 
 @dataclass
@@ -186,6 +188,7 @@ class Model:
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
         self.history: Dict[str, List[float]] = {}
+        self.stop_training = False  # set by a callback to end fit after the current epoch
 
     @property
     def input_names(self) -> List[str]:
@@ -209,16 +212,50 @@ class Model:
     def layers(self) -> List[str]:
         return list(self._layers)
 
-    def summary(self) -> str:
-        lines = [f"Model '{self.name}'"]
+    def get_layer(self, name: str) -> LayerHandle:
+        """Keras's name of :meth:`layer`."""
+        return self.layer(name)
+
+    @property
+    def trainable(self) -> bool:
+        """Whether any parameter of the model trains.  ``model.trainable =
+        False`` freezes every layer (Keras's transfer idiom), ``True``
+        unfreezes every layer; single layers are then set with
+        ``model.layer(name).trainable``."""
+        return any(self._net.param_info(p)["trainable"] for p in self._param_index.values())
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"model.trainable: expected True or False, got {value!r}")
+        for p in self._param_index.values():
+            self._net.set_trainable(p, bool(value))
+
+    def _summary_text(self) -> str:
+        lines = [f"Model '{self.name}'",
+                 f"  {'layer':<20} {'type':<12} {'output shape':<16} {'params':>9}"]
         for n, l in self._layers.items():
             info = self._net.node(self._node[n])
             ps = LayerHandle(self, l).param_names
             np_ = sum(int(np.prod(self.params[p].shape)) for p in ps)
             frozen = "" if not ps or LayerHandle(self, l).trainable else " (frozen)"
             lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} {np_:>9}{frozen}")
-        lines.append(f"  parameters: {sum(p.size for p in self.params.values())}")
+        total = sum(p.size for p in self.params.values())
+        train = sum(self.params[n].size for n, p in self._param_index.items()
+                    if self._net.param_info(p)["trainable"] and not self._net.param_info(p)["buffer"])
+        lines.append(f"  parameters: {total} (trainable: {train})")
         return "\n".join(lines)
+
+    def summary(self, print_fn=None) -> None:
+        """Print a table of the layers (name, type, output shape, parameter
+        count, frozen or not), as Keras does; ``print_fn`` receives each line
+        instead of ``print``.  ``str(model)`` is the same text."""
+        fn = print if print_fn is None else print_fn
+        for line in self._summary_text().split("\n"):
+            fn(line)
+
+    def __str__(self) -> str:
+        return self._summary_text()
 
     # ----------------------------------------------------------- parameters
     def _views(self, arena: str) -> Dict[str, np.ndarray]:
@@ -249,34 +286,44 @@ class Model:
         """The Fisher diagonal used by EWC (see :meth:`estimate_fisher`)."""
         return self._views("fisher")
 
-    def state_dict(self) -> Dict[str, np.ndarray]:
-        """Copies of the parameters, by name."""
-        return {n: v.copy() for n, v in self.params.items()}
+    def state_dict(self, format: str = "tlearn") -> Dict[str, np.ndarray]:
+        """Copies of the parameters, by name: tlearn's (``"fc1.w"``) or, with
+        ``format="torch"``, PyTorch's (``"fc1.weight"``, ``"bn.running_mean"``;
+        see :mod:`tlearn.torchnames`), loadable by ``torch.nn.Module.load_state_dict``
+        after ``torch.from_numpy`` (BatchNorm's ``num_batches_tracked`` may be absent)."""
+        if format not in ("tlearn", "torch"):
+            raise ValueError(f"state_dict format must be 'tlearn' or 'torch', got {format!r}")
+        name = _torchnames.to_torch if format == "torch" else str
+        return {name(n): v.copy() for n, v in self.params.items()}
 
     def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
         """Copy arrays into the parameters of the same name, checking shapes.
 
+        Names are tlearn's (``"fc1.w"``) or PyTorch's (``"fc1.weight"``,
+        ``.bias``, ``.running_mean``, ``.running_var``; ``num_batches_tracked``
+        is ignored), so a ``torch.nn.Module.state_dict()`` whose module names
+        are the layer names loads as it is (torch tensors are accepted).
         With ``strict``, every parameter must be given and no unknown name may
-        appear.  Returns the names loaded.
+        appear.  Returns the (tlearn) names loaded.
         """
         if not isinstance(weights, dict):
             raise TypeError(f"weights: expected a dict name -> array, got {type(weights).__name__}")
         params = self.params
-        unknown = [k for k in weights if k not in params]
+        weights, origin, unknown, notes = _torchnames.translate(weights, params, self._layers)
         missing = [k for k in params if k not in weights]
         if strict and (unknown or missing):
-            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}")
+            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}"
+                           + "".join("; " + n for n in notes))
         arrays = {}
         for k, v in weights.items():
-            if k not in params:
-                continue
+            what = f"parameter {k!r}" + (f" (from {origin[k]!r})" if k in origin else "")
             a = np.asarray(v)
             if a.shape != params[k].shape:
-                raise ValueError(f"parameter {k!r}: expected shape {params[k].shape}, got {a.shape}")
+                raise ValueError(f"{what}: expected shape {params[k].shape}, got {a.shape}")
             if a.dtype.kind not in "iuf":  # timedelta64 counts as an integer to issubdtype
-                raise TypeError(f"parameter {k!r}: expected a real numeric array, got dtype {a.dtype}")
+                raise TypeError(f"{what}: expected a real numeric array, got dtype {a.dtype}")
             if not np.all(np.isfinite(a)):
-                raise ValueError(f"parameter {k!r}: values must be finite")
+                raise ValueError(f"{what}: values must be finite")
             arrays[k] = a
         for k, a in arrays.items():
             params[k][...] = a
@@ -798,9 +845,45 @@ class Model:
         meta, arrays = self._get_state()
         io.write_atomic(path, io.dumps(meta, arrays))
 
+    def __reduce__(self):
+        # pickle, copy and deepcopy go through the model file's bytes: the
+        # architecture, every arena (weights, masks, snapshot, Fisher, optimizer
+        # moments), compile settings and RNG states, so predictions and continued
+        # training are bit-identical.  A custom learning-rate schedule has no
+        # file form and travels as the optimizer object itself.
+        meta, arrays = self._get_state()
+        opt = None
+        if self._optimizer is not None and meta["optimizer"]["config"]["lr"] is None:
+            opt = self._optimizer
+        return (_unpickle, (io.dumps(meta, arrays), opt))
+
+    def __setattr__(self, attr, value):
+        if attr.startswith("_") or attr in _SETTABLE or any(
+                hasattr(c, attr) or attr in getattr(c, "__annotations__", {}) for c in type(self).__mro__[:-1]):
+            object.__setattr__(self, attr, value)
+            return
+        import difflib
+
+        known = sorted(_SETTABLE | {"trainable", "check_finite"})
+        close = difflib.get_close_matches(attr, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise AttributeError(f"model '{self.name}' has no setting {attr!r} (assigning it would make a Python "
+                             f"attribute that nothing reads){hint} Settable: {', '.join(known)}; layer settings "
+                             "through model.layer(name).<attr>")
+
     def __repr__(self):
         return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
                f"{sum(p.size for p in self.params.values())} parameters>"
+
+
+def _rebuild(meta: dict, arrays: Dict[str, np.ndarray], optimizer, source: str) -> Model:
+    try:
+        return Model._from_state(meta, arrays, optimizer=optimizer)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, _core.TlearnError) as e:
+        # the checksum matched but the settings do not describe a model this tlearn can build
+        raise ValueError(f"{source}: inconsistent model file ({e!r})") from None
 
 
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
@@ -808,10 +891,12 @@ def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
     (magic, format version, CRC-32) before anything is built from it.
     ``optimizer`` replaces a saved custom learning-rate schedule."""
     meta, arrays = io.read(path)
-    try:
-        return Model._from_state(meta, arrays, optimizer=optimizer)
-    except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
-    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, _core.TlearnError) as e:
-        # the checksum matched but the settings do not describe a model this tlearn can build
-        raise ValueError(f"{path}: inconsistent model file ({e!r})") from None
+    return _rebuild(meta, arrays, optimizer, str(path))
+
+
+def _unpickle(data: bytes, optimizer: Optional[_optim.Optimizer] = None) -> Model:
+    """The inverse of ``Model.__reduce__``: a model from the bytes of its model file."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(f"pickled tlearn.Model: expected the bytes of a model file, got {type(data).__name__}")
+    meta, arrays = io.loads(bytes(data), source="pickled tlearn.Model")
+    return _rebuild(meta, arrays, optimizer, "pickled tlearn.Model")
