@@ -14,11 +14,11 @@ _preload()
 
 from . import _core  # noqa: E402
 from ._core import TlearnError  # noqa: E402
-from . import layers, optim  # noqa: E402
+from . import callbacks, layers, optim  # noqa: E402
 from .graph import Input, Tensor  # noqa: E402
 from .model import Model, load  # noqa: E402
 
-__all__ = ["Input", "Tensor", "Model", "load", "layers", "optim", "TlearnError", "datasets", "set_num_threads",
+__all__ = ["Input", "Tensor", "Model", "load", "layers", "optim", "callbacks", "TlearnError", "datasets", "set_num_threads",
            "get_num_threads"]
 __version__ = "0.1.0"
 

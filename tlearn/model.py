@@ -9,17 +9,19 @@ masks, update) is a single C function with the GIL released.
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core, io, layers as _layers, losses as _losses, optim as _optim, torchnames as _torchnames
+from . import _core, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
+    torchnames as _torchnames
+from .callbacks import History
 from .graph import Tensor
 
 ArrayLike = Union[np.ndarray, Sequence, Dict[str, np.ndarray]]
 # public instance attributes of a Model (properties with setters are found on the class)
+_I32 = np.iinfo(np.int32)
 _SETTABLE = frozenset({"name", "seed", "history", "stop_training"})
 
 
@@ -497,7 +499,7 @@ class Model:
                                     f"got dtype {t.dtype}")
                 if t.dtype != np.int32 and t.size:
                     lo, hi = t.min(), t.max()  # a cast to int32 would wrap these (2^32 + 1 reads as 1)
-                    if lo < np.iinfo(np.int32).min or hi > np.iinfo(np.int32).max:
+                    if lo < _I32.min or hi > _I32.max:
                         bad = lo if lo < 0 else hi
                         raise ValueError(f"target of loss '{s.name}': label {bad} at index "
                                          f"{int(np.argmax(t.reshape(-1) == bad))} is out of range; "
@@ -535,41 +537,68 @@ class Model:
         out["loss"] = sum(s.loss.weight * l for s, l in zip(self._losses, losses)) + reg
         return out
 
-    def fit(self, x, y, epochs: int = 1, batch_size: int = 32, shuffle: bool = True, validation_data=None,
-            verbose: bool = True, callbacks: Sequence = (), steps_per_call: Optional[int] = None
-            ) -> Dict[str, List[float]]:
-        """Train for ``epochs`` passes over ``(x, y)``.
+    def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
+            validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
+            steps_per_epoch: Optional[int] = None) -> History:
+        """Train for ``epochs`` passes over ``(x, y)``, or over an iterable of batches.
 
         Parameters
         ----------
-        x : array (N, *input_shape), list or dict of them
+        x : array (N, *input_shape), list or dict of them; or an iterable of batches
+            An iterable of batches (a generator, a list of tuples, a
+            :class:`tlearn.datasets.DomainBatches`, a torch ``DataLoader``)
+            yields ``(x, y)`` tuples, ``x`` and ``y`` as for arrays; then ``y``
+            is not given, ``batch_size`` and ``shuffle`` are the iterable's,
+            and the core runs one step per batch.  A ``DomainBatches``
+            yields ``(x, domain)`` or ``(x, label, domain)``: the targets of
+            the model's losses in compile order.  ``(x, y, sample_weight)``
+            is refused: the core has no per-example weights (use label -1 or
+            NaN targets to leave examples out).
         y : targets: array, list or dict keyed by loss (or output) name.
             Class labels may be -1 ("no label"), float targets NaN.
-        epochs, batch_size : int
-            The last batch of an epoch may be smaller.
+        epochs : int
+        batch_size : int
+            Arrays only (default 32); the last batch of an epoch may be smaller.
         shuffle : bool
-            Reshuffle each epoch with the model's seeded generator.
+            Arrays only: reshuffle each epoch with the model's seeded generator.
+        steps_per_epoch : int, optional
+            Batches only: steps per epoch.  A generator goes on where the
+            last epoch stopped (an endless generator needs it); a list or
+            another re-iterable starts again when it runs out.  Default: one
+            pass over the iterable.
         validation_data : (x_val, y_val), optional
             Evaluated after each epoch; reported with a ``val_`` prefix.
-        verbose : bool
-            Show a tqdm progress bar (when tqdm is installed).
-        callbacks : objects with optional ``on_epoch_begin(model, epoch)``,
-            ``on_batch_begin(model, step, total_steps)`` (makes the core run one
-            step per call) and ``on_epoch_end(model, epoch, logs)`` methods.
+        verbose : 0, 1 or 2
+            As Keras: 0 silent, 1 a tqdm progress bar (when tqdm is
+            installed), 2 one line per epoch.  True is 1, False 0.
+        callbacks : list
+            Keras-protocol callbacks (:mod:`tlearn.callbacks`): ``set_model``,
+            ``on_train_begin/end``, ``on_epoch_begin/end(epoch, logs)``,
+            ``on_train_batch_begin(batch, logs)`` (makes the core run one step
+            per call); ``model.stop_training = True`` ends training after the epoch.
         steps_per_call : int, optional
-            Steps the core runs per call (default: about 20 calls per epoch).
+            Arrays only: steps the core runs per call (default: about 20 calls per epoch).
 
         Returns
         -------
-        history : dict of lists
-            Per epoch: ``loss`` (weighted total), each loss by name, ``<name>_acc``
-            for classification losses, ``reg``, and the ``val_`` twins.
+        history : :class:`tlearn.callbacks.History`
+            A dict of per-epoch lists (also ``model.history``): ``loss``
+            (weighted total), each loss by name, ``<name>_acc`` for
+            classification losses, ``reg``, and the ``val_`` twins.
         """
+        if _fitloop.is_batches(x, y):
+            if batch_size is not None or steps_per_call is not None:
+                raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's; "
+                                 "do not pass them")
+            return _fitloop.fit_batches(self, x, epochs, steps_per_epoch, verbose, callbacks, validation_data)
+        if steps_per_epoch is not None:
+            raise ValueError("steps_per_epoch is for fit on an iterable of batches; with arrays an epoch is one "
+                             "pass over them")
         self._require_compiled()
-        if not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        batch_size = 32 if batch_size is None else batch_size
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        loop = _fitloop.Loop(self, epochs, None, verbose, callbacks, validation_data)
         xs, ys, n = self._prepare(x, y)
         if n == 0:
             raise ValueError("fit: empty training set (0 examples)")
@@ -589,34 +618,18 @@ class Model:
                                      "holds NaN or infinity; inputs must be finite (no step ran)")
         batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
         steps = math.ceil(n / batch_size)
-        total = epochs * steps
-        per_batch_cb = any(hasattr(c, "on_batch_begin") for c in callbacks)
-        chunk = 1 if per_batch_cb else (steps_per_call or max(1, math.ceil(steps / 20)))
-        bar = None
-        if verbose:
-            try:
-                from tqdm.auto import tqdm
-
-                bar = tqdm(total=total, desc=self.name, unit="step", leave=True, file=sys.stderr)
-            except ImportError:
-                bar = None
-        nl = len(self._losses)
-        hist = self.history = {}
+        loop.steps, loop.total = steps, epochs * steps
+        chunk = 1 if loop.per_batch else (steps_per_call or max(1, math.ceil(steps / 20)))
+        hist = loop.begin()
         try:
             for epoch in range(epochs):
-                for c in callbacks:
-                    if hasattr(c, "on_epoch_begin"):
-                        c.on_epoch_begin(self, epoch)
+                acc = loop.epoch_begin(epoch)
                 # the core gathers each shuffled batch itself: no copy of the data set per epoch
                 perm = self._rng.permutation(n) if shuffle else None
-                acc = np.zeros(3 * nl + 1)
                 for s0 in range(0, steps, chunk):
                     s1 = min(steps, s0 + chunk)
-                    if per_batch_cb:
-                        for c in callbacks:
-                            if hasattr(c, "on_batch_begin"):
-                                c.on_batch_begin(self, self._step, total)
-                    lrs = np.array([self._optimizer.lr_at(self._step + i, total) for i in range(s1 - s0)],
+                    loop.batch_begin(s0)
+                    lrs = np.array([self._optimizer.lr_at(self._step + i, loop.total) for i in range(s1 - s0)],
                                    dtype=np.float32)
                     sl = slice(s0 * batch_size, min(n, s1 * batch_size))
                     if perm is None:
@@ -624,25 +637,12 @@ class Model:
                     else:
                         res = self._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
                     self._step += s1 - s0
-                    counts = res[:, nl + 1:2 * nl + 1]
-                    acc[:nl] += (res[:, :nl] * counts).sum(0)
-                    acc[nl] += res[:, nl].sum()
-                    acc[nl + 1:] += res[:, nl + 1:].sum(0)
-                    if bar is not None:
-                        bar.update(s1 - s0)
-                        bar.set_postfix(epoch=epoch + 1, loss=f"{float(res[-1, :nl] @ self._weights() + res[-1, nl]):.4f}")
-                logs = self._logs(acc, steps)
-                if validation_data is not None:
-                    vx, vy = validation_data
-                    logs.update({"val_" + k: v for k, v in self.evaluate(vx, vy).items()})
-                for k, v in logs.items():
-                    hist.setdefault(k, []).append(v)
-                for c in callbacks:
-                    if hasattr(c, "on_epoch_end"):
-                        c.on_epoch_end(self, epoch, logs)
+                    loop.add(acc, res, epoch)
+                if loop.epoch_end(epoch, acc, steps):
+                    break
         finally:
-            if bar is not None:
-                bar.close()
+            loop.end()
+        loop.finish()
         return hist
 
     def _weights(self) -> np.ndarray:

@@ -1,0 +1,249 @@
+"""The epoch loop around the core's training steps, shared by ``fit`` on
+arrays and ``fit`` on an iterable of batches: callbacks (Keras's protocol,
+see :mod:`tlearn.callbacks`), the progress bar or per-epoch lines
+(``verbose`` 0/1/2), the accumulation of the core's per-step results into
+an epoch's logs, validation and the :class:`~tlearn.callbacks.History`.
+
+The steps themselves always run in C: a run of batches per call for arrays
+(``Net.train_batches``), one ``Net.train_step`` per batch for an iterable.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import warnings
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .callbacks import History
+
+
+def check_verbose(verbose) -> int:
+    """Keras's ``verbose``: 0 silent, 1 progress bar, 2 one line per epoch (True is 1, False 0)."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if isinstance(verbose, (int, np.integer)) and int(verbose) in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
+
+
+class Loop:
+    """One ``fit`` call: hooks, progress, logs and history around the steps."""
+
+    def __init__(self, model, epochs: int, steps: Optional[int], verbose, callbacks: Sequence,
+                 validation_data=None):
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+            raise TypeError(f"callbacks: expected a list of callbacks, got {type(callbacks).__name__}")
+        self.callbacks = list(callbacks)
+        if validation_data is not None and (not isinstance(validation_data, (tuple, list))
+                                            or len(validation_data) != 2):
+            raise ValueError("validation_data: expected a pair (x_val, y_val), got "
+                             f"{type(validation_data).__name__}")
+        self.model, self.epochs, self.steps = model, epochs, steps
+        self.verbose = check_verbose(verbose)
+        self.validation_data = validation_data
+        self.total = epochs * steps if steps is not None else 0  # 0: unknown (a schedule then sees 0)
+        self.per_batch = any(hasattr(c, "on_train_batch_begin") for c in self.callbacks)
+        self.nl = len(model._losses)
+        self.bar = None
+
+    def _call(self, hook: str, *args) -> None:
+        for c in self.callbacks:
+            f = getattr(c, hook, None)
+            if f is not None:
+                f(*args)
+
+    # ---------------------------------------------------------------- run
+    def begin(self) -> History:
+        m = self.model
+        m.stop_training = False
+        hist = m.history = History(m, {"epochs": self.epochs, "steps": self.steps, "verbose": self.verbose})
+        for c in self.callbacks:
+            if hasattr(c, "set_model"):
+                c.set_model(m)
+        if self.verbose == 1:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=self.total or None, desc=m.name, unit="step", leave=True, file=sys.stderr)
+            except ImportError:
+                self.bar = None
+        self._call("on_train_begin", {})
+        return hist
+
+    def epoch_begin(self, epoch: int) -> np.ndarray:
+        self._call("on_epoch_begin", epoch, {})
+        return np.zeros(3 * self.nl + 1)  # loss sums, reg sum, label counts, correct counts
+
+    def batch_begin(self, batch: int) -> None:
+        if self.per_batch:
+            self._call("on_train_batch_begin", batch, {})
+
+    def add(self, acc: np.ndarray, res: np.ndarray, epoch: int) -> None:
+        """Add the core's rows ``(losses, reg, counts, correct)`` of some steps to ``acc``."""
+        nl = self.nl
+        counts = res[:, nl + 1:2 * nl + 1]
+        acc[:nl] += (res[:, :nl] * counts).sum(0)
+        acc[nl] += res[:, nl].sum()
+        acc[nl + 1:] += res[:, nl + 1:].sum(0)
+        if self.bar is not None:
+            self.bar.update(len(res))
+            self.bar.set_postfix(epoch=epoch + 1,
+                                 loss=f"{float(res[-1, :nl] @ self.model._weights() + res[-1, nl]):.4f}")
+
+    def add_step(self, acc: list, losses, reg: float, counts, correct, epoch: int) -> None:
+        """:meth:`add` for the one step of ``Net.train_step`` into a list (no array per step)."""
+        nl = self.nl
+        for k in range(nl):
+            acc[k] += losses[k] * counts[k]
+            acc[nl + 1 + k] += counts[k]
+            acc[2 * nl + 1 + k] += correct[k]
+        acc[nl] += reg
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(epoch=epoch + 1, loss=f"{sum(np.multiply(losses, self.model._weights())) + reg:.4f}")
+
+    def epoch_end(self, epoch: int, acc, steps: int) -> bool:
+        """Logs, validation, history and callbacks of an epoch; True when training should stop."""
+        m = self.model
+        logs = m._logs(np.asarray(acc, dtype=np.float64), steps)
+        if self.validation_data is not None:
+            vx, vy = self.validation_data
+            logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
+        m.history.append(epoch, logs)
+        if self.verbose == 2:
+            vals = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+            print(f"Epoch {epoch + 1}/{self.epochs} - {steps} steps - {vals}", flush=True)
+        self._call("on_epoch_end", epoch, logs)
+        return bool(m.stop_training)
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def finish(self) -> None:
+        self.end()
+        self._call("on_train_end", dict((k, v[-1]) for k, v in self.model.history.items()))
+
+
+# ------------------------------------------------------- fit on batches
+
+def _batch_arrays(model, item, index: int):
+    """``(xs, ys)`` of one batch, checked, or an exception naming the batch."""
+    if not isinstance(item, (tuple, list)):
+        raise TypeError(f"fit: batch {index}: expected a tuple (x, y), got {type(item).__name__}")
+    if len(item) == 3:
+        raise ValueError(f"fit: batch {index}: got 3 items (x, y, sample_weight); per-example sample weights "
+                         "are not supported by the core: yield (x, y), and mark examples to leave out with "
+                         "label -1 (or NaN for float targets)")
+    if len(item) != 2:
+        raise ValueError(f"fit: batch {index}: expected a tuple (x, y), got {len(item)} items")
+    x, y = (_untorch(v) for v in item)
+    try:
+        xs, ys, n = model._prepare(x, y)
+    except (ValueError, TypeError, KeyError) as e:
+        msg = e.args[0] if e.args else str(e)
+        raise type(e)(f"fit: batch {index}: {msg}") from None
+    if n == 0:
+        raise ValueError(f"fit: batch {index} is empty (0 examples)")
+    return xs, ys
+
+
+def _untorch(v):
+    """Arrays (and dicts/lists of them) out of torch tensors, as a DataLoader yields them."""
+    if isinstance(v, np.ndarray):
+        return v
+    from .torchnames import as_array
+
+    if isinstance(v, dict):
+        return {k: as_array(a) for k, a in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [as_array(a) for a in v]
+    return as_array(v)
+
+
+def _domain_pairs(batches):
+    """A DomainBatches yields (x, domain) or (x, label, domain): the targets of
+    a model's losses in compile order (label loss first, then domain loss)."""
+    for item in batches:
+        yield (item[0], item[1]) if len(item) == 2 else (item[0], [item[1], item[2]])
+
+
+def is_batches(x, y) -> bool:
+    """Whether ``fit(x, y)`` was given an iterable of batches rather than arrays."""
+    if y is not None or isinstance(x, (np.ndarray, dict, str, bytes)):
+        return False
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and isinstance(x[0], (tuple, list))
+    return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
+def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
+                callbacks: Sequence = (), validation_data=None) -> History:
+    """:meth:`Model.fit` on an iterable of ``(x, y)`` batches (documented there)."""
+    from .datasets.domains import DomainBatches
+
+    model._require_compiled()
+    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int)
+                                        or steps_per_epoch <= 0):
+        raise ValueError(f"steps_per_epoch must be a positive int or None, got {steps_per_epoch!r}")
+    # a list, a DomainBatches or a DataLoader starts again on each iter(); a generator is consumed once
+    reiterable = iter(batches) is not batches
+    try:
+        length = len(batches)
+    except TypeError:
+        length = None
+    loop = Loop(model, epochs, steps_per_epoch if steps_per_epoch is not None else length, verbose, callbacks,
+                validation_data)
+    net, opt = model._net, model._optimizer
+
+    def fresh():
+        return _domain_pairs(batches) if isinstance(batches, DomainBatches) else iter(batches)
+
+    def run(items, acc, epoch, done):
+        """Steps on ``items`` until they end or the epoch has ``steps_per_epoch``; the new step count."""
+        for item in itertools.islice(items, None if steps_per_epoch is None else steps_per_epoch - done):
+            xs, ys = _batch_arrays(model, item, done)
+            loop.batch_begin(done)
+            try:
+                losses, reg, counts, correct = net.train_step(xs, ys, float(opt.lr_at(model._step, loop.total)))
+            except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
+                raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
+            model._step += 1
+            loop.add_step(acc, losses, reg, counts, correct, epoch)
+            done += 1
+        return done
+
+    hist = loop.begin()
+    it, ran_out, epoch = None, False, 0
+    try:
+        for epoch in range(epochs):
+            acc = loop.epoch_begin(epoch).tolist()
+            if it is None or (steps_per_epoch is None and reiterable):
+                it = fresh()
+            done = run(it, acc, epoch, 0)
+            while steps_per_epoch is not None and done < steps_per_epoch and reiterable:
+                before = done
+                it = fresh()  # start the data again within the epoch, as Keras repeats a finite dataset
+                done = run(it, acc, epoch, done)
+                if done == before:
+                    break
+            if done == 0:
+                ran_out = True
+                break
+            if loop.epoch_end(epoch, acc, done):
+                break
+    finally:
+        loop.end()
+    if ran_out:
+        if epoch == 0:
+            raise ValueError("fit: the iterable of batches yielded no batch")
+        warnings.warn(f"fit: the batches ran out after {epoch} epoch(s) of {epochs}; a generator is consumed "
+                      "once: pass steps_per_epoch with an endless generator, or a list or a re-iterable object",
+                      RuntimeWarning, stacklevel=3)
+    loop.finish()
+    return hist
