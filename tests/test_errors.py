@@ -267,7 +267,7 @@ def test_unknown_names_in_dicts():
     (lambda: L.Conv2d(4, (3, 3, 3)), ValueError, "Conv2d kernel_size must be an int or a pair of ints"),
     (lambda: L.MaxPool2d(0), ValueError, "MaxPool2d kernel_size must be >= 1"),
     (lambda: L.BatchNorm(momentum=2.0), ValueError, r"BatchNorm momentum must be in \[0, 1\]"),
-    (lambda: L.Dense(3, name="a.b"), ValueError, "layer name must be a non-empty string without '.' or '/'"),
+    (lambda: L.Dense(3, name="a.b"), ValueError, "layer name must be a non-empty string without '.', '/' or ':'"),
     (lambda: tl.Input((3, -1)), ValueError, "Input shape must have 1 to 4 positive sizes"),
 ])
 def test_bad_layer_arguments(make, exc, msg):
@@ -287,8 +287,12 @@ def test_bad_layer_calls():
         L.Conv2d(2, 5, name="c2")(tl.Input((1, 4, 4)))
     d = L.Dense(2, name="dd")
     d(x)
-    with pytest.raises(ValueError, match="layer 'dd' is already part of a graph"):
-        d(x)
+    with pytest.raises(ValueError, match=r"layer 'dd' is shared: its parameter 0 has shape \(2, 6\), this call on "
+                                         r"inputs of shape \[\(5,\)\] would need \(2, 5\)"):
+        d(tl.Input((5,)))
+    inp = tl.Input((3,), name="only")
+    with pytest.raises(ValueError, match="input 'only' is already a tensor"):
+        inp.layer()
     with pytest.raises(TypeError, match="expected tlearn Tensors, got ndarray"):
         L.Dense(2)(np.ones(3))
     with pytest.raises(ValueError, match="expected 1 input"):
@@ -298,7 +302,7 @@ def test_bad_layer_calls():
     with pytest.raises(ValueError, match="outputs: two tensors are named 'same'"):
         tl.Model(x, [a, b])
     c = L.Dense(2, name="same")(a)
-    with pytest.raises(ValueError, match="two layers share a name"):
+    with pytest.raises(ValueError, match="two layers are named .same.; layer names must be unique"):
         tl.Model(x, c)
     other = tl.Input((6,), name="other")
     with pytest.raises(ValueError, match="output depends on input 'other'"):

@@ -725,7 +725,15 @@ def test_model_sizes(bs, epochs):
     X, Y = {"a": xs[0], "b": xs[1]}, {"cls": ys[0], "reg": ys[1]}
     ok_bs = isinstance(bs, int) and bs > 0  # a batch larger than the data is the whole data
     ok_ep = isinstance(epochs, int) and 0 <= epochs <= 2
-    if ok_bs and ok_ep:
+    if bs is None and ok_ep:  # fit's default batch size (32); predict has its own
+        twin = m.clone()
+        h, h2 = m.fit(X, Y, epochs=epochs, batch_size=bs, verbose=False), twin.fit(X, Y, epochs=epochs, batch_size=32,
+                                                                                  verbose=False)
+        for k in h:
+            same(h[k], h2[k])
+        with pytest.raises((ValueError, TypeError)):
+            m.predict(X, batch_size=bs)
+    elif ok_bs and ok_ep:
         twin = m.clone()
         h = m.fit(X, Y, epochs=epochs, batch_size=bs, verbose=False)
         h2 = twin.fit(X, Y, epochs=epochs, batch_size=min(bs, 5), verbose=False)
@@ -734,7 +742,7 @@ def test_model_sizes(bs, epochs):
             same(h[k], h2[k])
         same(m.predict(X, batch_size=bs)["cls"], twin.predict(X, batch_size=5)["cls"])
         assert m.evaluate(X, Y, batch_size=bs) == twin.evaluate(X, Y, batch_size=5)
-    elif not ok_bs and (isinstance(epochs, int) and epochs >= 0):
+    elif not ok_bs and bs is not None and (isinstance(epochs, int) and epochs >= 0):
         with pytest.raises((ValueError, TypeError)):
             m.fit(X, Y, epochs=epochs, batch_size=bs, verbose=False)
         with pytest.raises((ValueError, TypeError)):

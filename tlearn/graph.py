@@ -17,14 +17,16 @@ class Tensor:
         The tensors the layer was called on.
     """
 
-    def __init__(self, layer, inputs: Sequence["Tensor"], shape: Tuple[int, ...]):
+    def __init__(self, layer, inputs: Sequence["Tensor"], shape: Tuple[int, ...], index: int = 0):
         self.layer = layer
         self.inputs = tuple(inputs)
         self.shape = tuple(int(s) for s in shape)
+        self.index = int(index)  # which call of the layer made it (a shared layer is called several times)
 
     @property
     def name(self) -> str:
-        return self.layer.name
+        """The layer's name for its first call, ``"<layer>:<k>"`` for the k-th further call."""
+        return self.layer.name if self.index == 0 else f"{self.layer.name}:{self.index}"
 
     def __repr__(self) -> str:
         return f"<Tensor '{self.name}' shape=(batch, {', '.join(map(str, self.shape))})>"

@@ -2,9 +2,12 @@
 
 Each layer names one op of the core's op table and its attributes; its shape
 inference and validation are the core's own (a one-node network is built to
-ask it), so Python never re-implements an op.  A layer object is called once;
-parameters belong to the :class:`~tlearn.Model` built from the graph and are
-named ``"<layer name>.<w|b>"``.
+ask it), so Python never re-implements an op.  Calling a layer object again
+shares it, as in Keras (``d = Dense(16); u, v = d(a), d(b)``): each call is a
+node of the core, all of them use one set of parameters (their gradient is
+the sum over the uses).  Parameters belong to the :class:`~tlearn.Model`
+built from the graph and are named ``"<layer name>.<w|b>"``; the k-th further
+call's node is ``"<layer name>:<k>"``.
 
 Names: a layer or argument takes PyTorch's name when PyTorch has the same
 thing with the same arguments (``Conv2d``, ``MaxPool2d``, ``AvgPool2d``,
@@ -48,10 +51,10 @@ class Layer:
     n_inputs: Optional[int] = 1
 
     def __init__(self, name: Optional[str] = None):
-        if name is not None and (not isinstance(name, str) or not name or "." in name or "/" in name):
-            raise ValueError(f"layer name must be a non-empty string without '.' or '/', got {name!r}")
+        if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./:")):
+            raise ValueError(f"layer name must be a non-empty string without '.', '/' or ':', got {name!r}")
         self.name = name or _auto_name(self.op)
-        self._called = False
+        self._calls = 0
 
     # --- what the core needs ---
     def iattr(self) -> Tuple[int, ...]:
@@ -76,18 +79,23 @@ class Layer:
         if self.n_inputs is not None and len(inputs) != self.n_inputs:
             raise ValueError(f"layer '{self.name}' ({type(self).__name__}): expected {self.n_inputs} input(s), "
                              f"got {len(inputs)}")
-        if self._called:
-            raise ValueError(f"layer '{self.name}' is already part of a graph; create a new layer "
-                             "(weights are shared by copying them, see Model.load_weights)")
-        shape = self._infer(inputs)
-        self._called = True
-        return Tensor(self, inputs, shape)
+        if self._calls and self.n_inputs == 0:
+            raise ValueError(f"input '{self.name}' is already a tensor; make another Input")
+        shape, pshapes = self._infer(inputs)
+        if self._calls and pshapes != self._param_shapes:
+            k = next(i for i, (a, b) in enumerate(zip(pshapes, self._param_shapes)) if a != b)
+            raise ValueError(f"layer '{self.name}' is shared: its parameter {k} has shape {self._param_shapes[k]}, "
+                             f"this call on inputs of shape {[t.shape for t in inputs]} would need {pshapes[k]}")
+        self._param_shapes = pshapes
+        self._calls += 1
+        return Tensor(self, inputs, shape, self._calls - 1)
 
-    def _infer(self, inputs: Sequence[Tensor]) -> Tuple[int, ...]:
+    def _infer(self, inputs: Sequence[Tensor]):
+        """The output shape and the parameter shapes of a call on ``inputs``, from the core."""
         net = _core.Net(0)
         ids = [net.add("input", name=f"in{k}", shape=t.shape) for k, t in enumerate(inputs)]
         node = net.add(self.op, ids, self.name, self.iattr(), self.fattr(), self.shape_attr())
-        return net.node(node)["shape"]
+        return net.node(node)["shape"], [net.param_info(p)["shape"] for p in range(net.n_params)]
 
     def __repr__(self) -> str:
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
@@ -114,7 +122,7 @@ class InputLayer(Layer):
         return self.shape
 
     def _infer(self, inputs):
-        return self.shape
+        return self.shape, []
 
     def get_config(self):
         return {"shape": list(self.shape), "name": self.name}

@@ -75,14 +75,15 @@ class LayerHandle:
 
     def __getattr__(self, attr):
         names = type(self._layer).fattr_names
-        if attr in names:
+        if attr in names:  # every use of a shared layer holds the same value
             return self._model._net.fattr(self._model._node[self.name], names.index(attr))
         raise AttributeError(f"layer '{self.name}' ({type(self._layer).__name__}) has no attribute {attr!r}")
 
     def __setattr__(self, attr, value):
         names = type(self._layer).fattr_names
         if attr in names:
-            self._model._net.set_fattr(self._model._node[self.name], names.index(attr), float(value))
+            for nm in self._model._uses[self.name]:
+                self._model._net.set_fattr(self._model._node[nm], names.index(attr), float(value))
         elif attr == "trainable":
             LayerHandle.trainable.fset(self, value)
         else:
@@ -166,21 +167,36 @@ class Model:
                 raise ValueError(f"input {n!r} is not an Input tensor")
             if t not in order:
                 raise ValueError(f"input {n!r} is not used by any output")
-        self._input_alias = {n: t.name for n, t in ins.items()}
-        self._output_alias = {n: t.name for n, t in outs.items()}
-        self._build([t.layer for t in order], {t.layer.name: [p.name for p in t.inputs] for t in order})
+        # one node per call of a layer: the first call in this model is named
+        # after the layer (and owns its parameters), later calls "<layer>:<k>"
+        node_name, uses = {}, {}
+        for t in order:
+            k = uses[id(t.layer)] = uses.get(id(t.layer), -1) + 1
+            node_name[id(t)] = t.layer.name if k == 0 else f"{t.layer.name}:{k}"
+        self._input_alias = {n: node_name[id(t)] for n, t in ins.items()}
+        self._output_alias = {n: node_name[id(t)] for n, t in outs.items()}
+        self._build([(node_name[id(t)], t.layer) for t in order],
+                    {node_name[id(t)]: [node_name[id(p)] for p in t.inputs] for t in order})
 
     # ------------------------------------------------------------------ build
-    def _build(self, layer_list: List[_layers.Layer], inputs_of: Dict[str, List[str]]) -> None:
-        self._layers = {l.name: l for l in layer_list}
-        if len(self._layers) != len(layer_list):
-            raise ValueError("two layers share a name; layer names must be unique in a model")
+    def _build(self, nodes: List, inputs_of: Dict[str, List[str]]) -> None:
+        """``nodes``: (node name, layer) in topological order; a layer met again
+        is a shared layer: its node uses the parameters of the layer's first node."""
+        self._layers: Dict[str, _layers.Layer] = {}
+        self._uses: Dict[str, List[str]] = {}  # layer name -> its node names, the owner first
+        for nm, l in nodes:
+            if self._layers.setdefault(l.name, l) is not l:
+                raise ValueError(f"two layers are named {l.name!r}; layer names must be unique in a model")
+            self._uses.setdefault(l.name, []).append(nm)
         self._inputs_of = inputs_of
         net = _core.Net(self.seed)
         self._node: Dict[str, int] = {}
-        for l in layer_list:
-            ids = [self._node[p] for p in inputs_of[l.name]]
-            self._node[l.name] = net.add(l.op, ids, l.name, l.iattr(), l.fattr(), l.shape_attr())
+        for nm, l in nodes:
+            ids = [self._node[p] for p in inputs_of[nm]]
+            self._node[nm] = net.add(l.op, ids, nm, l.iattr(), l.fattr(), l.shape_attr())
+            owner = self._uses[l.name][0]
+            if owner != nm:
+                net.share(self._node[nm], self._node[owner])
         net.finalize()
         self._net = net
         self._input_nodes = sorted(self._node[n] for n in self._input_alias.values())
@@ -236,8 +252,14 @@ class Model:
     def _summary_text(self) -> str:
         lines = [f"Model '{self.name}'",
                  f"  {'layer':<20} {'type':<12} {'output shape':<16} {'params':>9}"]
-        for n, l in self._layers.items():
+        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
+        for n in self._node:
+            l = self._layers[owner_of[n]]
             info = self._net.node(self._node[n])
+            if n != l.name:
+                lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} "
+                             f"{'':>9} (shares {l.name}'s parameters)")
+                continue
             ps = LayerHandle(self, l).param_names
             np_ = sum(int(np.prod(self.params[p].shape)) for p in ps)
             frozen = "" if not ps or LayerHandle(self, l).trainable else " (frozen)"
@@ -596,7 +618,7 @@ class Model:
                              "pass over them")
         self._require_compiled()
         batch_size = 32 if batch_size is None else batch_size
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         loop = _fitloop.Loop(self, epochs, None, verbose, callbacks, validation_data)
         xs, ys, n = self._prepare(x, y)
@@ -707,6 +729,10 @@ class Model:
             bns = list(layers)
         if not bns:
             raise ValueError(f"model '{self.name}' has no BatchNorm layer")
+        shared = [n for n in bns if len(self._uses[n]) > 1]
+        if shared:
+            raise ValueError(f"reestimate_batchnorm: BatchNorm layers {shared} are shared (used several times "
+                             "per forward pass); their running statistics mix the uses and cannot be re-estimated")
         xs = self._input_list(x)
         n = len(xs[0])
         if n == 0:
@@ -766,7 +792,12 @@ class Model:
     # ------------------------------------------------------ save and clone
     def _get_state(self):
         spec = []
-        for name, l in self._layers.items():
+        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
+        for name in self._node:
+            l = self._layers[owner_of[name]]
+            if name != l.name:  # a further use of a shared layer
+                spec.append({"use_of": l.name, "node": name, "inputs": self._inputs_of[name]})
+                continue
             cfg = l.get_config()
             for k, attr in enumerate(type(l).fattr_names):
                 cfg[attr] = self._net.fattr(self._node[name], k)
@@ -799,8 +830,16 @@ class Model:
         self.name, self.seed = meta["name"], int(meta["seed"])
         self._input_alias = dict(meta["inputs"])
         self._output_alias = dict(meta["outputs"])
-        layer_list = [_layers.from_config(s["class"], s["config"]) for s in meta["layers"]]
-        self._build(layer_list, {s["config"]["name"]: list(s["inputs"]) for s in meta["layers"]})
+        nodes, by_name, inputs_of = [], {}, {}
+        for s in meta["layers"]:
+            if "use_of" in s:
+                nm, layer = str(s["node"]), by_name[s["use_of"]]
+            else:
+                layer = _layers.from_config(s["class"], s["config"])
+                nm = by_name.setdefault(layer.name, layer).name
+            nodes.append((nm, layer))
+            inputs_of[nm] = list(s["inputs"])
+        self._build(nodes, inputs_of)
         for p in meta["params"]:
             if p["name"] not in self._param_index:
                 raise ValueError(f"saved parameter {p['name']!r} does not exist in the rebuilt model")

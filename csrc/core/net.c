@@ -181,6 +181,48 @@ tl_status tl_net_add(tl_net *net, int op, const int *inputs, int n_inputs, const
     return st;
 }
 
+/* A shared layer: `node`, just added, uses the parameters of `source`
+ * instead of its own.  Its own, the last ones declared, are dropped; the
+ * backward kernels accumulate into the parameter gradients, so the gradient
+ * of a shared parameter is the sum over the nodes that use it. */
+tl_status tl_net_share(tl_net *net, int node, int source) {
+    if (net->finalized)
+        return tl_set_error(net, TL_ERR_STATE, "cannot share parameters: the network is finalized");
+    if (node != net->n_nodes - 1 || node != net->n_regular - 1)
+        return tl_set_error(net, TL_ERR_STATE, "share: node %d is not the last node added (%d)", node,
+                            net->n_nodes - 1);
+    if (source < 0 || source >= node)
+        return tl_set_error(net, TL_ERR_VALUE, "share: source node %d is not an earlier node (0..%d)", source,
+                            node - 1);
+    tl_node *n = &net->nodes[node], *src = &net->nodes[source];
+    if (n->op != src->op || n->n_param != src->n_param)
+        return tl_set_error(net, TL_ERR_VALUE, "share: node '%s' (%s, %d parameters) cannot use the parameters of "
+                            "'%s' (%s, %d parameters)", n->name, tl_ops[n->op].info.name, n->n_param, src->name,
+                            tl_ops[src->op].info.name, src->n_param);
+    for (int k = 0; k < n->n_param; k++) {
+        const tl_param *a = &net->params[n->param[k]], *b = &net->params[src->param[k]];
+        int same = a->ndim == b->ndim;
+        for (int d = 0; same && d < a->ndim; d++) same = a->shape[d] == b->shape[d];
+        if (!same) {
+            char sa[64] = "", sb[64] = "";
+            for (int d = 0; d < a->ndim; d++)
+                snprintf(sa + strlen(sa), sizeof sa - strlen(sa), d ? ", %d" : "%d", a->shape[d]);
+            for (int d = 0; d < b->ndim; d++)
+                snprintf(sb + strlen(sb), sizeof sb - strlen(sb), d ? ", %d" : "%d", b->shape[d]);
+            return tl_set_error(net, TL_ERR_SHAPE, "share: node '%s' would need parameter '%s' of shape (%s), but "
+                                "the shared parameter '%s' has shape (%s): a shared layer must see inputs of the same "
+                                "size", n->name, a->name, sa, b->name, sb);
+        }
+        if (n->param[k] != net->n_params - n->n_param + k)
+            return tl_set_error(net, TL_ERR_STATE, "share: the parameters of node '%s' are not the last declared",
+                                n->name);
+    }
+    net->n_params -= n->n_param;
+    for (int k = 0; k < n->n_param; k++) n->param[k] = src->param[k];
+    invalidate_plan(net);
+    return TL_OK;
+}
+
 static void init_param(tl_net *net, int p) {
     tl_param *pr = &net->params[p];
     float *w = net->arena[TL_ARENA_VALUE] + pr->offset;

@@ -90,6 +90,11 @@ const char *tl_net_error(const tl_net *net);
 tl_status tl_net_add(tl_net *net, int op, const int *inputs, int n_inputs, const char *name,
                      const int *iattr, int n_iattr, const float *fattr, int n_fattr,
                      const int *shape, int ndim, int *id);
+/* Make `node`, the node just added, use the parameters of the earlier node
+ * `source` (same op, same parameter shapes): a shared layer.  Gradients of a
+ * shared parameter sum over its nodes; freezing, masks and regularizers are
+ * the parameter's, so they apply to every use. */
+tl_status tl_net_share(tl_net *net, int node, int source);
 /* Lay out and initialise the parameter arenas.  No more non-loss nodes after this. */
 tl_status tl_net_finalize(tl_net *net);
 /* Append a loss node on `input` with weight `weight`. */

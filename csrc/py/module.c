@@ -417,6 +417,16 @@ static PyObject *Net_add(NetObject *self, PyObject *args, PyObject *kw) {
     return PyLong_FromLong(id);
 }
 
+static PyObject *Net_share(NetObject *self, PyObject *args) {
+    int node, source;
+    if (!PyArg_ParseTuple(args, "ii:share", &node, &source)) return NULL;
+    if (enter(self)) return NULL;
+    tl_status st = tl_net_share(self->net, node, source);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
 static PyObject *Net_finalize(NetObject *self, PyObject *Py_UNUSED(a)) {
     if (enter(self)) return NULL;
     tl_status st = tl_net_finalize(self->net);
@@ -1111,6 +1121,7 @@ static PyObject *Net_param_index(NetObject *self, PyObject *args) {
 static PyMethodDef Net_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Net_add, METH_VARARGS | METH_KEYWORDS,
      "add(op, inputs=(), name='', iattr=(), fattr=(), shape=()) -> node index"},
+    {"share", (PyCFunction)Net_share, METH_VARARGS, "share(node, source): node uses source's parameters"},
     {"finalize", (PyCFunction)Net_finalize, METH_NOARGS, "lay out and initialise the parameters"},
     {"add_loss", (PyCFunction)(void (*)(void))Net_add_loss, METH_VARARGS | METH_KEYWORDS,
      "add_loss(op, input, name='', weight=1.0, fattr=()) -> node index"},
