@@ -13,6 +13,7 @@ prints the number of examples run and checks the total.
 import gzip
 import io as _io
 import os
+import pickle
 import struct
 import zlib
 
@@ -935,6 +936,152 @@ def test_idx_parser(f, tmp_path_factory):
     assert got.size * got.dtype.itemsize == len(raw2) - 4 - 4 * got.ndim
 
 
+# ------------------------------------------------- 5. the first hour's entry points
+
+@st.composite
+def batch_items(draw):
+    """One item of an iterable of batches: usually (X, Y) of model_xy, sometimes
+    a non-tuple, a 1-, 3- or 4-tuple."""
+    X, Y = draw(model_xy())
+    form = draw(st.sampled_from(["pair"] * 6 + ["list", "junk", "one", "three", "four"]))
+    if form == "pair":
+        return (X, Y)
+    if form == "list":
+        return [X, Y]
+    if form == "junk":
+        return draw(st.sampled_from(JUNK_ITEMS))
+    return {"one": (X,), "three": (X, Y, np.ones(3)), "four": (X, Y, X, Y)}[form]
+
+
+JUNK_ITEMS = [None, 3, "xy", b"xy", {"a": 1}, np.ones(3), object()]
+
+
+def batch_canon(item):
+    """The canonical (xs, ys) of a batch item, or Invalid."""
+    if not isinstance(item, (tuple, list)):
+        raise Invalid(TypeError, "not a tuple")
+    if len(item) != 2:
+        raise Invalid(ValueError, "not a pair")
+    xs, ys = model_canon(*item)
+    if xs[0].shape[0] == 0:
+        raise Invalid(ValueError, "empty batch")
+    return xs, ys
+
+
+@fuzz_settings(300)
+@given(items=st.lists(batch_items(), min_size=1, max_size=3), as_gen=st.booleans())
+def test_fit_on_batches(items, as_gen):
+    """fit on a list or a generator of hostile batches: the steps of the valid
+    batches before the first bad one run exactly as train_on_batch on their
+    canonical arrays, then the bad one is refused with an allowed exception."""
+    count("fit on batches")
+    m = build_model()
+    compile_model(m)
+    twin = m.clone()
+    bad = None
+    for k, item in enumerate(items):
+        try:
+            xs, ys = batch_canon(item)
+        except Invalid as e:
+            bad = (k, e.exc)
+            break
+        twin._net.train_step(xs, ys, 0.05)
+    arg = (it for it in items) if as_gen else list(items)
+    if bad is None:
+        h = m.fit(arg, epochs=1, verbose=0)
+        assert len(h["loss"]) == 1 and m._step == len(items)
+    else:
+        if bad[0] == 0 and not as_gen:
+            # a list whose first item is no tuple is read as arrays: any clean refusal
+            with pytest.raises(ALLOWED):
+                m.fit(arg, epochs=1, verbose=0)
+        else:
+            with pytest.raises(ALLOWED) as ei:
+                m.fit(arg, epochs=1, verbose=0)
+            assert f"batch {bad[0]}" in str(ei.value) or not isinstance(ei.value, (ValueError, TypeError)), ei.value
+    for k in m.params:
+        same(m.params[k], twin.params[k])
+    xs, ys = valid_batch()
+    assert all(np.isfinite(m._net.train_step(xs, ys, 0.01)[0]))
+
+
+TORCH_SUFFIX = {"w": "weight", "b": "bias"}
+
+
+@fuzz_settings(300)
+@given(data=st.data())
+def test_load_weights_torch_names(data):
+    """Hostile PyTorch-named state dicts: either every named parameter is loaded
+    exactly, or an allowed exception and no parameter changed (load_weights
+    checks everything before it writes)."""
+    count("torch names")
+    m = build_model()
+    before = m.state_dict()
+    sd = {}
+    for name, v in before.items():
+        layer, attr = name.rsplit(".", 1)
+        key = data.draw(st.sampled_from([f"{layer}.{TORCH_SUFFIX[attr]}"] * 4 + [name, f"{layer}x.{attr}",
+                                                                                   f"no.{layer}.weight", "", layer]))
+        val = data.draw(st.sampled_from(["ok"] * 5 + ["T", "short", "nan", "str", "drop"]))
+        if val == "drop":
+            continue
+        a = np.full(v.shape, 0.5, np.float32)
+        sd[key] = {"ok": a, "T": a.T.copy(), "short": a.reshape(-1)[:-1], "nan": np.full(v.shape, np.nan),
+                   "str": np.full(v.shape, "x")}[val]
+    if data.draw(st.booleans()):
+        sd["h.num_batches_tracked"] = np.array(3)
+    strict = data.draw(st.booleans())
+    try:
+        loaded = m.load_weights(sd, strict=strict)
+    except ALLOWED:
+        event("refused")
+        for k, v in before.items():
+            assert np.array_equal(m.params[k], v), k
+        return
+    event("loaded")
+    for k in m.params:
+        assert np.array_equal(m.params[k], np.full(m.params[k].shape, 0.5, np.float32) if k in loaded else before[k])
+    if strict:
+        assert sorted(loaded) == sorted(m.params)
+
+
+class _Pickled:
+    """Unpickles as tlearn's model reducer applied to ``blob``."""
+
+    def __init__(self, blob):
+        self.blob = blob
+
+    def __reduce__(self):
+        from tlearn.model import _unpickle
+
+        return (_unpickle, (self.blob, None))
+
+
+@fuzz_settings(200)
+@given(data=st.data())
+def test_pickle_of_mutated_model_bytes(data):
+    """A pickle whose model-file bytes are mutated: a clean ValueError, or a model."""
+    count("pickle parser")
+    blob = data.draw(mutated(MODEL_BYTES))
+    if data.draw(st.booleans()):
+        blob = _recrc(blob)
+    try:
+        meta, _ = tio.loads(blob)
+    except ValueError:
+        meta = None
+    if meta is not None and _largest_int(meta.get("layers")) > 10**5:
+        return
+    raw = pickle.dumps(_Pickled(blob))
+    try:
+        m = pickle.loads(raw)
+    except ValueError as e:
+        event("refused")
+        assert "pickled tlearn.Model" in str(e)
+        return
+    event("loaded")
+    assert isinstance(m, tl.Model)
+
+
 # ------------------------------------------------------------- the count
 
 def test_zz_example_count():
@@ -945,5 +1092,5 @@ def test_zz_example_count():
     print(f"\nfuzz examples: {total} ({line})")
     with open(os.path.join(os.environ.get("TLEARN_FUZZ_REPORT_DIR", "/tmp"), "tlearn-fuzz-count.txt"), "w") as f:
         f.write(f"{total} {binding}\n{line}\n")
-    if len(COUNTS) == 6 and SCALE >= 1:
+    if len(COUNTS) == 9 and SCALE >= 1:
         assert binding >= 2000, COUNTS
