@@ -109,10 +109,13 @@ def _claims(report, acc, keep, ks, src_acc):
                  "lecture", f"difference at k={ks[-1]}: {fmt(d)}; at k={ks[0]}: "
                  f"{fmt(_diff(acc['fine-tune all'][k1], acc['scratch'][k1]))}",
                  d["mean"] < _diff(acc["fine-tune all"][k1], acc["scratch"][k1])["mean"], key="gain_shrinks", diff=d)
+    papers = {"L2-SP": "Li et al. 2018 (motivation: stay near the source solution; no old-task number)",
+              "EWC": "Kirkpatrick et al. 2017 (old tasks kept while learning new ones)",
+              "output consistency (LwF)": "Li & Hoiem 2016 (old-task accuracy kept close to the original)"}
     for m in ("L2-SP", "EWC", "output consistency (LwF)"):
         d = _diff(keep[m][kl], keep["fine-tune all"][kl])
         report.claim(f"{m} retains more of the source task than plain fine-tuning (k = {ks[-1]})",
-                     "Li & Hoiem 2016 (LwF keeps old-task accuracy); Kirkpatrick et al. 2017 (EWC)",
+                     papers[m],
                      f"source accuracy {fmt(mean_std(keep[m][kl]))} vs {fmt(mean_std(keep['fine-tune all'][kl]))}; "
                      f"difference {fmt(d)}", d["mean"] > 0.0, key=f"retains_{m.split()[0].lower()}", diff=d)
 
