@@ -1,5 +1,5 @@
 """The domain-adaptation recipes (tlearn.transfer): scikit-learn's contract,
-the schedules of Ganin et al., bad input."""
+the schedules of Ganin et al., bad input, and the CORAL loss of the core."""
 import numpy as np
 import pytest
 
@@ -20,7 +20,7 @@ def pair():
     return ds.to_rgb(x[s]), y[s], ds.mnist_m(x[t], seed=1), y[t]
 
 
-RECIPES = [T.SourceOnly, T.AdaBN, T.DANN]
+RECIPES = [T.SourceOnly, T.AdaBN, T.DeepCORAL, T.DANN]
 
 
 @pytest.mark.parametrize("cls", RECIPES, ids=lambda c: c.__name__)
@@ -111,7 +111,7 @@ def test_adabn_reestimates_on_target(pair):
 
 # --------------------------------------------------------------- bad input
 
-@pytest.mark.parametrize("cls", [T.DANN, T.AdaBN], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", [T.DANN, T.DeepCORAL, T.AdaBN], ids=lambda c: c.__name__)
 def test_bad_target_input(pair, cls):
     xs, ys, xt, yt = pair
     with pytest.raises(ValueError, match=r"target examples must have the shape of the source examples: "
@@ -160,3 +160,52 @@ def test_proxy_a_distance():
         T.proxy_a_distance(a, b[:, :5])
     with pytest.raises(ValueError, match="at least 4 examples per domain"):
         T.proxy_a_distance(a[:3], b)
+
+
+# ----------------------------------------------------------- the CORAL loss
+
+def _coral_model(D=5):
+    x = tl.Input(D, name="x")
+    m = tl.Model(x, {"f": L.Dense(D, name="fc")(x)}, seed=0)
+    m.compile(O.SGD(0.0), loss={"f": tl.losses.CORAL()})
+    return m
+
+
+def test_coral_value_and_degenerate_batches():
+    rng = np.random.default_rng(0)
+    m = _coral_model()
+    x = rng.standard_normal((12, 5)).astype(np.float32)
+    d = np.array([0, 1] * 6)
+    f = m.predict(x).astype(np.float64)
+    cs, ct = np.cov(f[d == 0], rowvar=False), np.cov(f[d == 1], rowvar=False)
+    want = ((cs - ct) ** 2).sum() / (4 * 25)
+    assert m.evaluate(x, d)["f"] == pytest.approx(want, rel=1e-5)
+    # one domain with a single row: no covariance, loss 0, no gradient, weights unchanged
+    w = m.params["fc.w"].copy()
+    d1 = np.array([0] * 11 + [1])
+    r = m.train_on_batch(x, d1, lr=1.0)
+    assert r["f"] == 0.0 and np.array_equal(m.params["fc.w"], w)
+    # rows marked -1 do not count
+    d2 = d.copy()
+    d2[:2] = -1
+    keep = d2 >= 0
+    cs, ct = np.cov(f[keep][d2[keep] == 0], rowvar=False), np.cov(f[keep][d2[keep] == 1], rowvar=False)
+    assert m.evaluate(x, d2)["f"] == pytest.approx(((cs - ct) ** 2).sum() / 100, rel=1e-5)
+    with pytest.raises(ValueError, match="domain label 2 is not 0 .source., 1 .target. or -1"):
+        m.evaluate(x, np.full(12, 2))
+
+
+def test_coral_training_aligns_covariances():
+    rng = np.random.default_rng(1)
+    D = 4
+    x = tl.Input(D, name="x")
+    m = tl.Model(x, {"f": L.Dense(D, name="fc")(x)}, seed=0)
+    m.compile(O.SGD(0.5), loss={"f": tl.losses.CORAL()})
+    xs = rng.standard_normal((64, D)).astype(np.float32)
+    xt = (rng.standard_normal((64, D)) * np.array([3.0, 0.3, 1.0, 2.0])).astype(np.float32)
+    X, d = np.concatenate([xs, xt]), np.repeat([0, 1], 64)
+    first = m.evaluate(X, d)["f"]
+    for _ in range(300):
+        m.train_on_batch(X, d)
+    assert m.evaluate(X, d)["f"] < 0.01 * first
+    assert np.abs(m.params["fc.w"]).max() > 0.5  # aligned, not collapsed to zero

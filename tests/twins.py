@@ -147,6 +147,12 @@ def _build_soft_ce(rng):
     return out
 
 
+def _build_coral(rng):
+    B, D = 9, 4
+    d = np.array([0, 1, 0, -1, 1, 0, 1, 0, 1], np.int32)
+    return [case("coral", [(D,)], B, [normal(rng, (B, D), 1.5) + d[:, None] * 0.5], target=d, tag="mixed")]
+
+
 BUILDERS = {
     "input": _unary("input", normal, shapes=((5,), (2, 3))),
     "dense": _build_dense,
@@ -169,6 +175,7 @@ BUILDERS = {
     "sigmoid_bce": _build_bce,
     "mse": _build_mse,
     "soft_ce": _build_soft_ce,
+    "coral": _build_coral,
 }
 
 
@@ -497,6 +504,34 @@ class SoftCETwin:
         return d / max(ok.sum(), 1)
 
 
+class CoralTwin:
+    """Deep CORAL (Sun & Saenko 2016): |C_s - C_t|_F^2 / (4 D^2), unbiased covariances of the
+    rows labelled 0 (source) and 1 (target); 0 unless both domains have two rows."""
+
+    @staticmethod
+    def _parts(x, t):
+        s, g = x[t == 0], x[t == 1]
+        return s, g, len(s) >= 2 and len(g) >= 2
+
+    def forward(self, c, x, t):
+        s, g, ok = self._parts(x, t)
+        if not ok:
+            return 0.0
+        D = x.shape[1]
+        return float(((np.cov(s, rowvar=False) - np.cov(g, rowvar=False)) ** 2).sum() / (4 * D * D))
+
+    def backward(self, c, x, t):
+        s, g, ok = self._parts(x, t)
+        dx = np.zeros_like(x)
+        if not ok:
+            return dx
+        D = x.shape[1]
+        M = np.cov(s, rowvar=False) - np.cov(g, rowvar=False)
+        dx[t == 0] = (s - s.mean(0)) @ M / ((len(s) - 1) * D * D)
+        dx[t == 1] = -(g - g.mean(0)) @ M / ((len(g) - 1) * D * D)
+        return dx
+
+
 def _relu_like(c):
     return c["fattr"][0] if c["fattr"] else 0.0
 
@@ -523,4 +558,5 @@ TWINS = {
     "sigmoid_bce": BCETwin(),
     "mse": MSETwin(),
     "soft_ce": SoftCETwin(),
+    "coral": CoralTwin(),
 }

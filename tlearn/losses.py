@@ -70,7 +70,17 @@ class SoftTargetCE(Loss):
         return {"temperature": self.temperature, "weight": self.weight, "name": self.name}
 
 
-LOSSES = {c.kind: c for c in (SoftmaxCE, SigmoidBCE, MSE, SoftTargetCE)}
+class CORAL(Loss):
+    """Deep CORAL (Sun & Saenko 2016): ``|C_s - C_t|_F^2 / (4 D^2)`` between
+    the covariances of the features of the examples labelled 0 (source) and
+    1 (target) in a batch; -1 marks examples in neither.  The target is the
+    domain label per example; a batch with fewer than 2 of either domain
+    contributes 0."""
+
+    kind = "coral"
+
+
+LOSSES = {c.kind: c for c in (SoftmaxCE, SigmoidBCE, MSE, SoftTargetCE, CORAL)}
 _BY_CLASS = {c.__name__: c for c in LOSSES.values()}
 
 

@@ -515,7 +515,11 @@ class Model:
             if t.ndim == 0:
                 raise ValueError(f"target of loss '{s.name}': expected an array with one entry per example, "
                                  f"got a 0-d value {t!r}")
-            if s.loss.kind == "softmax_ce":
+            if s.loss.kind == "coral" and t.size and not np.isin(t, (-1, 0, 1)).all():
+                bad = t.reshape(-1)[~np.isin(t.reshape(-1), (-1, 0, 1))][0]
+                raise ValueError(f"target of loss '{s.name}': domain label {bad} is not 0 (source), 1 (target) "
+                                 "or -1 (neither)")
+            if s.loss.kind in ("softmax_ce", "coral"):
                 if t.dtype.kind not in "iu":
                     raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
                                     f"got dtype {t.dtype}")

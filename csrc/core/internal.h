@@ -95,6 +95,8 @@ typedef struct tl_op_def {
     void (*forward)(tl_net *net, tl_node *node, int B, int train);
     /* accumulate into inputs' dout (where non-NULL) and parameter grads (where trainable) */
     void (*backward)(tl_net *net, tl_node *node, int B);
+    /* scratch per node, independent of the batch, after the B rows of aux (0 if none) */
+    int64_t (*aux_once)(const tl_net *net, const tl_node *node);
 } tl_op_def;
 
 extern const tl_op_def tl_ops[TL_OP_COUNT];

@@ -222,3 +222,57 @@ void tl_soft_ce_backward(float *dlogits, const float *probs, const float *q, int
         for (int c = 0; c < C; c++) d[c] += scale * T * (p[c] * sq - qi[c]);
     }
 }
+
+double tl_coral_forward(float *xc, float *xd, float *cov, const float *x, const int32_t *domain, int B, int D,
+                        int *ns, int *nt) {
+    int cnt[2] = {0, 0};
+    for (int i = 0; i < B; i++)
+        if (domain[i] == 0 || domain[i] == 1) cnt[domain[i]]++;
+    *ns = cnt[0];
+    *nt = cnt[1];
+    if (cnt[0] < 2 || cnt[1] < 2) return 0.0;
+    /* the two domain means live in cov (>= 2D floats) until M overwrites them */
+    float w[2] = {1.0f / (float)(cnt[0] - 1), -1.0f / (float)(cnt[1] - 1)};
+    for (int d = 0; d < 2; d++) {
+        float *m = cov + (int64_t)d * D;
+        memset(m, 0, sizeof(float) * (size_t)D);
+    }
+    for (int i = 0; i < B; i++) {
+        int g = domain[i];
+        if (g != 0 && g != 1) continue;
+        const float *xi = x + (int64_t)i * D;
+        float *m = cov + (int64_t)g * D;
+        for (int j = 0; j < D; j++) m[j] += xi[j];
+    }
+    for (int g = 0; g < 2; g++) {
+        float *m = cov + (int64_t)g * D, inv = 1.0f / (float)cnt[g];
+        for (int j = 0; j < D; j++) m[j] *= inv;
+    }
+    for (int i = 0; i < B; i++) {
+        int g = domain[i];
+        float *ci = xc + (int64_t)i * D, *di = xd + (int64_t)i * D;
+        if (g != 0 && g != 1) {
+            memset(ci, 0, sizeof(float) * (size_t)D);
+            memset(di, 0, sizeof(float) * (size_t)D);
+            continue;
+        }
+        const float *xi = x + (int64_t)i * D, *m = cov + (int64_t)g * D;
+        for (int j = 0; j < D; j++) {
+            di[j] = xi[j] - m[j];
+            ci[j] = w[g] * di[j];
+        }
+    }
+    /* M = Xd^T W Xd = C_s - C_t */
+    tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, B, 1.0f, xd, D, xc, D, 0.0f, cov, D);
+    double total = 0.0;
+    for (int64_t k = 0; k < (int64_t)D * D; k++) total += (double)cov[k] * (double)cov[k];
+    return total / (4.0 * (double)D * (double)D);
+}
+
+void tl_coral_backward(float *dx, const float *xc, const float *cov, int B, int D, int ns, int nt, float scale) {
+    if (ns < 2 || nt < 2 || !dx) return;
+    /* d/dXd |Xd^T W Xd|^2 / (4 D^2) = W Xd M / D^2; the centring passes it unchanged
+     * because the rows of W Xd M of each domain sum to zero */
+    tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, D, scale / ((float)D * (float)D), xc, D, cov, D, 1.0f,
+             dx, D);
+}

@@ -45,4 +45,15 @@ void tl_mse_backward(float *dy, const float *y, const float *t, int64_t N, float
 double tl_soft_ce_forward(float *probs, const float *logits, const float *q, int B, int C, float T, int *n);
 void tl_soft_ce_backward(float *dlogits, const float *probs, const float *q, int B, int C, float T, float scale);
 
+/* CORAL (Sun & Saenko 2016, Deep CORAL): loss = |C_s - C_t|_F^2 / (4 D^2) between the
+ * feature covariances (unbiased) of the rows of x (B,D) labelled domain 0 (source) and
+ * 1 (target); rows labelled -1 are skipped.  Scratch: xc (B,D) receives the rows centred
+ * on their domain's mean times w_i = 1/(ns-1) (source), -1/(nt-1) (target), 0 (skipped);
+ * xd (B,D) the centred rows unscaled; cov (max(D*D, 2D) floats) receives M = C_s - C_t (D,D).  The loss is 0
+ * (and no gradient flows) unless both domains have at least 2 rows; *ns, *nt: rows seen. */
+double tl_coral_forward(float *xc, float *xd, float *cov, const float *x, const int32_t *domain, int B, int D,
+                        int *ns, int *nt);
+/* dx += scale / D^2 * W Xd M (W = diag(w)): the gradient of the loss times scale */
+void tl_coral_backward(float *dx, const float *xc, const float *cov, int B, int D, int ns, int nt, float scale);
+
 #endif

@@ -471,14 +471,15 @@ static size_t plan_layout(tl_net *net, int B, int assign, size_t *ndout) {
         const tl_op_def *d = &tl_ops[n->op];
         int owns = n->op != TL_OP_INPUT && !d->info.is_loss && d->view == TL_VIEW_NONE;
         int64_t aux = d->aux_size ? d->aux_size(net, n) : 0;
+        int64_t once = d->aux_once ? d->aux_once(net, n) : 0;
         if (assign) {
             n->owned_out = owns ? net->act + off : NULL;
             if (owns) n->out = n->owned_out;
-            n->aux = aux ? net->act + off + (owns ? (size_t)B * (size_t)n->size : 0) : NULL;
+            n->aux = aux || once ? net->act + off + (owns ? (size_t)B * (size_t)n->size : 0) : NULL;
             n->aux_size = aux;
         }
         if (owns) off += (size_t)B * (size_t)n->size;
-        off += (size_t)B * (size_t)aux;
+        off += (size_t)B * (size_t)aux + (size_t)once;
     }
     return off;
 }

@@ -455,6 +455,9 @@ static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int nd
     if (node->op == TL_OP_SOFT_CE && !(node->fattr[0] > 0.0f))
         return tl_set_error(net, TL_ERR_VALUE, "soft_ce '%s': temperature must be positive, got %g", node->name,
                             (double)node->fattr[0]);
+    if (node->op == TL_OP_CORAL && (x->size < 2 || x->size > 46340))
+        return tl_set_error(net, TL_ERR_SHAPE, "coral '%s': needs 2 to 46340 features (a D x D covariance), "
+                            "input '%s' has %lld", node->name, x->name, (long long)x->size);
     if ((node->op == TL_OP_SOFTMAX_CE || node->op == TL_OP_SOFT_CE) && x->size < 2)
         return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': needs at least 2 classes, input '%s' has %lld features",
                             tl_ops[node->op].info.name, node->name, x->name, (long long)x->size);
@@ -518,6 +521,41 @@ static void bwd_soft_ce(tl_net *net, tl_node *node, int B) {
                         node->loss_weight / (float)LOSS_COUNT(node));
 }
 
+/* CORAL: |C_s - C_t|_F^2 / (4 D^2) between the covariances of the rows labelled 0 and 1.
+ * aux per example: centred rows times their domain weight, then the centred rows;
+ * once: M = C_s - C_t (D, D) (>= 2D floats: the two means live there first). */
+static int64_t aux_coral(const tl_net *net, const tl_node *node) { return 2 * tl_in((tl_net *)net, node, 0)->size; }
+static int64_t aux_once_coral(const tl_net *net, const tl_node *node) {
+    int64_t D = tl_in((tl_net *)net, node, 0)->size;
+    return D * D > 2 * D ? D * D : 2 * D;
+}
+static void coral_parts(const tl_node *node, int B, float **xc, float **xd, float **cov) {
+    int64_t D = node->aux_size / 2;
+    *xc = node->aux;
+    *xd = node->aux + B64(B, D);
+    *cov = node->aux + B64(B, node->aux_size);
+}
+static void fwd_coral(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    float *xc, *xd, *cov;
+    coral_parts(node, B, &xc, &xd, &cov);
+    int ns = 0, nt = 0;
+    node->loss = tl_coral_forward(xc, xd, cov, x->out, node->target, B, (int)x->size, &ns, &nt);
+    LOSS_COUNT(node) = ns >= 2 && nt >= 2 ? ns + nt : 0;
+    node->loss_correct = 0;
+}
+static void bwd_coral(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!LOSS_COUNT(node) || !x->dout) return;
+    float *xc, *xd, *cov;
+    coral_parts(node, B, &xc, &xd, &cov);
+    const int32_t *d = node->target;
+    int ns = 0, nt = 0;
+    for (int i = 0; i < B; i++) ns += d[i] == 0, nt += d[i] == 1;
+    tl_coral_backward(x->dout, xc, cov, B, (int)x->size, ns, nt, node->loss_weight);
+}
+
 static void fwd_none(tl_net *net, tl_node *node, int B, int train) { (void)net; (void)node; (void)B; (void)train; }
 
 const tl_op_def tl_ops[TL_OP_COUNT] = {
@@ -557,6 +595,8 @@ const tl_op_def tl_ops[TL_OP_COUNT] = {
                    infer_loss, NULL, fwd_mse, bwd_mse},
     [TL_OP_SOFT_CE] = {{"soft_ce", 1, 1, 1, TL_TARGET_FLOAT, 0, 1, "fattr: temperature; target: probabilities like the input"}, TL_VIEW_NONE,
                        infer_loss, aux_probs, fwd_soft_ce, bwd_soft_ce},
+    [TL_OP_CORAL] = {{"coral", 1, 1, 1, TL_TARGET_INT, 0, 0, "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
+                     TL_VIEW_NONE, infer_loss, aux_coral, fwd_coral, bwd_coral, aux_once_coral},
 };
 
 _Static_assert(sizeof tl_ops / sizeof tl_ops[0] == TL_OP_COUNT, "one op table row per op");

@@ -57,6 +57,7 @@ typedef enum tl_op {
     TL_OP_SIGMOID_BCE, /* 0/1 float targets, NaN = missing */
     TL_OP_MSE,         /* float targets, NaN = missing */
     TL_OP_SOFT_CE,     /* soft targets (probabilities), temperature */
+    TL_OP_CORAL,       /* int32 domain labels: 0 source, 1 target, -1 neither */
     TL_OP_COUNT
 } tl_op;
 
