@@ -246,6 +246,7 @@ class DomainAdaptation:
             outputs[out], losses[out], weights[out] = t, loss, w
         self._feature_layer = f.name
         m = Model(x, outputs, seed=self.seed, name=type(self).__name__)
+        m.check_finite = True  # a diverging run stops with the node named, before any weight is written
         m.compile(_optim.SGD(self._schedule(), momentum=self.momentum), loss=losses, loss_weights=weights)
         return m
 
