@@ -99,8 +99,11 @@ def _fashion():
         tr, te = ds.load_fashion_mnist(split="train"), ds.load_fashion_mnist(split="test")
         return tr[0], tr[1], te[0], te[1], "Fashion-MNIST (Debian, full)"
     except FileNotFoundError:
-        from ..datasets import load_fashion_mnist_subset  # shipped subset
-
+        try:
+            from ..datasets import load_fashion_mnist_subset  # the subset shipped with the package
+        except ImportError:
+            raise FileNotFoundError("the dann replay needs Fashion-MNIST: install Debian's dataset-fashion-mnist "
+                                    "or set $TLEARN_DATA, or run the quick mode (digits)") from None
         tr, te = load_fashion_mnist_subset(split="train"), load_fashion_mnist_subset(split="test")
         return tr[0], tr[1], te[0], te[1], "Fashion-MNIST (shipped subset)"
 
