@@ -278,65 +278,83 @@ def _pca2(a: np.ndarray) -> np.ndarray:
     return a @ vt[:2].T
 
 
-def figures(res: dict, outdir=None) -> Dict[str, object]:
-    """matplotlib figures (None when matplotlib is missing): the features
-    before/after adaptation (PCA, and t-SNE when scikit-learn is installed),
-    coloured by domain and by class; the domain classifier's accuracy over
-    DANN's training.  Saved as PNG into ``outdir`` when given."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg") if outdir is not None and "matplotlib.pyplot" not in sys.modules else None
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return {}
-    keep = res["keep"]
-    y = keep["y"]
-    embeds = {"pca": _pca2}
+def _embedders() -> Dict[str, object]:
+    out = {"pca": _pca2}
     try:
         from sklearn.manifold import TSNE
 
-        embeds["tsne"] = lambda a: TSNE(2, init="pca", perplexity=30, random_state=0).fit_transform(a)
+        out["tsne"] = lambda a: TSNE(2, init="pca", perplexity=30, random_state=0).fit_transform(a)
     except ImportError:
         pass
-    figs = {}
-    for ename, embed in embeds.items():
-        fig, axes = plt.subplots(2, 2, figsize=(9, 8))
-        for r, (method, title) in enumerate((("source_only", "before (source only)"), ("dann", "after (DANN)"))):
-            fs, ft = keep["features"][method]
-            e = embed(np.concatenate([fs, ft]).astype(np.float64))
-            es, et = e[:len(fs)], e[len(fs):]
-            ax = axes[r, 0]
-            ax.scatter(es[:, 0], es[:, 1], s=4, c="tab:blue", label="source")
-            ax.scatter(et[:, 0], et[:, 1], s=4, c="tab:red", label="target")
-            ax.set_title(f"{title}: by domain")
-            ax.legend(markerscale=3, fontsize=8)
-            ax = axes[r, 1]
-            ax.scatter(es[:, 0], es[:, 1], s=4, c=y, cmap="tab10", marker="o", vmin=0, vmax=9)
-            ax.scatter(et[:, 0], et[:, 1], s=6, c=y, cmap="tab10", marker="x", vmin=0, vmax=9)
-            ax.set_title(f"{title}: by class (o source, x target)")
-        for ax in axes.ravel():
-            ax.set_xticks([])
-            ax.set_yticks([])
-        fig.suptitle(f"features of the target test images and their source twins ({ename.upper()})")
-        fig.tight_layout()
-        figs[f"features_{ename}"] = fig
+    return out
+
+
+def _draw_features(plt, keep: dict, ename: str, embed) -> None:
+    """2 x 2 panels: before (source only) / after (DANN), by domain / by class."""
+    y = keep["y"]
+    fig = plt.gcf()
+    fig.set_size_inches(9, 8)
+    for r, (method, title) in enumerate((("source_only", "before (source only)"), ("dann", "after (DANN)"))):
+        fs, ft = keep["features"][method]
+        e = embed(np.concatenate([fs, ft]).astype(np.float64))
+        es, et = e[:len(fs)], e[len(fs):]
+        ax = plt.subplot(2, 2, 2 * r + 1)
+        ax.scatter(es[:, 0], es[:, 1], s=4, c="tab:blue", label="source")
+        ax.scatter(et[:, 0], et[:, 1], s=4, c="tab:red", label="target")
+        ax.set_title(f"{title}: by domain", fontsize=9)
+        ax.legend(markerscale=3, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax = plt.subplot(2, 2, 2 * r + 2)
+        ax.scatter(es[:, 0], es[:, 1], s=4, c=y, cmap="tab10", marker="o", vmin=0, vmax=9)
+        ax.scatter(et[:, 0], et[:, 1], s=6, c=y, cmap="tab10", marker="x", vmin=0, vmax=9)
+        ax.set_title(f"{title}: by class (o source, x target)", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"features of target test images and their source twins ({ename.upper()})")
+
+
+def _draw_domain_accuracy(plt, keep: dict) -> None:
     steps = keep["dann_steps"]
-    fig, ax = plt.subplots(figsize=(7, 4))
     k = max(1, len(steps["domain_acc"]) // 50)
     for key, label in (("domain_acc", "domain classifier (training batches)"),
                        ("label_acc", "label predictor on the source")):
         v = np.asarray(steps[key], dtype=float)
         sm = np.convolve(v, np.ones(k) / k, mode="valid")
-        ax.plot(np.arange(len(sm)) + k, sm, label=label)
-    ax.axhline(0.5, color="grey", ls="--", lw=1, label="chance (domain)")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0.3, 1.0)
-    ax.legend(fontsize=8)
-    ax.set_title("DANN: the domain classifier struggles while the label accuracy stays high")
-    fig.tight_layout()
-    figs["domain_accuracy"] = fig
+        plt.plot(np.arange(len(sm)) + k, sm, label=label)
+    plt.axhline(0.5, color="grey", ls="--", lw=1, label="chance (domain)")
+    plt.xlabel("training step")
+    plt.ylabel("accuracy")
+    plt.ylim(0.3, 1.0)
+    plt.legend(fontsize=8)
+    plt.title("DANN: the domain classifier against the label predictor", fontsize=10)
+
+
+def drawings(res: dict) -> Dict[str, object]:
+    """name -> draw(plt): the features before/after adaptation (PCA, and
+    t-SNE when scikit-learn is installed) and the domain classifier's
+    accuracy over DANN's training."""
+    keep = res["keep"]
+    out = {}
+    for ename, embed in _embedders().items():
+        out[f"features_{ename}"] = lambda plt, e=ename, f=embed: _draw_features(plt, keep, e, f)
+    out["domain_accuracy"] = lambda plt: _draw_domain_accuracy(plt, keep)
+    return out
+
+
+def figures(res: dict, outdir=None) -> Dict[str, object]:
+    """The drawings as matplotlib figures ({} without matplotlib), saved as
+    PNG into ``outdir`` when given."""
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return {}
+    figs = {}
+    for name, draw in drawings(res).items():
+        fig = plt.figure(figsize=(7, 4.5))
+        draw(plt)
+        fig.tight_layout()
+        figs[name] = fig
     if outdir is not None:
         import os
 
