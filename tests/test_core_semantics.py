@@ -357,6 +357,9 @@ LOSS_CASES = {
             lambda t, rows: np.where(rows[:, None], np.nan, t).astype(np.float32)),
     "soft_ce": (3, lambda rng, n: rng.dirichlet(np.ones(3), n).astype(np.float32),
                 lambda t, rows: np.where(rows[:, None], np.nan, t).astype(np.float32)),
+    # domain labels: -1 marks an example of neither domain
+    "coral": (3, lambda rng, n: (np.arange(n) % 2).astype(np.int32),
+              lambda t, rows: np.where(rows, -1, t).astype(np.int32)),
 }
 
 
