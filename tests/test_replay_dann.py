@@ -66,12 +66,12 @@ def test_notebook_executes(tmp_path):
     old = dict(os.environ)
     os.environ.update(env)
     try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+        nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     finally:
         os.environ.clear()
         os.environ.update(old)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "DANN" in text and "gap closed" in text
+    assert "DANN" in text and "gap closed" in text and "| claim |" in text
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ TITLE = "Domain-adversarial training (labelled source, unlabelled target)"
 #: the experiment, declared: seeds, sizes, and the quick variant
 SEEDS = (0, 1, 2)
 FULL = {"pair": "fashion", "n_per_domain": 6000, "n_test": 2000, "epochs": 8, "batch_size": 128}
-QUICK = {"pair": "digits", "n_per_domain": 700, "n_test": 397, "epochs": 40, "batch_size": 64}
+QUICK = {"pair": "digits", "n_per_domain": 700, "n_test": 397, "epochs": 20, "batch_size": 64}
 METHODS = ("source_only", "adabn", "deep_coral", "dann", "train_on_target")
 LABELS = {"source_only": "source only", "adabn": "AdaBN", "deep_coral": "Deep CORAL", "dann": "DANN",
           "train_on_target": "train on target"}
@@ -66,19 +66,22 @@ def load_pair(cfg: dict, seed: int, data=None) -> dict:
     """Source (RGB), target (-M) training sets and the target test set.
 
     Source and target training images are disjoint; the target test images
-    come from the test split.  ``data`` may give ``(x_train, y_train,
-    x_test, y_test)`` grey images instead of the configured set."""
+    come from the test split.  ``data``: a :class:`~tlearn.replay.FashionData`
+    to use instead of the configured set."""
     if data is not None:
-        xtr, ytr, xte, yte = data
-        name = "given"
+        xtr, ytr, xte, yte, name = data.x_train, data.y_train, data.x_test, data.y_test, data.describe()["description"]
     elif cfg["pair"] == "digits":
         x, y = ds.load_digits()
         p = np.random.default_rng(_seed(seed, "digits-split")).permutation(len(x))
         n_test = cfg["n_test"]
         xtr, ytr, xte, yte = x[p[n_test:]], y[p[n_test:]], x[p[:n_test]], y[p[:n_test]]
-        name = "UCI digits (shipped)"
+        name = "UCI digits shipped in tlearn -> digits-M"
     else:
-        xtr, ytr, xte, yte, name = _fashion()
+        from ._data import fashion
+
+        f = fashion()
+        xtr, ytr, xte, yte = f.x_train, f.y_train, f.x_test, f.y_test
+        name = f.describe()["description"] + " -> Fashion-MNIST-M"
     rng = np.random.default_rng(_seed(seed, "pair"))
     n = min(cfg["n_per_domain"], len(xtr) // 2)
     p = rng.permutation(len(xtr))
@@ -94,20 +97,6 @@ def load_pair(cfg: dict, seed: int, data=None) -> dict:
     }
 
 
-def _fashion():
-    try:
-        tr, te = ds.load_fashion_mnist(split="train"), ds.load_fashion_mnist(split="test")
-        return tr[0], tr[1], te[0], te[1], "Fashion-MNIST (Debian, full)"
-    except FileNotFoundError:
-        try:
-            from ..datasets import load_fashion_mnist_subset  # the subset shipped with the package
-        except ImportError:
-            raise FileNotFoundError("the dann replay needs Fashion-MNIST: install Debian's dataset-fashion-mnist "
-                                    "or set $TLEARN_DATA, or run the quick mode (digits)") from None
-        tr, te = load_fashion_mnist_subset(split="train"), load_fashion_mnist_subset(split="test")
-        return tr[0], tr[1], te[0], te[1], "Fashion-MNIST (shipped subset)"
-
-
 def _recipes(cfg: dict, seed: int) -> Dict[str, object]:
     common = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"]}
     return {
@@ -119,8 +108,11 @@ def _recipes(cfg: dict, seed: int) -> Dict[str, object]:
     }
 
 
-def _say(msg: str, progress: bool) -> None:
-    if progress:
+def _say(msg: str, progress) -> None:
+    """``progress``: a callable taking a line, True (stderr) or False/None (silent)."""
+    if callable(progress):
+        progress(msg)
+    elif progress:
         print(msg, file=sys.stderr, flush=True)
 
 
@@ -228,7 +220,7 @@ def tables(res: dict) -> Dict[str, dict]:
         per_seed["rows"].append([LABELS[m]] + [f"{100 * x:.1f}%" for x in g] + [_ms(100 * g)])
     for name, gap in paper_gaps().items():
         per_seed["rows"].append([f"DANN, {name}"] + [""] * len(seeds) + [f"{100 * gap:.1f}%"])
-    pad = {"columns": ["features of", "proxy A-distance", "held-out domain accuracy"], "rows": [
+    pad = {"columns": ["method", "proxy A-distance", "held-out domain accuracy"], "rows": [
         ["source only (before)", _ms(values(rows, "source_only", "proxy_a_distance")), ""],
         ["DANN (after)", _ms(values(rows, "dann", "proxy_a_distance")),
          _ms(values(rows, "dann", "domain_val_acc_last"))]]}
@@ -364,14 +356,34 @@ def figures(res: dict, outdir=None) -> Dict[str, object]:
     return figs
 
 
-def run(quick: bool = False, seeds: Optional[Sequence[int]] = None, data=None, progress: bool = True) -> dict:
-    """Run the replay; returns the report (tables, claims, figures, data, seeds, times)."""
-    res = experiment(quick=quick, seeds=seeds, data=data, progress=progress)
-    keep = res["keep"]
-    return {
-        "section": SECTION, "title": TITLE, "quick": bool(quick), "seeds": res["seeds"],
-        "data": dict(keep["data"], pair=res["config"]["pair"], epochs=res["config"]["epochs"],
-                     batch_size=res["config"]["batch_size"]),
-        "tables": tables(res), "claims": claims(res), "results": res["rows"], "times": res["times"],
-        "figures": figures(res), "selection": "the epoch with the best accuracy on held-out source examples",
-    }
+def run(quick: bool = False, seeds: Optional[int] = None, data=None, progress=None):
+    """Run the replay (``seeds``: how many; default 3) and return its
+    :class:`~tlearn.replay.Report`: tables, claims, figures, data, seeds."""
+    from . import is_quick
+    from ._report import Report, summarize
+
+    quick = is_quick(quick)
+    seed_list = SEEDS if seeds is None else tuple(range(int(seeds)))
+    res = experiment(quick=quick, seeds=seed_list, data=data,
+                     progress=progress if progress is not None else True)
+    cfg, keep, rows = res["config"], res["keep"], res["rows"]
+    report = Report(SECTION, TITLE, dict(keep["data"], description=keep["data"]["name"], pair=cfg["pair"],
+                                         epochs=cfg["epochs"], batch_size=cfg["batch_size"]), seed_list, quick)
+    report.add_table("results", summarize({LABELS[m]: {
+        "target accuracy": values(rows, m, "target_acc"), "source accuracy": values(rows, m, "source_acc"),
+        "gap closed": values(rows, m, "gap_closed"), "seconds": values(rows, m, "seconds")} for m in METHODS}),
+        note="gap closed = (method - source only) / (train on target - source only) on the target test set, per seed")
+    for name, t in tables(res).items():
+        if name == "results":
+            continue
+        report.add_table(name, [dict(zip(t["columns"], r)) for r in t["rows"]])
+    for c in claims(res):
+        report.claim(**c)
+    for name, draw in drawings(res).items():
+        report.figure(name, draw)
+    report.notes.append("model selection: every method keeps the epoch with the best accuracy on held-out source "
+                        "examples; target labels are never used (train on target uses its own labels)")
+    report.notes.append("seconds per part: " + ", ".join(f"{k} {v:.1f}" for k, v in res["times"].items()))
+    report.notes += [f"failed: {f}" for f in res["failures"]]
+    report.results = rows
+    return report.finish()
