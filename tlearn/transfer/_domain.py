@@ -154,6 +154,9 @@ class DomainAdaptation:
         return f"{type(self).__name__}({args})"
 
     # -------------------------------------------------------- validation
+    #: the setting that weighs the recipe's domain loss (checked >= 0), if any
+    _weight_setting: Optional[str] = None
+
     def _check_settings(self) -> None:
         name = type(self).__name__
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
@@ -173,6 +176,10 @@ class DomainAdaptation:
             raise ValueError(f"{name}: validation_fraction must be in [0, 0.5), got {vf!r}")
         if self.selection == "source_val" and vf == 0:
             raise ValueError(f"{name}: selection='source_val' needs validation_fraction > 0")
+        if self._weight_setting is not None:
+            w = getattr(self, self._weight_setting)
+            if not (isinstance(w, (int, float)) and w >= 0):
+                raise ValueError(f"{name}: {self._weight_setting} must be a number >= 0, got {w!r}")
 
     def _check_data(self, X, y, X_target, extra: dict):
         name = type(self).__name__

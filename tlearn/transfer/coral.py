@@ -43,6 +43,7 @@ class DeepCORAL(DomainAdaptation):
 
     _uses_target = True
     _needs_target = True
+    _weight_setting = "coral_weight"
 
     def __init__(self, features=None, classifier=None, coral_weight: float = 100.0, epochs: int = 8,
                  batch_size: int = 128, lr=0.01, momentum: float = 0.9, normalize="joint",
@@ -52,11 +53,6 @@ class DeepCORAL(DomainAdaptation):
                          momentum=momentum, normalize=normalize, validation_fraction=validation_fraction,
                          selection=selection, seed=seed, verbose=verbose)
         self.coral_weight = coral_weight
-
-    def _check_settings(self) -> None:
-        super()._check_settings()
-        if not (isinstance(self.coral_weight, (int, float)) and self.coral_weight >= 0):
-            raise ValueError(f"DeepCORAL: coral_weight must be a number >= 0, got {self.coral_weight!r}")
 
     def _heads(self, f: Tensor) -> Dict[str, tuple]:
         return {"features": (f, _losses.CORAL(), float(self.coral_weight))}

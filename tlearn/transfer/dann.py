@@ -67,6 +67,7 @@ class DANN(DomainAdaptation):
 
     _uses_target = True
     _needs_target = True
+    _weight_setting = "domain_weight"
 
     def __init__(self, features=None, classifier=None, discriminator=None, domain_weight: float = 1.0,
                  lambda_schedule: Optional[Callable[[float], float]] = None, gamma: float = 10.0,
@@ -80,11 +81,6 @@ class DANN(DomainAdaptation):
         self.domain_weight = domain_weight
         self.lambda_schedule = lambda_schedule
         self.gamma = gamma
-
-    def _check_settings(self) -> None:
-        super()._check_settings()
-        if not (isinstance(self.domain_weight, (int, float)) and self.domain_weight >= 0):
-            raise ValueError(f"DANN: domain_weight must be a number >= 0, got {self.domain_weight!r}")
 
     def _heads(self, f: Tensor) -> Dict[str, tuple]:
         r = L.GradReverse(0.0, name="grl")(f)
