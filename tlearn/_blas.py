@@ -41,3 +41,35 @@ def preload() -> None:
     finally:
         if ours:
             del os.environ[_KEY]
+
+
+def _lib():
+    try:
+        import scipy_openblas32 as sob
+
+        path = os.path.join(sob.get_lib_dir(), "lib" + sob.get_library() + ".so")
+        return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL), "scipy_openblas_"
+    except (ImportError, OSError):  # a system OpenBLAS linked instead
+        return ctypes.CDLL(None), "openblas_"
+
+
+def get_threads() -> int:
+    """OpenBLAS's thread count in this process (0 if unknown)."""
+    lib, prefix = _lib()
+    fn = getattr(lib, prefix + "get_num_threads", None)
+    if fn is None:
+        return 0
+    fn.argtypes, fn.restype = [], ctypes.c_int
+    return int(fn())
+
+
+def set_threads(n: int) -> bool:
+    """Set OpenBLAS's thread count in this process (``openblas_set_num_threads``
+    of the library :func:`preload` loaded).  False when not found."""
+    lib, prefix = _lib()
+    fn = getattr(lib, prefix + "set_num_threads", None)
+    if fn is None:
+        return False
+    fn.argtypes, fn.restype = [ctypes.c_int], None
+    fn(int(n))
+    return True

@@ -53,9 +53,12 @@ class Report:
     """Results of one section.  Attributes: ``section``, ``title``, ``data``
     (dict), ``seeds`` (list), ``quick``, ``tables`` (name -> rows), ``claims``
     (list of ``{"statement", "paper", "ours", "holds"}``), ``figures`` (name ->
-    drawing function), ``notes`` (list of str), ``seconds``."""
+    drawing function), ``notes`` (list of str), ``seconds`` (wall time from
+    ``started``, a ``time.perf_counter()`` value, default now, to
+    :meth:`finish`)."""
 
-    def __init__(self, section: str, title: str, data: dict, seeds: Sequence[int], quick: bool):
+    def __init__(self, section: str, title: str, data: dict, seeds: Sequence[int], quick: bool,
+                 started: Optional[float] = None):
         self.section, self.title = section, title
         self.data, self.seeds, self.quick = dict(data), [int(s) for s in seeds], bool(quick)
         self.tables: Dict[str, List[Dict]] = {}
@@ -64,7 +67,7 @@ class Report:
         self.figures: Dict[str, Callable] = {}
         self.notes: List[str] = []
         self.seconds = 0.0
-        self._t0 = time.perf_counter()
+        self._t0 = time.perf_counter() if started is None else float(started)
 
     def add_table(self, name: str, rows: List[Dict], note: str = "") -> None:
         self.tables[name] = rows

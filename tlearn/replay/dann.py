@@ -15,6 +15,7 @@ with the best accuracy on held-out *source* examples.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Dict, List, Optional, Sequence
@@ -97,15 +98,11 @@ def load_pair(cfg: dict, seed: int, data=None) -> dict:
     }
 
 
-def _recipes(cfg: dict, seed: int) -> Dict[str, object]:
-    common = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"]}
-    return {
-        "source_only": T.SourceOnly(seed=_seed(seed, "source_only"), **common),
-        "adabn": T.AdaBN(seed=_seed(seed, "adabn"), **common),
-        "deep_coral": T.DeepCORAL(seed=_seed(seed, "deep_coral"), **common),
-        "dann": T.DANN(seed=_seed(seed, "dann"), **common),
-        "train_on_target": T.SourceOnly(seed=_seed(seed, "train_on_target"), **common),
-    }
+def _recipe(method: str, cfg: dict, seed: int):
+    common = {"epochs": cfg["epochs"], "batch_size": cfg["batch_size"], "seed": _seed(seed, method)}
+    cls = {"source_only": T.SourceOnly, "adabn": T.AdaBN, "deep_coral": T.DeepCORAL, "dann": T.DANN,
+           "train_on_target": T.SourceOnly}[method]
+    return cls(**common)
 
 
 def _say(msg: str, progress) -> None:
@@ -116,77 +113,131 @@ def _say(msg: str, progress) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def experiment(quick: bool = False, seeds: Optional[Sequence[int]] = None, data=None, progress: bool = True) -> dict:
+#: the runs that cost most first, so that two workers finish together (a DANN or
+#: Deep CORAL step carries source and target images, the others source only)
+_ORDER = ("dann", "deep_coral", "adabn", "source_only", "train_on_target")
+#: held-out images whose features are kept (proxy A-distance, figures)
+_N_PAD, _N_FIG = 1000, 600
+_PAIR_KEYS = ("xs", "ys", "xt", "yt", "xt_test", "yt_test", "xs_test")
+
+
+def _save_pair(d: dict, directory: str) -> str:
+    """The arrays of one seed's pair as .npy files, which the workers map."""
+    os.makedirs(directory, exist_ok=True)
+    for k in _PAIR_KEYS:
+        np.save(os.path.join(directory, k + ".npy"), d[k])
+    return directory
+
+
+def _pair(p) -> dict:
+    if isinstance(p, dict):
+        return p
+    return {k: np.load(os.path.join(p, k + ".npy"), mmap_mode="r") for k in _PAIR_KEYS}
+
+
+def _fit_run(method: str, cfg: dict, seed: int, pair, keep: bool) -> dict:
+    """Train one method for one seed and measure it.  ``pair``: the seed's
+    data (a dict, or a directory of :func:`_save_pair`); ``keep``: also
+    return DANN's training log (for the figures).  Runs in a worker process
+    or in the caller (see :mod:`tlearn.replay._runs`)."""
+    d = _pair(pair)
+    rec = _recipe(method, cfg, seed)
+    t0 = time.perf_counter()
+    try:
+        if method == "train_on_target":
+            rec.fit(d["xt"], d["yt"], d["xs"])  # the source only for the joint input standardisation
+        else:
+            rec.fit(d["xs"], d["ys"], d["xt"])
+    except TlearnError as e:  # a diverged run is reported, not hidden
+        return {"method": method, "seed": seed, "seconds": time.perf_counter() - t0, "error": str(e)}
+    out = {"method": method, "seed": seed, "seconds": time.perf_counter() - t0,
+           "target_acc": rec.score(d["xt_test"], d["yt_test"]), "source_acc": rec.score(d["xs_test"], d["yt_test"]),
+           "selected_epoch": rec.selected_epoch_}
+    if method in ("source_only", "dann"):
+        m = min(len(d["xs_test"]), max(_N_PAD, _N_FIG))
+        out["features"] = (rec.transform(d["xs_test"][:m]), rec.transform(d["xt_test"][:m]))
+    if method == "dann":
+        out["domain_val_acc_last"] = float(rec.history_.get("domain_val_acc", [float("nan")])[-1])
+        if keep:
+            out["steps"] = {k: list(v) for k, v in rec.step_log_.items() if k in ("domain_acc", "label_acc")}
+            out["history"] = rec.history_
+    return out
+
+
+def experiment(quick: bool = False, seeds: Optional[Sequence[int]] = None, data=None, progress: bool = True,
+               workers: Optional[int] = None) -> dict:
     """Run every method for every seed.  Returns the long results table
     (one row per method, seed, metric), the timings, and what the figures
-    need (features of the first seed, DANN's training log)."""
+    need (features of the first seed, DANN's training log).
+
+    ``workers``: training runs side by side, each in its own process with
+    one thread (default: the CPUs available, ``$TLEARN_REPLAY_WORKERS``);
+    1 trains in this process.  The numbers are the same either way."""
+    import tempfile
+
+    from ._runs import Runs, default_workers
+
     cfg = dict(QUICK if quick else FULL)
     seeds = tuple(SEEDS if seeds is None else seeds)
+    workers = default_workers(len(seeds) * len(METHODS)) if workers is None else workers
     rows: List[dict] = []
-    times: Dict[str, float] = {}
+    times: Dict[str, float] = {"data": 0.0}
     keep: dict = {}
     failures: List[str] = []
+    done: Dict[tuple, dict] = {}
     t_all = time.perf_counter()
-    for si, seed in enumerate(seeds):
-        t0 = time.perf_counter()
-        d = load_pair(cfg, seed, data)
-        times["data"] = times.get("data", 0.0) + time.perf_counter() - t0
-        fitted = {}
-        for method, rec in _recipes(cfg, seed).items():
+    with tempfile.TemporaryDirectory(prefix="tlearn-dann-") as tmp, Runs(workers) as runs:
+        pending = []
+        for si, seed in enumerate(seeds):
             t0 = time.perf_counter()
-            try:
-                if method == "train_on_target":
-                    rec.fit(d["xt"], d["yt"], d["xs"])  # the source only for the joint input standardisation
-                else:
-                    rec.fit(d["xs"], d["ys"], d["xt"])
-            except TlearnError as e:  # a diverged run is reported, not hidden
-                dt = time.perf_counter() - t0
-                times[method] = times.get(method, 0.0) + dt
-                failures.append(f"seed {seed}, {LABELS[method]}: {e}")
-                _say(f"[dann] seed {seed} {LABELS[method]}: FAILED ({e})", progress)
-                for metric in ("target_acc", "source_acc", "seconds", "selected_epoch"):
-                    rows.append({"method": method, "seed": seed, "metric": metric,
-                                 "value": dt if metric == "seconds" else float("nan")})
-                continue
-            dt = time.perf_counter() - t0
-            times[method] = times.get(method, 0.0) + dt
-            acc_t = rec.score(d["xt_test"], d["yt_test"])
-            acc_s = rec.score(d["xs_test"], d["yt_test"])
-            fitted[method] = rec
-            for metric, v in (("target_acc", acc_t), ("source_acc", acc_s), ("seconds", dt),
-                              ("selected_epoch", rec.selected_epoch_)):
-                rows.append({"method": method, "seed": seed, "metric": metric, "value": float(v)})
-            _say(f"[dann] seed {seed} {LABELS[method]:<16} target {acc_t:.3f} source {acc_s:.3f} "
-                 f"(epoch {rec.selected_epoch_ + 1} by source validation) {dt:.1f}s", progress)
-        t0 = time.perf_counter()
+            d = load_pair(cfg, seed, data)
+            if si == 0:
+                keep = {"y": d["yt_test"][:_N_FIG],
+                        "data": {"name": d["name"], "n_per_domain": d["n_per_domain"], "n_test": d["n_test"]}}
+            pair = d if workers == 1 else _save_pair(d, os.path.join(tmp, f"seed{seed}"))
+            times["data"] += time.perf_counter() - t0
+            for method in _ORDER:
+                pending.append(runs.submit(_fit_run, method, cfg, seed, pair, si == 0))
+        for job in pending:
+            r = job.get()
+            method, seed = r["method"], r["seed"]
+            times[method] = times.get(method, 0.0) + r["seconds"]
+            done[(seed, method)] = r
+            if "error" in r:
+                failures.append(f"seed {seed}, {LABELS[method]}: {r['error']}")
+                _say(f"[dann] seed {seed} {LABELS[method]}: FAILED ({r['error']})", progress)
+            else:
+                _say(f"[dann] seed {seed} {LABELS[method]:<16} target {r['target_acc']:.3f} source "
+                     f"{r['source_acc']:.3f} (epoch {r['selected_epoch'] + 1} by source validation) "
+                     f"{r['seconds']:.1f}s", progress)
+    t0 = time.perf_counter()
+    for si, seed in enumerate(seeds):
+        for method in METHODS:
+            r = done[(seed, method)]
+            for metric in ("target_acc", "source_acc", "seconds", "selected_epoch"):
+                rows.append({"method": method, "seed": seed, "metric": metric, "value": float(r.get(metric, float("nan")))})
         lo = _value(rows, "source_only", seed, "target_acc")
         hi = _value(rows, "train_on_target", seed, "target_acc")
         for method in METHODS:
             rows.append({"method": method, "seed": seed, "metric": "gap_closed",
                          "value": _gap(_value(rows, method, seed, "target_acc"), lo, hi)})
         # proxy A-distance on held-out images: source-only features (before) and DANN's (after)
-        m = min(len(d["xs_test"]), 1000)
-        for method in [k for k in ("source_only", "dann") if k in fitted]:
-            r = fitted[method]
-            pad = T.proxy_a_distance(r.transform(d["xs_test"][:m]), r.transform(d["xt_test"][:m]),
-                                     seed=_seed(seed, "pad"))
-            rows.append({"method": method, "seed": seed, "metric": "proxy_a_distance", "value": pad})
-        dv = fitted["dann"].history_.get("domain_val_acc", [float("nan")]) if "dann" in fitted else [float("nan")]
-        rows.append({"method": "dann", "seed": seed, "metric": "domain_val_acc_last", "value": float(dv[-1])})
-        times["pad"] = times.get("pad", 0.0) + time.perf_counter() - t0
-        if si == 0:
-            n_fig = min(len(d["xs_test"]), 600)
-            keep = {
-                "y": d["yt_test"][:n_fig],
-                "features": {k: (fitted[k].transform(d["xs_test"][:n_fig]),
-                                 fitted[k].transform(d["xt_test"][:n_fig])) for k in ("source_only", "dann")},
-                "dann_steps": {k: list(v) for k, v in fitted["dann"].step_log_.items()
-                               if k in ("domain_acc", "label_acc")},
-                "dann_history": fitted["dann"].history_,
-                "data": {"name": d["name"], "n_per_domain": d["n_per_domain"], "n_test": d["n_test"]},
-            }
+        for method in ("source_only", "dann"):
+            r = done[(seed, method)]
+            if "features" in r:
+                fs, ft = r["features"]
+                pad = T.proxy_a_distance(fs[:_N_PAD], ft[:_N_PAD], seed=_seed(seed, "pad"))
+                rows.append({"method": method, "seed": seed, "metric": "proxy_a_distance", "value": pad})
+        rows.append({"method": "dann", "seed": seed, "metric": "domain_val_acc_last",
+                     "value": done[(seed, "dann")].get("domain_val_acc_last", float("nan"))})
+    times["pad"] = time.perf_counter() - t0
+    first = {m: done[(seeds[0], m)] for m in ("source_only", "dann")}
+    if all("features" in r for r in first.values()):
+        keep["features"] = {m: (r["features"][0][:_N_FIG], r["features"][1][:_N_FIG]) for m, r in first.items()}
+        keep["dann_steps"], keep["dann_history"] = first["dann"]["steps"], first["dann"]["history"]
     times["total"] = time.perf_counter() - t_all
-    return {"config": cfg, "seeds": list(seeds), "rows": rows, "times": times, "keep": keep, "failures": failures}
+    return {"config": cfg, "seeds": list(seeds), "rows": rows, "times": times, "keep": keep, "failures": failures,
+            "workers": workers}
 
 
 def _value(rows, method, seed, metric):
@@ -328,6 +379,8 @@ def drawings(res: dict) -> Dict[str, object]:
     accuracy over DANN's training."""
     keep = res["keep"]
     out = {}
+    if "features" not in keep:  # the first seed's source-only or DANN run failed (reported in the notes)
+        return out
     for ename, embed in _embedders().items():
         out[f"features_{ename}"] = lambda plt, e=ename, f=embed: _draw_features(plt, keep, e, f)
     out["domain_accuracy"] = lambda plt: _draw_domain_accuracy(plt, keep)
@@ -362,13 +415,15 @@ def run(quick: bool = False, seeds: Optional[int] = None, data=None, progress=No
     from . import is_quick
     from ._report import Report, summarize
 
+    started = time.perf_counter()
     quick = is_quick(quick)
     seed_list = SEEDS if seeds is None else tuple(range(int(seeds)))
     res = experiment(quick=quick, seeds=seed_list, data=data,
                      progress=progress if progress is not None else True)
     cfg, keep, rows = res["config"], res["keep"], res["rows"]
     report = Report(SECTION, TITLE, dict(keep["data"], description=keep["data"]["name"], pair=cfg["pair"],
-                                         epochs=cfg["epochs"], batch_size=cfg["batch_size"]), seed_list, quick)
+                                         epochs=cfg["epochs"], batch_size=cfg["batch_size"], workers=res["workers"]),
+                    seed_list, quick, started=started)
     report.add_table("results", summarize({LABELS[m]: {
         "target accuracy": values(rows, m, "target_acc"), "source accuracy": values(rows, m, "source_acc"),
         "gap closed": values(rows, m, "gap_closed"), "seconds": values(rows, m, "seconds")} for m in METHODS}),
@@ -383,7 +438,9 @@ def run(quick: bool = False, seeds: Optional[int] = None, data=None, progress=No
         report.figure(name, draw)
     report.notes.append("model selection: every method keeps the epoch with the best accuracy on held-out source "
                         "examples; target labels are never used (train on target uses its own labels)")
-    report.notes.append("seconds per part: " + ", ".join(f"{k} {v:.1f}" for k, v in res["times"].items()))
+    report.notes.append(f"seconds per part ({res['workers']} run(s) side by side, one thread each when more than one; "
+                        "the runs' seconds are summed over seeds): "
+                        + ", ".join(f"{k} {v:.1f}" for k, v in res["times"].items()))
     report.notes += [f"failed: {f}" for f in res["failures"]]
     report.results = rows
     return report.finish()

@@ -1,0 +1,88 @@
+"""Replay runs side by side (tlearn.replay._runs): the same numbers with one
+worker or two, errors of a worker reach the caller, settings are checked."""
+import os
+
+import numpy as np
+import pytest
+
+from tlearn import _blas, get_num_threads
+from tlearn.replay import _runs, dann
+
+
+def _square(x):
+    return x * x
+
+
+def _threads(_):
+    return get_num_threads(), _blas.get_threads()
+
+
+def _fails(x):
+    raise ArithmeticError(f"run {x} failed")
+
+
+def test_runs_in_workers_and_in_process_agree():
+    with _runs.Runs(2) as r:
+        jobs = [r.submit(_square, i) for i in range(5)]
+        got = [j.get() for j in jobs]
+        assert [j.get() for j in [r.submit(_threads, 0)]] == [(1, 1)]
+    assert got == [0, 1, 4, 9, 16]
+    before = (get_num_threads(), _blas.get_threads())
+    with _runs.Runs(1) as r:
+        assert r.submit(_square, 3).get() == 9
+        assert r.submit(_threads, 0).get() == (1, 1)  # a run at one thread ...
+    assert (get_num_threads(), _blas.get_threads()) == before  # ... and the counts restored
+
+
+def test_a_failed_run_raises_in_the_caller():
+    for w in (1, 2):
+        with pytest.raises(ArithmeticError, match="run 7 failed"):
+            with _runs.Runs(w) as r:
+                r.submit(_fails, 7).get()
+
+
+def test_bad_settings(monkeypatch):
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="workers must be a positive int"):
+            _runs.Runs(bad)
+    monkeypatch.setenv("TLEARN_REPLAY_WORKERS", "two")
+    with pytest.raises(ValueError, match="TLEARN_REPLAY_WORKERS must be a positive integer, got 'two'"):
+        _runs.default_workers(5)
+    monkeypatch.setenv("TLEARN_REPLAY_WORKERS", "0")
+    with pytest.raises(ValueError, match="got '0'"):
+        _runs.default_workers(5)
+    monkeypatch.setenv("TLEARN_REPLAY_WORKERS", "8")
+    assert _runs.default_workers(3) == 3
+    monkeypatch.delenv("TLEARN_REPLAY_WORKERS")
+    assert 1 <= _runs.default_workers(100) <= len(os.sched_getaffinity(0))
+
+
+def test_blas_threads_round_trip():
+    n = _blas.get_threads()
+    assert n >= 1
+    try:
+        assert _blas.set_threads(1) and _blas.get_threads() == 1
+    finally:
+        _blas.set_threads(n)
+    assert _blas.get_threads() == n
+
+
+def test_dann_replay_gives_the_same_numbers_with_one_worker_or_two():
+    one = dann.experiment(quick=True, seeds=(0,), progress=False, workers=1)
+    two = dann.experiment(quick=True, seeds=(0,), progress=False, workers=2)
+    key = [(r["method"], r["seed"], r["metric"]) for r in one["rows"]]
+    assert key == [(r["method"], r["seed"], r["metric"]) for r in two["rows"]]
+    for a, b in zip(one["rows"], two["rows"]):
+        if a["metric"] != "seconds":
+            assert a["value"] == b["value"] or (np.isnan(a["value"]) and np.isnan(b["value"])), (a, b)
+    for m in ("source_only", "dann"):
+        for x, y in zip(one["keep"]["features"][m], two["keep"]["features"][m]):
+            np.testing.assert_array_equal(x, y)
+    assert one["keep"]["dann_steps"] == two["keep"]["dann_steps"]
+
+
+def test_dann_report_counts_its_time():
+    rep = dann.run(quick=True, seeds=1, progress=False)
+    d = rep.to_dict()
+    assert d["seconds"] > 0.5 and d["data"]["workers"] >= 1
+    assert any(n.startswith("seconds per part") for n in d["notes"])
