@@ -209,3 +209,21 @@ def test_coral_training_aligns_covariances():
         m.train_on_batch(X, d)
     assert m.evaluate(X, d)["f"] < 0.01 * first
     assert np.abs(m.params["fc.w"]).max() > 0.5  # aligned, not collapsed to zero
+
+
+def test_callback_sees_every_epochs_weights_and_not_the_selection(pair):
+    xs, ys, xt, yt = pair
+    seen = []
+
+    def cb(epoch, r):
+        seen.append((epoch, r.score(xt, yt), r.predict(xs[:50]).copy()))
+
+    r = T.DANN(epochs=3, seed=1).fit(xs, ys, xt, callback=cb)
+    assert [e for e, _, _ in seen] == [0, 1, 2]
+    # after fit the kept weights are those of the selected epoch, whose predictions the callback saw
+    np.testing.assert_array_equal(r.predict(xs[:50]), seen[r.selected_epoch_][2])
+    # the same run without a callback: the same model (monitoring changes nothing)
+    r2 = T.DANN(epochs=3, seed=1).fit(xs, ys, xt)
+    np.testing.assert_array_equal(r2.predict(xt), r.predict(xt))
+    with pytest.raises(TypeError, match="callback must be callable .epoch, recipe., got int"):
+        T.SourceOnly(epochs=1).fit(xs, ys, xt, callback=3)

@@ -142,17 +142,24 @@ def _fit_run(method: str, cfg: dict, seed: int, pair, keep: bool) -> dict:
     or in the caller (see :mod:`tlearn.replay._runs`)."""
     d = _pair(pair)
     rec = _recipe(method, cfg, seed)
+    curve: List[float] = []
+    watch = None
+    if method != "adabn":  # AdaBN's re-estimation comes after training: its epochs are source-only networks
+
+        def watch(epoch, r):  # monitoring for the report; the selection never sees it
+            curve.append(r.score(d["xt_test"], d["yt_test"]))
+
     t0 = time.perf_counter()
     try:
         if method == "train_on_target":
-            rec.fit(d["xt"], d["yt"], d["xs"])  # the source only for the joint input standardisation
+            rec.fit(d["xt"], d["yt"], d["xs"], callback=watch)  # the source only for the joint standardisation
         else:
-            rec.fit(d["xs"], d["ys"], d["xt"])
+            rec.fit(d["xs"], d["ys"], d["xt"], callback=watch)
     except TlearnError as e:  # a diverged run is reported, not hidden
         return {"method": method, "seed": seed, "seconds": time.perf_counter() - t0, "error": str(e)}
     out = {"method": method, "seed": seed, "seconds": time.perf_counter() - t0,
            "target_acc": rec.score(d["xt_test"], d["yt_test"]), "source_acc": rec.score(d["xs_test"], d["yt_test"]),
-           "selected_epoch": rec.selected_epoch_}
+           "selected_epoch": rec.selected_epoch_, "target_acc_by_epoch": curve}
     if method in ("source_only", "dann"):
         m = min(len(d["xs_test"]), max(_N_PAD, _N_FIG))
         out["features"] = (rec.transform(d["xs_test"][:m]), rec.transform(d["xt_test"][:m]))
@@ -231,13 +238,15 @@ def experiment(quick: bool = False, seeds: Optional[Sequence[int]] = None, data=
         rows.append({"method": "dann", "seed": seed, "metric": "domain_val_acc_last",
                      "value": done[(seed, "dann")].get("domain_val_acc_last", float("nan"))})
     times["pad"] = time.perf_counter() - t0
+    curves = {m: np.array([done[(s, m)]["target_acc_by_epoch"] for s in seeds if done[(s, m)].get("target_acc_by_epoch")])
+              for m in METHODS if m != "adabn"}
     first = {m: done[(seeds[0], m)] for m in ("source_only", "dann")}
     if all("features" in r for r in first.values()):
         keep["features"] = {m: (r["features"][0][:_N_FIG], r["features"][1][:_N_FIG]) for m, r in first.items()}
         keep["dann_steps"], keep["dann_history"] = first["dann"]["steps"], first["dann"]["history"]
     times["total"] = time.perf_counter() - t_all
     return {"config": cfg, "seeds": list(seeds), "rows": rows, "times": times, "keep": keep, "failures": failures,
-            "workers": workers}
+            "workers": workers, "curves": curves}
 
 
 def _value(rows, method, seed, metric):
@@ -277,7 +286,17 @@ def tables(res: dict) -> Dict[str, dict]:
          _ms(values(rows, "dann", "domain_val_acc_last"))]]}
     sel = {"columns": ["method"] + [f"seed {s}" for s in seeds], "rows": [
         [LABELS[m]] + [str(int(e) + 1) for e in values(rows, m, "selected_epoch")] for m in METHODS]}
+    by_epoch = {"columns": ["method"] + [f"epoch {e + 1}" for e in range(res["config"]["epochs"])], "rows": []}
+    cv = res.get("curves", {})
+    lo, hi = values(rows, "source_only", "target_acc"), values(rows, "train_on_target", "target_acc")
+    for m, c in cv.items():
+        if len(c) == len(seeds):
+            by_epoch["rows"].append([LABELS[m]] + [_ms(c[:, e]) for e in range(c.shape[1])])
+    if len(cv.get("dann", [])) == len(seeds):
+        g = (cv["dann"] - lo[:, None]) / (hi - lo)[:, None]
+        by_epoch["rows"].append(["DANN, gap closed (final baselines)"] + [_ms(g[:, e]) for e in range(g.shape[1])])
     return {"results": main, "gap closed per seed": per_seed, "proxy A-distance": pad,
+            "target accuracy after each epoch (monitoring only: selection never sees it)": by_epoch,
             "epoch kept (best source-validation accuracy; target labels never used)": sel}
 
 
@@ -373,6 +392,17 @@ def _draw_domain_accuracy(plt, keep: dict) -> None:
     plt.title("DANN: the domain classifier against the label predictor", fontsize=10)
 
 
+def _draw_by_epoch(plt, curves: dict) -> None:
+    for m, c in curves.items():
+        if len(c):
+            e = np.arange(1, c.shape[1] + 1)
+            plt.errorbar(e, c.mean(0), yerr=c.std(0, ddof=1) if len(c) > 1 else None, label=LABELS[m], capsize=2)
+    plt.xlabel("epoch")
+    plt.ylabel("target test accuracy")
+    plt.legend(fontsize=8)
+    plt.title("accuracy on the target domain after each epoch (mean ± std over seeds)", fontsize=10)
+
+
 def drawings(res: dict) -> Dict[str, object]:
     """name -> draw(plt): the features before/after adaptation (PCA, and
     t-SNE when scikit-learn is installed) and the domain classifier's
@@ -384,6 +414,8 @@ def drawings(res: dict) -> Dict[str, object]:
     for ename, embed in _embedders().items():
         out[f"features_{ename}"] = lambda plt, e=ename, f=embed: _draw_features(plt, keep, e, f)
     out["domain_accuracy"] = lambda plt: _draw_domain_accuracy(plt, keep)
+    if res.get("curves"):
+        out["target_accuracy_by_epoch"] = lambda plt: _draw_by_epoch(plt, res["curves"])
     return out
 
 

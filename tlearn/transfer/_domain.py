@@ -280,12 +280,21 @@ class DomainAdaptation:
         """After training and selection (AdaBN re-estimates BatchNorm here)."""
 
     # ------------------------------------------------------------- fit
-    def fit(self, X, y, X_target=None, **kwargs) -> "DomainAdaptation":
+    def fit(self, X, y, X_target=None, callback: Optional[Callable[[int, "DomainAdaptation"], None]] = None,
+            **kwargs) -> "DomainAdaptation":
         """Train on labelled source examples ``(X, y)`` and unlabelled target
         examples ``X_target`` (same per-example shape; no target labels).
 
+        ``callback(epoch, self)`` is called after each epoch (0-based) with
+        that epoch's weights in ``self.model_``, for monitoring: ``predict``,
+        ``score`` and ``transform`` work there.  What it measures is never
+        seen by the model selection.
+
         Returns ``self``.
         """
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{type(self).__name__}.fit: callback must be callable (epoch, recipe), "
+                            f"got {type(callback).__name__}")
         self._check_settings()
         X, y, Xt = self._check_data(X, y, X_target, kwargs)
         rng = np.random.default_rng(self.seed)
@@ -345,6 +354,8 @@ class DomainAdaptation:
                 hist.setdefault(k, []).append(v)
             if self.selection != "last":
                 checkpoints.append(m.state_dict())
+            if callback is not None:
+                callback(epoch, self)
             if self.verbose:
                 line = ", ".join(f"{k} {v[-1]:.3f}" for k, v in hist.items() if k not in ("reg", "loss"))
                 print(f"{type(self).__name__} epoch {epoch + 1}/{self.epochs}: {line}", file=sys.stderr, flush=True)
