@@ -29,6 +29,9 @@ CONV_CASES = [
     ((2, 6, 5), (3, 1, 1, 1, 1, 0, 0, 0), 2),
     ((1, 8, 8), (2, 3, 3, 1, 1, 1, 1, 1), 4),
     ((2, 5, 9), (2, 2, 4, 3, 2, 1, 0, 1), 2),
+    # a window row of KW * C >= 16 floats: the core's rows lowering (NHWC im2row)
+    ((4, 7, 6), (3, 5, 4, 2, 1, 2, 1, 1), 3),
+    ((8, 5, 5), (2, 3, 2, 1, 2, 1, 0, 0), 2),
 ]
 POOL_CASES = [
     # (op, in shape, iattr: kh, kw, sh, sw)

@@ -1,20 +1,33 @@
 /* conv.c - convolution, pooling and batch normalisation kernels.
  *
- * A convolution is lowered onto sgemm: im2col writes the receptive fields of
- * n examples side by side, col (K, n*P) with K = C*KH*KW and P = OH*OW, so
- * that
- *   forward   Y' (OC, n*P) = W (OC, K) col,
- *   backward  dW += dY' col^T,   dcol = W^T dY'  (then col2im into dx),
- * where Y' is the output in (OC, n, P) order; a copy moves it to NCHW.  The
- * batch goes in chunks of n examples whose col is about 4 MB (CHUNK_BYTES),
- * each chunk keeping its own col in the scratch for the backward: big enough
- * that the GEMMs keep both OpenBLAS threads busy, small enough to stay in
- * cache between im2col and the GEMMs.  (A layout with the windows as rows,
- * colT (n*P, K), makes OpenBLAS 1.2-2x faster on the GEMMs of the MNIST-M
- * network, but its im2row, row2im and transposes cost more than that: 14.9
- * against 14.3 ms per step at batch 64.)  The loops around the GEMMs run on
- * the core's pool (pool.c).  No allocation: the scratch is the op's planned
- * aux buffer. */
+ * A convolution is lowered onto sgemm.  Two lowerings of the input, by the
+ * length of a window row (rows_lowering):
+ *   rows, when KW*C >= ROW_RUN: im2row writes the receptive field of each
+ *     output position of n examples as one row, colT (n*P, K), K = KH*KW*C in
+ *     (kh, kw, c) order, read from the input in NHWC order (a transposed
+ *     copy, none when C = 1), so that a row is KH runs of KW*C contiguous
+ *     floats, copied and added back (row2im) with unit stride; the weights
+ *     go to W' (OC, K), the same (kh, kw, c) order, once per call;
+ *   columns, otherwise: im2col writes col (K, n*P), K = C*KH*KW in
+ *     (c, kh, kw) order, one row per window offset (long rows for few
+ *     channels, e.g. a first conv on grey images).
+ * Both compute the output channel-major,
+ *   forward   Y' (OC, n*P) = W' colT^T  or  W col,   y (NCHW) = Y' + b,
+ *   backward  dW' += dY' colT  or  dW += dY' col^T,
+ *             dcolT = dY'^T W'  or  dcol = W^T dY'  (then row2im / col2im),
+ * so that moving Y' to NCHW and dY back are contiguous copies of P floats.
+ * MNIST-M network (conv 5x5x32 on 1x28x28, conv 5x5x48 on 32x12x12), batch
+ * 64, one thread, CPU ms of the second conv's parts, columns -> rows:
+ * im2col 2.6 -> im2row 0.6 (with the NHWC copy), col2im 2.3 -> row2im 0.4
+ * (with the add back), GEMMs about the same; whole step 18.3-20.3 ->
+ * 16.9-17.8 ms.  The rows lowering for the first conv too: its forward went
+ * from 1.2-1.3 to 1.8-2.1 ms (runs of 5 floats).
+ * The batch goes in chunks of n examples whose lowered input is about 4 MB
+ * (CHUNK_BYTES), each chunk keeping its own in the scratch for the backward.
+ * The loops around the GEMMs run on the core's pool (pool.c); each writes
+ * memory owned by its part only, in an order fixed by the shapes, so the
+ * results are the same bits for any thread count.  No allocation: the
+ * scratch is the op's planned aux buffer. */
 #include "conv.h"
 #include "blas.h"
 #include "pool.h"
@@ -24,8 +37,50 @@
 
 #define P_OF(g) ((int64_t)(g)->OH * (g)->OW)
 #define K_OF(g) ((int64_t)(g)->C * (g)->KH * (g)->KW)
+#define IN_OF(g) ((int64_t)(g)->C * (g)->H * (g)->W)
 
-int64_t tl_conv2d_scratch(const tl_conv_geom *g) { return (K_OF(g) + g->OC) * P_OF(g); }
+/* per example: colT (P, K), yT or dyT (P, OC), the NHWC input or dx (C*H*W) */
+int64_t tl_conv2d_scratch(const tl_conv_geom *g) { return (K_OF(g) + g->OC) * P_OF(g) + IN_OF(g); }
+/* per node: W' and dW' (OC, K) */
+int64_t tl_conv2d_scratch_once(const tl_conv_geom *g) { return 2 * g->OC * K_OF(g); }
+
+/* Items per part of a parallel loop whose items are `floats` floats each:
+ * about 16K floats a part, so that a part is worth waking a thread for. */
+static int64_t grain_of(int64_t floats) {
+    return floats >= 16384 ? 1 : 16384 / (floats > 0 ? floats : 1);
+}
+
+typedef struct {
+    float *dst;
+    const float *src;
+    const float *b; /* bias (forward) */
+    float *db;      /* bias gradient (backward) */
+    int B;
+    const tl_conv_geom *g;
+} conv_job;
+
+/* d[c * ldd + r] (+)= s[r * lds + c] (+ bias[c]) for r < R, c < Cn: a
+ * transpose in TILE x TILE blocks, so that both sides are read and written
+ * a cache line at a time (plain loops over one axis took 3x as long on the
+ * (576, 32) blocks of the MNIST-M network's first conv). */
+#define TILE 16
+static void transpose(float *restrict d, int64_t ldd, const float *restrict s, int64_t lds, int64_t R, int64_t Cn,
+                      const float *bias, int add) {
+    for (int64_t r0 = 0; r0 < R; r0 += TILE) {
+        const int64_t r1 = r0 + TILE < R ? r0 + TILE : R;
+        for (int64_t c0 = 0; c0 < Cn; c0 += TILE) {
+            const int64_t c1 = c0 + TILE < Cn ? c0 + TILE : Cn;
+            for (int64_t c = c0; c < c1; c++) {
+                const float bc = bias ? bias[c] : 0.0f;
+                float *dc = d + c * ldd;
+                if (add)
+                    for (int64_t r = r0; r < r1; r++) dc[r] += s[r * lds + c];
+                else
+                    for (int64_t r = r0; r < r1; r++) dc[r] = s[r * lds + c] + bc;
+            }
+        }
+    }
+}
 
 /* Valid output columns [*lo, *hi) of window column kw: 0 <= ow*SW - PW + kw < W. */
 static void valid_cols(const tl_conv_geom *g, int kw, int *lo, int *hi) {
@@ -35,31 +90,24 @@ static void valid_cols(const tl_conv_geom *g, int kw, int *lo, int *hi) {
     *lo = l, *hi = h;
 }
 
-/* Receptive fields of B examples x (B,C,H,W) into col (K, B*P), row
+/* The columns lowering: the receptive fields of B examples x (B,C,H,W)
+ * into col (K, B*P), row
  * k = (c, kh, kw), column b*P + oh*OW + ow.  Rows are written one after the
  * other (sequential stores into a matrix larger than the cache, while the
  * batch of inputs stays in L2); inner copies are plain loops, OW is short.
  * Rows [k0, k1) per call: the pool splits the rows between threads. */
-typedef struct {
-    float *col;
-    const float *x;
-    float *dx;
-    int B;
-    const tl_conv_geom *g;
-} col_job;
-
 static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
-    const col_job *j = ctx;
+    const conv_job *j = ctx;
     const tl_conv_geom *g = j->g;
     const int B = j->B, H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     const int64_t P = (int64_t)OH * OW, in_sz = (int64_t)g->C * H * W;
     for (int64_t k = k0; k < k1; k++) {
         const int c = (int)(k / (g->KH * g->KW)), kh = (int)(k / g->KW % g->KH), kw = (int)(k % g->KW);
-        float *row = j->col + k * B * P;
+        float *row = j->dst + k * B * P;
         int lo, hi;
         valid_cols(g, kw, &lo, &hi);
         for (int b = 0; b < B; b++, row += P) {
-            const float *xc = j->x + b * in_sz + (int64_t)c * H * W;
+            const float *xc = j->src + b * in_sz + (int64_t)c * H * W;
             for (int oh = 0; oh < OH; oh++) {
                 float *r = row + (int64_t)oh * OW;
                 int ih = oh * g->SH - g->PH + kh;
@@ -79,25 +127,98 @@ static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
     }
 }
 
-/* Items per part of a parallel loop whose items are `floats` floats each:
- * about 16K floats a part, so that a part is worth waking a thread for. */
-static int64_t grain_of(int64_t floats) {
-    return floats >= 16384 ? 1 : 16384 / (floats > 0 ? floats : 1);
+static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
+    conv_job j = {col, x, NULL, NULL, B, g};
+    tl_parallel_for(K_OF(g), grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
 }
 
-static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
-    col_job j = {col, x, NULL, B, g};
-    tl_parallel_for(K_OF(g), grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
+/* (B, C, HW) -> (B, HW, C), examples [b0, b1) */
+static void to_nhwc(void *ctx, int64_t b0, int64_t b1) {
+    const conv_job *j = ctx;
+    const int64_t C = j->g->C, HW = (int64_t)j->g->H * j->g->W;
+    for (int64_t b = b0; b < b1; b++) transpose(j->dst + b * C * HW, C, j->src + b * C * HW, HW, C, HW, NULL, 0);
+}
+
+/* dst (B, C, HW) += src (B, HW, C), examples [b0, b1) */
+static void add_from_nhwc(void *ctx, int64_t b0, int64_t b1) {
+    const conv_job *j = ctx;
+    const int64_t C = j->g->C, HW = (int64_t)j->g->H * j->g->W;
+    for (int64_t b = b0; b < b1; b++) transpose(j->dst + b * C * HW, HW, j->src + b * C * HW, C, HW, C, NULL, 1);
+}
+
+/* Rows [r0, r1) of colT from the NHWC input: row r = b*P + oh*OW + ow. */
+static void im2row_rows(void *ctx, int64_t r0, int64_t r1) {
+    const conv_job *j = ctx;
+    const tl_conv_geom *g = j->g;
+    const int H = g->H, W = g->W, C = g->C, KH = g->KH, KW = g->KW, OW = g->OW;
+    const int64_t P = P_OF(g), K = K_OF(g), in_sz = IN_OF(g), run = (int64_t)KW * C;
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t b = r / P;
+        const int oh = (int)(r % P / OW), ow = (int)(r % OW);
+        const int iw0 = ow * g->SW - g->PW;
+        const float *xb = j->src + b * in_sz;
+        float *restrict d = j->dst + r * K;
+        for (int kh = 0; kh < KH; kh++, d += run) {
+            const int ih = oh * g->SH - g->PH + kh;
+            if (ih < 0 || ih >= H) {
+                for (int64_t t = 0; t < run; t++) d[t] = 0.0f;
+                continue;
+            }
+            const float *restrict xr = xb + ((int64_t)ih * W + iw0) * C;
+            if (iw0 >= 0 && iw0 + KW <= W) {
+                for (int64_t t = 0; t < run; t++) d[t] = xr[t];
+                continue;
+            }
+            for (int kw = 0; kw < KW; kw++) {
+                const int iw = iw0 + kw;
+                float *dk = d + (int64_t)kw * C;
+                if (iw < 0 || iw >= W)
+                    for (int c = 0; c < C; c++) dk[c] = 0.0f;
+                else
+                    for (int c = 0; c < C; c++) dk[c] = xr[(int64_t)kw * C + c];
+            }
+        }
+    }
+}
+
+/* dx (NHWC) += the rows of dcolT, examples [b0, b1): the adjoint of im2row. */
+static void row2im_examples(void *ctx, int64_t b0, int64_t b1) {
+    const conv_job *j = ctx;
+    const tl_conv_geom *g = j->g;
+    const int H = g->H, W = g->W, C = g->C, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
+    const int64_t P = P_OF(g), K = K_OF(g), in_sz = IN_OF(g), run = (int64_t)KW * C;
+    for (int64_t b = b0; b < b1; b++) {
+        float *xb = j->dst + b * in_sz;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                const float *restrict d = j->src + (b * P + (int64_t)oh * OW + ow) * K;
+                const int iw0 = ow * g->SW - g->PW;
+                for (int kh = 0; kh < KH; kh++, d += run) {
+                    const int ih = oh * g->SH - g->PH + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    float *restrict xr = xb + ((int64_t)ih * W + iw0) * C;
+                    if (iw0 >= 0 && iw0 + KW <= W) {
+                        for (int64_t t = 0; t < run; t++) xr[t] += d[t];
+                        continue;
+                    }
+                    for (int kw = 0; kw < KW; kw++) {
+                        const int iw = iw0 + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        for (int c = 0; c < C; c++) xr[(int64_t)kw * C + c] += d[(int64_t)kw * C + c];
+                    }
+                }
+            }
+    }
 }
 
 /* dx += the sum of the receptive-field gradients in col (the adjoint of
  * im2col), for examples [b0, b1): each thread owns whole examples of dx. */
 static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
-    const col_job *j = ctx;
+    const conv_job *j = ctx;
     const tl_conv_geom *g = j->g;
     const int B = j->B, H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     const int64_t P = (int64_t)OH * OW, in_sz = (int64_t)g->C * H * W;
-    const float *row = j->col;
+    const float *row = j->src;
     for (int c = 0; c < g->C; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int kw = 0; kw < g->KW; kw++, row += (int64_t)B * P) {
@@ -105,7 +226,7 @@ static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
                 valid_cols(g, kw, &lo, &hi);
                 for (int64_t b = b0; b < b1; b++) {
                     const float *rb = row + b * P;
-                    float *dc = j->dx + b * in_sz + (int64_t)c * H * W;
+                    float *dc = j->dst + b * in_sz + (int64_t)c * H * W;
                     for (int oh = 0; oh < OH; oh++) {
                         int ih = oh * g->SH - g->PH + kh;
                         if (ih < 0 || ih >= H) continue;
@@ -121,57 +242,71 @@ static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
 }
 
 static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g) {
-    col_job j = {(float *)col, NULL, dx, B, g};
+    conv_job j = {dx, col, NULL, NULL, B, g};
     tl_parallel_for(B, 1, col2im_examples, &j);
 }
 
-/* Between the GEMM's (OC, B*P) layout and NCHW: src is the GEMM's result
- * (forward) or dY (backward), out the other layout. */
-typedef struct {
-    float *out;
-    const float *src;
-    const float *b;
-    float *db;
-    int B;
-    const tl_conv_geom *g;
-} bias_job;
-
-/* The GEMM's result into NCHW with the bias, examples [i0, i1). */
-static void scatter_bias(void *ctx, int64_t i0, int64_t i1) {
-    const bias_job *j = ctx;
-    const int64_t P = P_OF(j->g), BP = (int64_t)j->B * P;
-    for (int64_t i = i0; i < i1; i++)
-        for (int o = 0; o < j->g->OC; o++) {
-            float *y = j->out + (i * j->g->OC + o) * P;
-            const float *s = j->src + (int64_t)o * BP + i * P;
-            float bias = j->b ? j->b[o] : 0.0f;
+/* y (B, OC, P) = Y' (OC, B*P) plus the bias, examples [b0, b1). */
+static void ych_to_nchw(void *ctx, int64_t b0, int64_t b1) {
+    const conv_job *j = ctx;
+    const int64_t P = P_OF(j->g), OC = j->g->OC, BP = (int64_t)j->B * P;
+    for (int64_t b = b0; b < b1; b++)
+        for (int64_t o = 0; o < OC; o++) {
+            float *restrict y = j->dst + (b * OC + o) * P;
+            const float *restrict s = j->src + o * BP + b * P;
+            const float bias = j->b ? j->b[o] : 0.0f;
             for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
         }
 }
 
-/* dY (B, OC, P) into (OC, B*P) and db += its sums, channels [o0, o1). */
-static void gather_dy(void *ctx, int64_t o0, int64_t o1) {
-    const bias_job *j = ctx;
-    const int64_t P = P_OF(j->g), BP = (int64_t)j->B * P;
+/* dY' (OC, B*P) = dY (B, OC, P) and db += its row sums, channels [o0, o1):
+ * the sum in DB_LANES partial sums side by side (a fixed order, so the same
+ * bits on any thread count), then added up. */
+#define DB_LANES 64
+static void dy_to_channels(void *ctx, int64_t o0, int64_t o1) {
+    const conv_job *j = ctx;
+    const int64_t P = P_OF(j->g), OC = j->g->OC, BP = (int64_t)j->B * P;
     for (int64_t o = o0; o < o1; o++) {
-        float s = 0.0f;
-        for (int i = 0; i < j->B; i++) {
-            const float *d = j->src + ((int64_t)i * j->g->OC + o) * P;
-            memcpy(j->out + o * BP + (int64_t)i * P, d, sizeof(float) * (size_t)P);
-            if (j->db)
-                for (int64_t p = 0; p < P; p++) s += d[p];
-        }
-        if (j->db) j->db[o] += s;
+        float *restrict d = j->dst + o * BP;
+        for (int b = 0; b < j->B; b++) memcpy(d + b * P, j->src + ((int64_t)b * OC + o) * P, sizeof(float) * (size_t)P);
+        if (!j->db) continue;
+        float acc[DB_LANES] = {0.0f};
+        int64_t i = 0;
+        for (; i + DB_LANES <= BP; i += DB_LANES)
+            for (int l = 0; l < DB_LANES; l++) acc[l] += d[i + l];
+        float t = 0.0f;
+        for (; i < BP; i++) t += d[i];
+        for (int l = 0; l < DB_LANES; l++) t += acc[l];
+        j->db[o] += t;
     }
 }
 
+/* W (OC, C, KH, KW) -> W' (OC, KH, KW, C) */
+static void weights_to_rows(float *wr, const float *w, const tl_conv_geom *g) {
+    const int C = g->C, KH = g->KH, KW = g->KW;
+    for (int o = 0; o < g->OC; o++)
+        for (int c = 0; c < C; c++)
+            for (int kh = 0; kh < KH; kh++)
+                for (int kw = 0; kw < KW; kw++)
+                    wr[(((int64_t)o * KH + kh) * KW + kw) * C + c] = w[(((int64_t)o * C + c) * KH + kh) * KW + kw];
+}
+
+/* dW (OC, C, KH, KW) += dW' (OC, KH, KW, C) */
+static void add_weight_rows(float *dw, const float *dwr, const tl_conv_geom *g) {
+    const int C = g->C, KH = g->KH, KW = g->KW;
+    for (int o = 0; o < g->OC; o++)
+        for (int c = 0; c < C; c++)
+            for (int kh = 0; kh < KH; kh++)
+                for (int kw = 0; kw < KW; kw++)
+                    dw[(((int64_t)o * C + c) * KH + kh) * KW + kw] += dwr[(((int64_t)o * KH + kh) * KW + kw) * C + c];
+}
+
 /* Examples per chunk: the batch goes through the lowering in chunks whose
- * im2col matrix stays under CHUNK_BYTES, so that it is still in cache when
- * the GEMMs read it back.  MNIST-M network, 2 threads, minimum ms per
- * training step (runs interleaved), whole batch / chunks of 16, 8, 4, 2, 1 MB:
+ * lowered input stays under CHUNK_BYTES, so that it is still in cache when
+ * the GEMMs read it back.  (Columns lowering, minimum ms per training step,
+ * 2 threads, whole batch / chunks of 16, 8, 4, 2, 1 MB:
  *   batch 64:  14.2-14.7 / 14.3-14.9, 13.3-14.7, 13.5-14.0, 14.0-14.2, 14.3-14.9
- *   batch 128: 30.0-31.0 / 27.3-27.7, 27.4, 27.2, 28.0
- * (the second conv's col is 12.5 MB at batch 64; 4 MB is 20 examples). */
+ *   batch 128: 30.0-31.0 / 27.3-27.7, 27.4, 27.2, 28.0.) */
 #define CHUNK_BYTES ((int64_t)4 << 20)
 static int chunk_examples(const tl_conv_geom *g, int B) {
     int64_t per = K_OF(g) * P_OF(g) * (int64_t)sizeof(float);
@@ -180,42 +315,97 @@ static int chunk_examples(const tl_conv_geom *g, int B) {
     return n >= B ? B : (int)n;
 }
 
-static void conv_forward_chunk(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                               const tl_conv_geom *g) {
-    const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
-    float *col = scratch, *yt = scratch + K * BP; /* col (K, B*P), yt (OC, B*P) */
-    im2col(col, inp, B, g);
-    tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, w, (int)K, col, (int)BP, 0.0f,
-             yt, (int)BP);
-    bias_job j = {out, yt, b, NULL, B, g};
-    tl_parallel_for(B, 1, scatter_bias, &j);
+/* The rows lowering when a window row holds at least ROW_RUN floats (its
+ * copies are then long enough to beat im2col's gathers), else the columns. */
+#define ROW_RUN 16
+static int rows_lowering(const tl_conv_geom *g) { return (int64_t)g->KW * g->C >= ROW_RUN; }
+
+/* the parts of a chunk's scratch */
+typedef struct {
+    float *col, *yt, *xh;
+} conv_scratch;
+
+static conv_scratch scratch_of(float *scratch, int B, const tl_conv_geom *g) {
+    conv_scratch s;
+    s.col = scratch;
+    s.yt = s.col + (int64_t)B * P_OF(g) * K_OF(g);
+    s.xh = s.yt + (int64_t)B * P_OF(g) * g->OC;
+    return s;
 }
 
-static void conv_backward_chunk(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w,
+static void conv_forward_chunk(float *out, float *scratch, const float *inp, const float *wr, const float *b, int B,
+                               const tl_conv_geom *g) {
+    const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
+    const conv_scratch s = scratch_of(scratch, B, g);
+    if (rows_lowering(g)) {
+        const float *xh = inp;
+        if (g->C > 1) {
+            conv_job t = {s.xh, inp, NULL, NULL, B, g};
+            tl_parallel_for(B, grain_of(IN_OF(g)), to_nhwc, &t);
+            xh = s.xh;
+        }
+        conv_job r = {s.col, xh, NULL, NULL, B, g};
+        tl_parallel_for(BP, grain_of(K), im2row_rows, &r);
+        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)K,
+                 0.0f, s.yt, (int)BP);
+    } else {
+        im2col(s.col, inp, B, g);
+        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP,
+                 0.0f, s.yt, (int)BP);
+    }
+    conv_job y = {out, s.yt, b, NULL, B, g};
+    tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
+}
+
+static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scratch, const float *dout, const float *wr,
                                 int B, const tl_conv_geom *g) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
-    float *col = scratch, *dyt = scratch + K * BP; /* col (K, B*P), dyt (OC, B*P) */
-    bias_job j = {dyt, dout, NULL, db, B, g};
-    tl_parallel_for(g->OC, 1, gather_dy, &j);
-    if (dw)
-        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, (int)K, (int)BP, 1.0f, dyt, (int)BP, col, (int)BP,
-                 1.0f, dw, (int)K);
-    if (dinp) {
-        /* col is no longer needed: dcol overwrites it */
-        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, w, (int)K, dyt, (int)BP, 0.0f,
-                 col, (int)BP);
-        col2im(dinp, col, B, g);
+    const conv_scratch s = scratch_of(scratch, B, g);
+    const int rows = rows_lowering(g);
+    conv_job d = {s.yt, dout, NULL, db, B, g};
+    tl_parallel_for(g->OC, 1, dy_to_channels, &d);
+    if (dwr) /* dW' += dY' colT, or dW += dY' col^T */
+        tl_sgemm(CblasRowMajor, CblasNoTrans, rows ? CblasNoTrans : CblasTrans, g->OC, (int)K, (int)BP, 1.0f, s.yt,
+                 (int)BP, s.col, rows ? (int)K : (int)BP, 1.0f, dwr, (int)K);
+    if (!dinp) return;
+    /* the lowered input is no longer needed: its gradient overwrites it */
+    if (rows) {
+        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)BP, (int)K, g->OC, 1.0f, s.yt, (int)BP, wr, (int)K,
+                 0.0f, s.col, (int)K);
+        float *dxh = dinp;
+        if (g->C > 1) {
+            dxh = s.xh;
+            memset(dxh, 0, sizeof(float) * (size_t)(B * IN_OF(g)));
+        }
+        conv_job r = {dxh, s.col, NULL, NULL, B, g};
+        tl_parallel_for(B, 1, row2im_examples, &r);
+        if (g->C > 1) {
+            conv_job t = {dinp, s.xh, NULL, NULL, B, g};
+            tl_parallel_for(B, grain_of(IN_OF(g)), add_from_nhwc, &t);
+        }
+    } else {
+        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, wr, (int)K, s.yt, (int)BP,
+                 0.0f, s.col, (int)BP);
+        col2im(dinp, s.col, B, g);
     }
+}
+
+/* The weights in the lowering's order: W' in the once-scratch (rows), or W itself. */
+static const float *lowered_weights(float *once, const float *w, const tl_conv_geom *g) {
+    if (!rows_lowering(g)) return w;
+    weights_to_rows(once, w, g);
+    return once;
 }
 
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
                        const tl_conv_geom *g) {
     const int ch = chunk_examples(g, B);
-    const int64_t in_sz = (int64_t)g->C * g->H * g->W, out_sz = (int64_t)g->OC * P_OF(g);
+    const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g);
     const int64_t sc_sz = tl_conv2d_scratch(g);
+    const float *wr = lowered_weights(scratch + (int64_t)B * sc_sz, w, g);
     for (int i = 0; i < B; i += ch) {
         const int n = B - i < ch ? B - i : ch;
-        conv_forward_chunk(out + i * out_sz, scratch + i * sc_sz, inp + i * in_sz, w, b, n, g);
+        conv_forward_chunk(out + i * out_sz, scratch + i * sc_sz, inp + i * in_sz, wr, b, n, g);
     }
 }
 
@@ -223,12 +413,18 @@ void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const
                         const tl_conv_geom *g) {
     if (!dinp && !dw && !db) return;
     const int ch = chunk_examples(g, B);
-    const int64_t in_sz = (int64_t)g->C * g->H * g->W, out_sz = (int64_t)g->OC * P_OF(g);
+    const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g);
     const int64_t sc_sz = tl_conv2d_scratch(g);
+    float *once = scratch + (int64_t)B * sc_sz;
+    const float *wr = lowered_weights(once, w, g);
+    /* rows: dW' (OC, K) is summed in the once-scratch and permuted into dW at the end */
+    float *dwr = dw && rows_lowering(g) ? once + g->OC * K_OF(g) : dw;
+    if (dwr && dwr != dw) memset(dwr, 0, sizeof(float) * (size_t)(g->OC * K_OF(g)));
     for (int i = 0; i < B; i += ch) {
         const int n = B - i < ch ? B - i : ch;
-        conv_backward_chunk(dinp ? dinp + i * in_sz : NULL, dw, db, scratch + i * sc_sz, dout + i * out_sz, w, n, g);
+        conv_backward_chunk(dinp ? dinp + i * in_sz : NULL, dwr, db, scratch + i * sc_sz, dout + i * out_sz, wr, n, g);
     }
+    if (dwr && dwr != dw) add_weight_rows(dw, dwr, g);
 }
 
 /* ---- pooling ---- */

@@ -17,12 +17,15 @@ typedef struct tl_conv_geom {
     int PH, PW;      /* zero padding on each side */
 } tl_conv_geom;
 
-/* Scratch floats per example of tl_conv2d_forward/backward. */
+/* Scratch floats of tl_conv2d_forward/backward: B * tl_conv2d_scratch (per
+ * example) + tl_conv2d_scratch_once (the weights in the lowering's order). */
 int64_t tl_conv2d_scratch(const tl_conv_geom *g);
+int64_t tl_conv2d_scratch_once(const tl_conv_geom *g);
 
 /* y = W * x + b (cross-correlation, as in PyTorch).
  * x (B,C,H,W), w (OC,C,KH,KW), b (OC) or NULL, y (B,OC,OH,OW);
- * scratch (B * tl_conv2d_scratch) floats: the im2col matrix, kept for backward. */
+ * scratch (B * tl_conv2d_scratch + tl_conv2d_scratch_once floats): the
+ * lowered input, kept for backward. */
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
                        const tl_conv_geom *g);
 /* dW += dY col^T; db += sum dY; dx += col2im(W^T dY).  Needs the scratch of

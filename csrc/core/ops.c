@@ -355,6 +355,11 @@ static int64_t aux_conv2d(const tl_net *net, const tl_node *node) {
     node_geom((tl_net *)net, node, &g);
     return tl_conv2d_scratch(&g);
 }
+static int64_t aux_once_conv2d(const tl_net *net, const tl_node *node) {
+    tl_conv_geom g;
+    node_geom((tl_net *)net, node, &g);
+    return tl_conv2d_scratch_once(&g);
+}
 static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_conv_geom g;
@@ -580,7 +585,7 @@ const tl_op_def tl_ops[TL_OP_COUNT] = {
     [TL_OP_GRAD_REVERSE] = {{"grad_reverse", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: lambda"}, TL_VIEW_OUT,
                             infer_unary, NULL, fwd_view, bwd_grl},
     [TL_OP_CONV2D] = {{"conv2d", 1, 1, 0, TL_TARGET_NONE, 8, 0, "iattr: filters, kh, kw, sh, sw, ph, pw, use_bias"},
-                      TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d},
+                      TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d, aux_once_conv2d},
     [TL_OP_MAXPOOL2D] = {{"maxpool2d", 1, 1, 0, TL_TARGET_NONE, 4, 0, "iattr: kh, kw, sh, sw"}, TL_VIEW_NONE,
                          infer_pool, aux_same, fwd_maxpool, bwd_maxpool},
     [TL_OP_AVGPOOL2D] = {{"avgpool2d", 1, 1, 0, TL_TARGET_NONE, 4, 0, "iattr: kh, kw, sh, sw"}, TL_VIEW_NONE,
