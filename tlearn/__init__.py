@@ -15,7 +15,8 @@ _preload()
 from . import _core  # noqa: E402
 from ._core import TlearnError  # noqa: E402
 from . import callbacks, layers, optim  # noqa: E402
-from .graph import Input, Tensor  # noqa: E402
+from .graph import Tensor  # noqa: E402
+from .layers import Input  # noqa: E402
 from .model import Model, load  # noqa: E402
 
 __all__ = ["Input", "Tensor", "Model", "load", "layers", "optim", "callbacks", "TlearnError", "datasets", "set_num_threads",

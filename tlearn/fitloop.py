@@ -4,15 +4,16 @@ see :mod:`tlearn.callbacks`), the progress bar or per-epoch lines
 (``verbose`` 0/1/2), the accumulation of the core's per-step results into
 an epoch's logs, validation and the :class:`~tlearn.callbacks.History`.
 
-The steps themselves always run in C: a run of batches per call for arrays
+``train_on_batch`` and ``fit`` on arrays live here too; the steps themselves always run in C: a run of batches per call for arrays
 (``Net.train_batches``), one ``Net.train_step`` per batch for an iterable.
 """
 from __future__ import annotations
 
 import itertools
+import math
 import sys
 import warnings
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -92,7 +93,7 @@ class Loop:
         if self.bar is not None:
             self.bar.update(len(res))
             self.bar.set_postfix(epoch=epoch + 1,
-                                 loss=f"{float(res[-1, :nl] @ self.model._weights() + res[-1, nl]):.4f}")
+                                 loss=f"{float(res[-1, :nl] @ loss_weights(self.model) + res[-1, nl]):.4f}")
 
     def add_step(self, acc: list, losses, reg: float, counts, correct, epoch: int) -> None:
         """:meth:`add` for the one step of ``Net.train_step`` into a list (no array per step)."""
@@ -104,12 +105,12 @@ class Loop:
         acc[nl] += reg
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(epoch=epoch + 1, loss=f"{sum(np.multiply(losses, self.model._weights())) + reg:.4f}")
+            self.bar.set_postfix(epoch=epoch + 1, loss=f"{sum(np.multiply(losses, loss_weights(self.model))) + reg:.4f}")
 
     def epoch_end(self, epoch: int, acc, steps: int) -> bool:
         """Logs, validation, history and callbacks of an epoch; True when training should stop."""
         m = self.model
-        logs = m._logs(np.asarray(acc, dtype=np.float64), steps)
+        logs = epoch_logs(m, np.asarray(acc, dtype=np.float64), steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data
             logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
@@ -128,6 +129,106 @@ class Loop:
     def finish(self) -> None:
         self.end()
         self._call("on_train_end", dict((k, v[-1]) for k, v in self.model.history.items()))
+
+
+# ------------------------------------------------------- one step, fit on arrays
+
+def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
+    """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
+    model._require_compiled()
+    xs, ys, _ = model._prepare(x, y)
+    if lr is None:
+        lr = model._optimizer.lr_at(model._step, 0)
+    losses, reg, counts, correct = model._net.train_step(xs, ys, float(lr))
+    model._step += 1
+    out = {s.name: l for s, l in zip(model._losses, losses)}
+    for s, c, ok in zip(model._losses, counts, correct):
+        if s.loss.classification and c:
+            out[s.name + "_acc"] = ok / c
+    out["reg"] = reg
+    out["loss"] = sum(s.loss.weight * l for s, l in zip(model._losses, losses)) + reg
+    return out
+
+
+def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
+               validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None
+               ) -> History:
+    """:meth:`Model.fit` on arrays (documented there): the core runs a run of batches per call,
+    gathering each shuffled batch itself."""
+    model._require_compiled()
+    batch_size = 32 if batch_size is None else batch_size
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    loop = Loop(model, epochs, None, verbose, callbacks, validation_data)
+    xs, ys, n = model._prepare(x, y)
+    if n == 0:
+        raise ValueError("fit: empty training set (0 examples)")
+    if shuffle:
+        # shuffled batches are gathered and checked by the core batch by
+        # batch; check the whole set first so that bad data fails before any step
+        for node, a in zip(model._input_nodes, xs):
+            # a finite sum proves every element finite (NaN and inf
+            # propagate), at half the cost of isfinite; a sum that
+            # overflowed from finite values falls through to the exact check
+            with np.errstate(over="ignore", invalid="ignore"):
+                if np.isfinite(np.add.reduce(a, axis=None)):
+                    continue
+            finite = np.isfinite(a.reshape(n, -1)).all(1)
+            if not finite.all():
+                raise ValueError(f"input '{model._net.node(node)['name']}': example {int(np.argmin(finite))} "
+                                 "holds NaN or infinity; inputs must be finite (no step ran)")
+    batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
+    steps = math.ceil(n / batch_size)
+    loop.steps, loop.total = steps, epochs * steps
+    chunk = 1 if loop.per_batch else (steps_per_call or max(1, math.ceil(steps / 20)))
+    hist = loop.begin()
+    try:
+        for epoch in range(epochs):
+            acc = loop.epoch_begin(epoch)
+            # the core gathers each shuffled batch itself: no copy of the data set per epoch
+            perm = model._rng.permutation(n) if shuffle else None
+            for s0 in range(0, steps, chunk):
+                s1 = min(steps, s0 + chunk)
+                loop.batch_begin(s0)
+                lrs = np.array([model._optimizer.lr_at(model._step + i, loop.total) for i in range(s1 - s0)],
+                               dtype=np.float32)
+                sl = slice(s0 * batch_size, min(n, s1 * batch_size))
+                if perm is None:
+                    res = model._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs)
+                else:
+                    res = model._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
+                model._step += s1 - s0
+                loop.add(acc, res, epoch)
+            if loop.epoch_end(epoch, acc, steps):
+                break
+    finally:
+        loop.end()
+    loop.finish()
+    return hist
+
+
+def loss_weights(model) -> np.ndarray:
+    """The weight of each loss, in loss order."""
+    return np.array([s.loss.weight for s in model._losses])
+
+
+def epoch_logs(model, acc: np.ndarray, steps: int) -> Dict[str, float]:
+    """Logs from summed results: acc = [loss sums, reg sum, counts, correct] (3 n_losses + 1)."""
+    nl = len(model._losses)
+    logs: Dict[str, float] = {}
+    total = 0.0
+    for k, s in enumerate(model._losses):
+        cnt, ok = acc[nl + 1 + k], acc[2 * nl + 1 + k]
+        val = float(acc[k] / cnt) if cnt else 0.0
+        logs[s.name] = val
+        total += s.loss.weight * val
+        if s.loss.classification:
+            logs[s.name + "_acc"] = float(ok / cnt) if cnt else float("nan")
+    if steps:
+        logs["reg"] = float(acc[nl] / steps)
+        total += logs["reg"]
+    logs["loss"] = total
+    return logs
 
 
 # ------------------------------------------------------- fit on batches

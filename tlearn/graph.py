@@ -1,7 +1,8 @@
-"""Symbolic tensors: what layers are called on while a model is being built."""
+"""Symbolic tensors (what layers are called on while a model is being built)
+and the traversal of the graph they form."""
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 
 class Tensor:
@@ -32,8 +33,43 @@ class Tensor:
         return f"<Tensor '{self.name}' shape=(batch, {', '.join(map(str, self.shape))})>"
 
 
-def Input(shape, name: Optional[str] = None) -> Tensor:
-    """A model input of per-example ``shape`` (an int or a tuple of up to 4 ints)."""
-    from .layers import InputLayer
+def topo(outputs: Sequence[Tensor]) -> List[Tensor]:
+    """Every tensor the ``outputs`` depend on, each after its inputs (iterative DFS)."""
+    order, seen, stack = [], set(), []
+    for t in outputs:
+        stack.append((t, False))
+        while stack:
+            node, done = stack.pop()
+            if done:
+                if id(node) not in seen:
+                    seen.add(id(node))
+                    order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            stack.append((node, True))
+            for parent in reversed(node.inputs):
+                if id(parent) not in seen:
+                    stack.append((parent, False))
+    return order
 
-    return InputLayer(shape, name=name)()
+
+def named(obj, what: str) -> Dict[str, Tensor]:
+    """A Tensor, a list or a dict of Tensors as a dict name -> Tensor; ``what`` names them in errors."""
+    if isinstance(obj, Tensor):
+        return {obj.name: obj}
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{what} {k!r}: expected a tlearn Tensor, got {type(v).__name__}")
+        return dict(obj)
+    if isinstance(obj, (list, tuple)):
+        out = {}
+        for v in obj:
+            if not isinstance(v, Tensor):
+                raise TypeError(f"{what}: expected tlearn Tensors, got {type(v).__name__}")
+            if v.name in out and out[v.name] is not v:
+                raise ValueError(f"{what}: two tensors are named {v.name!r}; layer names must be unique in a model")
+            out[v.name] = v
+        return out
+    raise TypeError(f"{what}: expected a Tensor, a list or a dict of Tensors, got {type(obj).__name__}")

@@ -128,6 +128,11 @@ class InputLayer(Layer):
         return {"shape": list(self.shape), "name": self.name}
 
 
+def Input(shape, name: Optional[str] = None) -> Tensor:
+    """A model input of per-example ``shape`` (an int or a tuple of up to 4 ints)."""
+    return InputLayer(shape, name=name)()
+
+
 class Dense(Layer):
     """Fully connected layer ``y = x W^T + b`` on the flattened example.
 

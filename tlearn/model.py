@@ -14,14 +14,13 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
-    torchnames as _torchnames
+from . import _core, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
+    state as _state, torchnames as _torchnames
 from .callbacks import History
-from .graph import Tensor
+from .graph import named, topo
 
 ArrayLike = Union[np.ndarray, Sequence, Dict[str, np.ndarray]]
 # public instance attributes of a Model (properties with setters are found on the class)
-_I32 = np.iinfo(np.int32)
 _SETTABLE = frozenset({"name", "seed", "history", "stop_training"})
 
 
@@ -94,46 +93,6 @@ class LayerHandle:
         return f"<layer {self._layer!r} of model '{self._model.name}'>"
 
 
-def _topo(outputs: Sequence[Tensor]) -> List[Tensor]:
-    order, seen, stack = [], set(), []
-    for t in outputs:
-        stack.append((t, False))
-        while stack:
-            node, done = stack.pop()
-            if done:
-                if id(node) not in seen:
-                    seen.add(id(node))
-                    order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            stack.append((node, True))
-            for parent in reversed(node.inputs):
-                if id(parent) not in seen:
-                    stack.append((parent, False))
-    return order
-
-
-def _named(obj, what: str) -> Dict[str, Tensor]:
-    if isinstance(obj, Tensor):
-        return {obj.name: obj}
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if not isinstance(v, Tensor):
-                raise TypeError(f"{what} {k!r}: expected a tlearn Tensor, got {type(v).__name__}")
-        return dict(obj)
-    if isinstance(obj, (list, tuple)):
-        out = {}
-        for v in obj:
-            if not isinstance(v, Tensor):
-                raise TypeError(f"{what}: expected tlearn Tensors, got {type(v).__name__}")
-            if v.name in out and out[v.name] is not v:
-                raise ValueError(f"{what}: two tensors are named {v.name!r}; layer names must be unique in a model")
-            out[v.name] = v
-        return out
-    raise TypeError(f"{what}: expected a Tensor, a list or a dict of Tensors, got {type(obj).__name__}")
-
-
 class Model:
     """A network of the C core built from symbolic tensors.
 
@@ -151,12 +110,12 @@ class Model:
     """
 
     def __init__(self, inputs, outputs, seed: int = 0, name: str = "model"):
-        ins = _named(inputs, "inputs")
-        outs = _named(outputs, "outputs")
+        ins = named(inputs, "inputs")
+        outs = named(outputs, "outputs")
         if not outs:
             raise ValueError("a model needs at least one output")
         self.name, self.seed = name, int(seed)
-        order = _topo(list(outs.values()))
+        order = topo(list(outs.values()))
         in_ids = {id(t) for t in ins.values()}
         for t in order:
             if isinstance(t.layer, _layers.InputLayer) and id(t) not in in_ids:
@@ -460,108 +419,15 @@ class Model:
 
     # ---------------------------------------------------------------- data
     def _input_list(self, x) -> List[np.ndarray]:
-        names = self.input_names
-        if isinstance(x, dict):
-            unknown = [k for k in x if k not in self._input_alias]
-            missing = [k for k in names if k not in x]
-            if unknown or missing:
-                raise KeyError(f"inputs: unknown names {unknown}, missing names {missing}; expected {names}")
-            by_layer = {self._input_alias[k]: v for k, v in x.items()}
-        elif isinstance(x, (list, tuple)) and len(names) > 1:
-            if len(x) != len(names):
-                raise ValueError(f"inputs: expected {len(names)} arrays ({names}), got {len(x)}")
-            by_layer = {self._input_alias[k]: v for k, v in zip(names, x)}
-        else:
-            if len(names) != 1:
-                raise ValueError(f"model has inputs {names}; pass a dict or a list of arrays")
-            by_layer = {self._input_alias[names[0]]: x}
-        inv = {v: k for k, v in self._node.items()}
-        return [self._as_input(by_layer[inv[i]], inv[i]) for i in self._input_nodes]
-
-    @staticmethod
-    def _as_input(a, name):
-        if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous:
-            return a
-        arr = np.asarray(a)
-        if arr.dtype.kind not in "biuf":  # not complex, object, strings, datetime64 or timedelta64
-            raise TypeError(f"input '{name}': expected a real numeric array (float32 preferred), got dtype {arr.dtype}")
-        return np.ascontiguousarray(arr, dtype=np.float32)
-
-    def _target_list(self, y) -> List[np.ndarray]:
-        names = self.loss_names
-        if isinstance(y, dict):
-            by = {}
-            for s in self._losses:
-                if s.name in y:
-                    by[s.name] = y[s.name]
-                elif s.output in y and sum(t.output == s.output for t in self._losses) == 1:
-                    by[s.name] = y[s.output]
-            allowed = set(names) | {s.output for s in self._losses}
-            unknown = [k for k in y if k not in allowed]
-            missing = [k for k in names if k not in by]
-            if unknown or missing:
-                raise KeyError(f"targets: unknown names {unknown}, missing names {missing}; expected {names}")
-        elif isinstance(y, (list, tuple)) and len(names) > 1:
-            if len(y) != len(names):
-                raise ValueError(f"targets: expected {len(names)} arrays ({names}), got {len(y)}")
-            by = dict(zip(names, y))
-        else:
-            if len(names) != 1:
-                raise ValueError(f"model has losses {names}; pass targets as a dict")
-            by = {names[0]: y}
-        out = []
-        for s in self._losses:
-            t = np.asarray(by[s.name])
-            if t.ndim == 0:
-                raise ValueError(f"target of loss '{s.name}': expected an array with one entry per example, "
-                                 f"got a 0-d value {t!r}")
-            if s.loss.kind == "coral" and t.size and not np.isin(t, (-1, 0, 1)).all():
-                bad = t.reshape(-1)[~np.isin(t.reshape(-1), (-1, 0, 1))][0]
-                raise ValueError(f"target of loss '{s.name}': domain label {bad} is not 0 (source), 1 (target) "
-                                 "or -1 (neither)")
-            if s.loss.kind in ("softmax_ce", "coral"):
-                if t.dtype.kind not in "iu":
-                    raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
-                                    f"got dtype {t.dtype}")
-                if t.dtype != np.int32 and t.size:
-                    lo, hi = t.min(), t.max()  # a cast to int32 would wrap these (2^32 + 1 reads as 1)
-                    if lo < _I32.min or hi > _I32.max:
-                        bad = lo if lo < 0 else hi
-                        raise ValueError(f"target of loss '{s.name}': label {bad} at index "
-                                         f"{int(np.argmax(t.reshape(-1) == bad))} is out of range; "
-                                         "expected -1 (no label) or a class index")
-                out.append(np.ascontiguousarray(t, dtype=np.int32) if t.dtype != np.int32 or not t.flags.c_contiguous
-                           else t)
-            else:
-                if t.dtype.kind not in "biuf":
-                    raise TypeError(f"target of loss '{s.name}': expected a real numeric array, got dtype {t.dtype}")
-                out.append(np.ascontiguousarray(t, dtype=np.float32))
-        return out
+        return feed.input_list(self, x)
 
     def _prepare(self, x, y):
-        xs = self._input_list(x)
-        ys = self._target_list(y) if y is not None else []
-        ns = {len(a) for a in xs} | {len(t) for t in ys}
-        if len(ns) != 1:
-            raise ValueError(f"inputs and targets disagree on the number of examples: {sorted(ns)}")
-        return xs, ys, ns.pop()
+        return feed.prepare(self, x, y)
 
     # --------------------------------------------------------------- train
     def train_on_batch(self, x, y, lr: Optional[float] = None) -> Dict[str, float]:
         """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
-        self._require_compiled()
-        xs, ys, _ = self._prepare(x, y)
-        if lr is None:
-            lr = self._optimizer.lr_at(self._step, 0)
-        losses, reg, counts, correct = self._net.train_step(xs, ys, float(lr))
-        self._step += 1
-        out = {s.name: l for s, l in zip(self._losses, losses)}
-        for s, c, ok in zip(self._losses, counts, correct):
-            if s.loss.classification and c:
-                out[s.name + "_acc"] = ok / c
-        out["reg"] = reg
-        out["loss"] = sum(s.loss.weight * l for s, l in zip(self._losses, losses)) + reg
-        return out
+        return _fitloop.train_on_batch(self, x, y, lr)
 
     def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
             validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
@@ -620,76 +486,14 @@ class Model:
         if steps_per_epoch is not None:
             raise ValueError("steps_per_epoch is for fit on an iterable of batches; with arrays an epoch is one "
                              "pass over them")
-        self._require_compiled()
-        batch_size = 32 if batch_size is None else batch_size
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        loop = _fitloop.Loop(self, epochs, None, verbose, callbacks, validation_data)
-        xs, ys, n = self._prepare(x, y)
-        if n == 0:
-            raise ValueError("fit: empty training set (0 examples)")
-        if shuffle:
-            # shuffled batches are gathered and checked by the core batch by
-            # batch; check the whole set first so that bad data fails before any step
-            for node, a in zip(self._input_nodes, xs):
-                # a finite sum proves every element finite (NaN and inf
-                # propagate), at half the cost of isfinite; a sum that
-                # overflowed from finite values falls through to the exact check
-                with np.errstate(over="ignore", invalid="ignore"):
-                    if np.isfinite(np.add.reduce(a, axis=None)):
-                        continue
-                finite = np.isfinite(a.reshape(n, -1)).all(1)
-                if not finite.all():
-                    raise ValueError(f"input '{self._net.node(node)['name']}': example {int(np.argmin(finite))} "
-                                     "holds NaN or infinity; inputs must be finite (no step ran)")
-        batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
-        steps = math.ceil(n / batch_size)
-        loop.steps, loop.total = steps, epochs * steps
-        chunk = 1 if loop.per_batch else (steps_per_call or max(1, math.ceil(steps / 20)))
-        hist = loop.begin()
-        try:
-            for epoch in range(epochs):
-                acc = loop.epoch_begin(epoch)
-                # the core gathers each shuffled batch itself: no copy of the data set per epoch
-                perm = self._rng.permutation(n) if shuffle else None
-                for s0 in range(0, steps, chunk):
-                    s1 = min(steps, s0 + chunk)
-                    loop.batch_begin(s0)
-                    lrs = np.array([self._optimizer.lr_at(self._step + i, loop.total) for i in range(s1 - s0)],
-                                   dtype=np.float32)
-                    sl = slice(s0 * batch_size, min(n, s1 * batch_size))
-                    if perm is None:
-                        res = self._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs)
-                    else:
-                        res = self._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
-                    self._step += s1 - s0
-                    loop.add(acc, res, epoch)
-                if loop.epoch_end(epoch, acc, steps):
-                    break
-        finally:
-            loop.end()
-        loop.finish()
-        return hist
+        return _fitloop.fit_arrays(self, x, y, epochs, batch_size, shuffle, validation_data, verbose, callbacks,
+                                   steps_per_call)
 
     def _weights(self) -> np.ndarray:
-        return np.array([s.loss.weight for s in self._losses])
+        return _fitloop.loss_weights(self)
 
     def _logs(self, acc: np.ndarray, steps: int) -> Dict[str, float]:
-        nl = len(self._losses)
-        logs: Dict[str, float] = {}
-        total = 0.0
-        for k, s in enumerate(self._losses):
-            cnt, ok = acc[nl + 1 + k], acc[2 * nl + 1 + k]
-            val = float(acc[k] / cnt) if cnt else 0.0
-            logs[s.name] = val
-            total += s.loss.weight * val
-            if s.loss.classification:
-                logs[s.name + "_acc"] = float(ok / cnt) if cnt else float("nan")
-        if steps:
-            logs["reg"] = float(acc[nl] / steps)
-            total += logs["reg"]
-        logs["loss"] = total
-        return logs
+        return _fitloop.epoch_logs(self, acc, steps)
 
     # ------------------------------------------------------------ inference
     def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
@@ -795,84 +599,11 @@ class Model:
 
     # ------------------------------------------------------ save and clone
     def _get_state(self):
-        spec = []
-        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
-        for name in self._node:
-            l = self._layers[owner_of[name]]
-            if name != l.name:  # a further use of a shared layer
-                spec.append({"use_of": l.name, "node": name, "inputs": self._inputs_of[name]})
-                continue
-            cfg = l.get_config()
-            for k, attr in enumerate(type(l).fattr_names):
-                cfg[attr] = self._net.fattr(self._node[name], k)
-            spec.append({"class": type(l).__name__, "config": cfg, "inputs": self._inputs_of[name]})
-        params = []
-        for n, p in self._param_index.items():
-            info = self._net.param_info(p)
-            params.append({"name": n, "trainable": info["trainable"], "l2": info["l2"], "l2sp": info["l2sp"],
-                           "ewc": info["ewc"]})
-        meta = {
-            "format": "tlearn.Model", "name": self.name, "seed": self.seed, "layers": spec,
-            "inputs": self._input_alias, "outputs": self._output_alias, "params": params,
-            "losses": [{"name": s.name, "output": s.output, "class": type(s.loss).__name__,
-                        "config": s.loss.get_config()} for s in self._losses],
-            "optimizer": self._optimizer.get_config() if self._optimizer is not None else None,
-            "optim_steps": self._net.optim_steps, "step": self._step, "rng_state": str(self._net.rng_state),
-            "shuffle_rng": self._rng.bit_generator.state, "check_finite": self.check_finite,
-        }
-        arrays = {}
-        for arena in ("value", "mask", "snapshot", "fisher", "m", "v"):
-            for n, v in self._views(arena).items():
-                arrays[f"{arena}/{n}"] = v.copy()
-        return meta, arrays
+        return _state.get_state(self)
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None) -> "Model":
-        if meta.get("format") != "tlearn.Model":
-            raise ValueError("not a tlearn.Model state")
-        self = cls.__new__(cls)
-        self.name, self.seed = meta["name"], int(meta["seed"])
-        self._input_alias = dict(meta["inputs"])
-        self._output_alias = dict(meta["outputs"])
-        nodes, by_name, inputs_of = [], {}, {}
-        for s in meta["layers"]:
-            if "use_of" in s:
-                nm, layer = str(s["node"]), by_name[s["use_of"]]
-            else:
-                layer = _layers.from_config(s["class"], s["config"])
-                nm = by_name.setdefault(layer.name, layer).name
-            nodes.append((nm, layer))
-            inputs_of[nm] = list(s["inputs"])
-        self._build(nodes, inputs_of)
-        for p in meta["params"]:
-            if p["name"] not in self._param_index:
-                raise ValueError(f"saved parameter {p['name']!r} does not exist in the rebuilt model")
-            i = self._param_index[p["name"]]
-            self._net.set_trainable(i, bool(p["trainable"]))
-            self._net.set_reg(i, p["l2"], p["l2sp"], p["ewc"])
-        for arena in ("value", "mask", "snapshot", "fisher", "m", "v"):
-            for n, v in self._views(arena).items():
-                key = f"{arena}/{n}"
-                if key not in arrays or arrays[key].shape != v.shape:
-                    raise ValueError(f"saved array {key!r} is missing or has the wrong shape")
-                v[...] = arrays[key]
-        opt = optimizer
-        if opt is None and meta["optimizer"] is not None:
-            opt = _optim.from_config(meta["optimizer"])
-        if meta["losses"] and opt is not None:
-            loss = {}
-            for s in meta["losses"]:
-                cfg = dict(s["config"])
-                cfg["name"] = s["name"]
-                loss.setdefault(s["output"], []).append(_losses.from_config(s["class"], cfg))
-            self.compile(opt, loss=loss)
-        self._net.optim_steps = int(meta["optim_steps"])
-        self._net.rng_state = int(meta["rng_state"])
-        self._step = int(meta["step"])
-        self._rng.bit_generator.state = meta["shuffle_rng"]
-        if meta.get("check_finite"):
-            self.check_finite = True
-        return self
+        return _state.from_state(cls, meta, arrays, optimizer)
 
     def clone(self) -> "Model":
         """An independent copy: same architecture, weights, masks, snapshot,
@@ -919,22 +650,12 @@ class Model:
                f"{sum(p.size for p in self.params.values())} parameters>"
 
 
-def _rebuild(meta: dict, arrays: Dict[str, np.ndarray], optimizer, source: str) -> Model:
-    try:
-        return Model._from_state(meta, arrays, optimizer=optimizer)
-    except ValueError as e:
-        raise ValueError(f"{source}: {e}") from None
-    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, _core.TlearnError) as e:
-        # the checksum matched but the settings do not describe a model this tlearn can build
-        raise ValueError(f"{source}: inconsistent model file ({e!r})") from None
-
-
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
     """Load a model saved with :meth:`Model.save`.  The file is verified
     (magic, format version, CRC-32) before anything is built from it.
     ``optimizer`` replaces a saved custom learning-rate schedule."""
     meta, arrays = io.read(path)
-    return _rebuild(meta, arrays, optimizer, str(path))
+    return _state.rebuild(Model, meta, arrays, optimizer, str(path))
 
 
 def _unpickle(data: bytes, optimizer: Optional[_optim.Optimizer] = None) -> Model:
@@ -942,4 +663,4 @@ def _unpickle(data: bytes, optimizer: Optional[_optim.Optimizer] = None) -> Mode
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError(f"pickled tlearn.Model: expected the bytes of a model file, got {type(data).__name__}")
     meta, arrays = io.loads(bytes(data), source="pickled tlearn.Model")
-    return _rebuild(meta, arrays, optimizer, "pickled tlearn.Model")
+    return _state.rebuild(Model, meta, arrays, optimizer, "pickled tlearn.Model")

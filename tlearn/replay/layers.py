@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import datasets, layers as L, optim
-from ..graph import Input
+from ..layers import Input
 from ..model import Model
 from ..transfer import copy_layers, first_n, freeze, last_n, yosinski
 from ._data import fashion

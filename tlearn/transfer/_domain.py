@@ -25,7 +25,8 @@ from typing import Callable, Dict, List, Optional, Union
 import numpy as np
 
 from .. import optim as _optim
-from ..graph import Input, Tensor
+from ..graph import Tensor
+from ..layers import Input
 from ..model import Model
 from . import nets as _nets
 

@@ -37,7 +37,8 @@ import numpy as np
 from .. import layers as L
 from .. import losses as _losses
 from .. import optim as _optim
-from ..graph import Input, Tensor
+from ..graph import Tensor
+from ..layers import Input
 from ..model import Model
 from .layers import copy_layers, freeze, parametric_layers
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import layers as L
 from .. import optim as _optim
-from ..graph import Input
+from ..layers import Input
 from ..model import Model
 
 

@@ -1,0 +1,104 @@
+"""What the user passes, as the arrays the core takes: inputs by name or
+position as C-contiguous float32, targets by loss (or output) name as int32
+labels or float32 values, and the number of examples they agree on."""
+from __future__ import annotations
+
+from typing import List
+
+import numpy as np
+
+_I32 = np.iinfo(np.int32)
+
+
+def input_list(model, x) -> List[np.ndarray]:
+    """The model's inputs from an array, a list or a dict, in input-node order."""
+    names = model.input_names
+    if isinstance(x, dict):
+        unknown = [k for k in x if k not in model._input_alias]
+        missing = [k for k in names if k not in x]
+        if unknown or missing:
+            raise KeyError(f"inputs: unknown names {unknown}, missing names {missing}; expected {names}")
+        by_layer = {model._input_alias[k]: v for k, v in x.items()}
+    elif isinstance(x, (list, tuple)) and len(names) > 1:
+        if len(x) != len(names):
+            raise ValueError(f"inputs: expected {len(names)} arrays ({names}), got {len(x)}")
+        by_layer = {model._input_alias[k]: v for k, v in zip(names, x)}
+    else:
+        if len(names) != 1:
+            raise ValueError(f"model has inputs {names}; pass a dict or a list of arrays")
+        by_layer = {model._input_alias[names[0]]: x}
+    inv = {v: k for k, v in model._node.items()}
+    return [as_input(by_layer[inv[i]], inv[i]) for i in model._input_nodes]
+
+
+def as_input(a, name):
+    """``a`` as a C-contiguous float32 array (no copy when it already is one)."""
+    if isinstance(a, np.ndarray) and a.dtype == np.float32 and a.flags.c_contiguous:
+        return a
+    arr = np.asarray(a)
+    if arr.dtype.kind not in "biuf":  # not complex, object, strings, datetime64 or timedelta64
+        raise TypeError(f"input '{name}': expected a real numeric array (float32 preferred), got dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def target_list(model, y) -> List[np.ndarray]:
+    """One target array per loss, in loss order, typed for the core."""
+    names = model.loss_names
+    if isinstance(y, dict):
+        by = {}
+        for s in model._losses:
+            if s.name in y:
+                by[s.name] = y[s.name]
+            elif s.output in y and sum(t.output == s.output for t in model._losses) == 1:
+                by[s.name] = y[s.output]
+        allowed = set(names) | {s.output for s in model._losses}
+        unknown = [k for k in y if k not in allowed]
+        missing = [k for k in names if k not in by]
+        if unknown or missing:
+            raise KeyError(f"targets: unknown names {unknown}, missing names {missing}; expected {names}")
+    elif isinstance(y, (list, tuple)) and len(names) > 1:
+        if len(y) != len(names):
+            raise ValueError(f"targets: expected {len(names)} arrays ({names}), got {len(y)}")
+        by = dict(zip(names, y))
+    else:
+        if len(names) != 1:
+            raise ValueError(f"model has losses {names}; pass targets as a dict")
+        by = {names[0]: y}
+    out = []
+    for s in model._losses:
+        t = np.asarray(by[s.name])
+        if t.ndim == 0:
+            raise ValueError(f"target of loss '{s.name}': expected an array with one entry per example, "
+                             f"got a 0-d value {t!r}")
+        if s.loss.kind == "coral" and t.size and not np.isin(t, (-1, 0, 1)).all():
+            bad = t.reshape(-1)[~np.isin(t.reshape(-1), (-1, 0, 1))][0]
+            raise ValueError(f"target of loss '{s.name}': domain label {bad} is not 0 (source), 1 (target) "
+                             "or -1 (neither)")
+        if s.loss.kind in ("softmax_ce", "coral"):
+            if t.dtype.kind not in "iu":
+                raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
+                                f"got dtype {t.dtype}")
+            if t.dtype != np.int32 and t.size:
+                lo, hi = t.min(), t.max()  # a cast to int32 would wrap these (2^32 + 1 reads as 1)
+                if lo < _I32.min or hi > _I32.max:
+                    bad = lo if lo < 0 else hi
+                    raise ValueError(f"target of loss '{s.name}': label {bad} at index "
+                                     f"{int(np.argmax(t.reshape(-1) == bad))} is out of range; "
+                                     "expected -1 (no label) or a class index")
+            out.append(np.ascontiguousarray(t, dtype=np.int32) if t.dtype != np.int32 or not t.flags.c_contiguous
+                       else t)
+        else:
+            if t.dtype.kind not in "biuf":
+                raise TypeError(f"target of loss '{s.name}': expected a real numeric array, got dtype {t.dtype}")
+            out.append(np.ascontiguousarray(t, dtype=np.float32))
+    return out
+
+
+def prepare(model, x, y):
+    """``(inputs, targets, n)``; inputs and targets must agree on ``n`` examples."""
+    xs = input_list(model, x)
+    ys = target_list(model, y) if y is not None else []
+    ns = {len(a) for a in xs} | {len(t) for t in ys}
+    if len(ns) != 1:
+        raise ValueError(f"inputs and targets disagree on the number of examples: {sorted(ns)}")
+    return xs, ys, ns.pop()

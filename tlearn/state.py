@@ -1,0 +1,106 @@
+"""A model's whole state as a JSON-able description plus named arrays, and a
+model rebuilt from them (save, load, clone and pickle go through here; the
+bytes on disk are :mod:`tlearn.io`'s)."""
+from __future__ import annotations
+
+from typing import Dict
+
+import numpy as np
+
+from . import _core, layers as _layers, losses as _losses, optim as _optim
+
+ARENAS = ("value", "mask", "snapshot", "fisher", "m", "v")  # the arrays a saved model carries
+
+
+def get_state(model):
+    """``(meta, arrays)``: everything needed to rebuild ``model`` and continue training it."""
+    spec = []
+    owner_of = {nm: ln for ln, ns in model._uses.items() for nm in ns}
+    for name in model._node:
+        l = model._layers[owner_of[name]]
+        if name != l.name:  # a further use of a shared layer
+            spec.append({"use_of": l.name, "node": name, "inputs": model._inputs_of[name]})
+            continue
+        cfg = l.get_config()
+        for k, attr in enumerate(type(l).fattr_names):
+            cfg[attr] = model._net.fattr(model._node[name], k)
+        spec.append({"class": type(l).__name__, "config": cfg, "inputs": model._inputs_of[name]})
+    params = []
+    for n, p in model._param_index.items():
+        info = model._net.param_info(p)
+        params.append({"name": n, "trainable": info["trainable"], "l2": info["l2"], "l2sp": info["l2sp"],
+                       "ewc": info["ewc"]})
+    meta = {
+        "format": "tlearn.Model", "name": model.name, "seed": model.seed, "layers": spec,
+        "inputs": model._input_alias, "outputs": model._output_alias, "params": params,
+        "losses": [{"name": s.name, "output": s.output, "class": type(s.loss).__name__,
+                    "config": s.loss.get_config()} for s in model._losses],
+        "optimizer": model._optimizer.get_config() if model._optimizer is not None else None,
+        "optim_steps": model._net.optim_steps, "step": model._step, "rng_state": str(model._net.rng_state),
+        "shuffle_rng": model._rng.bit_generator.state, "check_finite": model.check_finite,
+    }
+    arrays = {}
+    for arena in ARENAS:
+        for n, v in model._views(arena).items():
+            arrays[f"{arena}/{n}"] = v.copy()
+    return meta, arrays
+
+
+def from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None):
+    """A ``cls`` (Model) rebuilt from :func:`get_state`'s output; ``optimizer`` replaces the saved one."""
+    if meta.get("format") != "tlearn.Model":
+        raise ValueError("not a tlearn.Model state")
+    model = cls.__new__(cls)
+    model.name, model.seed = meta["name"], int(meta["seed"])
+    model._input_alias = dict(meta["inputs"])
+    model._output_alias = dict(meta["outputs"])
+    nodes, by_name, inputs_of = [], {}, {}
+    for s in meta["layers"]:
+        if "use_of" in s:
+            nm, layer = str(s["node"]), by_name[s["use_of"]]
+        else:
+            layer = _layers.from_config(s["class"], s["config"])
+            nm = by_name.setdefault(layer.name, layer).name
+        nodes.append((nm, layer))
+        inputs_of[nm] = list(s["inputs"])
+    model._build(nodes, inputs_of)
+    for p in meta["params"]:
+        if p["name"] not in model._param_index:
+            raise ValueError(f"saved parameter {p['name']!r} does not exist in the rebuilt model")
+        i = model._param_index[p["name"]]
+        model._net.set_trainable(i, bool(p["trainable"]))
+        model._net.set_reg(i, p["l2"], p["l2sp"], p["ewc"])
+    for arena in ARENAS:
+        for n, v in model._views(arena).items():
+            key = f"{arena}/{n}"
+            if key not in arrays or arrays[key].shape != v.shape:
+                raise ValueError(f"saved array {key!r} is missing or has the wrong shape")
+            v[...] = arrays[key]
+    opt = optimizer
+    if opt is None and meta["optimizer"] is not None:
+        opt = _optim.from_config(meta["optimizer"])
+    if meta["losses"] and opt is not None:
+        loss = {}
+        for s in meta["losses"]:
+            cfg = dict(s["config"])
+            cfg["name"] = s["name"]
+            loss.setdefault(s["output"], []).append(_losses.from_config(s["class"], cfg))
+        model.compile(opt, loss=loss)
+    model._net.optim_steps = int(meta["optim_steps"])
+    model._net.rng_state = int(meta["rng_state"])
+    model._step = int(meta["step"])
+    model._rng.bit_generator.state = meta["shuffle_rng"]
+    if meta.get("check_finite"):
+        model.check_finite = True
+    return model
+
+
+def rebuild(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer, source: str):
+    """:func:`from_state` with every failure a ValueError naming ``source`` (a file, a pickle)."""
+    try:
+        return from_state(cls, meta, arrays, optimizer=optimizer)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+    except (KeyError, TypeError, IndexError, AttributeError, OverflowError, _core.TlearnError) as e:
+        # the checksum matched but the settings do not describe a model this tlearn can build
+        raise ValueError(f"{source}: inconsistent model file ({e!r})") from None
