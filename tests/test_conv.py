@@ -16,7 +16,7 @@ import pytest
 import tlearn as tl
 from tlearn import _core
 from tlearn import layers as L
-from twins import TWINS, Built, case, distinct, normal
+from twins import TWINS, Built, case, conv_attrs, distinct, normal, pool_attrs
 from test_gradcheck import assert_close, numeric_grad
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
@@ -24,34 +24,35 @@ FMNIST = "/usr/share/datasets/fashion-mnist"
 # ------------------------------------------------------------ twins + gradients
 
 CONV_CASES = [
-    # (in shape, iattr: filters, kh, kw, sh, sw, ph, pw, use_bias, B)
-    ((3, 7, 7), (4, 5, 5, 2, 2, 2, 2, 1), 3),
-    ((2, 6, 5), (3, 1, 1, 1, 1, 0, 0, 0), 2),
-    ((1, 8, 8), (2, 3, 3, 1, 1, 1, 1, 1), 4),
-    ((2, 5, 9), (2, 2, 4, 3, 2, 1, 0, 1), 2),
+    # (in shape, attributes: filters, kernel, stride, padding, use_bias; B)
+    ((3, 7, 7), conv_attrs(4, (5, 5), (2, 2), (2, 2), 1), 3),
+    ((2, 6, 5), conv_attrs(3, (1, 1), (1, 1), (0, 0), 0), 2),
+    ((1, 8, 8), conv_attrs(2, (3, 3), (1, 1), (1, 1), 1), 4),
+    ((2, 5, 9), conv_attrs(2, (2, 4), (3, 2), (1, 0), 1), 2),
     # a window row of KW * C >= 16 floats: the core's rows lowering (NHWC im2row)
-    ((4, 7, 6), (3, 5, 4, 2, 1, 2, 1, 1), 3),
-    ((8, 5, 5), (2, 3, 2, 1, 2, 1, 0, 0), 2),
+    ((4, 7, 6), conv_attrs(3, (5, 4), (2, 1), (2, 1), 1), 3),
+    ((8, 5, 5), conv_attrs(2, (3, 2), (1, 2), (1, 0), 0), 2),
 ]
 POOL_CASES = [
-    # (op, in shape, iattr: kh, kw, sh, sw)
-    ("maxpool2d", (2, 7, 7), (3, 3, 2, 2)),
-    ("maxpool2d", (3, 6, 6), (2, 2, 2, 2)),
-    ("avgpool2d", (2, 5, 6), (2, 2, 1, 1)),
-    ("avgpool2d", (1, 7, 5), (3, 2, 2, 3)),
+    # (op, in shape, attributes: kernel, stride)
+    ("maxpool2d", (2, 7, 7), pool_attrs((3, 3), (2, 2))),
+    ("maxpool2d", (3, 6, 6), pool_attrs((2, 2), (2, 2))),
+    ("avgpool2d", (2, 5, 6), pool_attrs((2, 2), (1, 1))),
+    ("avgpool2d", (1, 7, 5), pool_attrs((3, 2), (2, 3))),
 ]
-BN_CASES = [((3, 4, 4), (0.1, 1e-5)), ((5,), (0.3, 1e-3)), ((2, 6), (0.0, 1e-5))]
+BN_CASES = [((3, 4, 4), {"momentum": 0.1, "eps": 1e-5}), ((5,), {"momentum": 0.3, "eps": 1e-3}),
+            ((2, 6), {"momentum": 0.0, "eps": 1e-5})]
 
 
 def _cases():
     rng = np.random.default_rng(42)
     out = []
     for shape, ia, B in CONV_CASES:
-        out.append(case("conv2d", [shape], B, [normal(rng, (B,) + shape)], iattr=ia, tag=f"{shape}{ia}"))
+        out.append(case("conv2d", [shape], B, [normal(rng, (B,) + shape)], ia, tag=f"{shape}{tuple(ia.values())}"))
     for op, shape, ia in POOL_CASES:
-        out.append(case(op, [shape], 3, [distinct(rng, (3,) + shape)], iattr=ia, tag=f"{shape}{ia}"))
+        out.append(case(op, [shape], 3, [distinct(rng, (3,) + shape)], ia, tag=f"{shape}{tuple(ia.values())}"))
     for shape, fa in BN_CASES:
-        out.append(case("batchnorm", [shape], 6, [normal(rng, (6,) + shape, 2.0) + 0.5], fattr=fa, tag=f"{shape}"))
+        out.append(case("batchnorm", [shape], 6, [normal(rng, (6,) + shape, 2.0) + 0.5], fa, tag=f"{shape}"))
     return out
 
 
@@ -132,20 +133,20 @@ def test_bad_shapes_raise_at_build_time_with_numbers(make, shape, words):
         assert w in str(e.value), (w, str(e.value))
 
 
-@pytest.mark.parametrize("op, iattr, fattr, words", [
-    ("conv2d", (4, 3, 3, 0, 1, 0, 0, 1), (), ["stride", "0x1"]),
-    ("conv2d", (4, 3, 3, 1, 1, -1, 0, 1), (), ["padding", "-1x0"]),
-    ("conv2d", (0, 3, 3, 1, 1, 0, 0, 1), (), ["filters", "0"]),
-    ("conv2d", (4, 0, 3, 1, 1, 0, 0, 1), (), ["kernel", "0x3"]),
-    ("maxpool2d", (2, 2, -1, 2), (), ["stride", "-1x2"]),
-    ("batchnorm", (), (1.5, 1e-5), ["momentum", "1.5"]),
-    ("batchnorm", (), (0.1, 0.0), ["eps"]),
+@pytest.mark.parametrize("op, attrs, words", [
+    ("conv2d", conv_attrs(4, (3, 3), (0, 1), (0, 0)), ["stride", "0x1"]),
+    ("conv2d", conv_attrs(4, (3, 3), (1, 1), (-1, 0)), ["padding", "-1x0"]),
+    ("conv2d", conv_attrs(0, (3, 3), (1, 1), (0, 0)), ["filters", "0"]),
+    ("conv2d", conv_attrs(4, (0, 3), (1, 1), (0, 0)), ["kernel", "0x3"]),
+    ("maxpool2d", pool_attrs((2, 2), (-1, 2)), ["stride", "-1x2"]),
+    ("batchnorm", {"momentum": 1.5, "eps": 1e-5}, ["momentum", "1.5"]),
+    ("batchnorm", {"momentum": 0.1, "eps": 0.0}, ["eps"]),
 ])
-def test_core_validates_attributes(op, iattr, fattr, words):
+def test_core_validates_attributes(op, attrs, words):
     net = _core.Net(0)
     x = net.add("input", name="x", shape=(2, 6, 6))
     with pytest.raises(ValueError) as e:
-        net.add(op, [x], "op", iattr, fattr)
+        net.add(op, [x], "op", attrs)
     for w in words:
         assert w in str(e.value), (w, str(e.value))
 

@@ -15,12 +15,12 @@ def mlp_net(seed=0, n_in=5, hidden=6, n_out=3, losses=(("softmax_ce", 1.0),)):
     """x -> h (dense) -> relu -> o (dense) -> losses on o."""
     net = _core.Net(seed)
     x = net.add("input", name="x", shape=(n_in,))
-    h = net.add("dense", [x], "h", (hidden, 0, 1))
+    h = net.add("dense", [x], "h", {"units": hidden})
     r = net.add("relu", [h], "r")
-    o = net.add("dense", [r], "o", (n_out, 0, 1))
+    o = net.add("dense", [r], "o", {"units": n_out})
     net.finalize()
     for k, (kind, w) in enumerate(losses):
-        net.add_loss(kind, o, f"l{k}", w, (2.0,) if kind == "soft_ce" else ())
+        net.add_loss(kind, o, f"l{k}", w, {"temperature": 2.0} if kind == "soft_ce" else None)
     return net, {"x": x, "h": h, "r": r, "o": o}
 
 
@@ -137,9 +137,9 @@ def test_gradient_reversal_flips_and_scales_the_upstream_gradient():
     def build(lam):
         net = _core.Net(4)
         x = net.add("input", name="x", shape=(5,))
-        f = net.add("dense", [x], "f", (4, 0, 1))
-        g = net.add("grad_reverse", [f], "grl", (), (lam,))
-        d = net.add("dense", [g], "dom", (1, 0, 1))
+        f = net.add("dense", [x], "f", {"units": 4})
+        g = net.add("grad_reverse", [f], "grl", {"lambda": lam})
+        d = net.add("dense", [g], "dom", {"units": 1})
         net.finalize()
         net.add_loss("sigmoid_bce", d, "domain")
         return net, g
@@ -152,7 +152,7 @@ def test_gradient_reversal_flips_and_scales_the_upstream_gradient():
     ref = grads(ident)
     net, g = build(0.0)
     for lam in (0.5, 2.0):
-        net.set_fattr(g, 0, lam)
+        net.set_attr(g, "lambda", lam)
         net.forward_backward([X], [D])
         got = grads(net)
         pf = net.param_index("f.w")
@@ -161,7 +161,7 @@ def test_gradient_reversal_flips_and_scales_the_upstream_gradient():
         pd = net.param_index("dom.w")
         np.testing.assert_allclose(got[pd], ref[pd], rtol=1e-6)
     with pytest.raises(ValueError, match="finite"):
-        net.set_fattr(g, 0, float("nan"))
+        net.set_attr(g, "lambda", float("nan"))
 
 
 def test_model_grad_reverse_lambda_attribute():
@@ -295,10 +295,10 @@ def test_model_regularize_l2sp_pulls_toward_source(toy_data):
 def two_head_net(seed, weights):
     net = _core.Net(seed)
     x = net.add("input", name="x", shape=(5,))
-    h = net.add("dense", [x], "trunk", (6, 0, 1))
+    h = net.add("dense", [x], "trunk", {"units": 6})
     t = net.add("tanh", [h], "t")
-    a = net.add("dense", [t], "cls", (3, 0, 1))
-    b = net.add("dense", [t], "attr", (2, 0, 1))
+    a = net.add("dense", [t], "cls", {"units": 3})
+    b = net.add("dense", [t], "attr", {"units": 2})
     net.finalize()
     if weights[0] is not None:
         net.add_loss("softmax_ce", a, "cls", weights[0])

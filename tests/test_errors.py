@@ -148,7 +148,7 @@ def test_core_calls_in_the_wrong_order():
         net.forward([np.ones((2, 3), np.float32)], [x])
     with pytest.raises(tl.TlearnError, match="finalize the network first"):
         net.add_loss("mse", x, "l")
-    d = net.add("dense", [x], "d", (2, 0, 1))
+    d = net.add("dense", [x], "d", {"units": 2})
     net.finalize()
     with pytest.raises(tl.TlearnError, match="the network is already finalized"):
         net.finalize()
@@ -170,28 +170,34 @@ def test_core_build_errors():
     with pytest.raises(ValueError, match="unknown op 'conv3d'"):
         net.add("conv3d", [x], "c")
     with pytest.raises(ValueError, match=r"dense 'd': input 0 is node 7, expected 0..0"):
-        net.add("dense", [7], "d", (2, 0, 1))
-    with pytest.raises(ValueError, match=r"dense 'd': expected 3 integer and 0 float attributes"):
-        net.add("dense", [x], "d", (2,))
+        net.add("dense", [7], "d", {"units": 2})
+    with pytest.raises(ValueError, match=r"dense 'd': no attribute 'unit' \(attributes: units, init, use_bias\)"):
+        net.add("dense", [x], "d", {"unit": 2})
+    with pytest.raises(ValueError, match=r"dense 'd': attribute 'units' \(output features\) is required"):
+        net.add("dense", [x], "d", {"init": "glorot"})
+    with pytest.raises(ValueError, match=r"dense 'd': init must be one of he, glorot, zeros, ones, got 'uniform'"):
+        net.add("dense", [x], "d", {"units": 2, "init": "uniform"})
+    with pytest.raises(ValueError, match=r"dense 'd': units must be an integer, got 2.5"):
+        net.add("dense", [x], "d", {"units": 2.5})
     with pytest.raises(ValueError, match="dense 'd': units must be positive, got 0"):
-        net.add("dense", [x], "d", (0, 0, 1))
+        net.add("dense", [x], "d", {"units": 0})
     with pytest.raises(ValueError, match="name 'x' is already used by node 0"):
         net.add("relu", [x], "x")
     with pytest.raises(ValueError, match=r"add 'a': expected 2 or more inputs, got 1"):
         net.add("add", [x], "a")
     with pytest.raises(ValueError, match="dropout 'p': rate must be in \\[0, 1\\), got 1"):
-        net.add("dropout", [x], "p", (), (1.0,))
+        net.add("dropout", [x], "p", {"rate": 1.0})
     with pytest.raises(ValueError, match="reshape 'r': target has 5 features per example, input 'x' has 4"):
         net.add("reshape", [x], "r", shape=(5,))
     with pytest.raises(ValueError, match=r"maxpool2d 'm': expected an input of shape \(C, H, W\)"):
-        net.add("maxpool2d", [x], "m", (2, 2, 2, 2))
+        net.add("maxpool2d", [x], "m", {"kh": 2, "kw": 2, "sh": 2, "sw": 2})
     # a failed add leaves the network usable
-    d = net.add("dense", [x], "d", (2, 0, 1))
+    d = net.add("dense", [x], "d", {"units": 2})
     net.finalize()
     with pytest.raises(ValueError, match="loss 'l': weight must be finite and >= 0, got -1"):
         net.add_loss("mse", d, "l", -1.0)
     with pytest.raises(ValueError, match="softmax_ce 'l': needs at least 2 classes"):
-        y = net.add("dense", [x], "one", (1, 0, 1)) if False else None  # noqa: F841 (nodes are closed)
+        y = net.add("dense", [x], "one", {"units": 1}) if False else None  # noqa: F841 (nodes are closed)
         net2 = _core.Net(0)
         i = net2.add("input", name="x", shape=(1,))
         net2.finalize()

@@ -282,7 +282,7 @@ def _intruders(m, X, Y):
         lambda: net.clear_losses(),
         lambda: net.add_loss("mse", 1, "extra"),
         lambda: net.set_check_finite(True),
-        lambda: net.set_fattr(0, 0, 1.0),
+        lambda: net.set_attr(0, "lambda", 1.0),
         lambda: setattr(net, "optim_steps", 0),
         lambda: setattr(net, "rng_state", 1),
         lambda: net.set_input_grad(0, True),

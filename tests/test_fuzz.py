@@ -57,10 +57,10 @@ def build_net(seed=0, losses=True, optim=True):
     b = n.add("input", [], "b", shape=[2, 3])
     rb = n.add("reshape", [b], "rb", shape=[6])
     c = n.add("concat", [a, rb], "c")
-    h = n.add("dense", [c], "h", iattr=[5, 0, 1])
+    h = n.add("dense", [c], "h", attrs={"units": 5})
     r = n.add("relu", [h], "r")
-    n.add("dense", [r], "cls", iattr=[3, 1, 1])
-    n.add("dense", [r], "reg", iattr=[2, 1, 1])
+    n.add("dense", [r], "cls", attrs={"units": 3, "init": "glorot"})
+    n.add("dense", [r], "reg", attrs={"units": 2, "init": "glorot"})
     n.finalize()
     if losses:
         n.add_loss("softmax_ce", 6, "cls")
@@ -300,7 +300,7 @@ def _train_batches_case(net, twin, xs, ys, data):
 # --------------------------------- 2. the other entry points, in any order
 
 OPS = ["add", "add_bad", "finalize", "add_loss", "add_loss_bad", "clear_losses", "set_optim", "set_optim_bad",
-       "train", "train_bad", "forward", "view", "view_write", "set_fattr", "fattr", "iattr", "set_reg", "set_trainable",
+       "train", "train_bad", "forward", "view", "view_write", "set_attr", "attr", "set_reg", "set_trainable",
        "reset_param", "snapshot", "param_info", "node", "set_input_grad", "input_grad", "forward_backward",
        "optim_steps", "rng_state", "check_finite", "reg_value", "reset_optim", "param_index"]
 
@@ -319,9 +319,10 @@ def test_net_calls_in_any_order(ops, data):
     count("net calls in any order")
     n = _core.Net(data.draw(st.integers(0, 2**64 - 1)))
     built = []  # nodes added so far, in order: "a", "b", ...
-    plan = [("input", [], "a", (), (), [4]), ("input", [], "b", (), (), [2, 3]), ("reshape", [1], "rb", (), (), [6]),
-            ("concat", [0, 2], "c", (), (), ()), ("dense", [3], "h", (5, 0, 1), (), ()), ("relu", [4], "r", (), (), ()),
-            ("dense", [5], "cls", (3, 1, 1), (), ()), ("dense", [5], "reg", (2, 1, 1), (), ())]
+    plan = [("input", [], "a", None, [4]), ("input", [], "b", None, [2, 3]), ("reshape", [1], "rb", None, [6]),
+            ("concat", [0, 2], "c", None, ()), ("dense", [3], "h", {"units": 5}, ()), ("relu", [4], "r", None, ()),
+            ("dense", [5], "cls", {"units": 3, "init": "glorot"}, ()),
+            ("dense", [5], "reg", {"units": 2, "init": "glorot"}, ())]
     state = {"optim": False, "losses": 0}
 
     def finalized():
@@ -338,19 +339,22 @@ def test_net_calls_in_any_order(ops, data):
                     built.append(plan[len(built)][2])
             elif op == "add_bad":
                 bad = data.draw(st.sampled_from([
-                    ("nope", [], "x", (), (), [4]), ("input", [], "x", (), (), []), ("input", [], "x", (), (), [0]),
-                    ("input", [], "x", (), (), [-3, 2]), ("input", [], "x", (), (), [2**16, 2**16]),
-                    ("input", [], "x", (), (), [1, 2, 3, 4, 5]), ("dense", [99], "x", (3, 0, 1), (), ()),
-                    ("dense", [0], "x", (0, 0, 1), (), ()), ("dense", [0], "x", (3, 9, 1), (), ()),
-                    ("dense", [0], "x", (3, 0), (), ()), ("dense", [-1], "x", (3, 0, 1), (), ()),
-                    ("concat", [0], "x", (), (), ()), ("reshape", [0], "x", (), (), [7]),
-                    ("reshape", [0], "x", (), (), [-1, -1]), ("dropout", [0], "x", (), (2.0,), ()),
-                    ("dropout", [0], "x", (), (np.nan,), ()), ("softmax_ce", [0], "x", (), (), ()),
-                    ("relu", [0], "y" * 200, (), (), ()), ("relu", [0, 0], "x", (), (), ()),
-                    ("conv2d", [0], "x", (2, 3, 3, 1, 1, 0, 0, 1), (), ()), ("dense", [0], "x", (2**31, 0, 1), (), ()),
-                    ("relu", [2**40], "x", (), (), ()), ("relu", "ab", "x", (), (), ()), ("relu", [0], 5, (), (), ()),
-                    ("dense", [0], "x", ("3", 0, 1), (), ()), ("leaky_relu", [0], "x", (), ("a",), ()),
-                    ("relu", [0], "a", (), (), ())]))
+                    ("nope", [], "x", None, [4]), ("input", [], "x", None, []), ("input", [], "x", None, [0]),
+                    ("input", [], "x", None, [-3, 2]), ("input", [], "x", None, [2**16, 2**16]),
+                    ("input", [], "x", None, [1, 2, 3, 4, 5]), ("dense", [99], "x", {"units": 3}, ()),
+                    ("dense", [0], "x", {"units": 0}, ()), ("dense", [0], "x", {"units": 3, "init": 9}, ()),
+                    ("dense", [0], "x", {"units": 3, "bias": 1}, ()), ("dense", [-1], "x", {"units": 3}, ()),
+                    ("dense", [0], "x", {}, ()), ("dense", [0], "x", (3, 0, 1), ()),
+                    ("dense", [0], "x", {"units": 3, "init": "uniform"}, ()), ("dense", [0], "x", {3: 3}, ()),
+                    ("concat", [0], "x", None, ()), ("reshape", [0], "x", None, [7]),
+                    ("reshape", [0], "x", None, [-1, -1]), ("dropout", [0], "x", {"rate": 2.0}, ()),
+                    ("dropout", [0], "x", {"rate": np.nan}, ()), ("softmax_ce", [0], "x", None, ()),
+                    ("relu", [0], "y" * 200, None, ()), ("relu", [0, 0], "x", None, ()), ("relu", [0], "x", {"a": 1}, ()),
+                    ("conv2d", [0], "x", {"filters": 2, "kh": 3, "kw": 3}, ()),
+                    ("dense", [0], "x", {"units": 2**31}, ()), ("dense", [0], "x", {"units": 2**80}, ()),
+                    ("relu", [2**40], "x", None, ()), ("relu", "ab", "x", None, ()), ("relu", [0], 5, None, ()),
+                    ("dense", [0], "x", {"units": "3"}, ()), ("leaky_relu", [0], "x", {"alpha": "a"}, ()),
+                    ("relu", [0], "a", None, ())]))
                 before = n.n_nodes
                 with pytest.raises((*ALLOWED, OverflowError)):
                     n.add(*bad)
@@ -371,7 +375,8 @@ def test_net_calls_in_any_order(ops, data):
             elif op == "add_loss_bad":
                 bad = data.draw(st.sampled_from([("relu", 0), ("mse", 99), ("mse", -1), ("nope", 0), ("mse", 2**40),
                                                  ("softmax_ce", 0, "x", -1.0), ("mse", 0, "x", np.nan),
-                                                 ("soft_ce", 0, "x", 1.0, (0.0, 1.0, 2.0, 3.0, 4.0))]))
+                                                 ("soft_ce", 0, "x", 1.0, {"temperature": 0.0}),
+                                                 ("soft_ce", 0, "x", 1.0, {"temperature": 1.0, "t": 2.0})]))
                 before = n.n_losses
                 with pytest.raises((*ALLOWED, OverflowError)):
                     n.add_loss(*bad)
@@ -430,16 +435,16 @@ def test_net_calls_in_any_order(ops, data):
                     assert v.dtype == np.float32 and v.base is n
                     if op == "view_write" and which in ("mask", "snapshot"):
                         v[...] = 1.0
-            elif op == "set_fattr":
+            elif op == "set_attr":
                 try:
-                    n.set_fattr(_index(data), data.draw(st.integers(-1, 2)),
-                                data.draw(st.sampled_from([0.5, np.nan, np.inf, -1.0, "x"])))
+                    n.set_attr(_index(data), data.draw(st.sampled_from(["lambda", "rate", "momentum", "units", "", "x"])),
+                               data.draw(st.sampled_from([0.5, np.nan, np.inf, -1.0, "x"])))
                 except (*ALLOWED, OverflowError):
                     pass
-            elif op in ("fattr", "iattr", "param_info", "node", "reset_param", "set_trainable", "set_reg",
+            elif op in ("attr", "param_info", "node", "reset_param", "set_trainable", "set_reg",
                         "param_index"):
                 i = _index(data)
-                calls = {"fattr": lambda: n.fattr(i, 0), "iattr": lambda: n.iattr(i, 0),
+                calls = {"attr": lambda: n.attr(i, data.draw(st.sampled_from(["units", "init", "use_bias", "x"]))),
                          "param_info": lambda: n.param_info(i), "node": lambda: n.node(i),
                          "reset_param": lambda: n.reset_param(i),
                          "set_trainable": lambda: n.set_trainable(i, data.draw(st.booleans())),
@@ -501,10 +506,10 @@ def test_net_calls_in_any_order(ops, data):
         n.set_reg(p, 0.0, 0.0, 0.0)
         n.view("mask", p)[...] = 1.0
     for node in range(n.n_nodes):
-        for k in range(2):
+        for a in ("units", "init", "use_bias", "rate"):
             try:
-                n.fattr(node, k)
-            except IndexError:
+                n.attr(node, a)
+            except KeyError:
                 continue
     assert_still_trains(n, [np.random.default_rng(p).standard_normal(n.view("value", p).shape).astype(np.float32) * 0.3
                             for p in range(n.n_params)])

@@ -60,7 +60,7 @@ def check_case(c):
     net = b.net
     in_grads = [net.input_grad(i, c["B"]) for i in b.ins]
     p_grads = {s: net.view("grad", p).copy() for s, p in b.trained_params().items()}
-    sign = -c["fattr"][0] if op == "grad_reverse" else 1.0
+    sign = -c["attrs"]["lambda"] if op == "grad_reverse" else 1.0
     for k, x in enumerate(b.xs):
         num = numeric_grad(b, x, eps)
         assert_close(in_grads[k], sign * num, tol, f"{c['id']} d/dx{k}")
@@ -82,19 +82,19 @@ def test_gradient_matches_finite_differences(op):
         b = check_case(c)
         n_params += len(b.trained_params())
     # ops that declare parameters had them checked too
-    if op in ("dense", "conv2d", "batchnorm"):
+    if op in ("dense", "conv2d", "batchnorm", "scale"):
         assert n_params > 0
 
 
 def test_grad_reverse_lambda_set_between_steps():
-    """grad = -lambda * (numeric gradient of the identity path), lambda set with set_fattr."""
+    """grad = -lambda * (numeric gradient of the identity path), lambda set with set_attr."""
     c = BUILDERS["grad_reverse"](np.random.default_rng(5))[0]
     b = Built(c)
     x = b.xs[0]
     num = numeric_grad(b, x, 1e-2)
     for lam in (0.0, 0.25, 3.0):
-        b.net.set_fattr(b.node, 0, lam)
-        assert b.net.fattr(b.node, 0) == pytest.approx(lam)
+        b.net.set_attr(b.node, "lambda", lam)
+        assert b.net.attr(b.node, "lambda") == pytest.approx(lam)
         b.backward()
         g = b.net.input_grad(b.ins[0], c["B"])
         np.testing.assert_allclose(g, -lam * num, rtol=1e-2, atol=1e-4)
@@ -113,7 +113,7 @@ def test_dropout_mask_fixed_by_rng_state_and_changes_otherwise():
     (y3,) = b.net.forward(b.xs, [b.node], True, 0)
     np.testing.assert_array_equal(y1, y3)
     assert not np.array_equal(y1, y2)
-    rate = c["fattr"][0]
+    rate = c["attrs"]["rate"]
     dropped = np.mean(y1 == 0)
     assert 0.1 < dropped < 0.8, dropped
     kept = y1 != 0
@@ -128,10 +128,10 @@ def test_composite_network_gradient():
     rng = np.random.default_rng(7)
     net = _core.Net(3)
     x = net.add("input", name="x", shape=(5,))
-    h = net.add("dense", [x], "h", (6, 1, 1))
+    h = net.add("dense", [x], "h", {"units": 6, "init": "glorot"})
     a = net.add("tanh", [h], "a")
-    o = net.add("dense", [a], "o", (3, 0, 1))
-    r = net.add("dense", [a], "r", (2, 0, 0))
+    o = net.add("dense", [a], "o", {"units": 3})
+    r = net.add("dense", [a], "r", {"units": 2, "use_bias": False})
     net.finalize()
     net.add_loss("softmax_ce", o, "ce", 0.6)
     net.add_loss("mse", r, "reg", 1.3)

@@ -295,3 +295,34 @@ def test_summary_and_repr():
     m.layer("fa").trainable = False
     assert "(frozen)" in str(m)
     assert "layers" in repr(m)
+
+
+@pytest.mark.parametrize("per_channel, shape, n_alpha", [(False, (2, 3, 3), 1), (True, (2, 3, 3), 2), (True, (5,), 5)])
+def test_scale_layer_learns_saves_and_loads(tmp_path, per_channel, shape, n_alpha):
+    """y = alpha x: alpha starts at ones, is trained (a target of 0.5 x pulls
+    it toward 0.5), and comes back from a file with its per_channel setting."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64,) + shape).astype(np.float32)
+    x = tl.Input(shape, name="x")
+    m = tl.Model(x, L.Scale(per_channel=per_channel, name="s")(x), seed=3)
+    assert m.params["s.alpha"].shape == (n_alpha,) and np.all(m.params["s.alpha"] == 1.0)
+    np.testing.assert_array_equal(m.predict(X), X)
+    m.compile(tl.optim.SGD(0.2), loss="mse")
+    m.fit(X, 0.5 * X, epochs=60, batch_size=16, verbose=False)
+    np.testing.assert_allclose(m.params["s.alpha"], 0.5, atol=1e-3)
+    m.save(tmp_path / "s.tl")
+    n = tl.load(tmp_path / "s.tl")
+    assert n._layers["s"].per_channel is per_channel
+    np.testing.assert_array_equal(n.params["s.alpha"], m.params["s.alpha"])
+    np.testing.assert_array_equal(n.predict(X), m.predict(X))
+
+
+def test_registries_follow_the_classes_and_the_op_table():
+    from tlearn import _core, losses
+
+    ops = {o["name"]: o for o in _core.ops()}
+    assert {c.op for c in L.LAYERS.values()} == {n for n, o in ops.items() if not o["is_loss"]}
+    assert set(losses.LOSSES) == {n for n, o in ops.items() if o["is_loss"]}
+    for kind, cls in losses.LOSSES.items():
+        assert cls().classification is ops[kind]["classification"]
+    assert [a["name"] for a in ops["scale"]["attrs"]] == ["per_channel"]

@@ -65,7 +65,7 @@ def small_net():
     n = _core.Net(3)
     x = n.add("input", [], "x", shape=[2, 3])
     r = n.add("reshape", [x], "r", shape=[6])
-    d = n.add("dense", [r], "d", iattr=[4, 1, 1])
+    d = n.add("dense", [r], "d", attrs={"units": 4, "init": "glorot"})
     n.finalize()
     n.add_loss("softmax_ce", d, "d")
     n.set_optim("sgd")
@@ -247,7 +247,7 @@ def test_a_network_too_large_for_memory_fails_with_memory_error():
     cleanly (with ASan too: allocator_may_return_null=1 in .ci/sanitize)."""
     n = _core.Net(0)
     x = n.add("input", [], "x", shape=[2**31 - 1])
-    n.add("dense", [x], "d", iattr=[2**31 - 1, 0, 1])
+    n.add("dense", [x], "d", attrs={"units": 2**31 - 1})
     with pytest.raises(MemoryError):
         n.finalize()
     assert not n.finalized

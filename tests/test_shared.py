@@ -117,9 +117,9 @@ def test_shared_layer_attributes_apply_to_every_use():
     drop = L.Dropout(0.5, name="drop")
     m = tl.Model(x, L.Add(name="s")(drop(x), drop(x)), seed=0)
     m.layer("drop").rate = 0.0
-    assert m._net.fattr(m._node["drop"], 0) == m._net.fattr(m._node["drop:1"], 0) == 0.0
+    assert m._net.attr(m._node["drop"], "rate") == m._net.attr(m._node["drop:1"], "rate") == 0.0
     m2 = m.clone()
-    assert m2.layer("drop").rate == 0.0 and m2._net.fattr(m2._node["drop:1"], 0) == 0.0
+    assert m2.layer("drop").rate == 0.0 and m2._net.attr(m2._node["drop:1"], "rate") == 0.0
 
 
 def test_save_load_clone_pickle_keep_the_sharing(tmp_path):
@@ -159,19 +159,19 @@ def test_core_share_refuses_mismatches():
 
     n = _core.Net(0)
     x = n.add("input", name="x", shape=[4])
-    d = n.add("dense", [x], "d", iattr=[3, 0, 1])
-    e = n.add("dense", [x], "e", iattr=[3, 0, 0])
+    d = n.add("dense", [x], "d", attrs={"units": 3})
+    e = n.add("dense", [x], "e", attrs={"units": 3, "use_bias": 0})
     with pytest.raises(ValueError, match=r"'e' \(dense, 1 parameters\) cannot use the parameters of 'd' "
                                          r"\(dense, 2 parameters\)"):
         n.share(e, d)
     y = n.add("input", name="y", shape=[5])
-    f = n.add("dense", [y], "f", iattr=[3, 0, 1])
+    f = n.add("dense", [y], "f", attrs={"units": 3})
     with pytest.raises(ValueError, match=r"parameter 'f.w' of shape \(3, 5\), but the shared parameter 'd.w' has "
                                          r"shape \(3, 4\)"):
         n.share(f, d)
     with pytest.raises((ValueError, tl.TlearnError), match="not the last node added"):
         n.share(e, d)
-    g = n.add("dense", [x], "g", iattr=[3, 0, 1])
+    g = n.add("dense", [x], "g", attrs={"units": 3})
     with pytest.raises((ValueError, tl.TlearnError), match="not an earlier node"):
         n.share(g, g)
     n.share(g, d)

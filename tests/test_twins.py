@@ -131,9 +131,9 @@ def test_conv_in_chunks_matches_its_twin(B, stride, pad):
     here 1.4 and 1.1 MB per example) goes through the lowering a few examples at a
     time; outputs and all gradients match the twin across the chunk
     boundaries, including a last, smaller chunk."""
-    from twins import case, normal
+    from twins import case, conv_attrs, normal
 
     rng = np.random.default_rng(7)
-    c = case("conv2d", [(16, 30, 30)], B, [normal(rng, (B, 16, 30, 30))], iattr=(6, 5, 5, stride, stride, pad, pad, 1),
+    c = case("conv2d", [(16, 30, 30)], B, [normal(rng, (B, 16, 30, 30))], conv_attrs(6, (5, 5), (stride, stride), (pad, pad)),
              tag=f"chunks,B{B},s{stride}")
     check_layer(c)

@@ -1,8 +1,9 @@
 """Per-op test material, keyed by the names of the core's op table.
 
 BUILDERS[op](rng) -> list of cases: how to build a tiny network around the
-op (input shapes, attributes, a batch of inputs away from the op's kinks,
-targets for a loss).  TWINS[op] is a NumPy implementation of the op's
+op (input shapes, attributes by name, a batch of inputs away from the op's
+kinks, targets for a loss).  A case holds every attribute of the op: those
+not given take the op table's default, so twins read them all by name.  TWINS[op] is a NumPy implementation of the op's
 forward and backward in float64: the second oracle for the C kernels.
 
 An op added to the core without an entry here makes test_gradcheck.py and
@@ -36,15 +37,28 @@ def normal(rng, shape, scale=1.0):
     return (scale * rng.standard_normal(shape)).astype(np.float32)
 
 
-def case(op, inputs, B, xs, iattr=(), fattr=(), shape=(), target=None, tag=""):
-    return {"op": op, "inputs": [tuple(s) for s in inputs], "B": B, "xs": xs, "iattr": tuple(iattr),
-            "fattr": tuple(float(f) for f in fattr), "shape": tuple(shape), "target": target,
-            "id": f"{op}[{tag}]" if tag else op}
+def case(op, inputs, B, xs, attrs=None, shape=(), target=None, tag=""):
+    full = {a["name"]: a["default"] for a in OPS[op]["attrs"]}
+    unknown = set(attrs or {}) - set(full)
+    assert not unknown, f"{op}: no attributes {sorted(unknown)}"
+    full.update(attrs or {})
+    return {"op": op, "inputs": [tuple(s) for s in inputs], "B": B, "xs": xs, "attrs": full,
+            "shape": tuple(shape), "target": target, "id": f"{op}[{tag}]" if tag else op}
 
 
-def _unary(op, make, shapes=((3, 4),), B=5, fattr=()):
+def conv_attrs(filters, kernel, stride, padding, use_bias=1):
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    return {"filters": filters, "kh": kh, "kw": kw, "sh": sh, "sw": sw, "ph": ph, "pw": pw, "use_bias": use_bias}
+
+
+def pool_attrs(kernel, stride):
+    (kh, kw), (sh, sw) = kernel, stride
+    return {"kh": kh, "kw": kw, "sh": sh, "sw": sw}
+
+
+def _unary(op, make, shapes=((3, 4),), B=5, attrs=None):
     def build(rng):
-        return [case(op, [s], B, [make(rng, (B,) + tuple(s))], fattr=fattr, tag=str(s)) for s in shapes]
+        return [case(op, [s], B, [make(rng, (B,) + tuple(s))], attrs=attrs, tag=str(s)) for s in shapes]
     return build
 
 
@@ -57,8 +71,9 @@ def _labels(rng, B, C):
 
 def _build_dense(rng):
     B = 5
-    return [case("dense", [(6,)], B, [normal(rng, (B, 6))], iattr=(4, 0, 1), tag="he,bias"),
-            case("dense", [(2, 3)], B, [normal(rng, (B, 2, 3))], iattr=(3, 1, 0), tag="glorot,nobias")]
+    return [case("dense", [(6,)], B, [normal(rng, (B, 6))], {"units": 4, "init": "he"}, tag="he,bias"),
+            case("dense", [(2, 3)], B, [normal(rng, (B, 2, 3))], {"units": 3, "init": "glorot", "use_bias": 0},
+                 tag="glorot,nobias")]
 
 
 def _build_add(rng):
@@ -83,36 +98,45 @@ def _build_reshape(rng):
 
 def _build_dropout(rng):
     B = 6
-    return [case("dropout", [(10,)], B, [normal(rng, (B, 10))], fattr=(0.4,), tag="0.4"),
-            case("dropout", [(3, 2)], B, [normal(rng, (B, 3, 2))], fattr=(0.0,), tag="0.0")]
+    return [case("dropout", [(10,)], B, [normal(rng, (B, 10))], {"rate": 0.4}, tag="0.4"),
+            case("dropout", [(3, 2)], B, [normal(rng, (B, 3, 2))], {"rate": 0.0}, tag="0.0")]
 
 
 def _build_grl(rng):
     B = 4
-    return [case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], fattr=(0.7,), tag="0.7"),
-            case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], fattr=(1.0,), tag="1.0")]
+    return [case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], {"lambda": 0.7}, tag="0.7"),
+            case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], {"lambda": 1.0}, tag="1.0")]
 
 
 def _build_conv(rng):
     B = 2
-    return [case("conv2d", [(2, 5, 6)], B, [normal(rng, (B, 2, 5, 6))], iattr=(3, 3, 2, 1, 2, 1, 0, 1),
+    return [case("conv2d", [(2, 5, 6)], B, [normal(rng, (B, 2, 5, 6))],
+                 conv_attrs(3, (3, 2), (1, 2), (1, 0), use_bias=1),
                  tag="k3x2,s1x2,p1x0,bias"),
-            case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))], iattr=(2, 2, 2, 2, 2, 0, 1, 0),
+            case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))], conv_attrs(2, (2, 2), (2, 2), (0, 1), use_bias=0),
                  tag="k2,s2,p0x1,nobias")]
 
 
 def _build_pool(op):
     def build(rng):
         B = 3
-        return [case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], iattr=(2, 2, 2, 2), tag="k2s2"),
-                case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], iattr=(3, 2, 1, 2), tag="k3x2,s1x2")]
+        return [case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], pool_attrs((2, 2), (2, 2)), tag="k2s2"),
+                case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], pool_attrs((3, 2), (1, 2)), tag="k3x2,s1x2")]
     return build
 
 
 def _build_batchnorm(rng):
     B = 6
-    return [case("batchnorm", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2), 2.0) + 1.0], fattr=(0.1, 1e-5), tag="chw"),
-            case("batchnorm", [(4,)], B, [normal(rng, (B, 4), 1.5) - 0.5], fattr=(0.0, 1e-3), tag="flat")]
+    return [case("batchnorm", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2), 2.0) + 1.0], {"momentum": 0.1, "eps": 1e-5},
+                 tag="chw"),
+            case("batchnorm", [(4,)], B, [normal(rng, (B, 4), 1.5) - 0.5], {"momentum": 0.0, "eps": 1e-3}, tag="flat")]
+
+
+def _build_scale(rng):
+    B = 5
+    return [case("scale", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2))], {"per_channel": 1}, tag="per channel"),
+            case("scale", [(4,)], B, [normal(rng, (B, 4))], {"per_channel": 1}, tag="per feature"),
+            case("scale", [(2, 3)], B, [normal(rng, (B, 2, 3))], {"per_channel": 0}, tag="scalar")]
 
 
 def _build_softmax_ce(rng):
@@ -143,7 +167,7 @@ def _build_soft_ce(rng):
     for T in (1.0, 2.5):
         q = rng.dirichlet(np.ones(C), B).astype(np.float32)
         q[2, 0] = np.nan
-        out.append(case("soft_ce", [(C,)], B, [normal(rng, (B, C), 2.0)], fattr=(T,), target=q, tag=f"T={T}"))
+        out.append(case("soft_ce", [(C,)], B, [normal(rng, (B, C), 2.0)], {"temperature": T}, target=q, tag=f"T={T}"))
     return out
 
 
@@ -157,7 +181,7 @@ BUILDERS = {
     "input": _unary("input", normal, shapes=((5,), (2, 3))),
     "dense": _build_dense,
     "relu": _unary("relu", away_from_zero),
-    "leaky_relu": lambda rng: [case("leaky_relu", [(3, 4)], 5, [away_from_zero(rng, (5, 3, 4))], fattr=(a,),
+    "leaky_relu": lambda rng: [case("leaky_relu", [(3, 4)], 5, [away_from_zero(rng, (5, 3, 4))], {"alpha": a},
                                     tag=str(a)) for a in (0.1, 0.0)],
     "sigmoid": _unary("sigmoid", lambda rng, s: normal(rng, s, 2.0)),
     "tanh": _unary("tanh", normal),
@@ -171,6 +195,7 @@ BUILDERS = {
     "maxpool2d": _build_pool("maxpool2d"),
     "avgpool2d": _build_pool("avgpool2d"),
     "batchnorm": _build_batchnorm,
+    "scale": _build_scale,
     "softmax_ce": _build_softmax_ce,
     "sigmoid_bce": _build_bce,
     "mse": _build_mse,
@@ -191,11 +216,11 @@ class Built:
         if op == "input" or self.is_loss:
             self.node = self.ins[0]
         else:
-            self.node = net.add(op, self.ins, "op", c["iattr"], c["fattr"], c["shape"])
+            self.node = net.add(op, self.ins, "op", c["attrs"], c["shape"])
         net.finalize()
         self.weight = loss_weight
         if self.is_loss:
-            self.loss = net.add_loss(op, self.node, "l", loss_weight, c["fattr"])
+            self.loss = net.add_loss(op, self.node, "l", loss_weight, c["attrs"])
             self.target = c["target"]
         else:
             self.loss = net.add_loss("mse", self.node, "l", loss_weight)
@@ -316,7 +341,7 @@ class ReshapeTwin(Twin):
 
 class DropoutTwin(Twin):
     def forward(self, c, xs, P, train, ctx):
-        p = np.float32(c["fattr"][0])
+        p = np.float32(c["attrs"]["rate"])
         x = xs[0]
         if train and p > 0:
             u, _ = _splitmix_uniform(ctx["rng_state"], x.size)
@@ -336,14 +361,13 @@ class GrlTwin(Twin):
         return xs[0].copy()
 
     def backward(self, c, xs, P, y, dy, ctx):
-        return [-c["fattr"][0] * dy], {}
+        return [-c["attrs"]["lambda"] * dy], {}
 
 
 def _geom(c, x):
-    conv = c["op"] == "conv2d"
-    a = c["iattr"]
-    KH, KW, SH, SW = a[conv:conv + 4]
-    PH, PW = (a[5], a[6]) if conv else (0, 0)
+    a = c["attrs"]
+    KH, KW, SH, SW = a["kh"], a["kw"], a["sh"], a["sw"]
+    PH, PW = a.get("ph", 0), a.get("pw", 0)
     H, W = x.shape[2], x.shape[3]
     OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
     return KH, KW, SH, SW, PH, PW, OH, OW
@@ -417,7 +441,7 @@ class BatchNormTwin(Twin):
         return x.reshape(len(x), x.shape[1], -1)  # (B, C, S); a flat input has S = 1
 
     def forward(self, c, xs, P, train, ctx):
-        m, eps = c["fattr"]
+        m, eps = c["attrs"]["momentum"], c["attrs"]["eps"]
         x = self._bcs(xs[0])
         g, b = P["w"][None, :, None], P["b"][None, :, None]
         if train:
@@ -441,6 +465,22 @@ class BatchNormTwin(Twin):
         sdy, sdyx = d.sum((0, 2)), (d * xhat).sum((0, 2))
         dx = (P["w"] * invstd)[None, :, None] / n * (n * d - sdy[None, :, None] - xhat * sdyx[None, :, None])
         return [dx.reshape(xs[0].shape)], {"w": sdyx, "b": sdy}
+
+
+class ScaleTwin(Twin):
+    """y = alpha x, alpha (C,) over (B, C, S) per channel, or one scalar."""
+
+    @staticmethod
+    def _bcs(c, x):
+        return x.reshape(len(x), x.shape[1], -1) if c["attrs"]["per_channel"] else x.reshape(len(x), 1, -1)
+
+    def forward(self, c, xs, P, train, ctx):
+        x = self._bcs(c, xs[0])
+        return (P["alpha"][None, :, None] * x).reshape(xs[0].shape)
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        x, d = self._bcs(c, xs[0]), self._bcs(c, dy)
+        return [(P["alpha"][None, :, None] * d).reshape(xs[0].shape)], {"alpha": (x * d).sum((0, 2))}
 
 
 # losses: forward(c, x, t) -> mean loss (float), backward(c, x, t) -> d mean / dx
@@ -490,13 +530,13 @@ class SoftCETwin:
         return e / e.sum(1, keepdims=True)
 
     def forward(self, c, x, t):
-        T = c["fattr"][0]
+        T = c["attrs"]["temperature"]
         ok = ~np.isnan(t).any(1)
         logp = np.log(self._p(x[ok], T))
         return float(T * T * np.mean(-(t[ok] * logp).sum(1))) if ok.any() else 0.0
 
     def backward(self, c, x, t):
-        T = c["fattr"][0]
+        T = c["attrs"]["temperature"]
         ok = ~np.isnan(t).any(1)
         q = np.nan_to_num(t)
         d = T * (self._p(x, T) * q.sum(1, keepdims=True) - q)
@@ -533,7 +573,7 @@ class CoralTwin:
 
 
 def _relu_like(c):
-    return c["fattr"][0] if c["fattr"] else 0.0
+    return c["attrs"].get("alpha", 0.0)
 
 
 TWINS = {
@@ -554,6 +594,7 @@ TWINS = {
     "maxpool2d": PoolTwin("max"),
     "avgpool2d": PoolTwin("avg"),
     "batchnorm": BatchNormTwin(),
+    "scale": ScaleTwin(),
     "softmax_ce": SoftmaxCETwin(),
     "sigmoid_bce": BCETwin(),
     "mse": MSETwin(),

@@ -7,6 +7,8 @@ from typing import List
 
 import numpy as np
 
+from . import _ops
+
 _I32 = np.iinfo(np.int32)
 
 
@@ -74,7 +76,7 @@ def target_list(model, y) -> List[np.ndarray]:
             bad = t.reshape(-1)[~np.isin(t.reshape(-1), (-1, 0, 1))][0]
             raise ValueError(f"target of loss '{s.name}': domain label {bad} is not 0 (source), 1 (target) "
                              "or -1 (neither)")
-        if s.loss.kind in ("softmax_ce", "coral"):
+        if _ops.OPS[s.loss.kind]["target"] == "int":
             if t.dtype.kind not in "iu":
                 raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
                                 f"got dtype {t.dtype}")

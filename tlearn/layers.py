@@ -1,11 +1,13 @@
 """Layers: callables on symbolic tensors that become nodes of the C core.
 
-Each layer names one op of the core's op table and its attributes; its shape
-inference and validation are the core's own (a one-node network is built to
-ask it), so Python never re-implements an op.  Calling a layer object again
-shares it, as in Keras (``d = Dense(16); u, v = d(a), d(b)``): each call is a
-node of the core, all of them use one set of parameters (their gradient is
-the sum over the uses).  Parameters belong to the :class:`~tlearn.Model`
+Each layer names one op of the core's op table; its attributes are the
+row's, by name (a layer stores each under the same name, or overrides
+:meth:`Layer.attrs`).  Shape inference and validation are the core's own (a
+one-node network is built to ask it), so Python never re-implements an op.
+Every public subclass is registered by class name for loading (``LAYERS``).
+Calling a layer object again shares it, as in Keras (``d = Dense(16); u, v =
+d(a), d(b)``): each call is a node of the core, all of them use one set of
+parameters (their gradient is the sum over the uses).  Parameters belong to the :class:`~tlearn.Model`
 built from the graph and are named ``"<layer name>.<w|b>"``; the k-th further
 call's node is ``"<layer name>:<k>"``.
 
@@ -21,11 +23,11 @@ from __future__ import annotations
 import itertools
 from typing import Dict, Optional, Sequence, Tuple
 
-from . import _core
+from . import _core, _ops
 from .graph import Tensor
 
 _counters: Dict[str, itertools.count] = {}
-_INITS = {"he": 0, "glorot": 1, "zeros": 2, "ones": 3}
+LAYERS: Dict[str, type] = {}  # class name -> class, filled as subclasses are defined
 
 
 def _auto_name(base: str) -> str:
@@ -40,15 +42,18 @@ class Layer:
     Attributes
     ----------
     op : str
-        Name of the core op.
-    fattr_names : tuple of str
-        Names of the float attributes, settable on a built model through
-        ``model.layer(name).<attr>`` (for example ``GradReverse.lambda_``).
+        Name of the core op.  The op table's settable attributes (for example
+        ``GradReverse.lambda_``) are read and set on a built model through
+        ``model.layer(name).<attr>``.
     """
 
     op: str = ""
-    fattr_names: Tuple[str, ...] = ()
     n_inputs: Optional[int] = 1
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if not cls.__name__.startswith("_"):
+            LAYERS[cls.__name__] = cls
 
     def __init__(self, name: Optional[str] = None):
         if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./:")):
@@ -57,11 +62,9 @@ class Layer:
         self._calls = 0
 
     # --- what the core needs ---
-    def iattr(self) -> Tuple[int, ...]:
-        return ()
-
-    def fattr(self) -> Tuple[float, ...]:
-        return tuple(float(getattr(self, n)) for n in self.fattr_names)
+    def attrs(self) -> dict:
+        """The op's attributes by name, each read from the attribute of the same (Python) name."""
+        return {a["name"]: getattr(self, _ops.py_name(a["name"])) for a in _ops.attrs(self.op)}
 
     def shape_attr(self) -> Tuple[int, ...]:
         return ()
@@ -94,7 +97,7 @@ class Layer:
         """The output shape and the parameter shapes of a call on ``inputs``, from the core."""
         net = _core.Net(0)
         ids = [net.add("input", name=f"in{k}", shape=t.shape) for k, t in enumerate(inputs)]
-        node = net.add(self.op, ids, self.name, self.iattr(), self.fattr(), self.shape_attr())
+        node = net.add(self.op, ids, self.name, self.attrs(), self.shape_attr())
         return net.node(node)["shape"], [net.param_info(p)["shape"] for p in range(net.n_params)]
 
     def __repr__(self) -> str:
@@ -145,13 +148,10 @@ class Dense(Layer):
     def __init__(self, units: int, use_bias: bool = True, init: str = "he", name: Optional[str] = None):
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(f"Dense units must be a positive int, got {units!r}")
-        if init not in _INITS:
-            raise ValueError(f"Dense init must be one of {sorted(_INITS)}, got {init!r}")
+        if init not in _ops.choices("dense", "init"):
+            raise ValueError(f"Dense init must be one of {sorted(_ops.choices('dense', 'init'))}, got {init!r}")
         self.units, self.use_bias, self.init = units, bool(use_bias), init
         super().__init__(name)
-
-    def iattr(self):
-        return (self.units, _INITS[self.init], int(self.use_bias))
 
     def get_config(self):
         return {"units": self.units, "use_bias": self.use_bias, "init": self.init, "name": self.name}
@@ -165,7 +165,6 @@ class LeakyReLU(Layer):
     """``y = max(x, alpha x)``."""
 
     op = "leaky_relu"
-    fattr_names = ("alpha",)
 
     def __init__(self, alpha: float = 0.01, name: Optional[str] = None):
         self.alpha = float(alpha)
@@ -234,7 +233,6 @@ class Dropout(Layer):
     """Inverted dropout: zero a fraction ``rate`` in training, identity in evaluation."""
 
     op = "dropout"
-    fattr_names = ("rate",)
 
     def __init__(self, rate: float, name: Optional[str] = None):
         self.rate = float(rate)
@@ -252,7 +250,6 @@ class GradReverse(Layer):
     between steps with ``model.layer(name).lambda_ = value``."""
 
     op = "grad_reverse"
-    fattr_names = ("lambda_",)
 
     def __init__(self, lambda_: float = 1.0, name: Optional[str] = None):
         self.lambda_ = float(lambda_)
@@ -295,8 +292,10 @@ class Conv2d(Layer):
         self.use_bias = bool(use_bias)
         super().__init__(name)
 
-    def iattr(self):
-        return (self.filters, *self.kernel, *self.stride, *self.padding, int(self.use_bias))
+    def attrs(self):
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
+        return {"filters": self.filters, "kh": kh, "kw": kw, "sh": sh, "sw": sw, "ph": ph, "pw": pw,
+                "use_bias": self.use_bias}
 
     def get_config(self):
         return {"filters": self.filters, "kernel_size": list(self.kernel), "stride": list(self.stride),
@@ -319,8 +318,9 @@ class _Pool2d(Layer):
         self.stride = self.kernel if stride is None else _pair(stride, f"{what} stride", 1)
         super().__init__(name)
 
-    def iattr(self):
-        return (*self.kernel, *self.stride)
+    def attrs(self):
+        (kh, kw), (sh, sw) = self.kernel, self.stride
+        return {"kh": kh, "kw": kw, "sh": sh, "sw": sw}
 
     def get_config(self):
         return {"kernel_size": list(self.kernel), "stride": list(self.stride), "name": self.name}
@@ -361,7 +361,6 @@ class BatchNorm(Layer):
     """
 
     op = "batchnorm"
-    fattr_names = ("momentum", "eps")
 
     def __init__(self, momentum: float = 0.1, eps: float = 1e-5, name: Optional[str] = None):
         self.momentum, self.eps = float(momentum), float(eps)
@@ -380,9 +379,20 @@ class BatchNorm(Layer):
         return {"momentum": self.momentum, "eps": self.eps, "name": self.name}
 
 
-LAYERS = {cls.__name__: cls for cls in (InputLayer, Dense, ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, Add, Concat,
-                                         Reshape, Flatten, Dropout, GradReverse, Conv2d, MaxPool2d, AvgPool2d,
-                                         BatchNorm)}
+class Scale(Layer):
+    """``y = alpha x`` with a learned ``alpha`` (``<name>.alpha``, ones at
+    start): one scalar, or with ``per_channel`` one per channel of a
+    (C, H, W) input or per feature of a flat one.  The adapters of
+    progressive networks (Rusu et al. 2016) scale each lateral input so."""
+
+    op = "scale"
+
+    def __init__(self, per_channel: bool = False, name: Optional[str] = None):
+        self.per_channel = bool(per_channel)
+        super().__init__(name)
+
+    def get_config(self):
+        return {"per_channel": self.per_channel, "name": self.name}
 
 
 def from_config(class_name: str, config: dict) -> Layer:

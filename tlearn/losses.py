@@ -3,15 +3,30 @@
 The training loss is the weighted sum of a model's losses; each is reported
 separately.  Missing labels never count: ``-1`` for class labels, NaN for
 float targets.  A batch in which a loss has no labelled example contributes 0.
+Whether a loss reports an accuracy (``classification``) is its op's row in
+the core's table; every subclass is registered by its ``kind`` (``LOSSES``).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
+
+from . import _ops
+
+LOSSES: Dict[str, type] = {}  # op name -> class, filled as subclasses are defined
 
 
 class Loss:
     kind = ""
-    classification = False
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.kind:
+            LOSSES[cls.kind] = cls
+
+    @property
+    def classification(self) -> bool:
+        """Counts correct predictions (argmax or sign), so ``<name>_acc`` is reported."""
+        return _ops.OPS[self.kind]["classification"]
 
     def __init__(self, weight: float = 1.0, name: Optional[str] = None):
         self.weight = float(weight)
@@ -19,8 +34,9 @@ class Loss:
             raise ValueError(f"loss weight must be >= 0, got {weight!r}")
         self.name = name
 
-    def fattr(self):
-        return ()
+    def attrs(self) -> dict:
+        """The op's attributes by name, each read from the attribute of the same name."""
+        return {a["name"]: getattr(self, _ops.py_name(a["name"])) for a in _ops.attrs(self.kind)}
 
     def get_config(self):
         return {"weight": self.weight, "name": self.name}
@@ -33,14 +49,12 @@ class SoftmaxCE(Loss):
     """Softmax cross-entropy on logits with integer labels (-1 = no label)."""
 
     kind = "softmax_ce"
-    classification = True
 
 
 class SigmoidBCE(Loss):
     """Binary cross-entropy on logits with 0/1 targets (NaN = missing); multi-label."""
 
     kind = "sigmoid_bce"
-    classification = True
 
 
 class MSE(Loss):
@@ -63,9 +77,6 @@ class SoftTargetCE(Loss):
         if not self.temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature!r}")
 
-    def fattr(self):
-        return (self.temperature,)
-
     def get_config(self):
         return {"temperature": self.temperature, "weight": self.weight, "name": self.name}
 
@@ -80,10 +91,6 @@ class CORAL(Loss):
     kind = "coral"
 
 
-LOSSES = {c.kind: c for c in (SoftmaxCE, SigmoidBCE, MSE, SoftTargetCE, CORAL)}
-_BY_CLASS = {c.__name__: c for c in LOSSES.values()}
-
-
 def get(spec) -> Loss:
     if isinstance(spec, Loss):
         return spec
@@ -95,4 +102,5 @@ def get(spec) -> Loss:
 
 
 def from_config(class_name: str, config: dict) -> Loss:
-    return _BY_CLASS[class_name](**config)
+    by_class = {c.__name__: c for c in LOSSES.values()}
+    return by_class[class_name](**config)

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _core, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
+from . import _core, _ops, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
     state as _state, torchnames as _torchnames
 from .callbacks import History
 from .graph import named, topo
@@ -73,16 +73,16 @@ class LayerHandle:
             self._model._net.reset_param(self._model._param_index[n])
 
     def __getattr__(self, attr):
-        names = type(self._layer).fattr_names
+        names = dict(_ops.settable(self._layer.op))
         if attr in names:  # every use of a shared layer holds the same value
-            return self._model._net.fattr(self._model._node[self.name], names.index(attr))
+            return self._model._net.attr(self._model._node[self.name], names[attr])
         raise AttributeError(f"layer '{self.name}' ({type(self._layer).__name__}) has no attribute {attr!r}")
 
     def __setattr__(self, attr, value):
-        names = type(self._layer).fattr_names
+        names = dict(_ops.settable(self._layer.op))
         if attr in names:
             for nm in self._model._uses[self.name]:
-                self._model._net.set_fattr(self._model._node[nm], names.index(attr), float(value))
+                self._model._net.set_attr(self._model._node[nm], names[attr], float(value))
         elif attr == "trainable":
             LayerHandle.trainable.fset(self, value)
         else:
@@ -152,7 +152,7 @@ class Model:
         self._node: Dict[str, int] = {}
         for nm, l in nodes:
             ids = [self._node[p] for p in inputs_of[nm]]
-            self._node[nm] = net.add(l.op, ids, nm, l.iattr(), l.fattr(), l.shape_attr())
+            self._node[nm] = net.add(l.op, ids, nm, l.attrs(), l.shape_attr())
             owner = self._uses[l.name][0]
             if owner != nm:
                 net.share(self._node[nm], self._node[owner])
@@ -403,7 +403,7 @@ class Model:
             for s in specs:
                 w = weights.get(s.name, weights.get(s.output, s.loss.weight))
                 s.node = self._net.add_loss(s.loss.kind, self._node[self._output_alias[s.output]], s.name, float(w),
-                                            s.loss.fattr())
+                                            s.loss.attrs())
                 s.loss.weight = float(w)
                 self._losses.append(s)
         except Exception:
@@ -547,24 +547,24 @@ class Model:
             raise ValueError("reestimate_batchnorm: no examples")
         others = [nm for nm, l in self._layers.items() if isinstance(l, _layers.BatchNorm) and nm not in bns]
         params, net = self.params, self._net
-        momentum = {nm: net.fattr(self._node[nm], 0) for nm in bns + others}
+        momentum = {nm: net.attr(self._node[nm], "momentum") for nm in bns + others}
         rng = net.rng_state
         for nm in bns:
             params[nm + ".running_mean"][...] = 0.0
             params[nm + ".running_var"][...] = 1.0
         try:
             for nm in others:  # only the named layers move
-                net.set_fattr(self._node[nm], 0, 0.0)
+                net.set_attr(self._node[nm], "momentum", 0.0)
             seen = 0
             for s in range(0, n, batch_size):
                 b = min(n, s + batch_size) - s
                 seen += b
                 for nm in bns:  # cumulative average: the k-th batch weighs b_k / (b_1 + ... + b_k)
-                    net.set_fattr(self._node[nm], 0, b / seen)
+                    net.set_attr(self._node[nm], "momentum", b / seen)
                 net.forward([a[s:s + b] for a in xs], [], True, 0)
         finally:
             for nm, m in momentum.items():
-                net.set_fattr(self._node[nm], 0, m)
+                net.set_attr(self._node[nm], "momentum", m)
             net.rng_state = rng
 
     def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:

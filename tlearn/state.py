@@ -7,7 +7,7 @@ from typing import Dict
 
 import numpy as np
 
-from . import _core, layers as _layers, losses as _losses, optim as _optim
+from . import _core, _ops, layers as _layers, losses as _losses, optim as _optim
 
 ARENAS = ("value", "mask", "snapshot", "fisher", "m", "v")  # the arrays a saved model carries
 
@@ -22,8 +22,8 @@ def get_state(model):
             spec.append({"use_of": l.name, "node": name, "inputs": model._inputs_of[name]})
             continue
         cfg = l.get_config()
-        for k, attr in enumerate(type(l).fattr_names):
-            cfg[attr] = model._net.fattr(model._node[name], k)
+        for py, attr in _ops.settable(l.op):  # their values now, not at construction
+            cfg[py] = model._net.attr(model._node[name], attr)
         spec.append({"class": type(l).__name__, "config": cfg, "inputs": model._inputs_of[name]})
     params = []
     for n, p in model._param_index.items():

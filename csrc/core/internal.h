@@ -5,9 +5,6 @@
 
 #include "tl.h"
 
-#define TL_MAX_IATTR 8
-#define TL_MAX_FATTR 4
-
 typedef struct tl_node {
     int op;
     int n_in;
@@ -99,7 +96,7 @@ typedef struct tl_op_def {
     int64_t (*aux_once)(const tl_net *net, const tl_node *node);
 } tl_op_def;
 
-extern const tl_op_def tl_ops[TL_OP_COUNT];
+extern const tl_op_def tl_ops[]; /* TL_OP_COUNT rows, checked in ops.c */
 
 /* helpers for op rows */
 tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const int *shape, int ndim,

@@ -276,3 +276,31 @@ void tl_coral_backward(float *dx, const float *xc, const float *cov, int B, int 
     tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, D, scale / ((float)D * (float)D), xc, D, cov, D, 1.0f,
              dx, D);
 }
+
+void tl_scale_forward(float *out, const float *inp, const float *alpha, int B, int C, int S) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            const float *x = inp + ((int64_t)b * C + c) * S;
+            float *y = out + ((int64_t)b * C + c) * S, a = alpha[c];
+            for (int s = 0; s < S; s++) y[s] = a * x[s];
+        }
+}
+
+void tl_scale_backward(float *dinp, float *dalpha, const float *dout, const float *inp, const float *alpha,
+                       int B, int C, int S) {
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) {
+            int64_t o = ((int64_t)b * C + c) * S;
+            const float *dy = dout + o;
+            if (dinp) {
+                float a = alpha[c], *dx = dinp + o;
+                for (int s = 0; s < S; s++) dx[s] += a * dy[s];
+            }
+            if (dalpha) {
+                const float *x = inp + o;
+                double acc = 0.0;
+                for (int s = 0; s < S; s++) acc += (double)x[s] * dy[s];
+                dalpha[c] += (float)acc;
+            }
+        }
+}

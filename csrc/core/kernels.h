@@ -25,6 +25,12 @@ void tl_tanh_backward(float *dinp, const float *dout, const float *out, int64_t 
 void tl_softmax_forward(float *out, const float *inp, int B, int C);
 void tl_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);
 
+/* y = alpha x per channel: x, y (B, C, S), alpha (C); C = 1 for one scalar.
+ * dx += alpha dy; dalpha += sum_{b,s} x dy */
+void tl_scale_forward(float *out, const float *inp, const float *alpha, int B, int C, int S);
+void tl_scale_backward(float *dinp, float *dalpha, const float *dout, const float *inp, const float *alpha,
+                       int B, int C, int S);
+
 /* Softmax cross-entropy with integer labels, -1 = unlabelled (skipped).
  * probs (B,C) receives softmax(z); returns the mean over labelled rows
  * (0 when none), their count in *n and how many of them argmax gets right in *correct. */

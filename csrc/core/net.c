@@ -110,8 +110,67 @@ tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const
     return TL_OK;
 }
 
-static tl_status add_node(tl_net *net, int op, const int *inputs, int n_inputs, const char *name, const int *iattr,
-                          int n_iattr, const float *fattr, int n_fattr, const int *shape, int ndim, int *id) {
+/* Is v a value attribute d may take?  Otherwise the error names op, node, attribute and value. */
+static tl_status check_attr(tl_net *net, const char *op, const char *nm, const tl_attr_def *d, double v) {
+    if (d->kind != TL_ATTR_FLOAT && !(v == floor(v)))
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': %s must be an integer, got %g", op, nm, d->name, v);
+    if (d->kind != TL_ATTR_FLOAT && !(fabs(v) <= TL_INT_MAX))
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': %s must be an integer within +-(2^31-1), got %.0f", op, nm,
+                            d->name, v);
+    if (d->kind == TL_ATTR_FLOAT && !isfinite((float)v))
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': %s must be %s, got %g", op, nm, d->name,
+                            d->must ? d->must : "finite", v);
+    if (d->must && !((d->lo_open ? v > d->lo : v >= d->lo) && (d->hi_open ? v < d->hi : v <= d->hi)))
+        return tl_set_error(net, TL_ERR_VALUE, d->kind == TL_ATTR_FLOAT ? "%s '%s': %s must be %s, got %g"
+                                                                          : "%s '%s': %s must be %s, got %.0f",
+                            op, nm, d->name, d->must, v);
+    return TL_OK;
+}
+
+static void store_attr(tl_node *node, const tl_attr_def *d, double v) {
+    if (d->kind == TL_ATTR_FLOAT) node->fattr[d->slot] = (float)v;
+    else node->iattr[d->slot] = (int)v;
+}
+
+static tl_status unknown_attr(tl_net *net, const tl_op_info *o, const char *nm, const char *attr) {
+    char list[TL_MAX_ATTRS * (TL_NAME_LEN + 2)] = "";
+    size_t k = 0;
+    for (int i = 0; i < o->n_attrs && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", o->attrs[i].name);
+    return tl_set_error(net, TL_ERR_VALUE, "%s '%s': no attribute '%s' (attributes: %s)", o->name, nm, attr,
+                        o->n_attrs ? list : "none");
+}
+
+/* Defaults, then the attributes named in a; each checked against its row. */
+static tl_status set_attrs(tl_net *net, tl_node *node, int op, const char *nm, const tl_attrs *a) {
+    const tl_op_info *o = &tl_ops[op].info;
+    double v[TL_MAX_ATTRS];
+    int given[TL_MAX_ATTRS] = {0};
+    int n = a ? a->n : 0;
+    if (n < 0 || n > TL_MAX_ATTRS)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': %d attributes given, at most %d", o->name, nm, n, TL_MAX_ATTRS);
+    for (int k = 0; k < o->n_attrs; k++) v[k] = o->attrs[k].def;
+    for (int i = 0; i < n; i++) {
+        int k = a->names[i] ? tl_op_attr_find(op, a->names[i]) : -1;
+        if (k < 0) return unknown_attr(net, o, nm, a->names[i] ? a->names[i] : "(null)");
+        if (given[k]) return tl_set_error(net, TL_ERR_VALUE, "%s '%s': attribute '%s' given twice", o->name, nm, a->names[i]);
+        given[k] = 1;
+        v[k] = a->values[i];
+    }
+    for (int k = 0; k < o->n_attrs; k++) {
+        const tl_attr_def *d = &o->attrs[k];
+        if (isnan(d->def) && !given[k])
+            return tl_set_error(net, TL_ERR_VALUE, "%s '%s': attribute '%s' (%s) is required", o->name, nm, d->name,
+                                d->doc);
+        tl_status st = check_attr(net, o->name, nm, d, v[k]);
+        if (st) return st;
+        store_attr(node, d, v[k]);
+    }
+    return TL_OK;
+}
+
+static tl_status add_node(tl_net *net, int op, const int *inputs, int n_inputs, const char *name,
+                          const tl_attrs *attrs, const int *shape, int ndim, int *id) {
     if (op < 0 || op >= TL_OP_COUNT) return tl_set_error(net, TL_ERR_VALUE, "unknown op %d (valid: 0..%d)", op, TL_OP_COUNT - 1);
     const tl_op_def *def = &tl_ops[op];
     const char *nm = name && *name ? name : def->info.name;
@@ -125,9 +184,6 @@ static tl_status add_node(tl_net *net, int op, const int *inputs, int n_inputs, 
     if (n_inputs < def->info.min_inputs || (def->info.max_inputs >= 0 && n_inputs > def->info.max_inputs))
         return tl_set_error(net, TL_ERR_VALUE, "%s '%s': expected %d%s inputs, got %d", def->info.name, nm,
                             def->info.min_inputs, def->info.max_inputs < 0 ? " or more" : "", n_inputs);
-    if (n_iattr != def->info.n_iattr || n_fattr != def->info.n_fattr)
-        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': expected %d integer and %d float attributes (%s), got %d and %d",
-                            def->info.name, nm, def->info.n_iattr, def->info.n_fattr, def->info.attr_doc, n_iattr, n_fattr);
     for (int k = 0; k < n_inputs; k++) {
         if (inputs[k] < 0 || inputs[k] >= net->n_regular)
             return tl_set_error(net, TL_ERR_VALUE, "%s '%s': input %d is node %d, expected 0..%d (nodes exist before use)",
@@ -145,18 +201,17 @@ static tl_status add_node(tl_net *net, int op, const int *inputs, int n_inputs, 
         memcpy(node->in, inputs, sizeof(int) * (size_t)n_inputs);
     }
     node->n_in = n_inputs;
-    for (int k = 0; k < n_iattr; k++) node->iattr[k] = iattr[k];
-    for (int k = 0; k < n_fattr; k++) node->fattr[k] = fattr[k];
     node->loss_weight = 1.0f;
     int n_params_before = net->n_params;
-    tl_status st = def->infer(net, node, shape, ndim);
+    tl_status st = set_attrs(net, node, op, nm, attrs);
+    if (st == TL_OK) st = def->infer(net, node, shape, ndim);
     if (st != TL_OK) {
         free(node->in);
         node->in = NULL;
         net->n_params = n_params_before;
         return st;
     }
-    if (op != TL_OP_INPUT && !def->info.is_loss && node->size > ((int64_t)1 << 31) - 1) {
+    if (op != TL_OP_INPUT && !def->info.is_loss && node->size > TL_INT_MAX) {
         free(node->in);
         node->in = NULL;
         net->n_params = n_params_before;
@@ -168,15 +223,15 @@ static tl_status add_node(tl_net *net, int op, const int *inputs, int n_inputs, 
     return TL_OK;
 }
 
-tl_status tl_net_add(tl_net *net, int op, const int *inputs, int n_inputs, const char *name, const int *iattr,
-                     int n_iattr, const float *fattr, int n_fattr, const int *shape, int ndim, int *id) {
+tl_status tl_net_add(tl_net *net, int op, const int *inputs, int n_inputs, const char *name, const tl_attrs *attrs,
+                     const int *shape, int ndim, int *id) {
     if (net->finalized)
         return tl_set_error(net, TL_ERR_STATE, "cannot add node '%s': the network is finalized (only losses may be added)",
                             name ? name : "");
     if (op >= 0 && op < TL_OP_COUNT && tl_ops[op].info.is_loss)
         return tl_set_error(net, TL_ERR_STATE, "node '%s': losses are added with tl_net_add_loss after finalize",
                             name ? name : "");
-    tl_status st = add_node(net, op, inputs, n_inputs, name, iattr, n_iattr, fattr, n_fattr, shape, ndim, id);
+    tl_status st = add_node(net, op, inputs, n_inputs, name, attrs, shape, ndim, id);
     if (st == TL_OK) net->n_regular = net->n_nodes;
     return st;
 }
@@ -272,15 +327,15 @@ tl_status tl_net_finalize(tl_net *net) {
     return TL_OK;
 }
 
-tl_status tl_net_add_loss(tl_net *net, int op, int input, const char *name, float weight, const float *fattr,
-                          int n_fattr, int *id) {
+tl_status tl_net_add_loss(tl_net *net, int op, int input, const char *name, float weight, const tl_attrs *attrs,
+                          int *id) {
     if (!net->finalized) return tl_set_error(net, TL_ERR_STATE, "loss '%s': finalize the network first", name ? name : "");
     if (op < 0 || op >= TL_OP_COUNT || !tl_ops[op].info.is_loss)
         return tl_set_error(net, TL_ERR_VALUE, "loss '%s': op %d is not a loss", name ? name : "", op);
     if (!isfinite(weight) || weight < 0.0f)
         return tl_set_error(net, TL_ERR_VALUE, "loss '%s': weight must be finite and >= 0, got %g", name ? name : "",
                             (double)weight);
-    tl_status st = add_node(net, op, &input, 1, name, NULL, 0, fattr, n_fattr, NULL, 0, id);
+    tl_status st = add_node(net, op, &input, 1, name, attrs, NULL, 0, id);
     if (st == TL_OK) net->nodes[*id].loss_weight = weight;
     return st;
 }
@@ -303,13 +358,36 @@ int tl_node_shape(const tl_net *net, int i, int *shape) {
 int64_t tl_node_size(const tl_net *net, int i) { return net->nodes[i].size; }
 int tl_node_n_inputs(const tl_net *net, int i) { return net->nodes[i].n_in; }
 int tl_node_input(const tl_net *net, int i, int k) { return net->nodes[i].in[k]; }
-float tl_node_fattr(const tl_net *net, int i, int k) { return net->nodes[i].fattr[k]; }
-int tl_node_iattr(const tl_net *net, int i, int k) { return net->nodes[i].iattr[k]; }
-tl_status tl_node_set_fattr(tl_net *net, int i, int k, float v) {
-    if (i < 0 || i >= net->n_nodes || k < 0 || k >= tl_ops[net->nodes[i].op].info.n_fattr)
-        return tl_set_error(net, TL_ERR_VALUE, "node %d has no float attribute %d", i, k);
-    if (!isfinite(v)) return tl_set_error(net, TL_ERR_VALUE, "node '%s': attribute must be finite, got %g", net->nodes[i].name, (double)v);
-    net->nodes[i].fattr[k] = v;
+static const tl_attr_def *node_attr(tl_net *net, int i, const char *name) {
+    if (i < 0 || i >= net->n_nodes) {
+        tl_set_error(net, TL_ERR_VALUE, "no node %d (the network has %d)", i, net->n_nodes);
+        return NULL;
+    }
+    const tl_node *node = &net->nodes[i];
+    int k = name ? tl_op_attr_find(node->op, name) : -1;
+    if (k < 0) {
+        unknown_attr(net, &tl_ops[node->op].info, node->name, name ? name : "(null)");
+        return NULL;
+    }
+    return &tl_ops[node->op].info.attrs[k];
+}
+tl_status tl_node_attr(tl_net *net, int i, const char *name, double *value) {
+    const tl_attr_def *d = node_attr(net, i, name);
+    if (!d) return TL_ERR_VALUE;
+    *value = d->kind == TL_ATTR_FLOAT ? (double)net->nodes[i].fattr[d->slot] : (double)net->nodes[i].iattr[d->slot];
+    return TL_OK;
+}
+tl_status tl_node_set_attr(tl_net *net, int i, const char *name, double v) {
+    const tl_attr_def *d = node_attr(net, i, name);
+    if (!d) return TL_ERR_VALUE;
+    tl_node *node = &net->nodes[i];
+    const char *op = tl_ops[node->op].info.name;
+    if (!d->settable)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': attribute '%s' is fixed when the node is built", op,
+                            node->name, d->name);
+    tl_status st = check_attr(net, op, node->name, d, v);
+    if (st) return st;
+    store_attr(node, d, v);
     return TL_OK;
 }
 

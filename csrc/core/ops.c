@@ -1,6 +1,9 @@
-/* ops.c - the op table: one row per op with its shape inference, scratch
- * size, forward and backward.  Adding an op touches one row here and one
- * kernel pair in kernels.c; the binding and the tests read the table. */
+/* ops.c - the op table: one row per op with its named attributes (kind,
+ * default, limits), shape inference, scratch size, forward and backward.
+ * Adding an op touches one row here and one kernel pair in kernels.c (see
+ * CONTRIBUTING.md); the binding, the layer classes and the tests read the
+ * table.  Each op's glue reads its attributes through its own slot names
+ * (DENSE_UNITS, ...), the same names its row gives them. */
 #include "internal.h"
 #include "kernels.h"
 #include "conv.h"
@@ -10,6 +13,13 @@
 #include <string.h>
 
 #define B64(B, n) ((int64_t)(B) * (n))
+#define NO_LIMIT -HUGE_VAL, HUGE_VAL, 1, 1
+#define INT_POSITIVE 1, TL_INT_MAX, 0, 0, "positive"
+#define BOOL_ATTR(nm, slot_, def_, doc_) \
+    {nm, TL_ATTR_BOOL, slot_, def_, 0, 1, 0, 0, "0 or 1", 0, NULL, doc_}
+#define REQUIRED NAN /* a default of NaN: the attribute must be given */
+
+const char *const tl_init_names[TL_INIT_COUNT + 1] = {"he", "glorot", "zeros", "ones", NULL};
 
 /* ---- shape helpers ---- */
 
@@ -40,23 +50,21 @@ static tl_status infer_input(tl_net *net, tl_node *node, const int *shape, int n
         node->shape[i] = shape[i];
         node->size *= shape[i];
     }
-    if (node->size > ((int64_t)1 << 31) - 1)
+    if (node->size > TL_INT_MAX)
         return tl_set_error(net, TL_ERR_SHAPE, "input '%s': %lld elements per example exceed 2^31-1",
                             node->name, (long long)node->size);
     return TL_OK;
 }
 
-/* ---- dense: y = x W^T + b ---- iattr: units, init, use_bias */
+/* ---- dense: y = x W^T + b ---- */
+
+enum { DENSE_UNITS, DENSE_INIT, DENSE_USE_BIAS }; /* iattr slots */
 
 static tl_status infer_dense(tl_net *net, tl_node *node, const int *shape, int ndim) {
     (void)shape; (void)ndim;
     const tl_node *x = tl_in(net, node, 0);
-    int units = node->iattr[0], init = node->iattr[1];
-    if (units <= 0)
-        return tl_set_error(net, TL_ERR_VALUE, "dense '%s': units must be positive, got %d", node->name, units);
-    if (init < TL_INIT_HE || init > TL_INIT_ONE)
-        return tl_set_error(net, TL_ERR_VALUE, "dense '%s': unknown initialiser %d", node->name, init);
-    if (x->size > ((int64_t)1 << 31) - 1)
+    int units = node->iattr[DENSE_UNITS], init = node->iattr[DENSE_INIT];
+    if (x->size > TL_INT_MAX)
         return tl_set_error(net, TL_ERR_SHAPE, "dense '%s': input of %lld features is too large",
                             node->name, (long long)x->size);
     node->ndim = 1;
@@ -65,7 +73,8 @@ static tl_status infer_dense(tl_net *net, tl_node *node, const int *shape, int n
     int in = (int)x->size;
     int wshape[2] = {units, in};
     tl_status st = tl_declare_param(net, node, "w", wshape, 2, in, units, init);
-    if (st == TL_OK && node->iattr[2]) st = tl_declare_param(net, node, "b", &units, 1, in, units, TL_INIT_ZERO);
+    if (st == TL_OK && node->iattr[DENSE_USE_BIAS])
+        st = tl_declare_param(net, node, "b", &units, 1, in, units, TL_INIT_ZERO);
     return st;
 }
 
@@ -92,19 +101,14 @@ static void bwd_relu(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     tl_leaky_relu_backward(x->dout, node->dout, x->out, 0.0f, B64(B, node->size));
 }
-static tl_status infer_leaky(tl_net *net, tl_node *node, const int *shape, int ndim) {
-    if (!(node->fattr[0] >= 0.0f))
-        return tl_set_error(net, TL_ERR_VALUE, "leaky_relu '%s': negative slope must be >= 0, got %g",
-                            node->name, (double)node->fattr[0]);
-    return infer_unary(net, node, shape, ndim);
-}
+enum { LEAKY_ALPHA }; /* fattr slots */
 static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
-    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, node->fattr[0], B64(B, node->size));
+    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, node->fattr[LEAKY_ALPHA], B64(B, node->size));
 }
 static void bwd_leaky(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, x->out, node->fattr[0], B64(B, node->size));
+    tl_leaky_relu_backward(x->dout, node->dout, x->out, node->fattr[LEAKY_ALPHA], B64(B, node->size));
 }
 static void fwd_sigmoid(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -251,17 +255,12 @@ static void bwd_none(tl_net *net, tl_node *node, int B) { (void)net; (void)node;
 
 /* ---- dropout (inverted): y = x m / (1 - p) in training, y = x in evaluation ---- */
 
-static tl_status infer_dropout(tl_net *net, tl_node *node, const int *shape, int ndim) {
-    float p = node->fattr[0];
-    if (!(p >= 0.0f && p < 1.0f))
-        return tl_set_error(net, TL_ERR_VALUE, "dropout '%s': rate must be in [0, 1), got %g", node->name, (double)p);
-    return infer_unary(net, node, shape, ndim);
-}
+enum { DROPOUT_RATE }; /* fattr slots */
 static int64_t aux_same(const tl_net *net, const tl_node *node) { (void)net; return node->size; }
 static void fwd_dropout(tl_net *net, tl_node *node, int B, int train) {
     int64_t N = B64(B, node->size);
     const float *x = tl_in(net, node, 0)->out;
-    float *m = node->aux, *y = node->owned_out, p = node->fattr[0];
+    float *m = node->aux, *y = node->owned_out, p = node->fattr[DROPOUT_RATE];
     if (train && p > 0.0f) {
         float keep = 1.0f / (1.0f - p);
         for (int64_t i = 0; i < N; i++) m[i] = tl_rng_uniform(&net->drop_rng) >= p ? keep : 0.0f;
@@ -278,14 +277,17 @@ static void bwd_dropout(tl_net *net, tl_node *node, int B) {
 
 /* ---- gradient reversal: y = x forward, dx = -lambda dy backward ---- */
 
+enum { GRL_LAMBDA }; /* fattr slots */
 static void bwd_grl(tl_net *net, tl_node *node, int B) {
     int64_t N = B64(B, node->size);
-    float *dx = tl_in(net, node, 0)->dout, s = -node->fattr[0];
+    float *dx = tl_in(net, node, 0)->dout, s = -node->fattr[GRL_LAMBDA];
     for (int64_t i = 0; i < N; i++) dx[i] += s * node->dout[i];
 }
 
-/* ---- conv2d: y = W * x + b over (C,H,W) ---- iattr: filters, kh, kw, sh, sw, ph, pw, use_bias
- * pools: iattr kh, kw, sh, sw (no padding) */
+/* ---- conv2d: y = W * x + b over (C,H,W); pools: windows without padding ---- */
+
+enum { CONV_FILTERS, CONV_KH, CONV_KW, CONV_SH, CONV_SW, CONV_PH, CONV_PW, CONV_USE_BIAS }; /* iattr slots */
+enum { POOL_KH, POOL_KW, POOL_SH, POOL_SW };                                                 /* iattr slots */
 
 static void shape3_str(char *buf, size_t n, const tl_node *x) {
     int k = snprintf(buf, n, "(");
@@ -298,11 +300,14 @@ static void shape3_str(char *buf, size_t n, const tl_node *x) {
 static void node_geom(tl_net *net, const tl_node *node, tl_conv_geom *g) {
     const tl_node *x = tl_in(net, node, 0);
     const int *a = node->iattr;
-    int conv = node->op == TL_OP_CONV2D;
     g->C = x->shape[0], g->H = x->shape[1], g->W = x->shape[2];
-    g->KH = a[conv + 0], g->KW = a[conv + 1], g->SH = a[conv + 2], g->SW = a[conv + 3];
-    g->PH = conv ? a[5] : 0, g->PW = conv ? a[6] : 0;
-    g->OC = conv ? a[0] : g->C;
+    if (node->op == TL_OP_CONV2D) {
+        g->KH = a[CONV_KH], g->KW = a[CONV_KW], g->SH = a[CONV_SH], g->SW = a[CONV_SW];
+        g->PH = a[CONV_PH], g->PW = a[CONV_PW], g->OC = a[CONV_FILTERS];
+    } else {
+        g->KH = a[POOL_KH], g->KW = a[POOL_KW], g->SH = a[POOL_SH], g->SW = a[POOL_SW];
+        g->PH = g->PW = 0, g->OC = g->C;
+    }
     g->OH = g->SH > 0 ? (g->H + 2 * g->PH - g->KH) / g->SH + 1 : 0;
     g->OW = g->SW > 0 ? (g->W + 2 * g->PW - g->KW) / g->SW + 1 : 0;
 }
@@ -327,12 +332,10 @@ static tl_status infer_window(tl_net *net, tl_node *node) {
         return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': kernel %dx%d is larger than the %sinput %dx%d of '%s' %s",
                             op, node->name, g.KH, g.KW, g.PH || g.PW ? "padded " : "", g.H + 2 * g.PH, g.W + 2 * g.PW,
                             x->name, xs);
-    if (g.OC <= 0)
-        return tl_set_error(net, TL_ERR_VALUE, "%s '%s': filters must be positive, got %d", op, node->name, g.OC);
     node->ndim = 3;
     node->shape[0] = g.OC, node->shape[1] = g.OH, node->shape[2] = g.OW;
     node->size = (int64_t)g.OC * g.OH * g.OW;
-    if ((int64_t)g.C * g.KH * g.KW * g.OH * g.OW > ((int64_t)1 << 31) - 1)
+    if ((int64_t)g.C * g.KH * g.KW * g.OH * g.OW > TL_INT_MAX)
         return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': im2col of %d x %dx%d windows at %dx%d exceeds 2^31-1 floats",
                             op, node->name, g.C, g.KH, g.KW, g.OH, g.OW);
     return TL_OK;
@@ -346,7 +349,7 @@ static tl_status infer_conv2d(tl_net *net, tl_node *node, const int *shape, int 
     node_geom(net, node, &g);
     int wshape[4] = {g.OC, g.C, g.KH, g.KW};
     st = tl_declare_param(net, node, "w", wshape, 4, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_HE);
-    if (st == TL_OK && node->iattr[7])
+    if (st == TL_OK && node->iattr[CONV_USE_BIAS])
         st = tl_declare_param(net, node, "b", &g.OC, 1, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_ZERO);
     return st;
 }
@@ -402,21 +405,18 @@ static void bwd_avgpool(tl_net *net, tl_node *node, int B) {
     tl_avgpool2d_backward(tl_in(net, node, 0)->dout, node->dout, B, &g);
 }
 
-/* ---- batchnorm over channels (C,...) or features (F): fattr momentum, eps ----
+/* ---- batchnorm over channels (C,...) or features (F) ----
  * params w (gamma), b (beta), running_mean, running_var (buffers: saved, never trained).
  * aux per example: xhat (size), then mean and invstd (C each) after the B rows. */
 
+enum { BN_MOMENTUM, BN_EPS }; /* fattr slots */
+
+/* channels C and positions S per channel: (C, ...) or C features of a flat input */
 static void bn_dims(const tl_node *x, int *C, int *S) {
     *C = x->ndim == 1 ? (int)x->size : x->shape[0];
     *S = (int)(x->size / *C);
 }
 static tl_status infer_batchnorm(tl_net *net, tl_node *node, const int *shape, int ndim) {
-    float m = node->fattr[0], eps = node->fattr[1];
-    if (!(m >= 0.0f && m <= 1.0f))
-        return tl_set_error(net, TL_ERR_VALUE, "batchnorm '%s': momentum must be in [0, 1], got %g", node->name, (double)m);
-    if (!(eps > 0.0f) || !isfinite(eps))
-        return tl_set_error(net, TL_ERR_VALUE, "batchnorm '%s': eps must be positive and finite, got %g", node->name,
-                            (double)eps);
     tl_status st = infer_unary(net, node, shape, ndim);
     if (st) return st;
     int C, S;
@@ -440,8 +440,8 @@ static void fwd_batchnorm(tl_net *net, tl_node *node, int B, int train) {
     bn_dims(x, &C, &S);
     float *stats = node->aux + B64(B, node->size);
     tl_batchnorm_forward(node->owned_out, node->aux, stats, stats + C, tl_pval(net, node, 2), tl_pval(net, node, 3),
-                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[0],
-                         node->fattr[1], train);
+                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[BN_MOMENTUM],
+                         node->fattr[BN_EPS], train);
 }
 static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     int C, S;
@@ -452,14 +452,44 @@ static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
                           tl_pval(net, node, 0), B, C, S);
 }
 
+/* ---- scale: y = alpha x, alpha one scalar or one per channel (C,...) / feature (F) ---- */
+
+enum { SCALE_PER_CHANNEL }; /* iattr slots */
+
+static tl_status infer_scale(tl_net *net, tl_node *node, const int *shape, int ndim) {
+    tl_status st = infer_unary(net, node, shape, ndim);
+    if (st) return st;
+    int C = 1, S;
+    if (node->iattr[SCALE_PER_CHANNEL]) bn_dims(tl_in(net, node, 0), &C, &S);
+    return tl_declare_param(net, node, "alpha", &C, 1, C, C, TL_INIT_ONE);
+}
+static void scale_dims(const tl_net *net, const tl_node *node, int *C, int *S) {
+    if (node->iattr[SCALE_PER_CHANNEL]) {
+        bn_dims(tl_in((tl_net *)net, node, 0), C, S);
+    } else {
+        *C = 1, *S = (int)node->size;
+    }
+}
+static void fwd_scale(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    int C, S;
+    scale_dims(net, node, &C, &S);
+    tl_scale_forward(node->owned_out, tl_in(net, node, 0)->out, tl_pval(net, node, 0), B, C, S);
+}
+static void bwd_scale(tl_net *net, tl_node *node, int B) {
+    int C, S;
+    const tl_node *x = tl_in(net, node, 0);
+    scale_dims(net, node, &C, &S);
+    tl_scale_backward(x->dout, tl_pgrad(net, node, 0), node->dout, x->out, tl_pval(net, node, 0), B, C, S);
+}
+
 /* ---- losses (size 0: no activation buffer; value in node->loss) ---- */
+
+enum { SOFT_CE_TEMPERATURE }; /* fattr slots */
 
 static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int ndim) {
     (void)shape; (void)ndim;
     const tl_node *x = tl_in(net, node, 0);
-    if (node->op == TL_OP_SOFT_CE && !(node->fattr[0] > 0.0f))
-        return tl_set_error(net, TL_ERR_VALUE, "soft_ce '%s': temperature must be positive, got %g", node->name,
-                            (double)node->fattr[0]);
     if (node->op == TL_OP_CORAL && (x->size < 2 || x->size > 46340))
         return tl_set_error(net, TL_ERR_SHAPE, "coral '%s': needs 2 to 46340 features (a D x D covariance), "
                             "input '%s' has %lld", node->name, x->name, (long long)x->size);
@@ -516,13 +546,14 @@ static void fwd_soft_ce(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int n = 0;
-    node->loss = tl_soft_ce_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[0], &n);
+    node->loss = tl_soft_ce_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[SOFT_CE_TEMPERATURE],
+                                    &n);
     LOSS_COUNT(node) = n;
 }
 static void bwd_soft_ce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     if (!LOSS_COUNT(node) || !x->dout) return;
-    tl_soft_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[0],
+    tl_soft_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[SOFT_CE_TEMPERATURE],
                         node->loss_weight / (float)LOSS_COUNT(node));
 }
 
@@ -563,50 +594,114 @@ static void bwd_coral(tl_net *net, tl_node *node, int B) {
 
 static void fwd_none(tl_net *net, tl_node *node, int B, int train) { (void)net; (void)node; (void)B; (void)train; }
 
-const tl_op_def tl_ops[TL_OP_COUNT] = {
-    [TL_OP_INPUT] = {{"input", 0, 0, 0, TL_TARGET_NONE, 0, 0, "shape: per-example shape"}, TL_VIEW_NONE,
+/* Attributes: {name, kind, slot, default, lo, hi, lo_open, hi_open, must, settable, choices, doc}. */
+#define WINDOW_ATTR(nm, slot_, doc_) {nm, TL_ATTR_INT, slot_, REQUIRED, NO_LIMIT, NULL, 0, NULL, doc_}
+
+const tl_op_def tl_ops[] = {
+    [TL_OP_INPUT] = {{"input", 0, 0, 0, TL_TARGET_NONE, 0, 0, {{0}}, "shape: per-example shape"}, TL_VIEW_NONE,
                      infer_input, NULL, fwd_none, bwd_none},
-    [TL_OP_DENSE] = {{"dense", 1, 1, 0, TL_TARGET_NONE, 3, 0, "iattr: units, init (0 he, 1 glorot, 2 zero, 3 one), use_bias"}, TL_VIEW_NONE,
-                     infer_dense, NULL, fwd_dense, bwd_dense},
-    [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_relu, bwd_relu},
-    [TL_OP_LEAKY_RELU] = {{"leaky_relu", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: negative slope"}, TL_VIEW_NONE,
-                          infer_leaky, NULL, fwd_leaky, bwd_leaky},
-    [TL_OP_SIGMOID] = {{"sigmoid", 1, 1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_sigmoid, bwd_sigmoid},
-    [TL_OP_TANH] = {{"tanh", 1, 1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_tanh, bwd_tanh},
-    [TL_OP_SOFTMAX] = {{"softmax", 1, 1, 0, TL_TARGET_NONE, 0, 0, "over all features of an example"}, TL_VIEW_NONE,
-                       infer_unary, NULL, fwd_softmax, bwd_softmax},
-    [TL_OP_ADD] = {{"add", 2, -1, 0, TL_TARGET_NONE, 0, 0, ""}, TL_VIEW_NONE, infer_add, NULL, fwd_add, bwd_add},
-    [TL_OP_CONCAT] = {{"concat", 2, -1, 0, TL_TARGET_NONE, 0, 0, "along the first per-example axis"}, TL_VIEW_NONE,
-                      infer_concat, NULL, fwd_concat, bwd_concat},
-    [TL_OP_RESHAPE] = {{"reshape", 1, 1, 0, TL_TARGET_NONE, 0, 0, "shape: target per-example shape, one -1 allowed"}, TL_VIEW_ALL,
-                       infer_reshape, NULL, fwd_view, bwd_none},
-    [TL_OP_DROPOUT] = {{"dropout", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: rate"}, TL_VIEW_NONE,
-                       infer_dropout, aux_same, fwd_dropout, bwd_dropout},
-    [TL_OP_GRAD_REVERSE] = {{"grad_reverse", 1, 1, 0, TL_TARGET_NONE, 0, 1, "fattr: lambda"}, TL_VIEW_OUT,
-                            infer_unary, NULL, fwd_view, bwd_grl},
-    [TL_OP_CONV2D] = {{"conv2d", 1, 1, 0, TL_TARGET_NONE, 8, 0, "iattr: filters, kh, kw, sh, sw, ph, pw, use_bias"},
-                      TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d, aux_once_conv2d},
-    [TL_OP_MAXPOOL2D] = {{"maxpool2d", 1, 1, 0, TL_TARGET_NONE, 4, 0, "iattr: kh, kw, sh, sw"}, TL_VIEW_NONE,
-                         infer_pool, aux_same, fwd_maxpool, bwd_maxpool},
-    [TL_OP_AVGPOOL2D] = {{"avgpool2d", 1, 1, 0, TL_TARGET_NONE, 4, 0, "iattr: kh, kw, sh, sw"}, TL_VIEW_NONE,
-                         infer_pool, NULL, fwd_avgpool, bwd_avgpool},
-    [TL_OP_BATCHNORM] = {{"batchnorm", 1, 1, 0, TL_TARGET_NONE, 0, 2, "fattr: momentum, eps"}, TL_VIEW_NONE,
-                         infer_batchnorm, aux_batchnorm, fwd_batchnorm, bwd_batchnorm},
-    [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 0, 0, "target: int32 (B,), -1 = no label"}, TL_VIEW_NONE,
-                          infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce},
-    [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, "target: float32 like the input, NaN = missing"}, TL_VIEW_NONE,
-                           infer_loss, NULL, fwd_bce, bwd_bce},
-    [TL_OP_MSE] = {{"mse", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, "target: float32 like the input, NaN = missing"}, TL_VIEW_NONE,
-                   infer_loss, NULL, fwd_mse, bwd_mse},
-    [TL_OP_SOFT_CE] = {{"soft_ce", 1, 1, 1, TL_TARGET_FLOAT, 0, 1, "fattr: temperature; target: probabilities like the input"}, TL_VIEW_NONE,
-                       infer_loss, aux_probs, fwd_soft_ce, bwd_soft_ce},
-    [TL_OP_CORAL] = {{"coral", 1, 1, 1, TL_TARGET_INT, 0, 0, "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
+    [TL_OP_DENSE] = {{"dense", 1, 1, 0, TL_TARGET_NONE, 0, 3, {
+                         {"units", TL_ATTR_INT, DENSE_UNITS, REQUIRED, INT_POSITIVE, 0, NULL, "output features"},
+                         {"init", TL_ATTR_CHOICE, DENSE_INIT, TL_INIT_HE, 0, TL_INIT_COUNT - 1, 0, 0,
+                          "one of he, glorot, zeros, ones", 0, tl_init_names, "initialiser of w"},
+                         BOOL_ATTR("use_bias", DENSE_USE_BIAS, 1, "add the bias b")},
+                     "y = x W^T + b on the flattened example"}, TL_VIEW_NONE, infer_dense, NULL, fwd_dense, bwd_dense},
+    [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_relu,
+                    bwd_relu},
+    [TL_OP_LEAKY_RELU] = {{"leaky_relu", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
+                              {"alpha", TL_ATTR_FLOAT, LEAKY_ALPHA, 0.01, 0, HUGE_VAL, 0, 1, ">= 0", 1, NULL,
+                               "slope for x < 0"}},
+                          "y = max(x, alpha x)"}, TL_VIEW_NONE, infer_unary, NULL, fwd_leaky, bwd_leaky},
+    [TL_OP_SIGMOID] = {{"sigmoid", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL,
+                       fwd_sigmoid, bwd_sigmoid},
+    [TL_OP_TANH] = {{"tanh", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_tanh,
+                    bwd_tanh},
+    [TL_OP_SOFTMAX] = {{"softmax", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, "over all features of an example"},
+                       TL_VIEW_NONE, infer_unary, NULL, fwd_softmax, bwd_softmax},
+    [TL_OP_ADD] = {{"add", 2, -1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_add, NULL, fwd_add, bwd_add},
+    [TL_OP_CONCAT] = {{"concat", 2, -1, 0, TL_TARGET_NONE, 0, 0, {{0}}, "along the first per-example axis"},
+                      TL_VIEW_NONE, infer_concat, NULL, fwd_concat, bwd_concat},
+    [TL_OP_RESHAPE] = {{"reshape", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}},
+                        "shape: target per-example shape, one -1 allowed"},
+                       TL_VIEW_ALL, infer_reshape, NULL, fwd_view, bwd_none},
+    [TL_OP_DROPOUT] = {{"dropout", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
+                           {"rate", TL_ATTR_FLOAT, DROPOUT_RATE, 0.5, 0, 1, 0, 1, "in [0, 1)", 1, NULL,
+                            "fraction zeroed in training"}},
+                       "inverted dropout"}, TL_VIEW_NONE, infer_unary, aux_same, fwd_dropout, bwd_dropout},
+    [TL_OP_GRAD_REVERSE] = {{"grad_reverse", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
+                                {"lambda", TL_ATTR_FLOAT, GRL_LAMBDA, 1.0, NO_LIMIT, "finite", 1, NULL,
+                                 "the gradient is multiplied by -lambda"}},
+                            "identity forward, -lambda dy backward"}, TL_VIEW_OUT, infer_unary, NULL, fwd_view,
+                            bwd_grl},
+    [TL_OP_CONV2D] = {{"conv2d", 1, 1, 0, TL_TARGET_NONE, 0, 8, {
+                          {"filters", TL_ATTR_INT, CONV_FILTERS, REQUIRED, INT_POSITIVE, 0, NULL, "output channels"},
+                          WINDOW_ATTR("kh", CONV_KH, "kernel height"), WINDOW_ATTR("kw", CONV_KW, "kernel width"),
+                          {"sh", TL_ATTR_INT, CONV_SH, 1, NO_LIMIT, NULL, 0, NULL, "stride along H"},
+                          {"sw", TL_ATTR_INT, CONV_SW, 1, NO_LIMIT, NULL, 0, NULL, "stride along W"},
+                          {"ph", TL_ATTR_INT, CONV_PH, 0, NO_LIMIT, NULL, 0, NULL, "zero padding of H"},
+                          {"pw", TL_ATTR_INT, CONV_PW, 0, NO_LIMIT, NULL, 0, NULL, "zero padding of W"},
+                          BOOL_ATTR("use_bias", CONV_USE_BIAS, 1, "add the bias b")},
+                      "cross-correlation of (C, H, W); kernel, stride and padding are checked together by the "
+                      "geometry"}, TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d,
+                      aux_once_conv2d},
+    [TL_OP_MAXPOOL2D] = {{"maxpool2d", 1, 1, 0, TL_TARGET_NONE, 0, 4, {
+                             WINDOW_ATTR("kh", POOL_KH, "window height"), WINDOW_ATTR("kw", POOL_KW, "window width"),
+                             WINDOW_ATTR("sh", POOL_SH, "stride along H"), WINDOW_ATTR("sw", POOL_SW, "stride along W")},
+                         "max over windows of (C, H, W), no padding"}, TL_VIEW_NONE, infer_pool, aux_same, fwd_maxpool,
+                         bwd_maxpool},
+    [TL_OP_AVGPOOL2D] = {{"avgpool2d", 1, 1, 0, TL_TARGET_NONE, 0, 4, {
+                             WINDOW_ATTR("kh", POOL_KH, "window height"), WINDOW_ATTR("kw", POOL_KW, "window width"),
+                             WINDOW_ATTR("sh", POOL_SH, "stride along H"), WINDOW_ATTR("sw", POOL_SW, "stride along W")},
+                         "mean over windows of (C, H, W), no padding"}, TL_VIEW_NONE, infer_pool, NULL, fwd_avgpool,
+                         bwd_avgpool},
+    [TL_OP_BATCHNORM] = {{"batchnorm", 1, 1, 0, TL_TARGET_NONE, 0, 2, {
+                             {"momentum", TL_ATTR_FLOAT, BN_MOMENTUM, 0.1, 0, 1, 0, 0, "in [0, 1]", 1, NULL,
+                              "weight of the batch statistics in the running ones"},
+                             {"eps", TL_ATTR_FLOAT, BN_EPS, 1e-5, 0, HUGE_VAL, 1, 1, "positive and finite", 1, NULL,
+                              "added to the variance"}},
+                         "per channel of (C, ...) or per feature"}, TL_VIEW_NONE, infer_batchnorm, aux_batchnorm,
+                         fwd_batchnorm, bwd_batchnorm},
+    [TL_OP_SCALE] = {{"scale", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
+                         BOOL_ATTR("per_channel", SCALE_PER_CHANNEL, 0,
+                                   "one alpha per channel of (C, ...) or per feature, else one scalar")},
+                     "y = alpha x, alpha learned (ones at start)"}, TL_VIEW_NONE, infer_scale, NULL, fwd_scale,
+                     bwd_scale},
+    [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 1, 0, {{0}}, "target: int32 (B,), -1 = no label"},
+                          TL_VIEW_NONE, infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce},
+    [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 1, 0, {{0}},
+                            "target: float32 like the input, NaN = missing"},
+                           TL_VIEW_NONE, infer_loss, NULL, fwd_bce, bwd_bce},
+    [TL_OP_MSE] = {{"mse", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, {{0}}, "target: float32 like the input, NaN = missing"},
+                   TL_VIEW_NONE, infer_loss, NULL, fwd_mse, bwd_mse},
+    [TL_OP_SOFT_CE] = {{"soft_ce", 1, 1, 1, TL_TARGET_FLOAT, 0, 1, {
+                           {"temperature", TL_ATTR_FLOAT, SOFT_CE_TEMPERATURE, 2.0, 0, HUGE_VAL, 1, 1, "positive", 0,
+                            NULL, "T: both softmaxes at x / T, the loss scaled by T^2"}},
+                       "target: probabilities like the input"}, TL_VIEW_NONE, infer_loss, aux_probs, fwd_soft_ce,
+                       bwd_soft_ce},
+    [TL_OP_CORAL] = {{"coral", 1, 1, 1, TL_TARGET_INT, 0, 0, {{0}},
+                      "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
                      TL_VIEW_NONE, infer_loss, aux_coral, fwd_coral, bwd_coral, aux_once_coral},
 };
 
-_Static_assert(sizeof tl_ops / sizeof tl_ops[0] == TL_OP_COUNT, "one op table row per op");
+/* The array is sized by its rows: an op added to the enum without a row (or a
+ * row past the enum) changes its size.  A row left out in the middle leaves a
+ * NULL name, which the C tests check for every op. */
+_Static_assert(sizeof tl_ops / sizeof tl_ops[0] == TL_OP_COUNT, "one op table row per op of tl_op");
 
 const tl_op_info *tl_op_get(int op) {
     if (op < 0 || op >= TL_OP_COUNT) return NULL;
     return &tl_ops[op].info;
+}
+
+int tl_op_find(const char *name) {
+    for (int i = 0; i < TL_OP_COUNT; i++)
+        if (!strcmp(tl_ops[i].info.name, name)) return i;
+    return -1;
+}
+
+int tl_op_attr_find(int op, const char *name) {
+    const tl_op_info *o = tl_op_get(op);
+    for (int k = 0; o && k < o->n_attrs; k++)
+        if (!strcmp(o->attrs[k].name, name)) return k;
+    return -1;
 }

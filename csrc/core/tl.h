@@ -24,6 +24,13 @@
 #define TL_MAX_PARAMS 4   /* parameters per node */
 #define TL_NAME_LEN 64
 #define TL_ERR_LEN 512
+#define TL_MAX_ATTRS 8    /* named attributes per op */
+#define TL_MAX_IATTR 8    /* of which stored as integers (int, bool, choice) */
+#define TL_MAX_FATTR 4    /* of which stored as floats */
+#define TL_MAX_INPUTS 256 /* inputs of one node */
+#define TL_MAX_LOSSES 64  /* loss nodes of one network */
+#define TL_MAX_THREADS 8  /* threads of the core's pool */
+#define TL_INT_MAX 2147483647 /* sizes the core counts in C ints: 2^31 - 1 */
 
 typedef enum tl_status {
     TL_OK = 0,
@@ -52,6 +59,7 @@ typedef enum tl_op {
     TL_OP_MAXPOOL2D,
     TL_OP_AVGPOOL2D,
     TL_OP_BATCHNORM,   /* per channel of (C,H,W) or per feature; running stats are buffers */
+    TL_OP_SCALE,       /* y = alpha x, alpha learned: one scalar or one per channel/feature */
     /* losses: scalar nodes flagged as losses */
     TL_OP_SOFTMAX_CE,  /* integer labels, -1 = no label */
     TL_OP_SIGMOID_BCE, /* 0/1 float targets, NaN = missing */
@@ -63,9 +71,29 @@ typedef enum tl_op {
 
 typedef enum tl_target_kind { TL_TARGET_NONE = 0, TL_TARGET_INT, TL_TARGET_FLOAT } tl_target_kind;
 
-typedef enum tl_init { TL_INIT_HE = 0, TL_INIT_GLOROT, TL_INIT_ZERO, TL_INIT_ONE } tl_init;
+typedef enum tl_init { TL_INIT_HE = 0, TL_INIT_GLOROT, TL_INIT_ZERO, TL_INIT_ONE, TL_INIT_COUNT } tl_init;
+extern const char *const tl_init_names[TL_INIT_COUNT + 1]; /* "he", "glorot", "zeros", "ones", NULL */
 
 typedef enum tl_optim { TL_OPTIM_SGD = 0, TL_OPTIM_ADAM, TL_OPTIM_ADAMW } tl_optim;
+
+/* A named attribute of an op.  INT, BOOL and CHOICE values are stored as
+ * the node's integer attributes, FLOAT values as its float attributes, each
+ * at `slot`; the kernels read them there by the op's own slot names. */
+typedef enum tl_attr_kind { TL_ATTR_INT = 0, TL_ATTR_BOOL, TL_ATTR_CHOICE, TL_ATTR_FLOAT } tl_attr_kind;
+
+typedef struct tl_attr_def {
+    const char *name;
+    tl_attr_kind kind;
+    int slot;
+    double def;                  /* default */
+    double lo, hi;               /* limits checked by tl_net_add (FLOAT: also finite) */
+    int lo_open, hi_open;        /* lo < v (not <=), v < hi (not <=) */
+    const char *must;            /* the limits in words ("positive", "in [0, 1)"); NULL: the op's
+                                  * shape inference checks this attribute with others */
+    int settable;                /* may change between steps (tl_node_set_attr) */
+    const char *const *choices;  /* CHOICE: names of the values 0, 1, ... (NULL-terminated) */
+    const char *doc;
+} tl_attr_def;
 
 /* One row of the op table, for introspection by the binding and the tests. */
 typedef struct tl_op_info {
@@ -73,24 +101,36 @@ typedef struct tl_op_info {
     int min_inputs, max_inputs; /* max_inputs < 0: any number */
     int is_loss;
     tl_target_kind target;      /* for losses */
-    int n_iattr, n_fattr;       /* attributes the op reads */
-    const char *attr_doc;       /* meaning of the attributes */
+    int classification;         /* losses that count correct predictions (tl_net_loss_stats) */
+    int n_attrs;
+    tl_attr_def attrs[TL_MAX_ATTRS];
+    const char *doc;
 } tl_op_info;
 
 typedef struct tl_net tl_net;
 
 const tl_op_info *tl_op_get(int op);
+int tl_op_find(const char *name);                          /* op index, or -1 */
+int tl_op_attr_find(int op, const char *name);             /* attribute index in the row, or -1 */
 
 /* --- building --- */
 tl_status tl_net_create(tl_net **out, uint64_t seed);
 void tl_net_free(tl_net *net);
 const char *tl_net_error(const tl_net *net);
 
-/* Append a node.  shape/ndim only for TL_OP_INPUT (per-example shape) and
- * TL_OP_RESHAPE (target shape, one entry may be -1).  Returns its index in *id. */
+/* Attributes by name: n values; an attribute not named takes its default.
+ * An unknown name, a repeated one or a value outside the row's limits is an error. */
+typedef struct tl_attrs {
+    int n;
+    const char *names[TL_MAX_ATTRS];
+    double values[TL_MAX_ATTRS];
+} tl_attrs;
+
+/* Append a node.  attrs may be NULL (all defaults).  shape/ndim only for
+ * TL_OP_INPUT (per-example shape) and TL_OP_RESHAPE (target shape, one entry
+ * may be -1).  Returns its index in *id. */
 tl_status tl_net_add(tl_net *net, int op, const int *inputs, int n_inputs, const char *name,
-                     const int *iattr, int n_iattr, const float *fattr, int n_fattr,
-                     const int *shape, int ndim, int *id);
+                     const tl_attrs *attrs, const int *shape, int ndim, int *id);
 /* Make `node`, the node just added, use the parameters of the earlier node
  * `source` (same op, same parameter shapes): a shared layer.  Gradients of a
  * shared parameter sum over its nodes; freezing, masks and regularizers are
@@ -100,7 +140,7 @@ tl_status tl_net_share(tl_net *net, int node, int source);
 tl_status tl_net_finalize(tl_net *net);
 /* Append a loss node on `input` with weight `weight`. */
 tl_status tl_net_add_loss(tl_net *net, int op, int input, const char *name, float weight,
-                          const float *fattr, int n_fattr, int *id);
+                          const tl_attrs *attrs, int *id);
 void tl_net_clear_losses(tl_net *net);
 
 /* --- introspection --- */
@@ -111,9 +151,9 @@ int tl_node_shape(const tl_net *net, int node, int *shape); /* returns ndim */
 int64_t tl_node_size(const tl_net *net, int node);         /* per-example elements */
 int tl_node_n_inputs(const tl_net *net, int node);
 int tl_node_input(const tl_net *net, int node, int k);
-tl_status tl_node_set_fattr(tl_net *net, int node, int k, float value);
-float tl_node_fattr(const tl_net *net, int node, int k);
-int tl_node_iattr(const tl_net *net, int node, int k);
+/* attribute `name` of a node (its value as a double); set only settable ones */
+tl_status tl_node_attr(tl_net *net, int node, const char *name, double *value);
+tl_status tl_node_set_attr(tl_net *net, int node, const char *name, double value);
 
 int tl_net_n_params(const tl_net *net);
 int64_t tl_net_arena_size(const tl_net *net);
@@ -190,7 +230,7 @@ int tl_sgemm_probe(int M, int N, int K, int reps, double *secs);
 
 /* Threads of the core's own pool for memory-bound loops (im2col, col2im,
  * pooling, activations); GEMMs use OpenBLAS's threads.  Process-wide.
- * Default: the CPUs this process may run on (at most 8); 1 = serial.
+ * Default: the CPUs this process may run on (at most TL_MAX_THREADS); 1 = serial.
  * Returns the value in effect. */
 int tl_set_num_threads(int n);
 int tl_num_threads(void);

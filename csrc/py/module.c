@@ -34,12 +34,10 @@ static const char *arena_names[TL_ARENA_COUNT] = {"value", "grad", "mask", "snap
 
 /* ---------- helpers ---------- */
 
-static int op_from_name(PyObject *err, const char *name) {
-    for (int i = 0; i < TL_OP_COUNT; i++)
-        if (!strcmp(tl_op_get(i)->name, name)) return i;
-    PyErr_Format(PyExc_ValueError, "unknown op '%s'", name);
-    (void)err;
-    return -1;
+static int op_from_name(const char *name) {
+    int op = tl_op_find(name);
+    if (op < 0) PyErr_Format(PyExc_ValueError, "unknown op '%s'", name);
+    return op;
 }
 
 static PyObject *raise_status(NetObject *self, tl_status st) {
@@ -372,46 +370,78 @@ static int parse_ints(PyObject *seq, int *out, int cap, const char *what) {
     return (int)n;
 }
 
-static int parse_floats(PyObject *seq, float *out, int cap, const char *what) {
-    if (!seq || seq == Py_None) return 0;
-    PyObject *fast = PySequence_Fast(seq, "expected a sequence of floats");
-    if (!fast) return -1;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    if (n > cap) {
-        PyErr_Format(PyExc_ValueError, "%s: at most %d values, got %zd", what, cap, n);
-        Py_DECREF(fast);
+/* A dict name -> value as the core's tl_attrs (names point into the dict's
+ * keys, alive for the call).  CHOICE attributes also take their value's name. */
+static int parse_attrs(PyObject *dict, int op, const char *node, tl_attrs *out) {
+    out->n = 0;
+    if (!dict || dict == Py_None) return 0;
+    const tl_op_info *o = tl_op_get(op);
+    if (!PyDict_Check(dict)) {
+        PyErr_Format(PyExc_TypeError, "%s '%s': attributes must be a dict name -> value, got %s", o->name, node,
+                     Py_TYPE(dict)->tp_name);
         return -1;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        double v = PyFloat_AsDouble(PySequence_Fast_GET_ITEM(fast, i));
-        if (v == -1.0 && PyErr_Occurred()) {
-            Py_DECREF(fast);
+    if (PyDict_GET_SIZE(dict) > TL_MAX_ATTRS) {
+        PyErr_Format(PyExc_ValueError, "%s '%s': %zd attributes given, at most %d", o->name, node,
+                     PyDict_GET_SIZE(dict), TL_MAX_ATTRS);
+        return -1;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(dict, &pos, &key, &val)) {
+        const char *nm = PyUnicode_Check(key) ? PyUnicode_AsUTF8(key) : NULL;
+        if (!nm) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "%s '%s': attribute names are strings, got %s", o->name, node,
+                             Py_TYPE(key)->tp_name);
             return -1;
         }
-        out[i] = (float)v;
+        int k = tl_op_attr_find(op, nm);
+        double v;
+        if (k >= 0 && o->attrs[k].kind == TL_ATTR_CHOICE && PyUnicode_Check(val)) {
+            const char *cv = PyUnicode_AsUTF8(val);
+            if (!cv) return -1;
+            int j = 0;
+            while (o->attrs[k].choices[j] && strcmp(o->attrs[k].choices[j], cv)) j++;
+            if (!o->attrs[k].choices[j]) {
+                PyErr_Format(PyExc_ValueError, "%s '%s': %s must be %s, got '%s'", o->name, node, nm, o->attrs[k].must,
+                             cv);
+                return -1;
+            }
+            v = j;
+        } else if (PyLong_Check(val) || PyFloat_Check(val)) { /* bool is an int */
+            v = PyFloat_AsDouble(val);
+            if (v == -1.0 && PyErr_Occurred()) {
+                PyErr_Clear();
+                v = HUGE_VAL; /* an int too large for a double: out of every limit */
+            }
+        } else {
+            PyErr_Format(PyExc_TypeError, "%s '%s': attribute '%s' must be a number, got %s", o->name, node, nm,
+                         Py_TYPE(val)->tp_name);
+            return -1;
+        }
+        out->names[out->n] = nm;
+        out->values[out->n++] = v;
     }
-    Py_DECREF(fast);
-    return (int)n;
+    return 0;
 }
 
 static PyObject *Net_add(NetObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"op", "inputs", "name", "iattr", "fattr", "shape", NULL};
+    static char *kwlist[] = {"op", "inputs", "name", "attrs", "shape", NULL};
     const char *opname, *name = "";
-    PyObject *inputs = NULL, *iattr = NULL, *fattr = NULL, *shape = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|OsOOO:add", kwlist, &opname, &inputs, &name, &iattr, &fattr, &shape))
+    PyObject *inputs = NULL, *attrs = NULL, *shape = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|OsOO:add", kwlist, &opname, &inputs, &name, &attrs, &shape))
         return NULL;
-    int op = op_from_name(self->error, opname);
+    int op = op_from_name(opname);
     if (op < 0) return NULL;
-    int ins[256], ia[8], sh[TL_MAX_DIM];
-    float fa[4];
-    int nin = parse_ints(inputs, ins, 256, "inputs");
-    int nia = nin < 0 ? -1 : parse_ints(iattr, ia, 8, "iattr");
-    int nfa = nia < 0 ? -1 : parse_floats(fattr, fa, 4, "fattr");
-    int nsh = nfa < 0 ? -1 : parse_ints(shape, sh, TL_MAX_DIM, "shape");
-    if (nsh < 0) return NULL;
+    int ins[TL_MAX_INPUTS], sh[TL_MAX_DIM];
+    tl_attrs at;
+    int nin = parse_ints(inputs, ins, TL_MAX_INPUTS, "inputs");
+    int nsh = nin < 0 ? -1 : parse_ints(shape, sh, TL_MAX_DIM, "shape");
+    if (nsh < 0 || parse_attrs(attrs, op, *name ? name : opname, &at)) return NULL;
     if (enter(self)) return NULL;
     int id = -1;
-    tl_status st = tl_net_add(self->net, op, ins, nin, name, ia, nia, fa, nfa, sh, nsh, &id);
+    tl_status st = tl_net_add(self->net, op, ins, nin, name, &at, sh, nsh, &id);
     leave(self);
     if (st) return raise_status(self, st);
     return PyLong_FromLong(id);
@@ -436,21 +466,20 @@ static PyObject *Net_finalize(NetObject *self, PyObject *Py_UNUSED(a)) {
 }
 
 static PyObject *Net_add_loss(NetObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"op", "input", "name", "weight", "fattr", NULL};
+    static char *kwlist[] = {"op", "input", "name", "weight", "attrs", NULL};
     const char *opname, *name = "";
     int input;
     float weight = 1.0f;
-    PyObject *fattr = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "si|sfO:add_loss", kwlist, &opname, &input, &name, &weight, &fattr))
+    PyObject *attrs = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "si|sfO:add_loss", kwlist, &opname, &input, &name, &weight, &attrs))
         return NULL;
-    int op = op_from_name(self->error, opname);
+    int op = op_from_name(opname);
     if (op < 0) return NULL;
-    float fa[4];
-    int nfa = parse_floats(fattr, fa, 4, "fattr");
-    if (nfa < 0) return NULL;
+    tl_attrs at;
+    if (parse_attrs(attrs, op, *name ? name : opname, &at)) return NULL;
     if (enter(self)) return NULL;
     int id = -1;
-    tl_status st = tl_net_add_loss(self->net, op, input, name, weight, fa, nfa, &id);
+    tl_status st = tl_net_add_loss(self->net, op, input, name, weight, &at, &id);
     leave(self);
     if (st) return raise_status(self, st);
     return PyLong_FromLong(id);
@@ -588,34 +617,29 @@ static PyObject *Net_snapshot(NetObject *self, PyObject *Py_UNUSED(a)) {
     Py_RETURN_NONE;
 }
 
-static PyObject *Net_set_fattr(NetObject *self, PyObject *args) {
-    int node, k;
-    float v;
-    if (!PyArg_ParseTuple(args, "iif:set_fattr", &node, &k, &v) || check_node(self, node) || enter(self)) return NULL;
-    tl_status st = tl_node_set_fattr(self->net, node, k, v);
+static PyObject *Net_set_attr(NetObject *self, PyObject *args) {
+    int node;
+    const char *name;
+    double v;
+    if (!PyArg_ParseTuple(args, "isd:set_attr", &node, &name, &v) || check_node(self, node) || enter(self)) return NULL;
+    tl_status st = tl_node_set_attr(self->net, node, name, v);
     leave(self);
     if (st) return raise_status(self, st);
     Py_RETURN_NONE;
 }
 
-static PyObject *Net_fattr(NetObject *self, PyObject *args) {
-    int node, k;
-    if (!PyArg_ParseTuple(args, "ii:fattr", &node, &k) || check_node(self, node)) return NULL;
-    if (k < 0 || k >= tl_op_get(tl_node_op(self->net, node))->n_fattr) {
-        PyErr_Format(PyExc_IndexError, "node %d has no float attribute %d", node, k);
+static PyObject *Net_attr(NetObject *self, PyObject *args) {
+    int node;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "is:attr", &node, &name) || check_node(self, node)) return NULL;
+    double v;
+    if (tl_node_attr(self->net, node, name, &v)) {
+        PyErr_SetString(PyExc_KeyError, tl_net_error(self->net));
         return NULL;
     }
-    return PyFloat_FromDouble(tl_node_fattr(self->net, node, k));
-}
-
-static PyObject *Net_iattr(NetObject *self, PyObject *args) {
-    int node, k;
-    if (!PyArg_ParseTuple(args, "ii:iattr", &node, &k) || check_node(self, node)) return NULL;
-    if (k < 0 || k >= tl_op_get(tl_node_op(self->net, node))->n_iattr) {
-        PyErr_Format(PyExc_IndexError, "node %d has no integer attribute %d", node, k);
-        return NULL;
-    }
-    return PyLong_FromLong(tl_node_iattr(self->net, node, k));
+    int k = tl_op_attr_find(tl_node_op(self->net, node), name);
+    if (tl_op_get(tl_node_op(self->net, node))->attrs[k].kind == TL_ATTR_FLOAT) return PyFloat_FromDouble(v);
+    return PyLong_FromDouble(v);
 }
 
 static PyObject *Net_set_optim(NetObject *self, PyObject *args, PyObject *kw) {
@@ -1120,11 +1144,11 @@ static PyObject *Net_param_index(NetObject *self, PyObject *args) {
 
 static PyMethodDef Net_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Net_add, METH_VARARGS | METH_KEYWORDS,
-     "add(op, inputs=(), name='', iattr=(), fattr=(), shape=()) -> node index"},
+     "add(op, inputs=(), name='', attrs=None, shape=()) -> node index; attrs: dict name -> value (see ops())"},
     {"share", (PyCFunction)Net_share, METH_VARARGS, "share(node, source): node uses source's parameters"},
     {"finalize", (PyCFunction)Net_finalize, METH_NOARGS, "lay out and initialise the parameters"},
     {"add_loss", (PyCFunction)(void (*)(void))Net_add_loss, METH_VARARGS | METH_KEYWORDS,
-     "add_loss(op, input, name='', weight=1.0, fattr=()) -> node index"},
+     "add_loss(op, input, name='', weight=1.0, attrs=None) -> node index"},
     {"clear_losses", (PyCFunction)Net_clear_losses, METH_NOARGS, "remove every loss node"},
     {"node", (PyCFunction)Net_node, METH_VARARGS, "node(i) -> dict(name, op, shape, inputs)"},
     {"param_info", (PyCFunction)Net_param_info, METH_VARARGS, "param_info(p) -> dict"},
@@ -1134,9 +1158,8 @@ static PyMethodDef Net_methods[] = {
     {"set_reg", (PyCFunction)(void (*)(void))Net_set_reg, METH_VARARGS | METH_KEYWORDS, "set_reg(p, l2=0, l2sp=0, ewc=0)"},
     {"reset_param", (PyCFunction)Net_reset_param, METH_VARARGS, "reset_param(p): re-initialise"},
     {"snapshot", (PyCFunction)Net_snapshot, METH_NOARGS, "snapshot := current values"},
-    {"set_fattr", (PyCFunction)Net_set_fattr, METH_VARARGS, "set_fattr(node, k, value)"},
-    {"fattr", (PyCFunction)Net_fattr, METH_VARARGS, "fattr(node, k) -> float"},
-    {"iattr", (PyCFunction)Net_iattr, METH_VARARGS, "iattr(node, k) -> int"},
+    {"set_attr", (PyCFunction)Net_set_attr, METH_VARARGS, "set_attr(node, name, value): a settable attribute"},
+    {"attr", (PyCFunction)Net_attr, METH_VARARGS, "attr(node, name) -> its value"},
     {"set_optim", (PyCFunction)(void (*)(void))Net_set_optim, METH_VARARGS | METH_KEYWORDS,
      "set_optim(kind, momentum=0, nesterov=False, weight_decay=0, beta1=0.9, beta2=0.999, eps=1e-8)"},
     {"reset_optim", (PyCFunction)Net_reset_optim, METH_NOARGS, "zero the optimizer state"},
@@ -1169,16 +1192,59 @@ static PyType_Spec Net_spec = {"tlearn._core.Net", sizeof(NetObject), 0, Py_TPFL
 
 /* ---------- module ---------- */
 
+static PyObject *attr_number(const tl_attr_def *d, double v) {
+    if (isnan(v) || isinf(v) || d->kind == TL_ATTR_FLOAT) return PyFloat_FromDouble(v);
+    return PyLong_FromDouble(v);
+}
+
+/* the row's attributes as a list of dicts (name, kind, default (None: required), limits, ...) */
+static PyObject *op_attrs(const tl_op_info *o) {
+    static const char *kinds[] = {"int", "bool", "choice", "float"};
+    PyObject *list = PyList_New(o->n_attrs);
+    for (int k = 0; list && k < o->n_attrs; k++) {
+        const tl_attr_def *d = &o->attrs[k];
+        PyObject *choices = PyTuple_New(0);
+        for (int j = 0; choices && d->choices && d->choices[j]; j++) {
+            PyObject *c = PyUnicode_FromString(d->choices[j]);
+            if (!c || _PyTuple_Resize(&choices, j + 1)) {
+                Py_XDECREF(c);
+                Py_CLEAR(choices);
+                break;
+            }
+            PyTuple_SET_ITEM(choices, j, c);
+        }
+        PyObject *def = isnan(d->def) ? Py_NewRef(Py_None) : attr_number(d, d->def);
+        PyObject *e = choices && def ? Py_BuildValue("{s:s,s:s,s:O,s:N,s:N,s:O,s:O,s:z,s:O,s:O,s:s}", "name", d->name,
+                                                     "kind", kinds[d->kind], "default", def, "min", attr_number(d, d->lo),
+                                                     "max", attr_number(d, d->hi), "min_open",
+                                                     d->lo_open ? Py_True : Py_False, "max_open",
+                                                     d->hi_open ? Py_True : Py_False, "must", d->must, "settable",
+                                                     d->settable ? Py_True : Py_False, "choices", choices, "doc", d->doc)
+                                     : NULL;
+        Py_XDECREF(choices);
+        Py_XDECREF(def);
+        if (!e) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, k, e);
+    }
+    return list;
+}
+
 static PyObject *mod_ops(PyObject *m, PyObject *Py_UNUSED(a)) {
     (void)m;
     PyObject *list = PyList_New(TL_OP_COUNT);
     if (!list) return NULL;
     for (int i = 0; i < TL_OP_COUNT; i++) {
         const tl_op_info *o = tl_op_get(i);
-        PyObject *d = Py_BuildValue("{s:s,s:i,s:i,s:O,s:s,s:i,s:i,s:s}", "name", o->name, "min_inputs", o->min_inputs,
-                                    "max_inputs", o->max_inputs, "is_loss", o->is_loss ? Py_True : Py_False, "target",
-                                    o->target == TL_TARGET_INT ? "int" : o->target == TL_TARGET_FLOAT ? "float" : "none",
-                                    "n_iattr", o->n_iattr, "n_fattr", o->n_fattr, "attrs", o->attr_doc);
+        PyObject *attrs = op_attrs(o);
+        PyObject *d = attrs ? Py_BuildValue("{s:s,s:i,s:i,s:O,s:s,s:O,s:N,s:s}", "name", o->name, "min_inputs",
+                                            o->min_inputs, "max_inputs", o->max_inputs, "is_loss",
+                                            o->is_loss ? Py_True : Py_False, "target",
+                                            o->target == TL_TARGET_INT     ? "int"
+                                            : o->target == TL_TARGET_FLOAT ? "float"
+                                                                           : "none",
+                                            "classification", o->classification ? Py_True : Py_False, "attrs", attrs,
+                                            "doc", o->doc)
+                            : NULL;
         if (!d) {
             Py_DECREF(list);
             return NULL;

@@ -42,14 +42,15 @@ static tl_status mlp_build(mlp *m, uint64_t seed) {
     tl_status st = tl_net_create(&m->net, seed);
     if (st) return st;
     tl_net *net = m->net;
-    int shape[1] = {5}, dh[3] = {4, 0, 1}, dout[3] = {3, 1, 1};
-    if ((st = tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, 0, NULL, 0, shape, 1, &m->x))) return st;
-    if ((st = tl_net_add(net, TL_OP_DENSE, &m->x, 1, "h", dh, 3, NULL, 0, NULL, 0, &m->h))) return st;
-    if ((st = tl_net_add(net, TL_OP_TANH, &m->h, 1, "t", NULL, 0, NULL, 0, NULL, 0, &m->t))) return st;
-    if ((st = tl_net_add(net, TL_OP_DENSE, &m->t, 1, "o", dout, 3, NULL, 0, NULL, 0, &m->o))) return st;
+    int shape[1] = {5};
+    tl_attrs dh = {2, {"units", "init"}, {4, TL_INIT_HE}}, dout = {2, {"units", "init"}, {3, TL_INIT_GLOROT}};
+    if ((st = tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 1, &m->x))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &m->x, 1, "h", &dh, NULL, 0, &m->h))) return st;
+    if ((st = tl_net_add(net, TL_OP_TANH, &m->h, 1, "t", NULL, NULL, 0, &m->t))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &m->t, 1, "o", &dout, NULL, 0, &m->o))) return st;
     if ((st = tl_net_finalize(net))) return st;
-    if ((st = tl_net_add_loss(net, TL_OP_SOFTMAX_CE, m->o, "ce", 0.7f, NULL, 0, &m->ce))) return st;
-    return tl_net_add_loss(net, TL_OP_MSE, m->o, "mse", 1.3f, NULL, 0, &m->mse);
+    if ((st = tl_net_add_loss(net, TL_OP_SOFTMAX_CE, m->o, "ce", 0.7f, NULL, &m->ce))) return st;
+    return tl_net_add_loss(net, TL_OP_MSE, m->o, "mse", 1.3f, NULL, &m->mse);
 }
 
 enum { B = 6 };
@@ -78,40 +79,71 @@ static void test_op_table(void) {
         for (int k = 0; k < op; k++) CHECK(strcmp(tl_op_get(k)->name, o->name), "duplicate op name %s", o->name);
         losses += o->is_loss;
         CHECK(!o->is_loss || o->target != TL_TARGET_NONE, "loss %s without target kind", o->name);
+        CHECK(!o->classification || o->is_loss, "op %s counts correct predictions but is no loss", o->name);
+        /* attributes: named, unique, each kind's slots 0..n-1 once, defaults within the limits */
+        int islots = 0, fslots = 0, iseen = 0, fseen = 0;
+        CHECK(o->n_attrs >= 0 && o->n_attrs <= TL_MAX_ATTRS, "op %s: %d attributes", o->name, o->n_attrs);
+        for (int k = 0; k < o->n_attrs; k++) {
+            const tl_attr_def *d = &o->attrs[k];
+            CHECK(d->name && *d->name && tl_op_attr_find(op, d->name) == k, "op %s attribute %d", o->name, k);
+            int fl = d->kind == TL_ATTR_FLOAT;
+            CHECK(d->slot >= 0 && d->slot < (fl ? TL_MAX_FATTR : TL_MAX_IATTR), "op %s.%s slot %d", o->name, d->name,
+                  d->slot);
+            if (fl) fslots++, fseen |= 1 << d->slot;
+            else islots++, iseen |= 1 << d->slot;
+            CHECK((d->kind == TL_ATTR_CHOICE) == (d->choices != NULL), "op %s.%s choices", o->name, d->name);
+            CHECK(!d->settable || fl, "op %s.%s: only float attributes change between steps", o->name, d->name);
+            int ok_def = isnan(d->def) || !d->must ||
+                         ((d->lo_open ? d->def > d->lo : d->def >= d->lo) && (d->hi_open ? d->def < d->hi : d->def <= d->hi));
+            CHECK(ok_def, "op %s.%s: default %g outside its limits", o->name, d->name, d->def);
+        }
+        CHECK(iseen == (1 << islots) - 1 && fseen == (1 << fslots) - 1, "op %s: attribute slots not 0..n-1", o->name);
+        CHECK(tl_op_find(o->name) == op, "find op %s", o->name);
     }
     CHECK(losses >= 4, "%d losses", losses);
     CHECK(tl_op_get(TL_OP_COUNT) == NULL && tl_op_get(-1) == NULL, "out-of-range op");
+    CHECK(tl_op_find("conv3d") == -1 && tl_op_attr_find(TL_OP_DENSE, "unit") == -1, "unknown names");
 }
 
 static void test_build_errors(void) {
     tl_net *net;
     CHECK(tl_net_create(&net, 1) == TL_OK, "create");
-    int x, id = -1, shape[2] = {2, 3}, bad[1] = {0}, dense[3] = {4, 0, 1};
+    int x, id = -1, shape[2] = {2, 3}, bad[1] = {0};
+    tl_attrs dense = {1, {"units"}, {4}}, no_units = {1, {"use_bias"}, {0}}, typo = {2, {"units", "unit"}, {4, 4}};
+    tl_attrs zero = {1, {"units"}, {0}}, twice = {2, {"units", "units"}, {4, 5}}, bad_init = {2, {"units", "init"}, {4, 9}};
     CHECK(tl_net_finalize(net) == TL_ERR_STATE, "finalize an empty network");
-    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, 0, NULL, 0, shape, 2, &x));
-    CHECK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "y", NULL, 0, NULL, 0, bad, 1, &id) == TL_ERR_SHAPE, "zero size");
+    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 2, &x));
+    CHECK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "y", NULL, bad, 1, &id) == TL_ERR_SHAPE, "zero size");
     CHECK(strstr(tl_net_error(net), "'y'") != NULL, "message names the node: %s", tl_net_error(net));
-    CHECK(tl_net_add(net, 999, &x, 1, "z", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_VALUE, "unknown op");
+    CHECK(tl_net_add(net, 999, &x, 1, "z", NULL, NULL, 0, &id) == TL_ERR_VALUE, "unknown op");
     int missing = 5;
-    CHECK(tl_net_add(net, TL_OP_RELU, &missing, 1, "r", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_VALUE,
+    CHECK(tl_net_add(net, TL_OP_RELU, &missing, 1, "r", NULL, NULL, 0, &id) == TL_ERR_VALUE,
           "input that does not exist");
-    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", dense, 2, NULL, 0, NULL, 0, &id) == TL_ERR_VALUE,
-          "wrong attribute count");
+    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", &no_units, NULL, 0, &id) == TL_ERR_VALUE, "required attribute");
+    CHECK(strstr(tl_net_error(net), "'units'") && strstr(tl_net_error(net), "required"), "%s", tl_net_error(net));
+    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", &typo, NULL, 0, &id) == TL_ERR_VALUE, "unknown attribute");
+    CHECK(strstr(tl_net_error(net), "'unit'") && strstr(tl_net_error(net), "units, init, use_bias"), "%s",
+          tl_net_error(net));
+    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", &twice, NULL, 0, &id) == TL_ERR_VALUE, "attribute twice");
+    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", &zero, NULL, 0, &id) == TL_ERR_VALUE, "units 0");
+    CHECK(!strcmp(tl_net_error(net), "dense 'd': units must be positive, got 0"), "%s", tl_net_error(net));
+    CHECK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", &bad_init, NULL, 0, &id) == TL_ERR_VALUE, "init 9");
+    CHECK(tl_net_n_nodes(net) == 1 && tl_net_n_params(net) == 0, "failed adds leave nothing behind");
     int rs[1] = {7};
-    CHECK(tl_net_add(net, TL_OP_RESHAPE, &x, 1, "rs", NULL, 0, NULL, 0, rs, 1, &id) == TL_ERR_SHAPE, "reshape");
+    CHECK(tl_net_add(net, TL_OP_RESHAPE, &x, 1, "rs", NULL, rs, 1, &id) == TL_ERR_SHAPE, "reshape");
     CHECK(strstr(tl_net_error(net), "7") && strstr(tl_net_error(net), "6"), "numbers in: %s", tl_net_error(net));
-    CHECK(tl_net_add(net, TL_OP_MSE, &x, 1, "l", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_STATE, "loss via add");
-    CHECK(tl_net_add_loss(net, TL_OP_MSE, x, "l", 1.0f, NULL, 0, &id) == TL_ERR_STATE, "loss before finalize");
-    OK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", dense, 3, NULL, 0, NULL, 0, &id));
+    CHECK(tl_net_add(net, TL_OP_MSE, &x, 1, "l", NULL, NULL, 0, &id) == TL_ERR_STATE, "loss via add");
+    CHECK(tl_net_add_loss(net, TL_OP_MSE, x, "l", 1.0f, NULL, &id) == TL_ERR_STATE, "loss before finalize");
+    OK(tl_net_add(net, TL_OP_DENSE, &x, 1, "d", &dense, NULL, 0, &id));
     CHECK(tl_net_n_nodes(net) == 2 && tl_net_n_params(net) == 2, "%d nodes %d params", tl_net_n_nodes(net),
           tl_net_n_params(net));
     OK(tl_net_finalize(net));
-    CHECK(tl_net_add(net, TL_OP_RELU, &id, 1, "r", NULL, 0, NULL, 0, NULL, 0, &id) == TL_ERR_STATE, "after finalize");
+    CHECK(tl_net_add(net, TL_OP_RELU, &id, 1, "r", NULL, NULL, 0, &id) == TL_ERR_STATE, "after finalize");
     CHECK(tl_param_find(net, "d.w") == 0 && tl_param_find(net, "d.b") == 1 && tl_param_find(net, "q") == -1, "find");
     int ps[TL_MAX_DIM];
     CHECK(tl_param_shape(net, 0, ps) == 2 && ps[0] == 4 && ps[1] == 6, "dense weight shape");
     CHECK(tl_param_set_reg(net, 0, -1.0f, 0, 0) == TL_ERR_VALUE, "negative l2");
-    CHECK(tl_net_add_loss(net, TL_OP_MSE, id, "l", NAN, NULL, 0, &x) == TL_ERR_VALUE, "NaN weight");
+    CHECK(tl_net_add_loss(net, TL_OP_MSE, id, "l", NAN, NULL, &x) == TL_ERR_VALUE, "NaN weight");
     tl_optim_cfg cfg = {TL_OPTIM_SGD, 1.5f, 0, 0, 0, 0, 0};
     CHECK(tl_net_set_optim(net, &cfg) == TL_ERR_VALUE, "momentum 1.5");
     CHECK(tl_net_train_step(net, 2, 0.1f, NULL, NULL) == TL_ERR_STATE, "step without optimizer");
@@ -255,9 +287,10 @@ static void test_replan_and_check_finite(void) {
 static void test_conv_against_loops(void) {
     tl_net *net;
     CHECK(tl_net_create(&net, 7) == TL_OK, "create");
-    int x, c, shape[3] = {2, 5, 4}, at[8] = {3, 3, 2, 2, 1, 1, 0, 1}, id;
-    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, 0, NULL, 0, shape, 3, &x));
-    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c", at, 8, NULL, 0, NULL, 0, &c));
+    int x, c, shape[3] = {2, 5, 4}, id;
+    tl_attrs at = {7, {"filters", "kh", "kw", "sh", "sw", "ph", "pw"}, {3, 3, 2, 2, 1, 1, 0}};
+    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 3, &x));
+    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c", &at, NULL, 0, &c));
     int os[TL_MAX_DIM];
     CHECK(tl_node_shape(net, c, os) == 3 && os[0] == 3 && os[1] == 3 && os[2] == 3, "conv shape %d %d %d", os[0],
           os[1], os[2]);
