@@ -476,10 +476,12 @@ def test_train_batches_per_step_learning_rates_equal_single_steps():
     for net in (a, b):
         net.set_optim("sgd", momentum=0.5)
     res = a.train_batches([X], [Y], 4, lrs)
-    assert res.shape == (5, 3 * 1 + 1)
+    assert sorted(res) == ["correct", "count", "loss", "reg"]
+    assert res["loss"].shape == res["count"].shape == res["correct"].shape == (5, 1) and res["reg"].shape == (5,)
     for s, lr in enumerate(lrs):
         (l,), reg, cnt, ok = b.train_step([X[4 * s:4 * s + 4]], [Y[4 * s:4 * s + 4]], float(lr))
-        assert res[s, 0] == l and res[s, 2] == cnt[0] == 4 and res[s, 3] == ok[0]
+        assert res["loss"][s, 0] == l and res["reg"][s] == reg
+        assert res["count"][s, 0] == cnt[0] == 4 and res["correct"][s, 0] == ok[0]
     for p in range(a.n_params):
         assert np.array_equal(a.view("value", p), b.view("value", p))
     # with an index, rows are gathered in that order

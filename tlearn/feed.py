@@ -1,15 +1,14 @@
 """What the user passes, as the arrays the core takes: inputs by name or
 position as C-contiguous float32, targets by loss (or output) name as int32
-labels or float32 values, and the number of examples they agree on."""
+labels or float32 values, and the number of examples they agree on.  The
+values (finite inputs, labels in range) are the core's to check."""
 from __future__ import annotations
 
 from typing import List
 
 import numpy as np
 
-from . import _ops
-
-_I32 = np.iinfo(np.int32)
+from . import _core, _ops
 
 
 def input_list(model, x) -> List[np.ndarray]:
@@ -72,23 +71,10 @@ def target_list(model, y) -> List[np.ndarray]:
         if t.ndim == 0:
             raise ValueError(f"target of loss '{s.name}': expected an array with one entry per example, "
                              f"got a 0-d value {t!r}")
-        if s.loss.kind == "coral" and t.size and not np.isin(t, (-1, 0, 1)).all():
-            bad = t.reshape(-1)[~np.isin(t.reshape(-1), (-1, 0, 1))][0]
-            raise ValueError(f"target of loss '{s.name}': domain label {bad} is not 0 (source), 1 (target) "
-                             "or -1 (neither)")
         if _ops.OPS[s.loss.kind]["target"] == "int":
-            if t.dtype.kind not in "iu":
-                raise TypeError(f"target of loss '{s.name}': expected integer class labels (-1 = no label), "
-                                f"got dtype {t.dtype}")
-            if t.dtype != np.int32 and t.size:
-                lo, hi = t.min(), t.max()  # a cast to int32 would wrap these (2^32 + 1 reads as 1)
-                if lo < _I32.min or hi > _I32.max:
-                    bad = lo if lo < 0 else hi
-                    raise ValueError(f"target of loss '{s.name}': label {bad} at index "
-                                     f"{int(np.argmax(t.reshape(-1) == bad))} is out of range; "
-                                     "expected -1 (no label) or a class index")
-            out.append(np.ascontiguousarray(t, dtype=np.int32) if t.dtype != np.int32 or not t.flags.c_contiguous
-                       else t)
+            # converted once here by the binding (other dtypes and values beyond int32 refused, the loss named);
+            # the core checks the label range
+            out.append(t if t.dtype == np.int32 and t.flags.c_contiguous else _core.labels(t, s.name))
         else:
             if t.dtype.kind not in "biuf":
                 raise TypeError(f"target of loss '{s.name}': expected a real numeric array, got dtype {t.dtype}")

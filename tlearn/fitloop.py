@@ -83,17 +83,18 @@ class Loop:
         if self.per_batch:
             self._call("on_train_batch_begin", batch, {})
 
-    def add(self, acc: np.ndarray, res: np.ndarray, epoch: int) -> None:
-        """Add the core's rows ``(losses, reg, counts, correct)`` of some steps to ``acc``."""
+    def add(self, acc: np.ndarray, res: dict, epoch: int) -> None:
+        """Add the core's results of a run of steps (``Net.train_batches``: ``loss``, ``count``,
+        ``correct`` per step and loss, ``reg`` per step) to ``acc``."""
         nl = self.nl
-        counts = res[:, nl + 1:2 * nl + 1]
-        acc[:nl] += (res[:, :nl] * counts).sum(0)
-        acc[nl] += res[:, nl].sum()
-        acc[nl + 1:] += res[:, nl + 1:].sum(0)
+        acc[:nl] += (res["loss"] * res["count"]).sum(0)
+        acc[nl] += res["reg"].sum()
+        acc[nl + 1:2 * nl + 1] += res["count"].sum(0)
+        acc[2 * nl + 1:] += res["correct"].sum(0)
         if self.bar is not None:
-            self.bar.update(len(res))
-            self.bar.set_postfix(epoch=epoch + 1,
-                                 loss=f"{float(res[-1, :nl] @ loss_weights(self.model) + res[-1, nl]):.4f}")
+            self.bar.update(len(res["reg"]))
+            last = float(res["loss"][-1] @ loss_weights(self.model) + res["reg"][-1])
+            self.bar.set_postfix(epoch=epoch + 1, loss=f"{last:.4f}")
 
     def add_step(self, acc: list, losses, reg: float, counts, correct, epoch: int) -> None:
         """:meth:`add` for the one step of ``Net.train_step`` into a list (no array per step)."""
@@ -163,20 +164,8 @@ def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, s
     xs, ys, n = model._prepare(x, y)
     if n == 0:
         raise ValueError("fit: empty training set (0 examples)")
-    if shuffle:
-        # shuffled batches are gathered and checked by the core batch by
-        # batch; check the whole set first so that bad data fails before any step
-        for node, a in zip(model._input_nodes, xs):
-            # a finite sum proves every element finite (NaN and inf
-            # propagate), at half the cost of isfinite; a sum that
-            # overflowed from finite values falls through to the exact check
-            with np.errstate(over="ignore", invalid="ignore"):
-                if np.isfinite(np.add.reduce(a, axis=None)):
-                    continue
-            finite = np.isfinite(a.reshape(n, -1)).all(1)
-            if not finite.all():
-                raise ValueError(f"input '{model._net.node(node)['name']}': example {int(np.argmin(finite))} "
-                                 "holds NaN or infinity; inputs must be finite (no step ran)")
+    # the core checks every row before the first step (each run checks its rows again, which then pass)
+    model._net.check_data(xs, ys)
     batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
     steps = math.ceil(n / batch_size)
     loop.steps, loop.total = steps, epochs * steps

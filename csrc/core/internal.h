@@ -98,6 +98,10 @@ typedef struct tl_op_def {
 
 extern const tl_op_def tl_ops[]; /* TL_OP_COUNT rows, checked in ops.c */
 
+/* class labels of the k-th loss: -1 or 0..tl_loss_n_labels-1 (train.c) */
+int tl_loss_n_labels(const tl_net *net, int k);
+tl_status tl_check_labels(tl_net *net, int k, const int32_t *y, int64_t n, const int64_t *index);
+
 /* helpers for op rows */
 tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const int *shape, int ndim,
                            int fan_in, int fan_out, int init);

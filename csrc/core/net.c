@@ -607,15 +607,11 @@ static tl_status check_bound(tl_net *net, int B, int need_targets) {
             return tl_set_error(net, TL_ERR_STATE, "input '%s' has no data bound", n->name);
         if (tl_ops[n->op].info.is_loss && need_targets) {
             if (!n->target) return tl_set_error(net, TL_ERR_STATE, "loss '%s' has no target bound", n->name);
-            if (tl_ops[n->op].info.target == TL_TARGET_INT) {
-                const int32_t *y = n->target;
-                int C = (int)net->nodes[n->in[0]].size;
-                for (int b = 0; b < B; b++)
-                    if (y[b] < -1 || y[b] >= C)
-                        return tl_set_error(net, TL_ERR_VALUE,
-                                            "loss '%s': label %d of example %d is out of range, expected -1 (no label) "
-                                            "or 0..%d", n->name, (int)y[b], b, C - 1);
-            }
+            tl_status st;
+            /* labels index the probabilities: the core checks them on every step (train.c words the message) */
+            if (tl_ops[n->op].info.target == TL_TARGET_INT &&
+                (st = tl_check_labels(net, i - net->n_regular, n->target, B, NULL)))
+                return st;
         }
     }
     return TL_OK;

@@ -679,7 +679,7 @@ const tl_op_def tl_ops[] = {
                        "target: probabilities like the input"}, TL_VIEW_NONE, infer_loss, aux_probs, fwd_soft_ce,
                        bwd_soft_ce},
     [TL_OP_CORAL] = {{"coral", 1, 1, 1, TL_TARGET_INT, 0, 0, {{0}},
-                      "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
+                      "target: int32 (B,) domain, 0 source, 1 target, -1 neither", 2},
                      TL_VIEW_NONE, infer_loss, aux_coral, fwd_coral, bwd_coral, aux_once_coral},
 };
 

@@ -39,6 +39,7 @@ typedef enum tl_status {
     TL_ERR_NOMEM,     /* allocation failed */
     TL_ERR_STATE,     /* call in the wrong order */
     TL_ERR_NONFINITE, /* NaN or infinity met with check_finite on */
+    TL_ERR_INDEX,     /* a row number outside the data */
     TL_ERR_COUNT
 } tl_status;
 
@@ -105,6 +106,7 @@ typedef struct tl_op_info {
     int n_attrs;
     tl_attr_def attrs[TL_MAX_ATTRS];
     const char *doc;
+    int n_labels;               /* TL_TARGET_INT: labels 0..n_labels-1 (0: one per feature of the input) */
 } tl_op_info;
 
 typedef struct tl_net tl_net;
@@ -224,6 +226,42 @@ int tl_net_loss_node(const tl_net *net, int k);
  * the prediction got right (argmax for softmax_ce, sign for sigmoid_bce; 0 otherwise). */
 void tl_net_loss_stats(const tl_net *net, int k, int64_t *count, int64_t *correct);
 double tl_net_reg_value(const tl_net *net); /* current value of the regularizers */
+
+/* --- runs of steps over the caller's arrays (train.c) --- */
+/* A data set: `rows` rows in each array.  inputs: one per input node, in node
+ * order, rows x the node's size floats; targets: one per loss, in loss order,
+ * int32 labels (rows) or float32 values (rows x the loss input's size); NULL
+ * when no loss is computed. */
+typedef struct tl_data {
+    int64_t rows;
+    const float *const *inputs;
+    const void *const *targets;
+} tl_data;
+
+/* One loss in one step: its value (mean over labelled entries), the labelled
+ * entries and, for classification losses, how many were predicted right. */
+typedef struct tl_loss_result {
+    double loss;
+    int64_t count, correct;
+} tl_loss_result;
+
+typedef struct tl_step_result {
+    double reg;                           /* the regularizers' value */
+    tl_loss_result loss[TL_MAX_LOSSES];   /* the first tl_net_n_losses entries */
+} tl_step_result;
+
+int tl_net_n_inputs(const tl_net *net);
+/* The one check of a caller's data, on rows index[0..n) (index NULL: rows
+ * 0..n-1): every input finite, every class label -1 or in range, every index
+ * a row.  The error names the input or loss and the row. */
+tl_status tl_net_check_data(tl_net *net, const tl_data *data, const int64_t *index, int64_t n);
+/* `steps` training steps, step s on rows [s bs, (s+1) bs) of the n rows
+ * (through index when not NULL: a shuffled epoch needs no copy of the data),
+ * at learning rate lrs[s]; res[s] receives its results.  The n rows are
+ * checked (tl_net_check_data) before the first step, so bad data changes
+ * nothing.  *done: the steps that ran.  Nothing stays bound. */
+tl_status tl_net_train_batches(tl_net *net, const tl_data *data, const int64_t *index, int64_t n, int batch_size,
+                               const float *lrs, int64_t steps, tl_step_result *res, int64_t *done);
 
 /* sgemm peak probe for benchmarks: returns 0 on success, seconds in *secs. */
 int tl_sgemm_probe(int M, int N, int K, int reps, double *secs);

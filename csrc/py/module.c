@@ -30,6 +30,8 @@ typedef struct {
     int grad_B;       /* batch of the last backward pass (rows input_grad may read), 0 if none */
 } NetObject;
 
+#define MAX_OUTPUTS 256 /* nodes one forward call returns */
+
 static const char *arena_names[TL_ARENA_COUNT] = {"value", "grad", "mask", "snapshot", "fisher", "m", "v"};
 
 /* ---------- helpers ---------- */
@@ -45,6 +47,8 @@ static PyObject *raise_status(NetObject *self, tl_status st) {
     if (st == TL_ERR_NOMEM) return PyErr_NoMemory();
     if (st == TL_ERR_SHAPE || st == TL_ERR_VALUE)
         PyErr_SetString(PyExc_ValueError, msg);
+    else if (st == TL_ERR_INDEX)
+        PyErr_SetString(PyExc_IndexError, msg);
     else
         PyErr_SetString(self->error, msg);
     return NULL;
@@ -97,8 +101,10 @@ static PyArrayObject *as_array(PyObject *obj, int type, const char *what, const 
     int t = PyArray_TYPE(tmp);
     int ok = integer_only ? PyTypeNum_ISINTEGER(t) : (PyTypeNum_ISINTEGER(t) || PyTypeNum_ISFLOAT(t) || PyTypeNum_ISBOOL(t));
     if (!ok) {
-        PyErr_Format(PyExc_TypeError, "%s '%s': expected %s array, got dtype %S", what, name,
-                     integer_only ? "an integer" : "a real numeric (float32 preferred)", (PyObject *)PyArray_DESCR(tmp));
+        PyErr_Format(PyExc_TypeError, "%s '%s': expected %s, got dtype %S", what, name,
+                     !integer_only ? "a real numeric array (float32 preferred)"
+                     : type == NPY_INT32 ? "integer class labels (-1 = no label)" : "an integer array",
+                     (PyObject *)PyArray_DESCR(tmp));
         Py_DECREF(tmp);
         return NULL;
     }
@@ -140,6 +146,9 @@ typedef struct {
     int *in_nodes, *loss_nodes;
     PyArrayObject **in_arr, **tgt_arr;
     npy_intp B;
+    tl_data data;     /* the arrays as the core reads them */
+    const float **in_data;
+    const void **tgt_data;
 } bound_t;
 
 static void bound_free(bound_t *b) {
@@ -147,25 +156,16 @@ static void bound_free(bound_t *b) {
     for (int i = 0; i < b->n_loss; i++) Py_XDECREF(b->tgt_arr[i]);
     PyMem_Free(b->in_nodes);
     PyMem_Free(b->in_arr);
+    PyMem_Free(b->in_data);
+    PyMem_Free(b->tgt_data);
     memset(b, 0, sizeof *b);
 }
 
-static int check_finite_f32(PyArrayObject *a, const char *what, const char *name) {
-    const float *x = PyArray_DATA(a);
-    npy_intp n = PyArray_SIZE(a);
-    for (npy_intp i = 0; i < n; i++) {
-        if (!isfinite(x[i])) {
-            PyErr_Format(PyExc_ValueError, "%s '%s': element %zd is %s; inputs must be finite", what, name, (Py_ssize_t)i,
-                         isnan(x[i]) ? "NaN" : "infinite");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Validate and convert the inputs (a sequence aligned with the input nodes)
- * and, when targets is not NULL, the targets (aligned with the loss nodes). */
-static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bound_t *b, int check_inputs) {
+/* Convert the inputs (a sequence aligned with the input nodes) and, when
+ * targets is not NULL, the targets (aligned with the loss nodes), checking
+ * their dtypes and shapes; with check, the core checks their values
+ * (tl_net_check_data: finite inputs, labels in range). */
+static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bound_t *b, int check) {
     tl_net *net = self->net;
     int nn = tl_net_n_nodes(net);
     memset(b, 0, sizeof *b);
@@ -175,11 +175,10 @@ static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bou
     int n_loss = targets ? tl_net_n_losses(net) : 0;
     b->in_nodes = PyMem_Calloc((size_t)(n_in + n_loss) + 1, sizeof(int));
     b->in_arr = PyMem_Calloc((size_t)(n_in + n_loss) + 1, sizeof(PyArrayObject *));
-    if (!b->in_nodes || !b->in_arr) {
-        PyMem_Free(b->in_nodes);
-        PyMem_Free(b->in_arr);
-        b->in_nodes = NULL;
-        b->in_arr = NULL;
+    b->in_data = PyMem_Calloc((size_t)n_in + 1, sizeof(float *));
+    b->tgt_data = PyMem_Calloc((size_t)n_loss + 1, sizeof(void *));
+    if (!b->in_nodes || !b->in_arr || !b->in_data || !b->tgt_data) {
+        bound_free(b);
         PyErr_NoMemory();
         return -1;
     }
@@ -239,13 +238,7 @@ static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bou
         int64_t size = tl_node_size(net, tl_node_input(net, node, 0));
         PyObject *t = PySequence_Fast_GET_ITEM(targets, k);
         PyArrayObject *a = as_array(t, is_int ? NPY_INT32 : NPY_FLOAT32, "target of loss", name, is_int);
-        if (!a) {
-            if (is_int && PyErr_ExceptionMatches(PyExc_TypeError)) {
-                PyErr_Clear();
-                PyErr_Format(PyExc_TypeError, "target of loss '%s': expected integer class labels (-1 = no label)", name);
-            }
-            goto error;
-        }
+        if (!a) goto error;
         b->tgt_arr[k] = a;
         npy_intp B = PyArray_NDIM(a) ? PyArray_DIM(a, 0) : -1;
         npy_intp want_size = is_int ? B : B * (npy_intp)size;
@@ -263,16 +256,6 @@ static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bou
                          (Py_ssize_t)B, (Py_ssize_t)b->B);
             goto error;
         }
-        if (is_int) {
-            const int32_t *y = PyArray_DATA(a);
-            int C = (int)size;
-            for (npy_intp i = 0; i < B; i++)
-                if (y[i] < -1 || y[i] >= C) {
-                    PyErr_Format(PyExc_ValueError, "target of loss '%s': label %d at index %zd is out of range; "
-                                 "expected -1 (no label) or 0..%d", name, (int)y[i], (Py_ssize_t)i, C - 1);
-                    goto error;
-                }
-        }
     }
     if (b->B == 0) {
         PyErr_SetString(PyExc_ValueError, "empty batch: expected at least one example, got 0");
@@ -282,8 +265,14 @@ static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bou
         PyErr_Format(PyExc_ValueError, "batch of %zd examples exceeds 2^31-1", (Py_ssize_t)b->B);
         goto error;
     }
-    for (int k = 0; check_inputs && k < n_in; k++)
-        if (check_finite_f32(b->in_arr[k], "input", tl_node_name(net, b->in_nodes[k]))) goto error;
+    for (int k = 0; k < n_in; k++) b->in_data[k] = PyArray_DATA(b->in_arr[k]);
+    for (int k = 0; k < n_loss; k++) b->tgt_data[k] = PyArray_DATA(b->tgt_arr[k]);
+    b->data = (tl_data){b->B, b->in_data, targets ? b->tgt_data : NULL};
+    tl_status st;
+    if (check && (st = tl_net_check_data(net, &b->data, NULL, b->B))) {
+        raise_status(self, st);
+        goto error;
+    }
     return 0;
 error:
     bound_free(b);
@@ -519,11 +508,11 @@ static int check_param_index(NetObject *self, int p) {
 static PyObject *Net_node(NetObject *self, PyObject *args) {
     int i;
     if (!PyArg_ParseTuple(args, "i:node", &i) || check_node(self, i)) return NULL;
-    int shape[TL_MAX_DIM], ins[256];
+    int shape[TL_MAX_DIM], ins[TL_MAX_INPUTS];
     int nd = tl_node_shape(self->net, i, shape);
     int nin = tl_node_n_inputs(self->net, i);
-    for (int k = 0; k < nin && k < 256; k++) ins[k] = tl_node_input(self->net, i, k);
-    PyObject *sh = int_tuple(shape, nd), *in = int_tuple(ins, nin < 256 ? nin : 256);
+    for (int k = 0; k < nin && k < TL_MAX_INPUTS; k++) ins[k] = tl_node_input(self->net, i, k);
+    PyObject *sh = int_tuple(shape, nd), *in = int_tuple(ins, nin < TL_MAX_INPUTS ? nin : TL_MAX_INPUTS);
     if (!sh || !in) {
         Py_XDECREF(sh);
         Py_XDECREF(in);
@@ -704,11 +693,11 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
         leave(self);
         return NULL;
     }
-    double losses[64] = {0}, reg = 0.0;
-    if (b.n_loss > 64) {
+    double losses[TL_MAX_LOSSES] = {0}, reg = 0.0;
+    if (b.n_loss > TL_MAX_LOSSES) {
         bound_free(&b);
         leave(self);
-        PyErr_SetString(PyExc_ValueError, "at most 64 losses per network");
+        PyErr_Format(PyExc_ValueError, "at most %d losses per network", TL_MAX_LOSSES);
         return NULL;
     }
     tl_status st;
@@ -722,7 +711,7 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     bound_free(&b);
     leave(self);
     if (st) return raise_status(self, st);
-    double cnt[64], ok[64];
+    double cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
     for (int k = 0; k < n; k++) {
         int64_t c, o;
         tl_net_loss_stats(self->net, k, &c, &o);
@@ -732,51 +721,49 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     return Py_BuildValue("NdNN", losses_tuple(losses, n), reg, losses_tuple(cnt, n), losses_tuple(ok, n));
 }
 
-/* Rows idx[0..B) of each bound array gathered into the staging buffers
- * (one per input and per target, bs rows each); returns the first input k
- * and example holding a non-finite value through *bad_k / *bad_i, or 0. */
-static int gather_rows(const bound_t *b, char **stage, const npy_intp *idx, npy_intp B, int *bad_k, npy_intp *bad_i) {
-    for (int k = 0; k < b->n_in + b->n_loss; k++) {
-        PyArrayObject *a = k < b->n_in ? b->in_arr[k] : b->tgt_arr[k - b->n_in];
-        size_t row = (size_t)(PyArray_SIZE(a) / PyArray_DIM(a, 0)) * (size_t)PyArray_ITEMSIZE(a);
-        const char *src = PyArray_DATA(a);
-        for (npy_intp i = 0; i < B; i++) memcpy(stage[k] + (size_t)i * row, src + (size_t)idx[i] * row, row);
-        if (k < b->n_in) {
-            const float *x = (const float *)stage[k];
-            size_t n = (size_t)B * row / sizeof(float);
-            for (size_t j = 0; j < n; j++)
-                if (!isfinite(x[j])) {
-                    *bad_k = k;
-                    *bad_i = idx[j / (row / sizeof(float))];
-                    return 1;
-                }
+/* The results of a run as named arrays: "loss", "count", "correct" (steps,
+ * n_losses) and "reg" (steps,). */
+static PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl) {
+    npy_intp d2[2] = {steps, nl}, d1[1] = {steps};
+    PyObject *loss = PyArray_ZEROS(2, d2, NPY_FLOAT64, 0), *count = PyArray_ZEROS(2, d2, NPY_INT64, 0);
+    PyObject *correct = PyArray_ZEROS(2, d2, NPY_INT64, 0), *reg = PyArray_ZEROS(1, d1, NPY_FLOAT64, 0), *out = NULL;
+    if (loss && count && correct && reg) {
+        double *l = PyArray_DATA((PyArrayObject *)loss), *r = PyArray_DATA((PyArrayObject *)reg);
+        int64_t *c = PyArray_DATA((PyArrayObject *)count), *o = PyArray_DATA((PyArrayObject *)correct);
+        for (npy_intp s = 0; s < steps; s++) {
+            r[s] = res[s].reg;
+            for (int k = 0; k < nl; k++) {
+                l[s * nl + k] = res[s].loss[k].loss;
+                c[s * nl + k] = res[s].loss[k].count;
+                o[s * nl + k] = res[s].loss[k].correct;
+            }
         }
+        out = Py_BuildValue("{sOsOsOsO}", "loss", loss, "count", count, "correct", correct, "reg", reg);
     }
-    return 0;
+    Py_XDECREF(loss);
+    Py_XDECREF(count);
+    Py_XDECREF(correct);
+    Py_XDECREF(reg);
+    return out;
 }
 
-/* train_batches(inputs, targets, batch_size, lrs, index=None) -> float64 array (steps, 3 n_losses + 1)
- * Runs len(lrs) steps in one C loop with the GIL released.  Without index,
- * step s takes rows [s bs, (s+1) bs) of the arrays; with index (a permutation
- * or any row list), it takes rows index[s bs : (s+1) bs], gathered batch by
- * batch into staging buffers (no copy of the whole data set per epoch).  Row
- * s of the result holds the losses, the regularizer value, the labelled
- * counts and the correct counts. */
+/* train_batches(inputs, targets, batch_size, lrs, index=None) -> dict of arrays
+ * Runs len(lrs) steps in one C call (tl_net_train_batches) with the GIL
+ * released.  Without index, step s takes rows [s bs, (s+1) bs) of the arrays;
+ * with index (a permutation or any row list), rows index[s bs : (s+1) bs],
+ * gathered by the core batch by batch.  The result names its columns:
+ * "loss", "count", "correct" (steps, n_losses) and "reg" (steps,). */
 static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets, *lrs_obj, *index_obj = Py_None;
     int bs;
     if (!PyArg_ParseTuple(args, "OOiO|O:train_batches", &inputs, &targets, &bs, &lrs_obj, &index_obj) ||
         require_finalized(self))
         return NULL;
-    if (bs <= 0) {
-        PyErr_Format(PyExc_ValueError, "batch_size must be positive, got %d", bs);
-        return NULL;
-    }
     PyArrayObject *lrs = (PyArrayObject *)PyArray_FROMANY(lrs_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
     if (!lrs) return NULL;
     PyArrayObject *index = NULL;
     if (index_obj != Py_None) {
-        index = (PyArrayObject *)as_array(index_obj, NPY_INTP, "argument", "index", 1);
+        index = as_array(index_obj, NPY_INT64, "argument", "index", 1);
         if (!index) {
             Py_DECREF(lrs);
             return NULL;
@@ -794,98 +781,50 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
         Py_XDECREF(index);
         return NULL;
     }
-    bound_t b;
-    if (bind_arrays(self, inputs, targets, &b, index == NULL)) {
-        Py_DECREF(lrs);
-        Py_XDECREF(index);
-        leave(self);
-        return NULL;
-    }
-    npy_intp steps = PyArray_DIM(lrs, 0), N = index ? PyArray_DIM(index, 0) : b.B, max_steps = (N + bs - 1) / bs;
-    int nl = b.n_loss, nb = b.n_in + b.n_loss, bad_k = -1;
-    npy_intp bad_i = -1;
     PyObject *out = NULL;
-    char **stage = NULL;
-    const npy_intp *idx = index ? PyArray_DATA(index) : NULL;
-    if (steps > max_steps) {
-        PyErr_Format(PyExc_ValueError, "%zd learning rates for %zd examples in batches of %d (at most %zd steps)",
-                     (Py_ssize_t)steps, (Py_ssize_t)N, bs, (Py_ssize_t)max_steps);
+    tl_step_result *res = NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, 0)) goto done; /* the core checks the rows it will read */
+    npy_intp steps = PyArray_DIM(lrs, 0), N = index ? PyArray_DIM(index, 0) : b.B;
+    res = PyMem_Calloc((size_t)steps + 1, sizeof *res);
+    if (!res) {
+        PyErr_NoMemory();
         goto done;
     }
-    if (index) {
-        for (npy_intp i = 0; i < N; i++)
-            if (idx[i] < 0 || idx[i] >= b.B) {
-                PyErr_Format(PyExc_IndexError, "index[%zd] = %zd is out of range for %zd examples", (Py_ssize_t)i,
-                             (Py_ssize_t)idx[i], (Py_ssize_t)b.B);
-                goto done;
-            }
-        stage = PyMem_Calloc((size_t)nb + 1, sizeof(char *));
-        if (!stage) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (int k = 0; k < nb; k++) {
-            PyArrayObject *a = k < b.n_in ? b.in_arr[k] : b.tgt_arr[k - b.n_in];
-            size_t row = (size_t)(PyArray_SIZE(a) / PyArray_DIM(a, 0)) * (size_t)PyArray_ITEMSIZE(a);
-            stage[k] = PyMem_Malloc(row * (size_t)(bs < N ? bs : N) + 1); /* a batch never exceeds the rows given */
-            if (!stage[k]) {
-                PyErr_NoMemory();
-                goto done;
-            }
-        }
-    }
-    npy_intp dims[2] = {steps, 3 * nl + 1};
-    out = PyArray_ZEROS(2, dims, NPY_FLOAT64, 0);
-    if (!out) goto done;
-    double *res = PyArray_DATA((PyArrayObject *)out);
+    const int64_t *idx = index ? PyArray_DATA(index) : NULL;
     const float *lr = PyArray_DATA(lrs);
-    tl_status st = TL_OK;
-    int nonfinite = 0;
-    npy_intp s;
+    int64_t ran = 0;
+    tl_status st;
     Py_BEGIN_ALLOW_THREADS
-    for (s = 0; s < steps; s++) {
-        npy_intp start = s * bs, B = N - start < bs ? N - start : bs;
-        if (stage) {
-            if (gather_rows(&b, stage, idx + start, B, &bad_k, &bad_i)) {
-                nonfinite = 1;
-                break;
-            }
-            for (int k = 0; k < b.n_in; k++) tl_net_set_input(self->net, b.in_nodes[k], (const float *)stage[k]);
-            for (int k = 0; k < nl; k++) tl_net_set_target(self->net, b.loss_nodes[k], stage[b.n_in + k]);
-        } else {
-            bind_rows(self->net, &b, start);
-        }
-        double *row = res + s * (3 * nl + 1);
-        st = tl_net_train_step(self->net, (int)B, lr[s], row, row + nl);
-        self->grad_B = st ? 0 : (int)B;
-        if (st) break;
-        for (int k = 0; k < nl; k++) {
-            int64_t cnt, ok;
-            tl_net_loss_stats(self->net, k, &cnt, &ok);
-            row[nl + 1 + k] = (double)cnt;
-            row[2 * nl + 1 + k] = (double)ok;
-        }
-    }
+    st = tl_net_train_batches(self->net, &b.data, idx, N, bs, lr, steps, res, &ran);
     Py_END_ALLOW_THREADS
-    unbind(self->net, &b);
-    if (nonfinite) {
-        Py_CLEAR(out);
-        PyErr_Format(PyExc_ValueError, "input '%s': example %zd holds NaN or infinity; inputs must be finite "
-                     "(%zd steps ran before it)", tl_node_name(self->net, b.in_nodes[bad_k]), (Py_ssize_t)bad_i,
-                     (Py_ssize_t)s);
-    } else if (st) {
-        Py_CLEAR(out);
+    self->grad_B = ran ? (int)(N - (ran - 1) * bs < bs ? N - (ran - 1) * bs : bs) : 0;
+    if (st) {
         raise_status(self, st);
+        goto done;
     }
+    out = step_results(res, steps, b.n_loss);
 done:
-    if (stage)
-        for (int k = 0; k < nb; k++) PyMem_Free(stage[k]);
-    PyMem_Free(stage);
+    PyMem_Free(res);
     bound_free(&b);
     Py_DECREF(lrs);
     Py_XDECREF(index);
     leave(self);
     return out;
+}
+
+/* check_data(inputs, targets=None): the core's check of the values (finite
+ * inputs, labels in range) without running anything, e.g. before an epoch loop */
+static PyObject *Net_check_data(NetObject *self, PyObject *args) {
+    PyObject *inputs, *targets = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:check_data", &inputs, &targets) || require_finalized(self)) return NULL;
+    if (enter(self)) return NULL;
+    bound_t b;
+    int bad = bind_arrays(self, inputs, targets == Py_None ? NULL : targets, &b, 1);
+    if (!bad) bound_free(&b);
+    leave(self);
+    if (bad) return NULL;
+    Py_RETURN_NONE;
 }
 
 /* forward(inputs, outputs, train=False, batch_size=0) -> list of arrays (copies) */
@@ -896,8 +835,8 @@ static PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|pi:forward", kwlist, &inputs, &outputs, &train, &bs) ||
         require_finalized(self))
         return NULL;
-    int outs[256];
-    int nout = parse_ints(outputs, outs, 256, "outputs");
+    int outs[MAX_OUTPUTS];
+    int nout = parse_ints(outputs, outs, MAX_OUTPUTS, "outputs");
     if (nout < 0) return NULL;
     for (int k = 0; k < nout; k++) {
         if (check_node(self, outs[k])) return NULL;
@@ -913,7 +852,7 @@ static PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw) {
         return NULL;
     }
     PyObject *res = PyList_New(nout);
-    PyArrayObject *arrs[256] = {0};
+    PyArrayObject *arrs[MAX_OUTPUTS] = {0};
     if (!res) goto error;
     for (int k = 0; k < nout; k++) {
         int shape[TL_MAX_DIM];
@@ -971,8 +910,8 @@ static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
         return NULL;
     }
     int nl = b.n_loss;
-    double losses[64], sums[64] = {0}, cnts[64] = {0}, oks[64] = {0};
-    tl_status st = nl > 64 ? TL_ERR_VALUE : TL_OK;
+    double losses[TL_MAX_LOSSES], sums[TL_MAX_LOSSES] = {0}, cnts[TL_MAX_LOSSES] = {0}, oks[TL_MAX_LOSSES] = {0};
+    tl_status st = nl > TL_MAX_LOSSES ? TL_ERR_VALUE : TL_OK;
     npy_intp N = b.B, chunk = bs > 0 ? bs : N;
     Py_BEGIN_ALLOW_THREADS
     for (npy_intp start = 0; start < N && !st; start += chunk) {
@@ -1019,8 +958,8 @@ static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject 
         leave(self);
         return NULL;
     }
-    double losses[64] = {0}, reg = 0.0;
-    tl_status st = b.n_loss > 64 ? TL_ERR_VALUE : TL_OK;
+    double losses[TL_MAX_LOSSES] = {0}, reg = 0.0;
+    tl_status st = b.n_loss > TL_MAX_LOSSES ? TL_ERR_VALUE : TL_OK;
     if (!st) {
         bind_rows(self->net, &b, 0);
         Py_BEGIN_ALLOW_THREADS
@@ -1147,6 +1086,8 @@ static PyMethodDef Net_methods[] = {
      "add(op, inputs=(), name='', attrs=None, shape=()) -> node index; attrs: dict name -> value (see ops())"},
     {"share", (PyCFunction)Net_share, METH_VARARGS, "share(node, source): node uses source's parameters"},
     {"finalize", (PyCFunction)Net_finalize, METH_NOARGS, "lay out and initialise the parameters"},
+    {"check_data", (PyCFunction)Net_check_data, METH_VARARGS,
+     "check_data(inputs, targets=None): refuse non-finite inputs and labels out of range, naming the row"},
     {"add_loss", (PyCFunction)(void (*)(void))Net_add_loss, METH_VARARGS | METH_KEYWORDS,
      "add_loss(op, input, name='', weight=1.0, attrs=None) -> node index"},
     {"clear_losses", (PyCFunction)Net_clear_losses, METH_NOARGS, "remove every loss node"},
@@ -1167,7 +1108,8 @@ static PyMethodDef Net_methods[] = {
     {"set_check_finite", (PyCFunction)Net_set_check_finite, METH_VARARGS, "set_check_finite(on)"},
     {"train_step", (PyCFunction)Net_train_step, METH_VARARGS, "train_step(inputs, targets, lr) -> (losses, reg, counts, corrects)"},
     {"train_batches", (PyCFunction)Net_train_batches, METH_VARARGS,
-     "train_batches(inputs, targets, batch_size, lrs, index=None) -> array (steps, 3 n_losses + 1)"},
+     "train_batches(inputs, targets, batch_size, lrs, index=None) -> dict: loss, count, correct (steps, n_losses), "
+     "reg (steps,)"},
     {"forward", (PyCFunction)(void (*)(void))Net_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(inputs, outputs, train=False, batch_size=0) -> list of arrays"},
     {"evaluate", (PyCFunction)(void (*)(void))Net_evaluate, METH_VARARGS | METH_KEYWORDS,
@@ -1287,7 +1229,19 @@ static PyObject *mod_num_threads(PyObject *m, PyObject *unused) {
     return PyLong_FromLong(tl_num_threads());
 }
 
+/* labels(array, loss) -> the array as C-contiguous int32 class labels, refusing
+ * other dtypes and values beyond int32 (the conversion of every target of an
+ * integer loss, done once by the caller instead of at each call) */
+static PyObject *mod_labels(PyObject *m, PyObject *args) {
+    (void)m;
+    PyObject *obj;
+    const char *loss;
+    if (!PyArg_ParseTuple(args, "Os:labels", &obj, &loss)) return NULL;
+    return (PyObject *)as_array(obj, NPY_INT32, "target of loss", loss, 1);
+}
+
 static PyMethodDef mod_methods[] = {
+    {"labels", mod_labels, METH_VARARGS, "labels(array, loss) -> int32 class labels (no value wrapped)"},
     {"set_num_threads", mod_set_num_threads, METH_O,
      "set_num_threads(n) -> threads in effect (at most 8) for the core's own loops (not OpenBLAS's)"},
     {"num_threads", mod_num_threads, METH_NOARGS, "num_threads() -> threads of the core's own loops"},

@@ -1,7 +1,7 @@
 /* test_core.c - tests of the C core alone (no Python): the op table,
  * building and its errors, finite-difference gradients, freezing and masks,
  * unlabelled examples, re-planning for other batch sizes, check_finite,
- * optimizer steps.  Built and run by .ci/ctests, plainly and under
+ * optimizer steps, runs of steps over shuffled rows (train.c).  Built and run by .ci/ctests, plainly and under
  * ASan + UBSan.  Exit status: number of failed checks (0 = all passed). */
 #include "tl.h"
 #include "pool.h"
@@ -405,6 +405,117 @@ static void test_pool(void) {
     tl_set_num_threads(2);
 }
 
+/* Runs of steps (train.c): in order and through an index they equal single
+ * steps on the same rows, result for result and weight for weight; bad data
+ * in the rows of a run is refused before its first step, rows outside it are
+ * not read. */
+enum { NR = 14, BS = 4 };
+static float XN[NR * 5], TN[NR * 3];
+static int32_t YN[NR];
+
+/* single steps of `m` on rows [s BS, (s+1) BS) of XN/YN/TN, or of index */
+static void single_steps(mlp *m, const int64_t *index, const float *lrs, int steps, const tl_step_result *want) {
+    tl_net *net = m->net;
+    for (int s = 0; s < steps; s++) {
+        int start = s * BS, nb = NR - start < BS ? NR - start : BS;
+        float x[BS * 5], t[BS * 3];
+        int32_t y[BS];
+        for (int i = 0; i < nb; i++) {
+            int64_t r = index ? index[start + i] : start + i;
+            memcpy(x + i * 5, XN + r * 5, sizeof(float) * 5);
+            memcpy(t + i * 3, TN + r * 3, sizeof(float) * 3);
+            y[i] = YN[r];
+        }
+        tl_net_set_input(net, m->x, x);
+        tl_net_set_target(net, m->ce, y);
+        tl_net_set_target(net, m->mse, t);
+        double l[2], reg;
+        OK(tl_net_train_step(net, nb, lrs[s], l, &reg));
+        CHECK(want[s].reg == reg, "step %d: reg %g, single step %g", s, want[s].reg, reg);
+        for (int k = 0; k < 2; k++) {
+            int64_t c, ok;
+            tl_net_loss_stats(net, k, &c, &ok);
+            CHECK(want[s].loss[k].loss == l[k] && want[s].loss[k].count == c && want[s].loss[k].correct == ok,
+                  "step %d loss %d: (%g, %lld, %lld), single step (%g, %lld, %lld)", s, k, want[s].loss[k].loss,
+                  (long long)want[s].loss[k].count, (long long)want[s].loss[k].correct, l[k], (long long)c,
+                  (long long)ok);
+        }
+    }
+}
+
+static int same_weights(tl_net *a, tl_net *b) {
+    return !memcmp(tl_net_arena(a, TL_ARENA_VALUE), tl_net_arena(b, TL_ARENA_VALUE),
+                   sizeof(float) * (size_t)tl_net_arena_size(a));
+}
+
+static void test_train_batches(void) {
+    uint64_t seed = 7;
+    for (int i = 0; i < NR * 5; i++) XN[i] = frand(&seed);
+    for (int i = 0; i < NR * 3; i++) TN[i] = frand(&seed);
+    for (int i = 0; i < NR; i++) YN[i] = i % 4 - 1; /* -1 (no label), 0, 1, 2 */
+    TN[7] = NAN;
+    int64_t perm[NR];
+    for (int i = 0; i < NR; i++) perm[i] = (i * 5) % NR; /* 5 is prime to 14: a permutation */
+    const float *ins[1] = {XN};
+    const void *tgts[2] = {YN, TN};
+    tl_data d = {NR, ins, tgts};
+    const float lrs[4] = {0.1f, 0.05f, 0.05f, 0.02f};
+    tl_optim_cfg cfg = {TL_OPTIM_SGD, 0.9f, 0, 0.0f, 0, 0, 0};
+    for (int shuffled = 0; shuffled < 2; shuffled++) {
+        const int64_t *index = shuffled ? perm : NULL;
+        mlp a, b;
+        CHECK(mlp_build(&a, 3) == TL_OK && mlp_build(&b, 3) == TL_OK, "build");
+        tl_net *net = a.net;
+        OK(tl_net_set_optim(a.net, &cfg));
+        OK(tl_net_set_optim(b.net, &cfg));
+        CHECK(tl_net_n_inputs(net) == 1, "inputs %d", tl_net_n_inputs(net));
+        tl_step_result res[4];
+        int64_t done = -1;
+        OK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done)); /* the last batch has 2 rows */
+        CHECK(done == 4, "%lld steps ran", (long long)done);
+        net = b.net;
+        single_steps(&b, index, lrs, 4, res);
+        CHECK(same_weights(a.net, b.net), "shuffled %d: weights differ from single steps", shuffled);
+        CHECK(tl_net_optim_steps(a.net) == 4, "optimizer steps %lld", (long long)tl_net_optim_steps(a.net));
+        /* a row outside the run (not among its n rows or index entries) is not read */
+        net = a.net;
+        int64_t out_row = shuffled ? perm[NR - 1] : NR - 1;
+        float keep = XN[out_row * 5];
+        XN[out_row * 5] = NAN;
+        OK(tl_net_train_batches(net, &d, index, NR - 2, BS, lrs, 3, res, &done));
+        /* bad rows change nothing: the run checks its rows before the first step */
+        float *w = tl_net_arena(net, TL_ARENA_VALUE);
+        int64_t A = tl_net_arena_size(net), t0 = tl_net_optim_steps(net);
+        float *before = malloc(sizeof(float) * (size_t)A);
+        memcpy(before, w, sizeof(float) * (size_t)A);
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 0,
+              "NaN input: done %lld", (long long)done);
+        char want[64];
+        snprintf(want, sizeof want, "input 'x': example %lld holds NaN or infinity", (long long)out_row);
+        CHECK(strstr(tl_net_error(net), want) != NULL, "%s", tl_net_error(net));
+        XN[out_row * 5] = keep;
+        YN[9] = 3;
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 0,
+              "label 3: done %lld", (long long)done);
+        CHECK(strstr(tl_net_error(net), "target of loss 'ce': label 3 at index 9 is out of range; expected -1 "
+                                        "(no label) or 0..2") != NULL, "%s", tl_net_error(net));
+        YN[9] = 9 % 4 - 1;
+        int64_t bad[NR];
+        memcpy(bad, perm, sizeof bad);
+        bad[5] = NR;
+        CHECK(tl_net_train_batches(net, &d, bad, NR, BS, lrs, 4, res, &done) == TL_ERR_INDEX, "index %s",
+              tl_net_error(net));
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 5, res, &done) == TL_ERR_VALUE, "5 steps");
+        CHECK(tl_net_train_batches(net, &d, index, NR, 0, lrs, 1, res, &done) == TL_ERR_VALUE, "batch size 0");
+        CHECK(!memcmp(w, before, sizeof(float) * (size_t)A) && tl_net_optim_steps(net) == t0,
+              "a refused run changed the weights");
+        CHECK(tl_node_output(net, a.x) == NULL, "the run left its rows bound");
+        free(before);
+        tl_net_free(a.net);
+        tl_net_free(b.net);
+    }
+}
+
 int main(void) {
     uint64_t s = 42;
     for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
@@ -417,6 +528,7 @@ int main(void) {
     test_replan_and_check_finite();
     test_conv_against_loops();
     test_pool();
+    test_train_batches();
     test_conv_against_loops(); /* again, with the pool's threads running */
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;

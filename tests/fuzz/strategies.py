@@ -205,7 +205,7 @@ def canon_target(obj, tail):
 NO_TARGETS = object()
 
 
-def canon_batch(inputs, targets, in_tails, loss_specs, check_finite=True, allow_empty=False):
+def canon_batch(inputs, targets, in_tails, loss_specs, check_finite=True, allow_empty=False, check_labels=True):
     """Reference of bind_arrays: canonical (inputs, targets) or Invalid.
 
     ``loss_specs``: per loss, ("int", C) or ("float", tail); targets
@@ -234,16 +234,19 @@ def canon_batch(inputs, targets, in_tails, loss_specs, check_finite=True, allow_
             t = canon_target(obj, arg)
         if B is not None and t.shape[0] != B:
             raise Invalid(ValueError, "batch mismatch")
-        if kind == "int" and t.size and (t.min() < -1 or t.max() >= arg):
-            raise Invalid(ValueError, "label out of range")
         B = t.shape[0] if B is None else B
         ys.append(t)
     if B == 0 and not allow_empty:
         raise Invalid(ValueError, "empty batch")
+    # the values are the core's to check (tl_net_check_data), after every conversion
     if check_finite:
         for a in xs:
             if not np.isfinite(a).all():
                 raise Invalid(ValueError, "non-finite input")
+    if check_labels:
+        for t, (kind, arg) in zip(ys, loss_specs):
+            if kind == "int" and t.size and (t.min() < -1 or t.max() >= arg):
+                raise Invalid(ValueError, "label out of range")
     return xs, ys
 
 

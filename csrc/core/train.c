@@ -1,0 +1,155 @@
+/* train.c - data checks and runs of training steps over arrays the caller
+ * holds: the batches of a run, rows gathered through an index (a shuffled
+ * epoch without a copy of the data set), and the per-step results of each
+ * loss (value, labelled entries, correct predictions).
+ *
+ * tl_net_check_data is the one check of a caller's data: every input finite,
+ * every class label in range, every index a row.  tl_net_train_batches runs
+ * it on all the rows it is given before the first step, so a run with bad
+ * data changes nothing. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The k-th input node (in node order), or -1. */
+static int input_node(const tl_net *net, int k) {
+    for (int i = 0; i < net->n_regular; i++)
+        if (net->nodes[i].op == TL_OP_INPUT && k-- == 0) return i;
+    return -1;
+}
+
+int tl_net_n_inputs(const tl_net *net) {
+    int n = 0;
+    for (int i = 0; i < net->n_regular; i++) n += net->nodes[i].op == TL_OP_INPUT;
+    return n;
+}
+
+int tl_loss_n_labels(const tl_net *net, int k) {
+    const tl_node *n = &net->nodes[net->n_regular + k];
+    const tl_op_info *o = &tl_ops[n->op].info;
+    if (o->target != TL_TARGET_INT) return 0;
+    return o->n_labels ? o->n_labels : (int)net->nodes[n->in[0]].size;
+}
+
+tl_status tl_check_labels(tl_net *net, int k, const int32_t *y, int64_t n, const int64_t *index) {
+    int C = tl_loss_n_labels(net, k);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = index ? index[i] : i;
+        if (y[r] < -1 || y[r] >= C)
+            return tl_set_error(net, TL_ERR_VALUE, "target of loss '%s': label %d at index %lld is out of range; "
+                                "expected -1 (no label) or 0..%d", net->nodes[net->n_regular + k].name, (int)y[r],
+                                (long long)r, C - 1);
+    }
+    return TL_OK;
+}
+
+/* Whether all n floats are finite: the exponent bits of NaN and infinity are
+ * all ones; an OR over the rows vectorizes where isfinite would branch. */
+static int row_finite(const float *x, int64_t n) {
+    uint32_t bad = 0;
+    for (int64_t j = 0; j < n; j++) {
+        uint32_t u;
+        memcpy(&u, x + j, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
+static tl_status check_rows(tl_net *net, const tl_data *d, const int64_t *index, int64_t n) {
+    if (n < 0 || d->rows < 0) return tl_set_error(net, TL_ERR_VALUE, "negative row count");
+    if (index)
+        for (int64_t i = 0; i < n; i++)
+            if (index[i] < 0 || index[i] >= d->rows)
+                return tl_set_error(net, TL_ERR_INDEX, "index[%lld] = %lld is out of range for %lld examples",
+                                    (long long)i, (long long)index[i], (long long)d->rows);
+    if (!index && n > d->rows)
+        return tl_set_error(net, TL_ERR_VALUE, "%lld rows asked of arrays of %lld", (long long)n, (long long)d->rows);
+    return TL_OK;
+}
+
+tl_status tl_net_check_data(tl_net *net, const tl_data *d, const int64_t *index, int64_t n) {
+    tl_status st = check_rows(net, d, index, n);
+    if (st) return st;
+    int n_in = tl_net_n_inputs(net);
+    if (n_in && !d->inputs) return tl_set_error(net, TL_ERR_VALUE, "no input arrays for the %d inputs", n_in);
+    for (int k = 0; k < n_in; k++) {
+        const tl_node *x = &net->nodes[input_node(net, k)];
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = index ? index[i] : i;
+            if (!row_finite(d->inputs[k] + r * x->size, x->size))
+                return tl_set_error(net, TL_ERR_VALUE, "input '%s': example %lld holds NaN or infinity; inputs must "
+                                    "be finite", x->name, (long long)r);
+        }
+    }
+    for (int k = 0; d->targets && k < tl_net_n_losses(net); k++)
+        if (tl_ops[net->nodes[net->n_regular + k].op].info.target == TL_TARGET_INT &&
+            (st = tl_check_labels(net, k, d->targets[k], n, index)))
+            return st;
+    return TL_OK;
+}
+
+/* Bytes of one row of the k-th array (inputs first, then targets). */
+static size_t row_bytes(const tl_net *net, int k, int n_in) {
+    if (k < n_in) return sizeof(float) * (size_t)net->nodes[input_node(net, k)].size;
+    const tl_node *l = &net->nodes[net->n_regular + k - n_in];
+    if (tl_ops[l->op].info.target == TL_TARGET_INT) return sizeof(int32_t);
+    return sizeof(float) * (size_t)net->nodes[l->in[0]].size;
+}
+
+tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *index, int64_t n, int batch_size,
+                               const float *lrs, int64_t steps, tl_step_result *res, int64_t *done) {
+    *done = 0;
+    if (!net->finalized) return tl_set_error(net, TL_ERR_STATE, "the network is not finalized");
+    if (batch_size <= 0) return tl_set_error(net, TL_ERR_VALUE, "batch_size must be positive, got %d", batch_size);
+    int64_t max_steps = (n + batch_size - 1) / batch_size;
+    if (steps < 0 || steps > max_steps)
+        return tl_set_error(net, TL_ERR_VALUE, "%lld learning rates for %lld examples in batches of %d (at most %lld "
+                            "steps)", (long long)steps, (long long)n, batch_size, (long long)max_steps);
+    int nl = tl_net_n_losses(net), n_in = tl_net_n_inputs(net), nb = n_in + nl;
+    if (nl > TL_MAX_LOSSES)
+        return tl_set_error(net, TL_ERR_VALUE, "at most %d losses per network, got %d", TL_MAX_LOSSES, nl);
+    if (n_in > TL_MAX_INPUTS)
+        return tl_set_error(net, TL_ERR_VALUE, "at most %d inputs per network, got %d", TL_MAX_INPUTS, n_in);
+    if ((n_in && !d->inputs) || (nl && !d->targets))
+        return tl_set_error(net, TL_ERR_VALUE, "a run needs an array for each of the %d inputs and %d losses", n_in, nl);
+    tl_status st = tl_net_check_data(net, d, index, n); /* every row given, before the first step */
+    if (st) return st;
+    int in_node[TL_MAX_INPUTS];
+    for (int k = 0; k < n_in; k++) in_node[k] = input_node(net, k);
+    /* staging buffers for gathered rows: one per array, a batch each (never more rows than given) */
+    char *stage[TL_MAX_INPUTS + TL_MAX_LOSSES] = {0};
+    int64_t cap = batch_size < n ? batch_size : n;
+    for (int k = 0; index && k < nb; k++)
+        if (!(stage[k] = malloc(row_bytes(net, k, n_in) * (size_t)cap + 1))) {
+            st = tl_set_error(net, TL_ERR_NOMEM, "no memory for the staging buffers of a batch");
+            goto out;
+        }
+    for (int64_t s = 0; s < steps; s++) {
+        int64_t start = s * batch_size, B = n - start < batch_size ? n - start : batch_size;
+        for (int k = 0; k < nb; k++) {
+            size_t rb = row_bytes(net, k, n_in);
+            const char *src = k < n_in ? (const char *)d->inputs[k] : (const char *)d->targets[k - n_in];
+            const char *rows = src + (size_t)start * rb;
+            if (index) {
+                for (int64_t i = 0; i < B; i++) memcpy(stage[k] + (size_t)i * rb, src + (size_t)index[start + i] * rb, rb);
+                rows = stage[k];
+            }
+            if (k < n_in) tl_net_set_input(net, in_node[k], (const float *)rows);
+            else tl_net_set_target(net, net->n_regular + k - n_in, rows);
+        }
+        double losses[TL_MAX_LOSSES];
+        tl_step_result *r = &res[s];
+        if ((st = tl_net_train_step(net, (int)B, lrs[s], losses, &r->reg))) break;
+        for (int k = 0; k < nl; k++) {
+            const tl_node *l = &net->nodes[net->n_regular + k];
+            r->loss[k] = (tl_loss_result){losses[k], l->loss_count, l->loss_correct};
+        }
+        *done = s + 1;
+    }
+out:
+    for (int k = 0; k < n_in; k++) tl_net_set_input(net, in_node[k], NULL);
+    for (int k = 0; k < nl; k++) tl_net_set_target(net, net->n_regular + k, NULL);
+    for (int k = 0; k < nb; k++) free(stage[k]);
+    return st;
+}
