@@ -270,7 +270,7 @@ def _train_batches_case(net, twin, xs, ys, data):
             if ia.ndim != 1:
                 raise Invalid(ValueError, "index ndim")
         cx, cy = canon_batch(xs, ys, IN_TAILS, LOSS_SPECS, check_finite=False, check_labels=False)
-        # the core: batch size, steps, then every row of the run (index, finite inputs, labels) before any step
+        # the core: batch size, steps, the index and labels of every row, then the inputs of the rows the steps read
         if b <= 0:
             raise Invalid(ValueError, "bs")
         N = len(index) if index is not None else len(cx[0])
@@ -281,11 +281,12 @@ def _train_batches_case(net, twin, xs, ys, data):
             ia = rows = ia.astype(np.int64)
             if ia.size and (ia.min() < 0 or ia.max() >= len(cx[0])):
                 raise Invalid(IndexError, "index")
-        if not all(np.isfinite(a[rows]).all() for a in cx):
-            raise Invalid(ValueError, "non-finite row")
         for t, (kind, arg) in zip(cy, LOSS_SPECS):
             if kind == "int" and t[rows].size and (t[rows].min() < -1 or t[rows].max() >= arg):
                 raise Invalid(ValueError, "label out of range")
+        read = ia[:len(lr_arr) * b] if index is not None else slice(0, len(lr_arr) * b)
+        if not all(np.isfinite(a[read]).all() for a in cx):
+            raise Invalid(ValueError, "non-finite row")
         for s in range(len(lr_arr)):
             if not (np.isfinite(lr_arr[s]) and lr_arr[s] >= 0):
                 raise Invalid(ValueError, "lr")

@@ -257,9 +257,11 @@ int tl_net_n_inputs(const tl_net *net);
 tl_status tl_net_check_data(tl_net *net, const tl_data *data, const int64_t *index, int64_t n);
 /* `steps` training steps, step s on rows [s bs, (s+1) bs) of the n rows
  * (through index when not NULL: a shuffled epoch needs no copy of the data),
- * at learning rate lrs[s]; res[s] receives its results.  The n rows are
- * checked (tl_net_check_data) before the first step, so bad data changes
- * nothing.  *done: the steps that ran.  Nothing stays bound. */
+ * at learning rate lrs[s]; res[s] receives its results.  The index and the
+ * labels of the n rows are checked before the first step; the inputs of a
+ * batch before its step (a non-finite one ends the run there: the steps
+ * before it stand; check all with tl_net_check_data first to change nothing).
+ * *done: the steps that ran.  Nothing stays bound. */
 tl_status tl_net_train_batches(tl_net *net, const tl_data *data, const int64_t *index, int64_t n, int batch_size,
                                const float *lrs, int64_t steps, tl_step_result *res, int64_t *done);
 

@@ -4,11 +4,13 @@
  * loss (value, labelled entries, correct predictions).
  *
  * tl_net_check_data is the one check of a caller's data: every input finite,
- * every class label in range, every index a row.  tl_net_train_batches runs
- * it on all the rows it is given before the first step, so a run with bad
- * data changes nothing. */
+ * every class label in range, every index a row.  tl_net_train_batches checks
+ * the index and the labels of all its rows before the first step, and the
+ * inputs of each batch as it gathers them (while they are in cache), before
+ * the batch's step. */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,6 +70,24 @@ static tl_status check_rows(tl_net *net, const tl_data *d, const int64_t *index,
     return TL_OK;
 }
 
+/* The one message of a non-finite input: its node, its row in the caller's
+ * data and, within a run, the steps that ran before it. */
+static tl_status nonfinite(tl_net *net, const tl_node *x, int64_t row, int64_t ran) {
+    char after[48] = "";
+    if (ran) snprintf(after, sizeof after, " (%lld steps ran before it)", (long long)ran);
+    return tl_set_error(net, TL_ERR_VALUE, "input '%s': example %lld holds NaN or infinity; inputs must be finite%s",
+                        x->name, (long long)row, after);
+}
+
+static tl_status check_labels_of(tl_net *net, const tl_data *d, const int64_t *index, int64_t n) {
+    tl_status st;
+    for (int k = 0; d->targets && k < tl_net_n_losses(net); k++)
+        if (tl_ops[net->nodes[net->n_regular + k].op].info.target == TL_TARGET_INT &&
+            (st = tl_check_labels(net, k, d->targets[k], n, index)))
+            return st;
+    return TL_OK;
+}
+
 tl_status tl_net_check_data(tl_net *net, const tl_data *d, const int64_t *index, int64_t n) {
     tl_status st = check_rows(net, d, index, n);
     if (st) return st;
@@ -77,16 +97,10 @@ tl_status tl_net_check_data(tl_net *net, const tl_data *d, const int64_t *index,
         const tl_node *x = &net->nodes[input_node(net, k)];
         for (int64_t i = 0; i < n; i++) {
             int64_t r = index ? index[i] : i;
-            if (!row_finite(d->inputs[k] + r * x->size, x->size))
-                return tl_set_error(net, TL_ERR_VALUE, "input '%s': example %lld holds NaN or infinity; inputs must "
-                                    "be finite", x->name, (long long)r);
+            if (!row_finite(d->inputs[k] + r * x->size, x->size)) return nonfinite(net, x, r, 0);
         }
     }
-    for (int k = 0; d->targets && k < tl_net_n_losses(net); k++)
-        if (tl_ops[net->nodes[net->n_regular + k].op].info.target == TL_TARGET_INT &&
-            (st = tl_check_labels(net, k, d->targets[k], n, index)))
-            return st;
-    return TL_OK;
+    return check_labels_of(net, d, index, n);
 }
 
 /* Bytes of one row of the k-th array (inputs first, then targets). */
@@ -113,8 +127,9 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
         return tl_set_error(net, TL_ERR_VALUE, "at most %d inputs per network, got %d", TL_MAX_INPUTS, n_in);
     if ((n_in && !d->inputs) || (nl && !d->targets))
         return tl_set_error(net, TL_ERR_VALUE, "a run needs an array for each of the %d inputs and %d losses", n_in, nl);
-    tl_status st = tl_net_check_data(net, d, index, n); /* every row given, before the first step */
-    if (st) return st;
+    /* the index and the labels of every row given, before the first step (the inputs: batch by batch) */
+    tl_status st = check_rows(net, d, index, n);
+    if (st || (st = check_labels_of(net, d, index, n))) return st;
     int in_node[TL_MAX_INPUTS];
     for (int k = 0; k < n_in; k++) in_node[k] = input_node(net, k);
     /* staging buffers for gathered rows: one per array, a batch each (never more rows than given) */
@@ -135,8 +150,17 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
                 for (int64_t i = 0; i < B; i++) memcpy(stage[k] + (size_t)i * rb, src + (size_t)index[start + i] * rb, rb);
                 rows = stage[k];
             }
-            if (k < n_in) tl_net_set_input(net, in_node[k], (const float *)rows);
-            else tl_net_set_target(net, net->n_regular + k - n_in, rows);
+            if (k < n_in) {
+                const tl_node *x = &net->nodes[in_node[k]];
+                for (int64_t i = 0; i < B; i++)
+                    if (!row_finite((const float *)rows + i * x->size, x->size)) {
+                        st = nonfinite(net, x, index ? index[start + i] : start + i, s);
+                        goto out;
+                    }
+                tl_net_set_input(net, in_node[k], (const float *)rows);
+            } else {
+                tl_net_set_target(net, net->n_regular + k - n_in, rows);
+            }
         }
         double losses[TL_MAX_LOSSES];
         tl_step_result *r = &res[s];

@@ -477,23 +477,39 @@ static void test_train_batches(void) {
         single_steps(&b, index, lrs, 4, res);
         CHECK(same_weights(a.net, b.net), "shuffled %d: weights differ from single steps", shuffled);
         CHECK(tl_net_optim_steps(a.net) == 4, "optimizer steps %lld", (long long)tl_net_optim_steps(a.net));
-        /* a row outside the run (not among its n rows or index entries) is not read */
+        /* rows the run does not read (beyond its n rows or index entries, or its steps) are not checked */
         net = a.net;
-        int64_t out_row = shuffled ? perm[NR - 1] : NR - 1;
-        float keep = XN[out_row * 5];
-        XN[out_row * 5] = NAN;
+        int64_t last = shuffled ? perm[NR - 1] : NR - 1, first = shuffled ? perm[1] : 1;
+        float keep = XN[last * 5];
+        XN[last * 5] = NAN;
         OK(tl_net_train_batches(net, &d, index, NR - 2, BS, lrs, 3, res, &done));
-        /* bad rows change nothing: the run checks its rows before the first step */
+        OK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 3, res, &done));
+        /* a non-finite input ends the run before the step of its batch; the steps before it stand */
+        char want[96];
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 3,
+              "NaN in the last batch: done %lld", (long long)done);
+        snprintf(want, sizeof want, "input 'x': example %lld holds NaN or infinity; inputs must be finite (3 steps "
+                 "ran before it)", (long long)last);
+        CHECK(strstr(tl_net_error(net), want) != NULL, "%s", tl_net_error(net));
+        XN[last * 5] = keep;
+        /* bad rows of the first batch, bad labels and bad index rows change nothing */
         float *w = tl_net_arena(net, TL_ARENA_VALUE);
         int64_t A = tl_net_arena_size(net), t0 = tl_net_optim_steps(net);
         float *before = malloc(sizeof(float) * (size_t)A);
         memcpy(before, w, sizeof(float) * (size_t)A);
+        keep = XN[first * 5 + 2];
+        XN[first * 5 + 2] = INFINITY;
         CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 0,
-              "NaN input: done %lld", (long long)done);
-        char want[64];
-        snprintf(want, sizeof want, "input 'x': example %lld holds NaN or infinity", (long long)out_row);
-        CHECK(strstr(tl_net_error(net), want) != NULL, "%s", tl_net_error(net));
-        XN[out_row * 5] = keep;
+              "inf in the first batch: done %lld", (long long)done);
+        snprintf(want, sizeof want, "input 'x': example %lld holds NaN or infinity; inputs must be finite",
+                 (long long)first);
+        CHECK(strstr(tl_net_error(net), want) != NULL && !strstr(tl_net_error(net), "ran before"), "%s",
+              tl_net_error(net));
+        tl_data one = {NR, ins, tgts};
+        CHECK(tl_net_check_data(net, &one, index, NR) == TL_ERR_VALUE && strstr(tl_net_error(net), want), "check %s",
+              tl_net_error(net));
+        XN[first * 5 + 2] = keep;
+        OK(tl_net_check_data(net, &one, index, NR));
         YN[9] = 3;
         CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 0,
               "label 3: done %lld", (long long)done);
