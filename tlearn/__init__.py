@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 def set_num_threads(n: int) -> int:
     """Threads of the core's own loops (im2col, col2im, pooling, activations)
-    for the whole process; returns the number in effect (at most 8).  GEMMs
+    for the whole process; returns the number in effect (at most ``tlearn._core.MAX_THREADS``).  GEMMs
     use OpenBLAS's threads (``OPENBLAS_NUM_THREADS``).  The default is the
     number of CPUs the process may run on, or ``$TLEARN_NUM_THREADS``.
     Results do not depend on it: every thread writes its own part."""

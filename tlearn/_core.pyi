@@ -4,6 +4,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 MAX_DIM: int
+INT_MAX: int
+MAX_THREADS: int
 
 class TlearnError(RuntimeError): ...
 

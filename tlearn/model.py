@@ -512,7 +512,7 @@ class Model:
             else:
                 raise KeyError(f"unknown output or layer {n!r}; outputs: {self.output_names}")
         xs = self._input_list(x)
-        res = self._net.forward(xs, nodes, False, min(batch_size, 2**31 - 1))  # the core counts in C ints
+        res = self._net.forward(xs, nodes, False, min(batch_size, _core.INT_MAX))
         if outputs is None and len(names) == 1:
             return res[0]
         return dict(zip(names, res))
@@ -572,7 +572,7 @@ class Model:
         classification losses, and ``loss``, the weighted total, in evaluation mode."""
         self._require_compiled()
         xs, ys, n = self._prepare(x, y)
-        sums, counts, correct = self._net.evaluate(xs, ys, min(batch_size, 2**31 - 1))
+        sums, counts, correct = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
         acc = np.concatenate([sums, [0.0], counts, correct])
         logs = self._logs(acc, 0)
         return logs

@@ -27,6 +27,8 @@ tl_status tl_set_error(tl_net *net, tl_status st, const char *fmt, ...) {
 
 const char *tl_net_error(const tl_net *net) { return net ? net->err : "no network"; }
 
+const char *const tl_optim_names[TL_OPTIM_COUNT + 1] = {"sgd", "adam", "adamw", NULL};
+
 /* ---- RNG: splitmix64 ---- */
 
 uint64_t tl_rng_next(uint64_t *s) {
@@ -569,7 +571,7 @@ tl_status tl_net_plan(tl_net *net, int B) {
     for (int i = 0; i < net->n_nodes; i++) {
         const tl_node *n = &net->nodes[i];
         int64_t aux = tl_ops[n->op].aux_size ? tl_ops[n->op].aux_size(net, n) : 0;
-        if ((int64_t)B * (n->size > aux ? n->size : aux) > ((int64_t)1 << 31) - 1)
+        if ((int64_t)B * (n->size > aux ? n->size : aux) > TL_INT_MAX)
             return tl_set_error(net, TL_ERR_SHAPE, "node '%s': batch %d x %lld features exceeds 2^31-1 elements",
                                 n->name, B, (long long)n->size);
     }
@@ -748,6 +750,8 @@ static void optim_update(tl_net *net, float lr) {
             }
             break;
         }
+        case TL_OPTIM_COUNT: /* refused by tl_net_set_optim */
+            break;
         case TL_OPTIM_ADAM:
         case TL_OPTIM_ADAMW: {
             const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
@@ -804,6 +808,7 @@ tl_status tl_net_accumulate_fisher(tl_net *net, int B, float scale) {
 }
 
 int tl_net_n_losses(const tl_net *net) { return net->n_nodes - net->n_regular; }
+int tl_net_finalized(const tl_net *net) { return net->finalized; }
 int tl_net_loss_node(const tl_net *net, int k) { return net->n_regular + k; }
 void tl_net_loss_stats(const tl_net *net, int k, int64_t *count, int64_t *correct) {
     const tl_node *n = &net->nodes[net->n_regular + k];
@@ -812,7 +817,7 @@ void tl_net_loss_stats(const tl_net *net, int k, int64_t *count, int64_t *correc
 }
 
 tl_status tl_net_set_optim(tl_net *net, const tl_optim_cfg *cfg) {
-    if (cfg->kind < TL_OPTIM_SGD || cfg->kind > TL_OPTIM_ADAMW)
+    if (cfg->kind < TL_OPTIM_SGD || cfg->kind >= TL_OPTIM_COUNT)
         return tl_set_error(net, TL_ERR_VALUE, "unknown optimizer %d", (int)cfg->kind);
     if (!(cfg->momentum >= 0.0f && cfg->momentum < 1.0f))
         return tl_set_error(net, TL_ERR_VALUE, "momentum must be in [0, 1), got %g", (double)cfg->momentum);

@@ -16,6 +16,8 @@
 #define TL_POOL_H
 #include <stdint.h>
 
+#include "tl.h" /* TL_MAX_THREADS */
+
 typedef void (*tl_range_fn)(void *ctx, int64_t lo, int64_t hi);
 
 void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
@@ -23,7 +25,7 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
 /* Threads used by tl_parallel_for (1 = serial).  The default is the number of
  * CPUs this process may run on, at most TL_POOL_MAX.  Setting it joins no
  * thread: extra threads stay asleep; it returns the value in effect. */
-#define TL_POOL_MAX 8
+#define TL_POOL_MAX TL_MAX_THREADS
 int tl_set_num_threads(int n);
 int tl_num_threads(void);
 

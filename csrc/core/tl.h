@@ -75,7 +75,7 @@ typedef enum tl_target_kind { TL_TARGET_NONE = 0, TL_TARGET_INT, TL_TARGET_FLOAT
 typedef enum tl_init { TL_INIT_HE = 0, TL_INIT_GLOROT, TL_INIT_ZERO, TL_INIT_ONE, TL_INIT_COUNT } tl_init;
 extern const char *const tl_init_names[TL_INIT_COUNT + 1]; /* "he", "glorot", "zeros", "ones", NULL */
 
-typedef enum tl_optim { TL_OPTIM_SGD = 0, TL_OPTIM_ADAM, TL_OPTIM_ADAMW } tl_optim;
+typedef enum tl_optim { TL_OPTIM_SGD = 0, TL_OPTIM_ADAM, TL_OPTIM_ADAMW, TL_OPTIM_COUNT } tl_optim;
 
 /* A named attribute of an op.  INT, BOOL and CHOICE values are stored as
  * the node's integer attributes, FLOAT values as its float attributes, each
@@ -146,6 +146,7 @@ tl_status tl_net_add_loss(tl_net *net, int op, int input, const char *name, floa
 void tl_net_clear_losses(tl_net *net);
 
 /* --- introspection --- */
+int tl_net_finalized(const tl_net *net);
 int tl_net_n_nodes(const tl_net *net);
 int tl_node_op(const tl_net *net, int node);
 const char *tl_node_name(const tl_net *net, int node);
@@ -198,6 +199,7 @@ typedef struct tl_optim_cfg {
     float beta1, beta2, eps; /* Adam */
 } tl_optim_cfg;
 
+extern const char *const tl_optim_names[TL_OPTIM_COUNT + 1]; /* "sgd", "adam", "adamw", NULL */
 tl_status tl_net_set_optim(tl_net *net, const tl_optim_cfg *cfg);
 void tl_net_reset_optim(tl_net *net); /* zero moments and step count */
 int64_t tl_net_optim_steps(const tl_net *net);

@@ -26,7 +26,6 @@ typedef struct {
     tl_net *net;
     PyObject *error;  /* TlearnError, strong ref */
     int busy;         /* set while a call runs with the GIL released */
-    int broken;       /* a failed build left the network unusable */
     int grad_B;       /* batch of the last backward pass (rows input_grad may read), 0 if none */
 } NetObject;
 
@@ -61,17 +60,13 @@ static int enter(NetObject *self) {
                                      "(use model.clone() for a second thread)");
         return -1;
     }
-    if (self->broken) {
-        PyErr_SetString(self->error, "this network is unusable after a failed build");
-        return -1;
-    }
     self->busy = 1;
     return 0;
 }
 static void leave(NetObject *self) { self->busy = 0; }
 
 static int require_finalized(NetObject *self) {
-    if (tl_net_n_params(self->net) >= 0 && tl_net_arena(self->net, TL_ARENA_VALUE)) return 0;
+    if (tl_net_finalized(self->net)) return 0;
     PyErr_SetString(self->error, "the network is not finalized (call finalize() after adding its nodes)");
     return -1;
 }
@@ -261,7 +256,7 @@ static int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bou
         PyErr_SetString(PyExc_ValueError, "empty batch: expected at least one example, got 0");
         goto error;
     }
-    if (b->B > INT32_MAX) {
+    if (b->B > TL_INT_MAX) {
         PyErr_Format(PyExc_ValueError, "batch of %zd examples exceeds 2^31-1", (Py_ssize_t)b->B);
         goto error;
     }
@@ -641,13 +636,13 @@ static PyObject *Net_set_optim(NetObject *self, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTupleAndKeywords(args, kw, "s|fpffff:set_optim", kwlist, &kind, &cfg.momentum, &cfg.nesterov,
                                      &cfg.weight_decay, &cfg.beta1, &cfg.beta2, &cfg.eps))
         return NULL;
-    if (!strcmp(kind, "sgd")) cfg.kind = TL_OPTIM_SGD;
-    else if (!strcmp(kind, "adam")) cfg.kind = TL_OPTIM_ADAM;
-    else if (!strcmp(kind, "adamw")) cfg.kind = TL_OPTIM_ADAMW;
-    else {
+    int k = 0;
+    while (tl_optim_names[k] && strcmp(tl_optim_names[k], kind)) k++;
+    if (!tl_optim_names[k]) {
         PyErr_Format(PyExc_ValueError, "unknown optimizer '%s' (expected 'sgd', 'adam' or 'adamw')", kind);
         return NULL;
     }
+    cfg.kind = (tl_optim)k;
     if (enter(self)) return NULL;
     tl_status st = tl_net_set_optim(self->net, &cfg);
     leave(self);
@@ -1033,7 +1028,7 @@ static PyObject *Net_get_n_params(NetObject *self, void *c) { (void)c; return Py
 static PyObject *Net_get_n_losses(NetObject *self, void *c) { (void)c; return PyLong_FromLong(tl_net_n_losses(self->net)); }
 static PyObject *Net_get_finalized(NetObject *self, void *c) {
     (void)c;
-    return PyBool_FromLong(tl_net_arena(self->net, TL_ARENA_VALUE) != NULL);
+    return PyBool_FromLong(tl_net_finalized(self->net));
 }
 static PyObject *Net_get_steps(NetObject *self, void *c) { (void)c; return PyLong_FromLongLong(tl_net_optim_steps(self->net)); }
 static int Net_set_steps(NetObject *self, PyObject *v, void *c) {
@@ -1243,7 +1238,7 @@ static PyObject *mod_labels(PyObject *m, PyObject *args) {
 static PyMethodDef mod_methods[] = {
     {"labels", mod_labels, METH_VARARGS, "labels(array, loss) -> int32 class labels (no value wrapped)"},
     {"set_num_threads", mod_set_num_threads, METH_O,
-     "set_num_threads(n) -> threads in effect (at most 8) for the core's own loops (not OpenBLAS's)"},
+     "set_num_threads(n) -> threads in effect (at most MAX_THREADS) for the core's own loops (not OpenBLAS's)"},
     {"num_threads", mod_num_threads, METH_NOARGS, "num_threads() -> threads of the core's own loops"},
     {"ops", mod_ops, METH_NOARGS, "ops() -> list of op descriptions (the core's op table)"},
     {"sgemm_probe", mod_sgemm_probe, METH_VARARGS, "sgemm_probe(M, N, K, reps) -> seconds for reps sgemm calls"},
@@ -1259,6 +1254,8 @@ static int mod_exec(PyObject *m) {
     st->NetType = PyType_FromModuleAndSpec(m, &Net_spec, NULL);
     if (!st->NetType || PyModule_AddObjectRef(m, "Net", st->NetType) < 0) return -1;
     if (PyModule_AddIntConstant(m, "MAX_DIM", TL_MAX_DIM) < 0) return -1;
+    if (PyModule_AddIntConstant(m, "INT_MAX", TL_INT_MAX) < 0) return -1; /* sizes the core counts in C ints */
+    if (PyModule_AddIntConstant(m, "MAX_THREADS", TL_MAX_THREADS) < 0) return -1;
     return 0;
 }
 
