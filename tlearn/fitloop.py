@@ -275,7 +275,7 @@ def is_batches(x, y) -> bool:
 def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
                 callbacks: Sequence = (), validation_data=None) -> History:
     """:meth:`Model.fit` on an iterable of ``(x, y)`` batches (documented there)."""
-    from .datasets.domains import DomainBatches
+    from .datasets.splits import DomainBatches
 
     model._require_compiled()
     if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int)

@@ -28,15 +28,15 @@ mnist_m, to_rgb, default_photos
     RGB source domain; five public-domain/CC0 photographs are shipped.
 rotate, scale, invert, add_noise
     Other domain shifts.
-domain_batches, mix_domains
-    Half-source/half-target batches with domain labels (0 source,
-    1 target), and one shuffled mixed set, for domain-adversarial training.
 
-Splits
-------
+Splits and samplers
+-------------------
 class_split, few_shot, zero_shot_split, seen_unseen_split, relabel
     Class splits for transfer between tasks, k-shot samplers, seen/unseen
     classes for zero-shot learning.
+domain_batches, mix_domains
+    Half-source/half-target batches with domain labels (0 source,
+    1 target), and one shuffled mixed set, for domain-adversarial training.
 attributes
     Class-by-attribute tables for zero-shot learning.
 
@@ -55,14 +55,14 @@ from ._base import Dataset
 from ._idx import IDX_DTYPES, read_idx, write_idx
 from ._attributes import ATTRIBUTE_TABLES, attributes
 from .digits import DIGITS_CLASSES, DIGITS_SHA256, load_digits
-from .domains import (DomainBatches, add_noise, default_photos,
-                      domain_batches, invert, mix_domains, mnist_m, rotate,
+from .domains import (add_noise, default_photos, invert, mnist_m, rotate,
                       scale, to_rgb)
 from .fashion_mnist import (DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES,
                             FASHION_MNIST_FILES, load_fashion_mnist,
                             load_fashion_subset)
-from .splits import (ClassSplit, SeenUnseenSplit, class_split, few_shot,
-                     relabel, seen_unseen_split, zero_shot_split)
+from .splits import (ClassSplit, DomainBatches, SeenUnseenSplit, class_split,
+                     domain_batches, few_shot, mix_domains, relabel,
+                     seen_unseen_split, zero_shot_split)
 
 __all__ = [
     "Dataset", "read_idx", "write_idx", "IDX_DTYPES",
