@@ -18,7 +18,7 @@ sanitize = os.environ.get("TLEARN_SANITIZE") == "1"
 # with it GCC vectorizes selects such as ReLU's (x > 0 ? x : a x): 30x faster
 # on the activations of a conv layer.  Values, NaN and inf are unchanged.
 # -fno-math-errno: the core never reads errno; sqrtf then vectorizes (Adam).
-# -pthread: the core's pool of threads for its memory-bound loops (pool.c).
+# -pthread: the core's pool of threads for its memory-bound loops (threadpool.c).
 cflags = ["-std=c11", "-O3", "-fno-trapping-math", "-fno-math-errno", "-pthread", "-Wall", "-Wextra",
           "-fvisibility=hidden"]
 ldflags = ["-pthread"]

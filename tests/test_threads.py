@@ -1,4 +1,4 @@
-"""The core's thread pool (csrc/core/pool.c): the loops it splits (im2col,
+"""The core's thread pool (csrc/core/threadpool.c): the loops it splits (im2col,
 col2im, bias scatter, pooling, activations) give bit-identical results with
 any number of threads, it survives fork(), and two networks that train in two
 Python threads at once share it (one of them runs its loops inline)."""

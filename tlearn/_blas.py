@@ -5,7 +5,7 @@ here first makes the import work as well from a source tree built in place.
 
 OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each call before
 they sleep.  Between the GEMMs of a conv training step that is all of the
-time, and they take the CPUs from the core's own threads (csrc/core/pool.c),
+time, and they take the CPUs from the core's own threads (csrc/core/threadpool.c),
 which run im2col, pooling and activations meanwhile.  OPENBLAS_THREAD_TIMEOUT
 sets the spin to 2^N cycles; measured on 2 CPUs, runs interleaved (minimum
 ms per step of the MNIST-M network at batch 64 / s per epoch of the

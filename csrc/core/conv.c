@@ -24,13 +24,13 @@
  * from 1.2-1.3 to 1.8-2.1 ms (runs of 5 floats).
  * The batch goes in chunks of n examples whose lowered input is about 4 MB
  * (CHUNK_BYTES), each chunk keeping its own in the scratch for the backward.
- * The loops around the GEMMs run on the core's pool (pool.c); each writes
+ * The loops around the GEMMs run on the core's pool (threadpool.c); each writes
  * memory owned by its part only, in an order fixed by the shapes, so the
  * results are the same bits for any thread count.  No allocation: the
  * scratch is the op's planned aux buffer. */
 #include "conv.h"
 #include "blas.h"
-#include "pool.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <string.h>

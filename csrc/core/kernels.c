@@ -2,7 +2,7 @@
  * and the fused losses.  No allocation, no state, no I/O. */
 #include "kernels.h"
 #include "blas.h"
-#include "pool.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <string.h>

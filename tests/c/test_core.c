@@ -4,7 +4,7 @@
  * optimizer steps, runs of steps over shuffled rows (train.c).  Built and run by .ci/ctests, plainly and under
  * ASan + UBSan.  Exit status: number of failed checks (0 = all passed). */
 #include "tl.h"
-#include "pool.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* pool.c - see pool.h.
+/* threadpool.c - see threadpool.h.
  *
  * One job at a time.  The caller that wins the `busy` flag writes the job
  * (fn, ctx, n) and then publishes, under the mutex, one atomic word `claim`
@@ -18,7 +18,7 @@
  * no workers: an atfork handler resets the pool, which restarts them on
  * first use. */
 #define _GNU_SOURCE
-#include "pool.h"
+#include "threadpool.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-/* pool.h - a small fork-safe thread pool for the core's memory-bound loops
+/* threadpool.h - a small fork-safe thread pool for the core's memory-bound loops
  * (im2col, col2im, pooling, activations), the parts of a training step that
  * OpenBLAS does not parallelise.  GEMMs stay with OpenBLAS and its threads;
  * a parallel loop never calls BLAS.
