@@ -347,6 +347,9 @@ def test_one_network_two_threads_second_caller_refused_and_changes_nothing():
 
 
 def test_two_networks_train_in_two_threads_like_one_after_the_other():
+    # long enough (some 2,000 steps each, since the loop runs in the core) that one thread cannot finish
+    # before the other starts, even when one is descheduled for a while: the overlap is what is tested
+    EPOCHS = 20
     rng = np.random.default_rng(1)
     data = [(rng.standard_normal((1024, 128)).astype(np.float32), rng.integers(0, 10, 1024).astype(np.int64))
             for _ in range(2)]
@@ -360,7 +363,7 @@ def test_two_networks_train_in_two_threads_like_one_after_the_other():
             barrier.wait()
             t0 = time.perf_counter()
             for _ in range(3):
-                par[k].fit(*data[k], epochs=1, batch_size=32, verbose=False)
+                par[k].fit(*data[k], epochs=EPOCHS, batch_size=32, verbose=False)
             spans[k] = (t0, time.perf_counter())
         except Exception as e:  # pragma: no cover
             errors.append(e)
@@ -374,7 +377,7 @@ def test_two_networks_train_in_two_threads_like_one_after_the_other():
     assert max(spans[0][0], spans[1][0]) < min(spans[0][1], spans[1][1]), "the two runs did not overlap"
     for k in (0, 1):
         for _ in range(3):
-            seq[k].fit(*data[k], epochs=1, batch_size=32, verbose=False)
+            seq[k].fit(*data[k], epochs=EPOCHS, batch_size=32, verbose=False)
         for name, v in par[k].params.items():
             np.testing.assert_array_equal(v, seq[k].params[name], err_msg=f"model {k}: {name}")
         assert par[k].history == seq[k].history
