@@ -21,9 +21,21 @@ it); a value set by the user wins, and the variable is removed again so that
 it does not reach child processes.
 """
 import ctypes
+import functools
 import os
 
 _KEY = "OPENBLAS_THREAD_TIMEOUT"
+
+
+def _path():
+    """The shared library of the scipy-openblas32 wheel, or None (a system
+    OpenBLAS is linked instead)."""
+    try:
+        import scipy_openblas32 as sob
+    except ImportError:
+        return None
+    path = os.path.join(sob.get_lib_dir(), "lib" + sob.get_library() + ".so")
+    return path if os.path.exists(path) else None
 
 
 def preload() -> None:
@@ -31,26 +43,19 @@ def preload() -> None:
     if ours:
         os.environ[_KEY] = "16"
     try:
-        try:
-            import scipy_openblas32 as sob
-        except ImportError:  # linked against a system OpenBLAS instead
-            return
-        path = os.path.join(sob.get_lib_dir(), "lib" + sob.get_library() + ".so")
-        if os.path.exists(path):
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+        _lib()
     finally:
         if ours:
             del os.environ[_KEY]
 
 
+@functools.lru_cache(maxsize=None)
 def _lib():
-    try:
-        import scipy_openblas32 as sob
-
-        path = os.path.join(sob.get_lib_dir(), "lib" + sob.get_library() + ".so")
-        return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL), "scipy_openblas_"
-    except (ImportError, OSError):  # a system OpenBLAS linked instead
+    """(the loaded OpenBLAS, its symbol prefix); loaded once."""
+    path = _path()
+    if path is None:
         return ctypes.CDLL(None), "openblas_"
+    return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL), "scipy_openblas_"
 
 
 def get_threads() -> int:

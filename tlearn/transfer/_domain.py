@@ -215,9 +215,8 @@ class DomainAdaptation:
         if len(Xt) == 0:
             raise ValueError(f"{name}.fit: the target set is empty (0 examples); domain adaptation needs "
                              "unlabelled target examples")
-        min_t = 2 if not self._uses_target else 2
-        if len(Xt) < min_t:
-            raise ValueError(f"{name}.fit: needs at least {min_t} target examples, got {len(Xt)}")
+        if len(Xt) < 2:
+            raise ValueError(f"{name}.fit: needs at least 2 target examples, got {len(Xt)}")
         return X, y, Xt
 
     # -------------------------------------------------------- pieces
