@@ -115,6 +115,11 @@ static inline float *tl_pgrad(tl_net *net, const tl_node *node, int k) {
     return p->trainable && !p->buffer ? net->arena[TL_ARENA_GRAD] + p->offset : NULL;
 }
 
+/* planning (plan.c): frees the slab; net.c calls it when the network goes */
+void tl_plan_free(tl_net *net);
+/* one update of the configured optimizer with learning rate lr (optim.c) */
+void tl_optim_update(tl_net *net, float lr);
+
 /* RNG: splitmix64 state, uniform [0,1) float and standard normal */
 uint64_t tl_rng_next(uint64_t *s);
 float tl_rng_uniform(uint64_t *s);

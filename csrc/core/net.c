@@ -1,19 +1,18 @@
-/* net.c - networks: building, parameter arenas, planning of activation
- * buffers, forward, backward, regularizers and optimizer steps.
+/* net.c - networks: building (nodes, losses, shared layers), parameter
+ * arenas and their initialisation, attributes, introspection and the binding
+ * of caller data.  Planning is in plan.c, running a planned network in
+ * exec.c, the optimizers in optim.c.
  *
  * Every allocation happens in tl_net_add, tl_net_finalize or tl_net_plan (the
  * latter only when the batch grows or the set of frozen parameters/losses
  * changes).  Forward, backward and steps allocate nothing. */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "internal.h"
-#include "blas.h"
 
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 tl_status tl_set_error(tl_net *net, tl_status st, const char *fmt, ...) {
     if (net) {
@@ -26,8 +25,6 @@ tl_status tl_set_error(tl_net *net, tl_status st, const char *fmt, ...) {
 }
 
 const char *tl_net_error(const tl_net *net) { return net ? net->err : "no network"; }
-
-const char *const tl_optim_names[TL_OPTIM_COUNT + 1] = {"sgd", "adam", "adamw", NULL};
 
 /* ---- RNG: splitmix64 ---- */
 
@@ -57,20 +54,13 @@ tl_status tl_net_create(tl_net **out, uint64_t seed) {
     return TL_OK;
 }
 
-static void free_plan(tl_net *net) {
-    free(net->act);
-    net->act = NULL;
-    net->act_floats = 0;
-    net->planned_B = 0;
-}
-
 void tl_net_free(tl_net *net) {
     if (!net) return;
     for (int i = 0; i < net->n_nodes; i++) free(net->nodes[i].in);
     free(net->nodes);
     free(net->params);
     for (int a = 0; a < TL_ARENA_COUNT; a++) free(net->arena[a]);
-    free_plan(net);
+    tl_plan_free(net);
     free(net);
 }
 
@@ -494,319 +484,6 @@ void tl_net_set_input_grad(tl_net *net, int node, int wanted) {
 const float *tl_node_output(const tl_net *net, int node) { return net->nodes[node].out; }
 const float *tl_node_grad(const tl_net *net, int node) { return net->nodes[node].dout; }
 
-/* ---- planning ---- */
-
-static int node_trains(const tl_net *net, const tl_node *n) {
-    for (int k = 0; k < n->n_param; k++) {
-        const tl_param *p = &net->params[n->param[k]];
-        if (p->trainable && !p->buffer) return 1;
-    }
-    return 0;
-}
-
-/* Which nodes get a gradient: those downstream of a trainable parameter or a
- * wanted input gradient (forward pass over the DAG), and upstream of a loss
- * (backward pass).  A frozen prefix therefore costs no backward work. */
-static tl_status plan_grads(tl_net *net) {
-    for (int i = 0; i < net->n_nodes; i++) {
-        tl_node *n = &net->nodes[i];
-        int g = n->op == TL_OP_INPUT ? n->input_grad : node_trains(net, n);
-        for (int k = 0; !g && k < n->n_in; k++) g = net->nodes[n->in[k]].needs_grad;
-        n->needs_grad = g;
-    }
-    char *live = calloc((size_t)net->n_nodes + 1, 1);
-    if (!live) return tl_set_error(net, TL_ERR_NOMEM, "out of memory planning %d nodes", net->n_nodes);
-    for (int i = net->n_nodes - 1; i >= 0; i--) {
-        tl_node *n = &net->nodes[i];
-        if (tl_ops[n->op].info.is_loss) live[i] = 1;
-        if (live[i])
-            for (int k = 0; k < n->n_in; k++) live[n->in[k]] = 1;
-        n->needs_grad = n->needs_grad && live[i];
-    }
-    free(live);
-    return TL_OK;
-}
-
-/* Lay out one slab as [gradients | outputs | scratch] for batch B (pass 0
- * measures, pass 1 assigns); gradients come first so one memset clears them. */
-static size_t plan_layout(tl_net *net, int B, int assign, size_t *ndout) {
-    size_t off = 0;
-    for (int i = 0; i < net->n_nodes; i++) {
-        tl_node *n = &net->nodes[i];
-        const tl_op_def *d = &tl_ops[n->op];
-        float *dout = NULL;
-        if (d->info.is_loss) {
-            dout = NULL;
-        } else if (d->view == TL_VIEW_ALL) {
-            dout = net->nodes[n->in[0]].dout;
-        } else if (n->needs_grad) {
-            dout = net->act + off;
-            off += (size_t)B * (size_t)n->size;
-        }
-        if (assign) n->dout = dout;
-    }
-    *ndout = off;
-    for (int i = 0; i < net->n_nodes; i++) {
-        tl_node *n = &net->nodes[i];
-        const tl_op_def *d = &tl_ops[n->op];
-        int owns = n->op != TL_OP_INPUT && !d->info.is_loss && d->view == TL_VIEW_NONE;
-        int64_t aux = d->aux_size ? d->aux_size(net, n) : 0;
-        int64_t once = d->aux_once ? d->aux_once(net, n) : 0;
-        if (assign) {
-            n->owned_out = owns ? net->act + off : NULL;
-            if (owns) n->out = n->owned_out;
-            n->aux = aux || once ? net->act + off + (owns ? (size_t)B * (size_t)n->size : 0) : NULL;
-            n->aux_size = aux;
-        }
-        if (owns) off += (size_t)B * (size_t)n->size;
-        off += (size_t)B * (size_t)aux + (size_t)once;
-    }
-    return off;
-}
-
-tl_status tl_net_plan(tl_net *net, int B) {
-    if (!net->finalized) return tl_set_error(net, TL_ERR_STATE, "the network is not finalized");
-    if (B <= 0) return tl_set_error(net, TL_ERR_VALUE, "batch size must be positive, got %d", B);
-    if (net->planned_B >= B && net->act) return TL_OK;
-    for (int i = 0; i < net->n_nodes; i++) {
-        const tl_node *n = &net->nodes[i];
-        int64_t aux = tl_ops[n->op].aux_size ? tl_ops[n->op].aux_size(net, n) : 0;
-        if ((int64_t)B * (n->size > aux ? n->size : aux) > TL_INT_MAX)
-            return tl_set_error(net, TL_ERR_SHAPE, "node '%s': batch %d x %lld features exceeds 2^31-1 elements",
-                                n->name, B, (long long)n->size);
-    }
-    tl_status st = plan_grads(net);
-    if (st) return st;
-    size_t ndout = 0, total = plan_layout(net, B, 0, &ndout);
-    if (total > net->act_floats || !net->act) {
-        free(net->act);
-        net->act = malloc(sizeof(float) * (total ? total : 1));
-        if (!net->act) {
-            net->act_floats = 0;
-            net->planned_B = 0;
-            return tl_set_error(net, TL_ERR_NOMEM, "out of memory planning batch %d (%zu floats)", B, total);
-        }
-        net->act_floats = total;
-    }
-    plan_layout(net, B, 1, &ndout);
-    net->n_dout_floats = ndout;
-    net->planned_B = B;
-    return TL_OK;
-}
-
-/* ---- computation ---- */
-
-static int all_finite(const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
-static tl_status check_bound(tl_net *net, int B, int need_targets) {
-    for (int i = 0; i < net->n_nodes; i++) {
-        tl_node *n = &net->nodes[i];
-        if (n->op == TL_OP_INPUT && !n->out)
-            return tl_set_error(net, TL_ERR_STATE, "input '%s' has no data bound", n->name);
-        if (tl_ops[n->op].info.is_loss && need_targets) {
-            if (!n->target) return tl_set_error(net, TL_ERR_STATE, "loss '%s' has no target bound", n->name);
-            tl_status st;
-            /* labels index the probabilities: the core checks them on every step (train.c words the message) */
-            if (tl_ops[n->op].info.target == TL_TARGET_INT &&
-                (st = tl_check_labels(net, i - net->n_regular, n->target, B, NULL)))
-                return st;
-        }
-    }
-    return TL_OK;
-}
-
-static tl_status run_forward(tl_net *net, int B, int train, int with_losses, double *losses) {
-    int k = 0;
-    for (int i = 0; i < net->n_nodes; i++) {
-        tl_node *n = &net->nodes[i];
-        int is_loss = tl_ops[n->op].info.is_loss;
-        if (is_loss && !with_losses) continue;
-        tl_ops[n->op].forward(net, n, B, train);
-        if (is_loss) {
-            if (losses) losses[k] = n->loss;
-            k++;
-            if (net->check_finite && !isfinite(n->loss))
-                return tl_set_error(net, TL_ERR_NONFINITE, "loss '%s' is %g", n->name, n->loss);
-        } else if (net->check_finite && !all_finite(n->out, (int64_t)B * n->size)) {
-            return tl_set_error(net, TL_ERR_NONFINITE, "node '%s' (%s) produced NaN or infinity%s", n->name,
-                                tl_ops[n->op].info.name, n->op == TL_OP_INPUT ? " (in the input data)" : "");
-        }
-    }
-    return TL_OK;
-}
-
-tl_status tl_net_forward(tl_net *net, int B, int train, double *losses) {
-    tl_status st = tl_net_plan(net, B);
-    if (st) return st;
-    int with_losses = losses != NULL;
-    if ((st = check_bound(net, B, with_losses))) return st;
-    return run_forward(net, B, train, with_losses, losses);
-}
-
-static void run_backward(tl_net *net, int B) {
-    memset(net->act, 0, sizeof(float) * net->n_dout_floats);
-    for (int p = 0; p < net->n_params; p++) {
-        const tl_param *pr = &net->params[p];
-        if (pr->trainable && !pr->buffer)
-            memset(net->arena[TL_ARENA_GRAD] + pr->offset, 0, sizeof(float) * (size_t)pr->size);
-    }
-    for (int i = net->n_nodes - 1; i >= 0; i--) {
-        tl_node *n = &net->nodes[i];
-        if (tl_ops[n->op].info.is_loss) {
-            if (n->n_in && net->nodes[n->in[0]].needs_grad) tl_ops[n->op].backward(net, n, B);
-        } else if (n->needs_grad && n->op != TL_OP_INPUT) {
-            tl_ops[n->op].backward(net, n, B);
-        }
-    }
-}
-
-/* Adds the regularizers' gradients to GRAD and returns their value. */
-static double apply_reg(tl_net *net, int add_grad) {
-    double total = 0.0;
-    const float *w0 = net->arena[TL_ARENA_SNAPSHOT], *F = net->arena[TL_ARENA_FISHER];
-    for (int p = 0; p < net->n_params; p++) {
-        const tl_param *pr = &net->params[p];
-        if (pr->buffer || !(pr->l2 > 0.0f || pr->l2sp > 0.0f || pr->ewc > 0.0f)) continue;
-        const float *w = net->arena[TL_ARENA_VALUE] + pr->offset;
-        float *g = add_grad && pr->trainable ? net->arena[TL_ARENA_GRAD] + pr->offset : NULL;
-        const float *s = w0 + pr->offset, *f = F + pr->offset;
-        double acc = 0.0;
-        for (int64_t i = 0; i < pr->size; i++) {
-            float d = w[i] - s[i];
-            float c = pr->l2sp + pr->ewc * f[i];
-            acc += (double)pr->l2 * w[i] * w[i] + (double)c * d * d;
-            if (g) g[i] += pr->l2 * w[i] + c * d;
-        }
-        total += 0.5 * acc;
-    }
-    return total;
-}
-
-double tl_net_reg_value(const tl_net *net) { return apply_reg((tl_net *)net, 0); }
-
-tl_status tl_net_forward_backward(tl_net *net, int B, int with_reg, double *losses, double *reg) {
-    tl_status st = tl_net_plan(net, B);
-    if (st) return st;
-    if (net->n_nodes == net->n_regular) return tl_set_error(net, TL_ERR_STATE, "the network has no loss; compile it first");
-    if ((st = check_bound(net, B, 1))) return st;
-    if ((st = run_forward(net, B, 1, 1, losses))) return st;
-    run_backward(net, B);
-    double r = with_reg ? apply_reg(net, 1) : 0.0;
-    if (reg) *reg = r;
-    return TL_OK;
-}
-
-static void optim_update(tl_net *net, float lr) {
-    const tl_optim_cfg *o = &net->optim;
-    net->t++;
-    float bc1 = 1.0f, bc2 = 1.0f;
-    if (o->kind != TL_OPTIM_SGD) {
-        bc1 = 1.0f - powf(o->beta1, (float)net->t);
-        bc2 = 1.0f - powf(o->beta2, (float)net->t);
-    }
-    for (int p = 0; p < net->n_params; p++) {
-        const tl_param *pr = &net->params[p];
-        if (!pr->trainable || pr->buffer) continue;
-        float *restrict w = net->arena[TL_ARENA_VALUE] + pr->offset;
-        const float *restrict g = net->arena[TL_ARENA_GRAD] + pr->offset;
-        float *restrict m = net->arena[TL_ARENA_M] + pr->offset, *restrict v = net->arena[TL_ARENA_V] + pr->offset;
-        const float *restrict mask = net->arena[TL_ARENA_MASK] + pr->offset;
-        int64_t N = pr->size;
-        switch (o->kind) {
-        case TL_OPTIM_SGD: {
-            /* Every element is computed and the mask selects between the new
-             * and the old value, so the loops have no branch and vectorize; a
-             * frozen element (mask 0) keeps its weight and momentum bit for
-             * bit whatever its gradient holds. */
-            const float mu = o->momentum, wd = o->weight_decay;
-            if (mu == 0.0f) {
-                for (int64_t i = 0; i < N; i++) {
-                    float wi = w[i], nw = wi - lr * (g[i] + wd * wi);
-                    float ow = mask[i] != 0.0f ? nw : wi;
-                    w[i] = ow;
-                }
-            } else if (!o->nesterov) {
-                for (int64_t i = 0; i < N; i++) {
-                    float wi = w[i], mi = m[i], nm = mu * mi + (g[i] + wd * wi);
-                    float nw = wi - lr * nm;
-                    int on = mask[i] != 0.0f;
-                    float om = on ? nm : mi, ow = on ? nw : wi; /* selected, then stored: vectorizes */
-                    m[i] = om;
-                    w[i] = ow;
-                }
-            } else {
-                for (int64_t i = 0; i < N; i++) {
-                    float wi = w[i], mi = m[i], gi = g[i] + wd * wi, nm = mu * mi + gi;
-                    float nw = wi - lr * (gi + mu * nm);
-                    int on = mask[i] != 0.0f;
-                    float om = on ? nm : mi, ow = on ? nw : wi;
-                    m[i] = om;
-                    w[i] = ow;
-                }
-            }
-            break;
-        }
-        case TL_OPTIM_COUNT: /* refused by tl_net_set_optim */
-            break;
-        case TL_OPTIM_ADAM:
-        case TL_OPTIM_ADAMW: {
-            const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-            const float wd = o->weight_decay, step = lr / bc1, isq = 1.0f / sqrtf(bc2);
-            const float cwd = o->kind == TL_OPTIM_ADAMW ? 0.0f : wd;      /* coupled: into the gradient */
-            const float dwd = o->kind == TL_OPTIM_ADAMW ? lr * wd : 0.0f; /* decoupled: on the weight */
-            for (int64_t i = 0; i < N; i++) {
-                float wi = w[i], mi = m[i], vi = v[i];
-                float gi = g[i] + cwd * wi;
-                float nw = wi - dwd * wi;
-                float nm = b1 * mi + (1.0f - b1) * gi;
-                float nv = b2 * vi + (1.0f - b2) * gi * gi;
-                nw -= step * nm / (sqrtf(nv) * isq + eps);
-                int on = mask[i] != 0.0f;
-                float om = on ? nm : mi, ov = on ? nv : vi, ow = on ? nw : wi;
-                m[i] = om;
-                v[i] = ov;
-                w[i] = ow;
-            }
-            break;
-        }
-        }
-    }
-}
-
-tl_status tl_net_train_step(tl_net *net, int B, float lr, double *losses, double *reg) {
-    if (!net->optim_set) return tl_set_error(net, TL_ERR_STATE, "no optimizer set; compile the network first");
-    if (!isfinite(lr) || lr < 0.0f) return tl_set_error(net, TL_ERR_VALUE, "learning rate must be finite and >= 0, got %g", (double)lr);
-    tl_status st = tl_net_forward_backward(net, B, 1, losses, reg);
-    if (st) return st;
-    if (net->check_finite) {
-        for (int p = 0; p < net->n_params; p++) {
-            const tl_param *pr = &net->params[p];
-            if (pr->trainable && !pr->buffer && !all_finite(net->arena[TL_ARENA_GRAD] + pr->offset, pr->size))
-                return tl_set_error(net, TL_ERR_NONFINITE, "gradient of '%s' holds NaN or infinity; weights left unchanged",
-                                    pr->name);
-        }
-    }
-    optim_update(net, lr);
-    return TL_OK;
-}
-
-tl_status tl_net_accumulate_fisher(tl_net *net, int B, float scale) {
-    tl_status st = tl_net_forward_backward(net, B, 0, NULL, NULL);
-    if (st) return st;
-    float *F = net->arena[TL_ARENA_FISHER];
-    const float *g = net->arena[TL_ARENA_GRAD];
-    for (int p = 0; p < net->n_params; p++) {
-        const tl_param *pr = &net->params[p];
-        if (!pr->trainable || pr->buffer) continue;
-        for (int64_t i = pr->offset; i < pr->offset + pr->size; i++) F[i] += scale * g[i] * g[i];
-    }
-    return TL_OK;
-}
-
 int tl_net_n_losses(const tl_net *net) { return net->n_nodes - net->n_regular; }
 int tl_net_finalized(const tl_net *net) { return net->finalized; }
 int tl_net_loss_node(const tl_net *net, int k) { return net->n_regular + k; }
@@ -816,53 +493,7 @@ void tl_net_loss_stats(const tl_net *net, int k, int64_t *count, int64_t *correc
     *correct = n->loss_correct;
 }
 
-tl_status tl_net_set_optim(tl_net *net, const tl_optim_cfg *cfg) {
-    if (cfg->kind < TL_OPTIM_SGD || cfg->kind >= TL_OPTIM_COUNT)
-        return tl_set_error(net, TL_ERR_VALUE, "unknown optimizer %d", (int)cfg->kind);
-    if (!(cfg->momentum >= 0.0f && cfg->momentum < 1.0f))
-        return tl_set_error(net, TL_ERR_VALUE, "momentum must be in [0, 1), got %g", (double)cfg->momentum);
-    if (cfg->nesterov && cfg->momentum == 0.0f)
-        return tl_set_error(net, TL_ERR_VALUE, "Nesterov momentum needs momentum > 0");
-    if (!(cfg->weight_decay >= 0.0f) || !isfinite(cfg->weight_decay))
-        return tl_set_error(net, TL_ERR_VALUE, "weight decay must be finite and >= 0, got %g", (double)cfg->weight_decay);
-    if (cfg->kind != TL_OPTIM_SGD &&
-        !(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f && cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f && cfg->eps > 0.0f))
-        return tl_set_error(net, TL_ERR_VALUE, "Adam needs 0 <= beta1, beta2 < 1 and eps > 0, got %g, %g, %g",
-                            (double)cfg->beta1, (double)cfg->beta2, (double)cfg->eps);
-    net->optim = *cfg;
-    net->optim_set = 1;
-    return TL_OK;
-}
-
-void tl_net_reset_optim(tl_net *net) {
-    if (!net->finalized) return;
-    memset(net->arena[TL_ARENA_M], 0, sizeof(float) * (size_t)net->arena_size);
-    memset(net->arena[TL_ARENA_V], 0, sizeof(float) * (size_t)net->arena_size);
-    net->t = 0;
-}
-int64_t tl_net_optim_steps(const tl_net *net) { return net->t; }
-void tl_net_set_optim_steps(tl_net *net, int64_t t) { net->t = t; }
 void tl_net_set_check_finite(tl_net *net, int on) { net->check_finite = !!on; }
 void tl_net_seed_dropout(tl_net *net, uint64_t seed) { net->drop_rng = seed; }
 uint64_t tl_net_rng_state(const tl_net *net) { return net->drop_rng; }
 void tl_net_set_rng_state(tl_net *net, uint64_t s) { net->drop_rng = s; }
-
-int tl_sgemm_probe(int M, int N, int K, int reps, double *secs) {
-    float *a = malloc(sizeof(float) * (size_t)M * K), *b = malloc(sizeof(float) * (size_t)K * N),
-          *c = malloc(sizeof(float) * (size_t)M * N);
-    if (!a || !b || !c) {
-        free(a); free(b); free(c);
-        return 1;
-    }
-    for (size_t i = 0; i < (size_t)M * K; i++) a[i] = (float)(i % 7) * 0.1f;
-    for (size_t i = 0; i < (size_t)K * N; i++) b[i] = (float)(i % 5) * 0.1f;
-    tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N); /* warm up */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (int r = 0; r < reps; r++)
-        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K, b, N, 0.0f, c, N);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    *secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    free(a); free(b); free(c);
-    return 0;
-}
