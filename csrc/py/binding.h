@@ -1,0 +1,57 @@
+/* binding.h - what the binding's files share: the Net object, the module
+ * state, and the conversions between Python/NumPy values and the core's
+ * (convert.c).  The Net type is in nettype.c, the module in module.c. */
+#ifndef TLPY_BINDING_H
+#define TLPY_BINDING_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL tlearn_core_ARRAY_API
+#ifndef TLPY_IMPORT_ARRAY
+#define NO_IMPORT_ARRAY /* module.c imports the NumPy C API, the other files use its table */
+#endif
+#include <numpy/arrayobject.h>
+
+#include "../core/tl.h"
+
+typedef struct {
+    PyObject *NetType;
+    PyObject *TlearnError;
+} mod_state;
+
+typedef struct {
+    PyObject_HEAD
+    tl_net *net;
+    PyObject *error;  /* TlearnError, strong ref */
+    int busy;         /* set while a call runs with the GIL released */
+    int grad_B;       /* batch of the last backward pass (rows input_grad may read), 0 if none */
+} NetObject;
+
+extern PyType_Spec Net_spec; /* nettype.c */
+
+typedef struct {
+    int n_in, n_loss;
+    int *in_nodes, *loss_nodes;
+    PyArrayObject **in_arr, **tgt_arr;
+    npy_intp B;
+    tl_data data;     /* the arrays as the core reads them */
+    const float **in_data;
+    const void **tgt_data;
+} bound_t;
+
+/* convert.c */
+int op_from_name(const char *name);
+PyObject *raise_status(NetObject *self, tl_status st);
+PyArrayObject *as_array(PyObject *obj, int type, const char *what, const char *name, int integer_only);
+void bound_free(bound_t *b);
+int bind_arrays(NetObject *self, PyObject *inputs, PyObject *targets, bound_t *b, int check);
+void bind_rows(tl_net *net, const bound_t *b, npy_intp start);
+void unbind(tl_net *net, const bound_t *b);
+int parse_ints(PyObject *seq, int *out, int cap, const char *what);
+int parse_attrs(PyObject *dict, int op, const char *node, tl_attrs *out);
+PyObject *int_tuple(const int *v, int n);
+PyObject *losses_tuple(const double *losses, int n);
+PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl);
+
+#endif

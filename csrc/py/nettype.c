@@ -1,0 +1,741 @@
+/* nettype.c - the Net type: a heap type wrapping a tl_net.  Every call that
+ * runs the core on caller arrays goes through call_net (one network, one call
+ * at a time; arrays converted and bound; the GIL released around the math
+ * only).  Parameter arrays are NumPy views on the C arenas that keep the Net
+ * alive. */
+#include "binding.h"
+
+#include <string.h>
+
+#define MAX_OUTPUTS 256 /* nodes one forward call returns */
+
+static const char *arena_names[TL_ARENA_COUNT] = {"value", "grad", "mask", "snapshot", "fisher", "m", "v"};
+
+/* Refuse concurrent use of one network; the GIL makes the check-and-set atomic. */
+static int enter(NetObject *self) {
+    if (self->busy) {
+        PyErr_SetString(self->error, "this network is in use by another thread; a network runs one call at a time "
+                                     "(use model.clone() for a second thread)");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+static void leave(NetObject *self) { self->busy = 0; }
+
+static int require_finalized(NetObject *self) {
+    if (tl_net_finalized(self->net)) return 0;
+    PyErr_SetString(self->error, "the network is not finalized (call finalize() after adding its nodes)");
+    return -1;
+}
+
+/* ---------- Net type ---------- */
+
+static PyObject *Net_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"seed", NULL};
+    unsigned long long seed = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|K:Net", kwlist, &seed)) return NULL;
+    PyObject *mod = PyType_GetModule(type);
+    if (!mod) return NULL;
+    mod_state *st = PyModule_GetState(mod);
+    NetObject *self = (NetObject *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    if (tl_net_create(&self->net, seed) != TL_OK) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    self->error = Py_NewRef(st->TlearnError);
+    return (PyObject *)self;
+}
+
+static int Net_traverse(NetObject *self, visitproc visit, void *arg) {
+    Py_VISIT(self->error);
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+static void Net_dealloc(NetObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    tl_net_free(self->net);
+    Py_CLEAR(self->error);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Net_add(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"op", "inputs", "name", "attrs", "shape", NULL};
+    const char *opname, *name = "";
+    PyObject *inputs = NULL, *attrs = NULL, *shape = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|OsOO:add", kwlist, &opname, &inputs, &name, &attrs, &shape))
+        return NULL;
+    int op = op_from_name(opname);
+    if (op < 0) return NULL;
+    int ins[TL_MAX_INPUTS], sh[TL_MAX_DIM];
+    tl_attrs at;
+    int nin = parse_ints(inputs, ins, TL_MAX_INPUTS, "inputs");
+    int nsh = nin < 0 ? -1 : parse_ints(shape, sh, TL_MAX_DIM, "shape");
+    if (nsh < 0 || parse_attrs(attrs, op, *name ? name : opname, &at)) return NULL;
+    if (enter(self)) return NULL;
+    int id = -1;
+    tl_status st = tl_net_add(self->net, op, ins, nin, name, &at, sh, nsh, &id);
+    leave(self);
+    if (st) return raise_status(self, st);
+    return PyLong_FromLong(id);
+}
+
+static PyObject *Net_share(NetObject *self, PyObject *args) {
+    int node, source;
+    if (!PyArg_ParseTuple(args, "ii:share", &node, &source)) return NULL;
+    if (enter(self)) return NULL;
+    tl_status st = tl_net_share(self->net, node, source);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_finalize(NetObject *self, PyObject *Py_UNUSED(a)) {
+    if (enter(self)) return NULL;
+    tl_status st = tl_net_finalize(self->net);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_add_loss(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"op", "input", "name", "weight", "attrs", NULL};
+    const char *opname, *name = "";
+    int input;
+    float weight = 1.0f;
+    PyObject *attrs = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "si|sfO:add_loss", kwlist, &opname, &input, &name, &weight, &attrs))
+        return NULL;
+    int op = op_from_name(opname);
+    if (op < 0) return NULL;
+    tl_attrs at;
+    if (parse_attrs(attrs, op, *name ? name : opname, &at)) return NULL;
+    if (enter(self)) return NULL;
+    int id = -1;
+    tl_status st = tl_net_add_loss(self->net, op, input, name, weight, &at, &id);
+    leave(self);
+    if (st) return raise_status(self, st);
+    return PyLong_FromLong(id);
+}
+
+static PyObject *Net_clear_losses(NetObject *self, PyObject *Py_UNUSED(a)) {
+    if (enter(self)) return NULL;
+    tl_net_clear_losses(self->net);
+    leave(self);
+    Py_RETURN_NONE;
+}
+
+static int check_node(NetObject *self, int i) {
+    if (i < 0 || i >= tl_net_n_nodes(self->net)) {
+        PyErr_Format(PyExc_IndexError, "node index %d out of range 0..%d", i, tl_net_n_nodes(self->net) - 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_param_index(NetObject *self, int p) {
+    if (require_finalized(self)) return -1;
+    if (p < 0 || p >= tl_net_n_params(self->net)) {
+        PyErr_Format(PyExc_IndexError, "parameter index %d out of range 0..%d", p, tl_net_n_params(self->net) - 1);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Net_node(NetObject *self, PyObject *args) {
+    int i;
+    if (!PyArg_ParseTuple(args, "i:node", &i) || check_node(self, i)) return NULL;
+    int shape[TL_MAX_DIM], ins[TL_MAX_INPUTS];
+    int nd = tl_node_shape(self->net, i, shape);
+    int nin = tl_node_n_inputs(self->net, i);
+    for (int k = 0; k < nin && k < TL_MAX_INPUTS; k++) ins[k] = tl_node_input(self->net, i, k);
+    PyObject *sh = int_tuple(shape, nd), *in = int_tuple(ins, nin < TL_MAX_INPUTS ? nin : TL_MAX_INPUTS);
+    if (!sh || !in) {
+        Py_XDECREF(sh);
+        Py_XDECREF(in);
+        return NULL;
+    }
+    return Py_BuildValue("{s:s,s:s,s:N,s:N}", "name", tl_node_name(self->net, i), "op",
+                         tl_op_get(tl_node_op(self->net, i))->name, "shape", sh, "inputs", in);
+}
+
+static PyObject *Net_param_info(NetObject *self, PyObject *args) {
+    int p;
+    if (!PyArg_ParseTuple(args, "i:param_info", &p)) return NULL;
+    if (p < 0 || p >= tl_net_n_params(self->net)) {
+        PyErr_Format(PyExc_IndexError, "parameter index %d out of range 0..%d", p, tl_net_n_params(self->net) - 1);
+        return NULL;
+    }
+    int shape[TL_MAX_DIM];
+    int nd = tl_param_shape(self->net, p, shape);
+    float l2, l2sp, ewc;
+    tl_param_get_reg(self->net, p, &l2, &l2sp, &ewc);
+    PyObject *sh = int_tuple(shape, nd);
+    if (!sh) return NULL;
+    return Py_BuildValue("{s:s,s:i,s:N,s:O,s:O,s:f,s:f,s:f}", "name", tl_param_name(self->net, p), "node",
+                         tl_param_node(self->net, p), "shape", sh, "trainable",
+                         tl_param_trainable(self->net, p) ? Py_True : Py_False, "buffer",
+                         tl_param_is_buffer(self->net, p) ? Py_True : Py_False, "l2", (double)l2, "l2sp", (double)l2sp,
+                         "ewc", (double)ewc);
+}
+
+/* A NumPy view of one parameter in one arena; keeps the Net alive. */
+static PyObject *Net_view(NetObject *self, PyObject *args) {
+    const char *which;
+    int p;
+    if (!PyArg_ParseTuple(args, "si:view", &which, &p) || check_param_index(self, p)) return NULL;
+    int a = -1;
+    for (int k = 0; k < TL_ARENA_COUNT; k++)
+        if (!strcmp(arena_names[k], which)) a = k;
+    if (a < 0) {
+        PyErr_Format(PyExc_ValueError, "unknown arena '%s' (expected value, grad, mask, snapshot, fisher, m or v)", which);
+        return NULL;
+    }
+    int shape[TL_MAX_DIM];
+    npy_intp dims[TL_MAX_DIM];
+    int nd = tl_param_shape(self->net, p, shape);
+    for (int i = 0; i < nd; i++) dims[i] = shape[i];
+    float *data = tl_net_arena(self->net, a) + tl_param_offset(self->net, p);
+    PyObject *arr = PyArray_SimpleNewFromData(nd, dims, NPY_FLOAT32, data);
+    if (!arr) return NULL;
+    if (PyArray_SetBaseObject((PyArrayObject *)arr, Py_NewRef((PyObject *)self)) < 0) {
+        Py_DECREF(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+static PyObject *Net_set_trainable(NetObject *self, PyObject *args) {
+    int p, on;
+    if (!PyArg_ParseTuple(args, "ip:set_trainable", &p, &on) || check_param_index(self, p) || enter(self)) return NULL;
+    tl_status st = tl_param_set_trainable(self->net, p, on);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_set_reg(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"p", "l2", "l2sp", "ewc", NULL};
+    int p;
+    float l2 = 0, l2sp = 0, ewc = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "i|fff:set_reg", kwlist, &p, &l2, &l2sp, &ewc) ||
+        check_param_index(self, p) || enter(self))
+        return NULL;
+    tl_status st = tl_param_set_reg(self->net, p, l2, l2sp, ewc);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_reset_param(NetObject *self, PyObject *args) {
+    int p;
+    if (!PyArg_ParseTuple(args, "i:reset_param", &p) || check_param_index(self, p) || enter(self)) return NULL;
+    tl_status st = tl_param_reset(self->net, p);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_snapshot(NetObject *self, PyObject *Py_UNUSED(a)) {
+    if (require_finalized(self) || enter(self)) return NULL;
+    tl_net_snapshot(self->net);
+    leave(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_set_attr(NetObject *self, PyObject *args) {
+    int node;
+    const char *name;
+    double v;
+    if (!PyArg_ParseTuple(args, "isd:set_attr", &node, &name, &v) || check_node(self, node) || enter(self)) return NULL;
+    tl_status st = tl_node_set_attr(self->net, node, name, v);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_attr(NetObject *self, PyObject *args) {
+    int node;
+    const char *name;
+    if (!PyArg_ParseTuple(args, "is:attr", &node, &name) || check_node(self, node)) return NULL;
+    double v;
+    if (tl_node_attr(self->net, node, name, &v)) {
+        PyErr_SetString(PyExc_KeyError, tl_net_error(self->net));
+        return NULL;
+    }
+    int k = tl_op_attr_find(tl_node_op(self->net, node), name);
+    if (tl_op_get(tl_node_op(self->net, node))->attrs[k].kind == TL_ATTR_FLOAT) return PyFloat_FromDouble(v);
+    return PyLong_FromDouble(v);
+}
+
+static PyObject *Net_set_optim(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"kind", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "eps", NULL};
+    const char *kind;
+    tl_optim_cfg cfg = {0};
+    cfg.beta1 = 0.9f;
+    cfg.beta2 = 0.999f;
+    cfg.eps = 1e-8f;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|fpffff:set_optim", kwlist, &kind, &cfg.momentum, &cfg.nesterov,
+                                     &cfg.weight_decay, &cfg.beta1, &cfg.beta2, &cfg.eps))
+        return NULL;
+    int k = 0;
+    while (tl_optim_names[k] && strcmp(tl_optim_names[k], kind)) k++;
+    if (!tl_optim_names[k]) {
+        PyErr_Format(PyExc_ValueError, "unknown optimizer '%s' (expected 'sgd', 'adam' or 'adamw')", kind);
+        return NULL;
+    }
+    cfg.kind = (tl_optim)k;
+    if (enter(self)) return NULL;
+    tl_status st = tl_net_set_optim(self->net, &cfg);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_reset_optim(NetObject *self, PyObject *Py_UNUSED(a)) {
+    if (enter(self)) return NULL;
+    tl_net_reset_optim(self->net);
+    leave(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_set_input_grad(NetObject *self, PyObject *args) {
+    int node, on;
+    if (!PyArg_ParseTuple(args, "ip:set_input_grad", &node, &on) || check_node(self, node)) return NULL;
+    if (tl_node_op(self->net, node) != TL_OP_INPUT) {
+        PyErr_Format(PyExc_ValueError, "node %d ('%s') is not an input", node, tl_node_name(self->net, node));
+        return NULL;
+    }
+    if (enter(self)) return NULL;
+    tl_net_set_input_grad(self->net, node, on);
+    leave(self);
+    Py_RETURN_NONE;
+}
+
+/* train_step(inputs, targets, lr) -> (losses tuple, reg) */
+static PyObject *Net_train_step(NetObject *self, PyObject *args) {
+    PyObject *inputs, *targets;
+    float lr;
+    if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &lr) || require_finalized(self)) return NULL;
+    if (enter(self)) return NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
+        leave(self);
+        return NULL;
+    }
+    double losses[TL_MAX_LOSSES] = {0}, reg = 0.0;
+    if (b.n_loss > TL_MAX_LOSSES) {
+        bound_free(&b);
+        leave(self);
+        PyErr_Format(PyExc_ValueError, "at most %d losses per network", TL_MAX_LOSSES);
+        return NULL;
+    }
+    tl_status st;
+    bind_rows(self->net, &b, 0);
+    Py_BEGIN_ALLOW_THREADS
+    st = tl_net_train_step(self->net, (int)b.B, lr, losses, &reg);
+    Py_END_ALLOW_THREADS
+    unbind(self->net, &b);
+    self->grad_B = st ? 0 : (int)b.B;
+    int n = b.n_loss;
+    bound_free(&b);
+    leave(self);
+    if (st) return raise_status(self, st);
+    double cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
+    for (int k = 0; k < n; k++) {
+        int64_t c, o;
+        tl_net_loss_stats(self->net, k, &c, &o);
+        cnt[k] = (double)c;
+        ok[k] = (double)o;
+    }
+    return Py_BuildValue("NdNN", losses_tuple(losses, n), reg, losses_tuple(cnt, n), losses_tuple(ok, n));
+}
+
+/* train_batches(inputs, targets, batch_size, lrs, index=None) -> dict of arrays
+ * Runs len(lrs) steps in one C call (tl_net_train_batches) with the GIL
+ * released.  Without index, step s takes rows [s bs, (s+1) bs) of the arrays;
+ * with index (a permutation or any row list), rows index[s bs : (s+1) bs],
+ * gathered by the core batch by batch.  The result names its columns:
+ * "loss", "count", "correct" (steps, n_losses) and "reg" (steps,). */
+static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
+    PyObject *inputs, *targets, *lrs_obj, *index_obj = Py_None;
+    int bs;
+    if (!PyArg_ParseTuple(args, "OOiO|O:train_batches", &inputs, &targets, &bs, &lrs_obj, &index_obj) ||
+        require_finalized(self))
+        return NULL;
+    PyArrayObject *lrs = (PyArrayObject *)PyArray_FROMANY(lrs_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
+    if (!lrs) return NULL;
+    PyArrayObject *index = NULL;
+    if (index_obj != Py_None) {
+        index = as_array(index_obj, NPY_INT64, "argument", "index", 1);
+        if (!index) {
+            Py_DECREF(lrs);
+            return NULL;
+        }
+        if (PyArray_NDIM(index) != 1) {
+            PyErr_Format(PyExc_ValueError, "index: expected a 1-d array of row numbers, got %d dimensions",
+                         PyArray_NDIM(index));
+            Py_DECREF(lrs);
+            Py_DECREF(index);
+            return NULL;
+        }
+    }
+    if (enter(self)) {
+        Py_DECREF(lrs);
+        Py_XDECREF(index);
+        return NULL;
+    }
+    PyObject *out = NULL;
+    tl_step_result *res = NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, 0)) goto done; /* the core checks the rows it will read */
+    npy_intp steps = PyArray_DIM(lrs, 0), N = index ? PyArray_DIM(index, 0) : b.B;
+    res = PyMem_Calloc((size_t)steps + 1, sizeof *res);
+    if (!res) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    const int64_t *idx = index ? PyArray_DATA(index) : NULL;
+    const float *lr = PyArray_DATA(lrs);
+    int64_t ran = 0;
+    tl_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = tl_net_train_batches(self->net, &b.data, idx, N, bs, lr, steps, res, &ran);
+    Py_END_ALLOW_THREADS
+    self->grad_B = ran ? (int)(N - (ran - 1) * bs < bs ? N - (ran - 1) * bs : bs) : 0;
+    if (st) {
+        raise_status(self, st);
+        goto done;
+    }
+    out = step_results(res, steps, b.n_loss);
+done:
+    PyMem_Free(res);
+    bound_free(&b);
+    Py_DECREF(lrs);
+    Py_XDECREF(index);
+    leave(self);
+    return out;
+}
+
+/* check_data(inputs, targets=None): the core's check of the values (finite
+ * inputs, labels in range) without running anything, e.g. before an epoch loop */
+static PyObject *Net_check_data(NetObject *self, PyObject *args) {
+    PyObject *inputs, *targets = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:check_data", &inputs, &targets) || require_finalized(self)) return NULL;
+    if (enter(self)) return NULL;
+    bound_t b;
+    int bad = bind_arrays(self, inputs, targets == Py_None ? NULL : targets, &b, 1);
+    if (!bad) bound_free(&b);
+    leave(self);
+    if (bad) return NULL;
+    Py_RETURN_NONE;
+}
+
+/* forward(inputs, outputs, train=False, batch_size=0) -> list of arrays (copies) */
+static PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"inputs", "outputs", "train", "batch_size", NULL};
+    PyObject *inputs, *outputs;
+    int train = 0, bs = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|pi:forward", kwlist, &inputs, &outputs, &train, &bs) ||
+        require_finalized(self))
+        return NULL;
+    int outs[MAX_OUTPUTS];
+    int nout = parse_ints(outputs, outs, MAX_OUTPUTS, "outputs");
+    if (nout < 0) return NULL;
+    for (int k = 0; k < nout; k++) {
+        if (check_node(self, outs[k])) return NULL;
+        if (tl_op_get(tl_node_op(self->net, outs[k]))->is_loss) {
+            PyErr_Format(PyExc_ValueError, "node %d is a loss; request the node it is computed on", outs[k]);
+            return NULL;
+        }
+    }
+    if (enter(self)) return NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, NULL, &b, 1)) {
+        leave(self);
+        return NULL;
+    }
+    PyObject *res = PyList_New(nout);
+    PyArrayObject *arrs[MAX_OUTPUTS] = {0};
+    if (!res) goto error;
+    for (int k = 0; k < nout; k++) {
+        int shape[TL_MAX_DIM];
+        npy_intp dims[TL_MAX_DIM + 1];
+        int nd = tl_node_shape(self->net, outs[k], shape);
+        dims[0] = b.B;
+        for (int d = 0; d < nd; d++) dims[d + 1] = shape[d];
+        arrs[k] = (PyArrayObject *)PyArray_EMPTY(nd + 1, dims, NPY_FLOAT32, 0);
+        if (!arrs[k]) goto error;
+        PyList_SET_ITEM(res, k, (PyObject *)arrs[k]);
+    }
+    npy_intp N = b.B, chunk = bs > 0 ? bs : N;
+    tl_status st = TL_OK;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp start = 0; start < N && !st; start += chunk) {
+        int B = (int)(N - start < chunk ? N - start : chunk);
+        bind_rows(self->net, &b, start);
+        st = tl_net_forward(self->net, B, train, NULL);
+        if (!st)
+            for (int k = 0; k < nout; k++) {
+                int64_t sz = tl_node_size(self->net, outs[k]);
+                memcpy((float *)PyArray_DATA(arrs[k]) + start * sz, tl_node_output(self->net, outs[k]),
+                       sizeof(float) * (size_t)(B * sz));
+            }
+    }
+    Py_END_ALLOW_THREADS
+    unbind(self->net, &b);
+    if (st) {
+        raise_status(self, st);
+        goto error;
+    }
+    bound_free(&b);
+    leave(self);
+    return res;
+error:
+    Py_XDECREF(res);
+    bound_free(&b);
+    leave(self);
+    return NULL;
+}
+
+/* evaluate(inputs, targets, batch_size=0) -> (sums, counts, corrects): per loss, the
+ * loss summed over labelled entries, their number and the number predicted
+ * right, in evaluation mode (no dropout, no gradients). */
+static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"inputs", "targets", "batch_size", NULL};
+    PyObject *inputs, *targets;
+    int bs = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|i:evaluate", kwlist, &inputs, &targets, &bs) || require_finalized(self))
+        return NULL;
+    if (enter(self)) return NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
+        leave(self);
+        return NULL;
+    }
+    int nl = b.n_loss;
+    double losses[TL_MAX_LOSSES], sums[TL_MAX_LOSSES] = {0}, cnts[TL_MAX_LOSSES] = {0}, oks[TL_MAX_LOSSES] = {0};
+    tl_status st = nl > TL_MAX_LOSSES ? TL_ERR_VALUE : TL_OK;
+    npy_intp N = b.B, chunk = bs > 0 ? bs : N;
+    Py_BEGIN_ALLOW_THREADS
+    for (npy_intp start = 0; start < N && !st; start += chunk) {
+        int B = (int)(N - start < chunk ? N - start : chunk);
+        bind_rows(self->net, &b, start);
+        st = tl_net_forward(self->net, B, 0, losses);
+        for (int k = 0; !st && k < nl; k++) {
+            int64_t cnt, ok;
+            tl_net_loss_stats(self->net, k, &cnt, &ok);
+            sums[k] += losses[k] * (double)cnt;
+            cnts[k] += (double)cnt;
+            oks[k] += (double)ok;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    unbind(self->net, &b);
+    bound_free(&b);
+    leave(self);
+    if (st) return raise_status(self, st);
+    PyObject *a = PyTuple_New(nl), *c = PyTuple_New(nl), *o = PyTuple_New(nl);
+    if (!a || !c || !o) {
+        Py_XDECREF(a); Py_XDECREF(c); Py_XDECREF(o);
+        return NULL;
+    }
+    for (int k = 0; k < nl; k++) {
+        PyTuple_SET_ITEM(a, k, PyFloat_FromDouble(sums[k]));
+        PyTuple_SET_ITEM(c, k, PyFloat_FromDouble(cnts[k]));
+        PyTuple_SET_ITEM(o, k, PyFloat_FromDouble(oks[k]));
+    }
+    return Py_BuildValue("NNN", a, c, o);
+}
+
+/* forward_backward(inputs, targets, with_reg=True) -> (losses, reg); gradients left in the grad arena */
+static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"inputs", "targets", "with_reg", NULL};
+    PyObject *inputs, *targets;
+    int with_reg = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|p:forward_backward", kwlist, &inputs, &targets, &with_reg) ||
+        require_finalized(self))
+        return NULL;
+    if (enter(self)) return NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
+        leave(self);
+        return NULL;
+    }
+    double losses[TL_MAX_LOSSES] = {0}, reg = 0.0;
+    tl_status st = b.n_loss > TL_MAX_LOSSES ? TL_ERR_VALUE : TL_OK;
+    if (!st) {
+        bind_rows(self->net, &b, 0);
+        Py_BEGIN_ALLOW_THREADS
+        st = tl_net_forward_backward(self->net, (int)b.B, with_reg, losses, &reg);
+        Py_END_ALLOW_THREADS
+        unbind(self->net, &b);
+        self->grad_B = st ? 0 : (int)b.B;
+    }
+    int n = b.n_loss;
+    bound_free(&b);
+    leave(self);
+    if (st) return raise_status(self, st);
+    return Py_BuildValue("Nd", losses_tuple(losses, n), reg);
+}
+
+/* input_grad(node) -> copy of the gradient w.r.t. an input after forward_backward */
+static PyObject *Net_input_grad(NetObject *self, PyObject *args) {
+    int node;
+    int B;
+    if (!PyArg_ParseTuple(args, "ii:input_grad", &node, &B) || check_node(self, node)) return NULL;
+    const float *g = tl_node_grad(self->net, node);
+    if (!g || self->grad_B <= 0) {
+        PyErr_Format(self->error, "no gradient for node %d: call set_input_grad(node, True) before forward_backward", node);
+        return NULL;
+    }
+    if (B <= 0 || B > self->grad_B) {
+        PyErr_Format(PyExc_ValueError, "input_grad: batch %d, but the last backward pass had %d examples", B, self->grad_B);
+        return NULL;
+    }
+    int shape[TL_MAX_DIM];
+    npy_intp dims[TL_MAX_DIM + 1];
+    int nd = tl_node_shape(self->net, node, shape);
+    dims[0] = B;
+    for (int d = 0; d < nd; d++) dims[d + 1] = shape[d];
+    PyObject *arr = PyArray_EMPTY(nd + 1, dims, NPY_FLOAT32, 0);
+    if (!arr) return NULL;
+    memcpy(PyArray_DATA((PyArrayObject *)arr), g, sizeof(float) * (size_t)PyArray_SIZE((PyArrayObject *)arr));
+    return arr;
+}
+
+static PyObject *Net_accumulate_fisher(NetObject *self, PyObject *args) {
+    PyObject *inputs, *targets;
+    float scale;
+    if (!PyArg_ParseTuple(args, "OOf:accumulate_fisher", &inputs, &targets, &scale) || require_finalized(self)) return NULL;
+    if (enter(self)) return NULL;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, 1)) {
+        leave(self);
+        return NULL;
+    }
+    tl_status st;
+    bind_rows(self->net, &b, 0);
+    Py_BEGIN_ALLOW_THREADS
+    st = tl_net_accumulate_fisher(self->net, (int)b.B, scale);
+    Py_END_ALLOW_THREADS
+    unbind(self->net, &b);
+    self->grad_B = st ? 0 : (int)b.B;
+    bound_free(&b);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_reg_value(NetObject *self, PyObject *Py_UNUSED(a)) {
+    if (require_finalized(self)) return NULL;
+    return PyFloat_FromDouble(tl_net_reg_value(self->net));
+}
+
+static PyObject *Net_get_n_nodes(NetObject *self, void *c) { (void)c; return PyLong_FromLong(tl_net_n_nodes(self->net)); }
+static PyObject *Net_get_n_params(NetObject *self, void *c) { (void)c; return PyLong_FromLong(tl_net_n_params(self->net)); }
+static PyObject *Net_get_n_losses(NetObject *self, void *c) { (void)c; return PyLong_FromLong(tl_net_n_losses(self->net)); }
+static PyObject *Net_get_finalized(NetObject *self, void *c) {
+    (void)c;
+    return PyBool_FromLong(tl_net_finalized(self->net));
+}
+static PyObject *Net_get_steps(NetObject *self, void *c) { (void)c; return PyLong_FromLongLong(tl_net_optim_steps(self->net)); }
+static int Net_set_steps(NetObject *self, PyObject *v, void *c) {
+    (void)c;
+    if (!v) { PyErr_SetString(PyExc_AttributeError, "cannot delete optim_steps"); return -1; }
+    long long t = PyLong_AsLongLong(v);
+    if (t == -1 && PyErr_Occurred()) return -1;
+    if (t < 0) { PyErr_Format(PyExc_ValueError, "optim_steps must be >= 0, got %lld", t); return -1; }
+    if (enter(self)) return -1;
+    tl_net_set_optim_steps(self->net, t);
+    leave(self);
+    return 0;
+}
+static PyObject *Net_get_rng(NetObject *self, void *c) { (void)c; return PyLong_FromUnsignedLongLong(tl_net_rng_state(self->net)); }
+static int Net_set_rng(NetObject *self, PyObject *v, void *c) {
+    (void)c;
+    if (!v) { PyErr_SetString(PyExc_AttributeError, "cannot delete rng_state"); return -1; }
+    unsigned long long s = PyLong_AsUnsignedLongLong(v);
+    if (s == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+    if (enter(self)) return -1;
+    tl_net_set_rng_state(self->net, s);
+    leave(self);
+    return 0;
+}
+static PyGetSetDef Net_getset[] = {
+    {"n_nodes", (getter)Net_get_n_nodes, NULL, "number of nodes (losses included)", NULL},
+    {"n_params", (getter)Net_get_n_params, NULL, "number of parameter tensors", NULL},
+    {"n_losses", (getter)Net_get_n_losses, NULL, "number of loss nodes", NULL},
+    {"finalized", (getter)Net_get_finalized, NULL, "whether the parameter arenas exist", NULL},
+    {"optim_steps", (getter)Net_get_steps, (setter)Net_set_steps, "optimizer step count (Adam bias correction)", NULL},
+    {"rng_state", (getter)Net_get_rng, (setter)Net_set_rng, "state of the dropout RNG", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyObject *Net_set_check_finite(NetObject *self, PyObject *args) {
+    int on;
+    if (!PyArg_ParseTuple(args, "p:set_check_finite", &on) || enter(self)) return NULL;
+    tl_net_set_check_finite(self->net, on);
+    leave(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_param_index(NetObject *self, PyObject *args) {
+    const char *name;
+    if (!PyArg_ParseTuple(args, "s:param_index", &name)) return NULL;
+    return PyLong_FromLong(tl_param_find(self->net, name));
+}
+
+static PyMethodDef Net_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))Net_add, METH_VARARGS | METH_KEYWORDS,
+     "add(op, inputs=(), name='', attrs=None, shape=()) -> node index; attrs: dict name -> value (see ops())"},
+    {"share", (PyCFunction)Net_share, METH_VARARGS, "share(node, source): node uses source's parameters"},
+    {"finalize", (PyCFunction)Net_finalize, METH_NOARGS, "lay out and initialise the parameters"},
+    {"check_data", (PyCFunction)Net_check_data, METH_VARARGS,
+     "check_data(inputs, targets=None): refuse non-finite inputs and labels out of range, naming the row"},
+    {"add_loss", (PyCFunction)(void (*)(void))Net_add_loss, METH_VARARGS | METH_KEYWORDS,
+     "add_loss(op, input, name='', weight=1.0, attrs=None) -> node index"},
+    {"clear_losses", (PyCFunction)Net_clear_losses, METH_NOARGS, "remove every loss node"},
+    {"node", (PyCFunction)Net_node, METH_VARARGS, "node(i) -> dict(name, op, shape, inputs)"},
+    {"param_info", (PyCFunction)Net_param_info, METH_VARARGS, "param_info(p) -> dict"},
+    {"param_index", (PyCFunction)Net_param_index, METH_VARARGS, "param_index(name) -> index or -1"},
+    {"view", (PyCFunction)Net_view, METH_VARARGS, "view(arena, p) -> writable float32 view"},
+    {"set_trainable", (PyCFunction)Net_set_trainable, METH_VARARGS, "set_trainable(p, on)"},
+    {"set_reg", (PyCFunction)(void (*)(void))Net_set_reg, METH_VARARGS | METH_KEYWORDS, "set_reg(p, l2=0, l2sp=0, ewc=0)"},
+    {"reset_param", (PyCFunction)Net_reset_param, METH_VARARGS, "reset_param(p): re-initialise"},
+    {"snapshot", (PyCFunction)Net_snapshot, METH_NOARGS, "snapshot := current values"},
+    {"set_attr", (PyCFunction)Net_set_attr, METH_VARARGS, "set_attr(node, name, value): a settable attribute"},
+    {"attr", (PyCFunction)Net_attr, METH_VARARGS, "attr(node, name) -> its value"},
+    {"set_optim", (PyCFunction)(void (*)(void))Net_set_optim, METH_VARARGS | METH_KEYWORDS,
+     "set_optim(kind, momentum=0, nesterov=False, weight_decay=0, beta1=0.9, beta2=0.999, eps=1e-8)"},
+    {"reset_optim", (PyCFunction)Net_reset_optim, METH_NOARGS, "zero the optimizer state"},
+    {"set_input_grad", (PyCFunction)Net_set_input_grad, METH_VARARGS, "set_input_grad(node, on)"},
+    {"set_check_finite", (PyCFunction)Net_set_check_finite, METH_VARARGS, "set_check_finite(on)"},
+    {"train_step", (PyCFunction)Net_train_step, METH_VARARGS, "train_step(inputs, targets, lr) -> (losses, reg, counts, corrects)"},
+    {"train_batches", (PyCFunction)Net_train_batches, METH_VARARGS,
+     "train_batches(inputs, targets, batch_size, lrs, index=None) -> dict: loss, count, correct (steps, n_losses), "
+     "reg (steps,)"},
+    {"forward", (PyCFunction)(void (*)(void))Net_forward, METH_VARARGS | METH_KEYWORDS,
+     "forward(inputs, outputs, train=False, batch_size=0) -> list of arrays"},
+    {"evaluate", (PyCFunction)(void (*)(void))Net_evaluate, METH_VARARGS | METH_KEYWORDS,
+     "evaluate(inputs, targets, batch_size=0) -> (loss sums, counts, corrects) per loss"},
+    {"forward_backward", (PyCFunction)(void (*)(void))Net_forward_backward, METH_VARARGS | METH_KEYWORDS,
+     "forward_backward(inputs, targets, with_reg=True) -> (losses, reg)"},
+    {"input_grad", (PyCFunction)Net_input_grad, METH_VARARGS, "input_grad(node, batch) -> array"},
+    {"accumulate_fisher", (PyCFunction)Net_accumulate_fisher, METH_VARARGS, "accumulate_fisher(inputs, targets, scale)"},
+    {"reg_value", (PyCFunction)Net_reg_value, METH_NOARGS, "current value of the regularizers"},
+    {NULL, NULL, 0, NULL}};
+
+static PyType_Slot Net_slots[] = {
+    {Py_tp_doc, "A network of the tlearn C core (build with add/finalize, train with train_step)."},
+    {Py_tp_new, Net_new},
+    {Py_tp_dealloc, Net_dealloc},
+    {Py_tp_traverse, Net_traverse},
+    {Py_tp_methods, Net_methods},
+    {Py_tp_getset, Net_getset},
+    {0, NULL}};
+
+PyType_Spec Net_spec = {"tlearn._core.Net", sizeof(NetObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC, Net_slots};
