@@ -316,35 +316,82 @@ static PyObject *Net_set_input_grad(NetObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ---------- calls that run the core on caller arrays ---------- */
+
+/* One call of the core on bound arrays.  An entry point's own context starts
+ * with a call_t; call_net fills n_loss and B, `prepare` (may be NULL) runs with
+ * the GIL held after binding (checks, results to allocate), `run` (may be
+ * NULL) with the GIL released.  A run that does a backward pass sets grad_B
+ * (the rows input_grad may read afterwards, 0 when it failed). */
+typedef struct call call_t;
+struct call {
+    int (*prepare)(NetObject *self, const bound_t *b, call_t *c);
+    tl_status (*run)(tl_net *net, const bound_t *b, call_t *c);
+    int n_loss;
+    npy_intp B;
+    int grad_B; /* -1: left as it is */
+};
+
+/* The sequence of every such call: refuse concurrent use, convert and bind the
+ * arrays (targets NULL: inputs only; with check, the core checks their
+ * values), prepare, run with the GIL released, unbind and free the
+ * conversions, leave.  Returns 0, or -1 with an exception set (the core's
+ * message when run fails). */
+static int call_net(NetObject *self, PyObject *inputs, PyObject *targets, int check, call_t *c) {
+    if (enter(self)) return -1;
+    bound_t b;
+    if (bind_arrays(self, inputs, targets, &b, check)) {
+        leave(self);
+        return -1;
+    }
+    c->n_loss = b.n_loss;
+    c->B = b.B;
+    c->grad_B = -1;
+    int rc = c->prepare ? c->prepare(self, &b, c) : 0;
+    tl_status st = TL_OK;
+    if (!rc && c->run) {
+        Py_BEGIN_ALLOW_THREADS
+        st = c->run(self->net, &b, c);
+        Py_END_ALLOW_THREADS
+    }
+    unbind(self->net, &b);
+    bound_free(&b);
+    if (c->grad_B >= 0) self->grad_B = c->grad_B;
+    if (!rc && st) rc = (raise_status(self, st), -1);
+    leave(self);
+    return rc;
+}
+
+/* prepare of the calls that return one value per loss */
+static int losses_fit(NetObject *self, const bound_t *b, call_t *c) {
+    (void)self, (void)c;
+    if (b->n_loss <= TL_MAX_LOSSES) return 0;
+    PyErr_Format(PyExc_ValueError, "at most %d losses per network", TL_MAX_LOSSES);
+    return -1;
+}
+
+typedef struct {
+    call_t c;
+    float lr;
+    int with_reg;
+    double losses[TL_MAX_LOSSES], reg;
+} step_call;
+
+static tl_status run_train_step(tl_net *net, const bound_t *b, call_t *c) {
+    step_call *s = (step_call *)c;
+    bind_rows(net, b, 0);
+    tl_status st = tl_net_train_step(net, (int)b->B, s->lr, s->losses, &s->reg);
+    c->grad_B = st ? 0 : (int)b->B;
+    return st;
+}
+
 /* train_step(inputs, targets, lr) -> (losses tuple, reg) */
 static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets;
-    float lr;
-    if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &lr) || require_finalized(self)) return NULL;
-    if (enter(self)) return NULL;
-    bound_t b;
-    if (bind_arrays(self, inputs, targets, &b, 1)) {
-        leave(self);
-        return NULL;
-    }
-    double losses[TL_MAX_LOSSES] = {0}, reg = 0.0;
-    if (b.n_loss > TL_MAX_LOSSES) {
-        bound_free(&b);
-        leave(self);
-        PyErr_Format(PyExc_ValueError, "at most %d losses per network", TL_MAX_LOSSES);
-        return NULL;
-    }
-    tl_status st;
-    bind_rows(self->net, &b, 0);
-    Py_BEGIN_ALLOW_THREADS
-    st = tl_net_train_step(self->net, (int)b.B, lr, losses, &reg);
-    Py_END_ALLOW_THREADS
-    unbind(self->net, &b);
-    self->grad_B = st ? 0 : (int)b.B;
-    int n = b.n_loss;
-    bound_free(&b);
-    leave(self);
-    if (st) return raise_status(self, st);
+    step_call s = {{losses_fit, run_train_step, 0, 0, -1}, 0.0f, 1, {0}, 0.0};
+    if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &s.lr) || require_finalized(self)) return NULL;
+    if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
+    int n = s.c.n_loss;
     double cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
     for (int k = 0; k < n; k++) {
         int64_t c, o;
@@ -352,7 +399,37 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
         cnt[k] = (double)c;
         ok[k] = (double)o;
     }
-    return Py_BuildValue("NdNN", losses_tuple(losses, n), reg, losses_tuple(cnt, n), losses_tuple(ok, n));
+    return Py_BuildValue("NdNN", losses_tuple(s.losses, n), s.reg, losses_tuple(cnt, n), losses_tuple(ok, n));
+}
+
+typedef struct {
+    call_t c;
+    int bs;
+    npy_intp steps, N;
+    const float *lr;
+    const int64_t *idx;
+    tl_step_result *res;
+} batches_call;
+
+static int alloc_results(NetObject *self, const bound_t *b, call_t *c) {
+    (void)self;
+    batches_call *r = (batches_call *)c;
+    if (r->N < 0) r->N = b->B; /* no index: the rows in order */
+    r->res = PyMem_Calloc((size_t)r->steps + 1, sizeof *r->res);
+    if (!r->res) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static tl_status run_train_batches(tl_net *net, const bound_t *b, call_t *c) {
+    batches_call *r = (batches_call *)c;
+    int64_t ran = 0;
+    npy_intp N = r->N, bs = r->bs;
+    tl_status st = tl_net_train_batches(net, &b->data, r->idx, N, r->bs, r->lr, r->steps, r->res, &ran);
+    c->grad_B = ran ? (int)(N - (ran - 1) * bs < bs ? N - (ran - 1) * bs : bs) : 0;
+    return st;
 }
 
 /* train_batches(inputs, targets, batch_size, lrs, index=None) -> dict of arrays
@@ -363,8 +440,8 @@ static PyObject *Net_train_step(NetObject *self, PyObject *args) {
  * "loss", "count", "correct" (steps, n_losses) and "reg" (steps,). */
 static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets, *lrs_obj, *index_obj = Py_None;
-    int bs;
-    if (!PyArg_ParseTuple(args, "OOiO|O:train_batches", &inputs, &targets, &bs, &lrs_obj, &index_obj) ||
+    batches_call r = {{alloc_results, run_train_batches, 0, 0, -1}, 0, 0, -1, NULL, NULL, NULL};
+    if (!PyArg_ParseTuple(args, "OOiO|O:train_batches", &inputs, &targets, &r.bs, &lrs_obj, &index_obj) ||
         require_finalized(self))
         return NULL;
     PyArrayObject *lrs = (PyArrayObject *)PyArray_FROMANY(lrs_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
@@ -383,41 +460,17 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
             Py_DECREF(index);
             return NULL;
         }
+        r.idx = PyArray_DATA(index);
+        r.N = PyArray_DIM(index, 0);
     }
-    if (enter(self)) {
-        Py_DECREF(lrs);
-        Py_XDECREF(index);
-        return NULL;
-    }
+    r.steps = PyArray_DIM(lrs, 0);
+    r.lr = PyArray_DATA(lrs);
     PyObject *out = NULL;
-    tl_step_result *res = NULL;
-    bound_t b;
-    if (bind_arrays(self, inputs, targets, &b, 0)) goto done; /* the core checks the rows it will read */
-    npy_intp steps = PyArray_DIM(lrs, 0), N = index ? PyArray_DIM(index, 0) : b.B;
-    res = PyMem_Calloc((size_t)steps + 1, sizeof *res);
-    if (!res) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const int64_t *idx = index ? PyArray_DATA(index) : NULL;
-    const float *lr = PyArray_DATA(lrs);
-    int64_t ran = 0;
-    tl_status st;
-    Py_BEGIN_ALLOW_THREADS
-    st = tl_net_train_batches(self->net, &b.data, idx, N, bs, lr, steps, res, &ran);
-    Py_END_ALLOW_THREADS
-    self->grad_B = ran ? (int)(N - (ran - 1) * bs < bs ? N - (ran - 1) * bs : bs) : 0;
-    if (st) {
-        raise_status(self, st);
-        goto done;
-    }
-    out = step_results(res, steps, b.n_loss);
-done:
-    PyMem_Free(res);
-    bound_free(&b);
+    /* unchecked: the core checks the rows it will read */
+    if (!call_net(self, inputs, targets, 0, &r.c)) out = step_results(r.res, r.steps, r.c.n_loss);
+    PyMem_Free(r.res);
     Py_DECREF(lrs);
     Py_XDECREF(index);
-    leave(self);
     return out;
 }
 
@@ -426,80 +479,102 @@ done:
 static PyObject *Net_check_data(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets = Py_None;
     if (!PyArg_ParseTuple(args, "O|O:check_data", &inputs, &targets) || require_finalized(self)) return NULL;
-    if (enter(self)) return NULL;
-    bound_t b;
-    int bad = bind_arrays(self, inputs, targets == Py_None ? NULL : targets, &b, 1);
-    if (!bad) bound_free(&b);
-    leave(self);
-    if (bad) return NULL;
+    call_t c = {NULL, NULL, 0, 0, -1};
+    if (call_net(self, inputs, targets == Py_None ? NULL : targets, 1, &c)) return NULL;
     Py_RETURN_NONE;
+}
+
+typedef struct {
+    call_t c;
+    int train, bs, nout;
+    int outs[MAX_OUTPUTS];
+    PyObject *res;
+    PyArrayObject *arrs[MAX_OUTPUTS];
+} forward_call;
+
+static int alloc_outputs(NetObject *self, const bound_t *b, call_t *c) {
+    forward_call *f = (forward_call *)c;
+    f->res = PyList_New(f->nout);
+    if (!f->res) return -1;
+    for (int k = 0; k < f->nout; k++) {
+        int shape[TL_MAX_DIM];
+        npy_intp dims[TL_MAX_DIM + 1];
+        int nd = tl_node_shape(self->net, f->outs[k], shape);
+        dims[0] = b->B;
+        for (int d = 0; d < nd; d++) dims[d + 1] = shape[d];
+        f->arrs[k] = (PyArrayObject *)PyArray_EMPTY(nd + 1, dims, NPY_FLOAT32, 0);
+        if (!f->arrs[k]) return -1;
+        PyList_SET_ITEM(f->res, k, (PyObject *)f->arrs[k]);
+    }
+    return 0;
+}
+
+static tl_status run_forward(tl_net *net, const bound_t *b, call_t *c) {
+    forward_call *f = (forward_call *)c;
+    npy_intp N = b->B, chunk = f->bs > 0 ? f->bs : N;
+    tl_status st = TL_OK;
+    for (npy_intp start = 0; start < N && !st; start += chunk) {
+        int B = (int)(N - start < chunk ? N - start : chunk);
+        bind_rows(net, b, start);
+        st = tl_net_forward(net, B, f->train, NULL);
+        if (!st)
+            for (int k = 0; k < f->nout; k++) {
+                int64_t sz = tl_node_size(net, f->outs[k]);
+                memcpy((float *)PyArray_DATA(f->arrs[k]) + start * sz, tl_node_output(net, f->outs[k]),
+                       sizeof(float) * (size_t)(B * sz));
+            }
+    }
+    return st;
 }
 
 /* forward(inputs, outputs, train=False, batch_size=0) -> list of arrays (copies) */
 static PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "outputs", "train", "batch_size", NULL};
     PyObject *inputs, *outputs;
-    int train = 0, bs = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|pi:forward", kwlist, &inputs, &outputs, &train, &bs) ||
+    forward_call f = {{alloc_outputs, run_forward, 0, 0, -1}, 0, 0, 0, {0}, NULL, {0}};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|pi:forward", kwlist, &inputs, &outputs, &f.train, &f.bs) ||
         require_finalized(self))
         return NULL;
-    int outs[MAX_OUTPUTS];
-    int nout = parse_ints(outputs, outs, MAX_OUTPUTS, "outputs");
-    if (nout < 0) return NULL;
-    for (int k = 0; k < nout; k++) {
-        if (check_node(self, outs[k])) return NULL;
-        if (tl_op_get(tl_node_op(self->net, outs[k]))->is_loss) {
-            PyErr_Format(PyExc_ValueError, "node %d is a loss; request the node it is computed on", outs[k]);
+    f.nout = parse_ints(outputs, f.outs, MAX_OUTPUTS, "outputs");
+    if (f.nout < 0) return NULL;
+    for (int k = 0; k < f.nout; k++) {
+        if (check_node(self, f.outs[k])) return NULL;
+        if (tl_op_get(tl_node_op(self->net, f.outs[k]))->is_loss) {
+            PyErr_Format(PyExc_ValueError, "node %d is a loss; request the node it is computed on", f.outs[k]);
             return NULL;
         }
     }
-    if (enter(self)) return NULL;
-    bound_t b;
-    if (bind_arrays(self, inputs, NULL, &b, 1)) {
-        leave(self);
+    if (call_net(self, inputs, NULL, 1, &f.c)) {
+        Py_XDECREF(f.res);
         return NULL;
     }
-    PyObject *res = PyList_New(nout);
-    PyArrayObject *arrs[MAX_OUTPUTS] = {0};
-    if (!res) goto error;
-    for (int k = 0; k < nout; k++) {
-        int shape[TL_MAX_DIM];
-        npy_intp dims[TL_MAX_DIM + 1];
-        int nd = tl_node_shape(self->net, outs[k], shape);
-        dims[0] = b.B;
-        for (int d = 0; d < nd; d++) dims[d + 1] = shape[d];
-        arrs[k] = (PyArrayObject *)PyArray_EMPTY(nd + 1, dims, NPY_FLOAT32, 0);
-        if (!arrs[k]) goto error;
-        PyList_SET_ITEM(res, k, (PyObject *)arrs[k]);
-    }
-    npy_intp N = b.B, chunk = bs > 0 ? bs : N;
+    return f.res;
+}
+
+typedef struct {
+    call_t c;
+    int bs;
+    double sums[TL_MAX_LOSSES], cnts[TL_MAX_LOSSES], oks[TL_MAX_LOSSES];
+} eval_call;
+
+static tl_status run_evaluate(tl_net *net, const bound_t *b, call_t *c) {
+    eval_call *e = (eval_call *)c;
+    double losses[TL_MAX_LOSSES];
+    npy_intp N = b->B, chunk = e->bs > 0 ? e->bs : N;
     tl_status st = TL_OK;
-    Py_BEGIN_ALLOW_THREADS
     for (npy_intp start = 0; start < N && !st; start += chunk) {
         int B = (int)(N - start < chunk ? N - start : chunk);
-        bind_rows(self->net, &b, start);
-        st = tl_net_forward(self->net, B, train, NULL);
-        if (!st)
-            for (int k = 0; k < nout; k++) {
-                int64_t sz = tl_node_size(self->net, outs[k]);
-                memcpy((float *)PyArray_DATA(arrs[k]) + start * sz, tl_node_output(self->net, outs[k]),
-                       sizeof(float) * (size_t)(B * sz));
-            }
+        bind_rows(net, b, start);
+        st = tl_net_forward(net, B, 0, losses);
+        for (int k = 0; !st && k < c->n_loss; k++) {
+            int64_t cnt, ok;
+            tl_net_loss_stats(net, k, &cnt, &ok);
+            e->sums[k] += losses[k] * (double)cnt;
+            e->cnts[k] += (double)cnt;
+            e->oks[k] += (double)ok;
+        }
     }
-    Py_END_ALLOW_THREADS
-    unbind(self->net, &b);
-    if (st) {
-        raise_status(self, st);
-        goto error;
-    }
-    bound_free(&b);
-    leave(self);
-    return res;
-error:
-    Py_XDECREF(res);
-    bound_free(&b);
-    leave(self);
-    return NULL;
+    return st;
 }
 
 /* evaluate(inputs, targets, batch_size=0) -> (sums, counts, corrects): per loss, the
@@ -508,79 +583,43 @@ error:
 static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "targets", "batch_size", NULL};
     PyObject *inputs, *targets;
-    int bs = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|i:evaluate", kwlist, &inputs, &targets, &bs) || require_finalized(self))
+    eval_call e = {{losses_fit, run_evaluate, 0, 0, -1}, 0, {0}, {0}, {0}};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|i:evaluate", kwlist, &inputs, &targets, &e.bs) ||
+        require_finalized(self))
         return NULL;
-    if (enter(self)) return NULL;
-    bound_t b;
-    if (bind_arrays(self, inputs, targets, &b, 1)) {
-        leave(self);
-        return NULL;
-    }
-    int nl = b.n_loss;
-    double losses[TL_MAX_LOSSES], sums[TL_MAX_LOSSES] = {0}, cnts[TL_MAX_LOSSES] = {0}, oks[TL_MAX_LOSSES] = {0};
-    tl_status st = nl > TL_MAX_LOSSES ? TL_ERR_VALUE : TL_OK;
-    npy_intp N = b.B, chunk = bs > 0 ? bs : N;
-    Py_BEGIN_ALLOW_THREADS
-    for (npy_intp start = 0; start < N && !st; start += chunk) {
-        int B = (int)(N - start < chunk ? N - start : chunk);
-        bind_rows(self->net, &b, start);
-        st = tl_net_forward(self->net, B, 0, losses);
-        for (int k = 0; !st && k < nl; k++) {
-            int64_t cnt, ok;
-            tl_net_loss_stats(self->net, k, &cnt, &ok);
-            sums[k] += losses[k] * (double)cnt;
-            cnts[k] += (double)cnt;
-            oks[k] += (double)ok;
-        }
-    }
-    Py_END_ALLOW_THREADS
-    unbind(self->net, &b);
-    bound_free(&b);
-    leave(self);
-    if (st) return raise_status(self, st);
+    if (call_net(self, inputs, targets, 1, &e.c)) return NULL;
+    int nl = e.c.n_loss;
     PyObject *a = PyTuple_New(nl), *c = PyTuple_New(nl), *o = PyTuple_New(nl);
     if (!a || !c || !o) {
         Py_XDECREF(a); Py_XDECREF(c); Py_XDECREF(o);
         return NULL;
     }
     for (int k = 0; k < nl; k++) {
-        PyTuple_SET_ITEM(a, k, PyFloat_FromDouble(sums[k]));
-        PyTuple_SET_ITEM(c, k, PyFloat_FromDouble(cnts[k]));
-        PyTuple_SET_ITEM(o, k, PyFloat_FromDouble(oks[k]));
+        PyTuple_SET_ITEM(a, k, PyFloat_FromDouble(e.sums[k]));
+        PyTuple_SET_ITEM(c, k, PyFloat_FromDouble(e.cnts[k]));
+        PyTuple_SET_ITEM(o, k, PyFloat_FromDouble(e.oks[k]));
     }
     return Py_BuildValue("NNN", a, c, o);
+}
+
+static tl_status run_forward_backward(tl_net *net, const bound_t *b, call_t *c) {
+    step_call *s = (step_call *)c;
+    bind_rows(net, b, 0);
+    tl_status st = tl_net_forward_backward(net, (int)b->B, s->with_reg, s->losses, &s->reg);
+    c->grad_B = st ? 0 : (int)b->B;
+    return st;
 }
 
 /* forward_backward(inputs, targets, with_reg=True) -> (losses, reg); gradients left in the grad arena */
 static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "targets", "with_reg", NULL};
     PyObject *inputs, *targets;
-    int with_reg = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|p:forward_backward", kwlist, &inputs, &targets, &with_reg) ||
+    step_call s = {{losses_fit, run_forward_backward, 0, 0, -1}, 0.0f, 1, {0}, 0.0};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|p:forward_backward", kwlist, &inputs, &targets, &s.with_reg) ||
         require_finalized(self))
         return NULL;
-    if (enter(self)) return NULL;
-    bound_t b;
-    if (bind_arrays(self, inputs, targets, &b, 1)) {
-        leave(self);
-        return NULL;
-    }
-    double losses[TL_MAX_LOSSES] = {0}, reg = 0.0;
-    tl_status st = b.n_loss > TL_MAX_LOSSES ? TL_ERR_VALUE : TL_OK;
-    if (!st) {
-        bind_rows(self->net, &b, 0);
-        Py_BEGIN_ALLOW_THREADS
-        st = tl_net_forward_backward(self->net, (int)b.B, with_reg, losses, &reg);
-        Py_END_ALLOW_THREADS
-        unbind(self->net, &b);
-        self->grad_B = st ? 0 : (int)b.B;
-    }
-    int n = b.n_loss;
-    bound_free(&b);
-    leave(self);
-    if (st) return raise_status(self, st);
-    return Py_BuildValue("Nd", losses_tuple(losses, n), reg);
+    if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
+    return Py_BuildValue("Nd", losses_tuple(s.losses, s.c.n_loss), s.reg);
 }
 
 /* input_grad(node) -> copy of the gradient w.r.t. an input after forward_backward */
@@ -608,26 +647,24 @@ static PyObject *Net_input_grad(NetObject *self, PyObject *args) {
     return arr;
 }
 
+typedef struct {
+    call_t c;
+    float scale;
+} fisher_call;
+
+static tl_status run_fisher(tl_net *net, const bound_t *b, call_t *c) {
+    bind_rows(net, b, 0);
+    tl_status st = tl_net_accumulate_fisher(net, (int)b->B, ((fisher_call *)c)->scale);
+    c->grad_B = st ? 0 : (int)b->B;
+    return st;
+}
+
 static PyObject *Net_accumulate_fisher(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets;
-    float scale;
-    if (!PyArg_ParseTuple(args, "OOf:accumulate_fisher", &inputs, &targets, &scale) || require_finalized(self)) return NULL;
-    if (enter(self)) return NULL;
-    bound_t b;
-    if (bind_arrays(self, inputs, targets, &b, 1)) {
-        leave(self);
+    fisher_call f = {{NULL, run_fisher, 0, 0, -1}, 0.0f};
+    if (!PyArg_ParseTuple(args, "OOf:accumulate_fisher", &inputs, &targets, &f.scale) || require_finalized(self))
         return NULL;
-    }
-    tl_status st;
-    bind_rows(self->net, &b, 0);
-    Py_BEGIN_ALLOW_THREADS
-    st = tl_net_accumulate_fisher(self->net, (int)b.B, scale);
-    Py_END_ALLOW_THREADS
-    unbind(self->net, &b);
-    self->grad_B = st ? 0 : (int)b.B;
-    bound_free(&b);
-    leave(self);
-    if (st) return raise_status(self, st);
+    if (call_net(self, inputs, targets, 1, &f.c)) return NULL;
     Py_RETURN_NONE;
 }
 
