@@ -2,11 +2,94 @@
  * names, configuration and state (moments in the M and V arenas, the step
  * count). */
 #include "internal.h"
+#include "threadpool.h"
 
 #include <math.h>
 #include <string.h>
 
 const char *const tl_optim_names[TL_OPTIM_COUNT + 1] = {"sgd", "adam", "adamw", NULL};
+
+/* The update of elements [lo, hi) of one parameter: the job of a parallel
+ * loop (elementwise, so the same bits whatever the parts). */
+typedef struct {
+    const tl_optim_cfg *o;
+    float *w, *m, *v;
+    const float *g, *mask;
+    float lr, bc1, bc2;
+} upd_job;
+
+static void update_range(void *ctx, int64_t lo, int64_t hi) {
+    const upd_job *j = ctx;
+    const tl_optim_cfg *o = j->o;
+    const float lr = j->lr;
+    float *restrict w = j->w, *restrict m = j->m, *restrict v = j->v;
+    const float *restrict g = j->g, *restrict mask = j->mask;
+    switch (o->kind) {
+    case TL_OPTIM_SGD: {
+        /* Every element is computed and the mask selects between the new
+         * and the old value, so the loops have no branch and vectorize; a
+         * frozen element (mask 0) keeps its weight and momentum bit for
+         * bit whatever its gradient holds. */
+        const float mu = o->momentum, wd = o->weight_decay;
+        if (mu == 0.0f) {
+            for (int64_t i = lo; i < hi; i++) {
+                float wi = w[i], nw = wi - lr * (g[i] + wd * wi);
+                float ow = mask[i] != 0.0f ? nw : wi;
+                w[i] = ow;
+            }
+        } else if (!o->nesterov) {
+            for (int64_t i = lo; i < hi; i++) {
+                float wi = w[i], mi = m[i], nm = mu * mi + (g[i] + wd * wi);
+                float nw = wi - lr * nm;
+                int on = mask[i] != 0.0f;
+                float om = on ? nm : mi, ow = on ? nw : wi; /* selected, then stored: vectorizes */
+                m[i] = om;
+                w[i] = ow;
+            }
+        } else {
+            for (int64_t i = lo; i < hi; i++) {
+                float wi = w[i], mi = m[i], gi = g[i] + wd * wi, nm = mu * mi + gi;
+                float nw = wi - lr * (gi + mu * nm);
+                int on = mask[i] != 0.0f;
+                float om = on ? nm : mi, ow = on ? nw : wi;
+                m[i] = om;
+                w[i] = ow;
+            }
+        }
+        break;
+    }
+    case TL_OPTIM_COUNT: /* refused by tl_net_set_optim */
+        break;
+    case TL_OPTIM_ADAM:
+    case TL_OPTIM_ADAMW: {
+        const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
+        const float wd = o->weight_decay, step = lr / j->bc1, isq = 1.0f / sqrtf(j->bc2);
+        const float cwd = o->kind == TL_OPTIM_ADAMW ? 0.0f : wd;      /* coupled: into the gradient */
+        const float dwd = o->kind == TL_OPTIM_ADAMW ? lr * wd : 0.0f; /* decoupled: on the weight */
+        for (int64_t i = lo; i < hi; i++) {
+            float wi = w[i], mi = m[i], vi = v[i];
+            float gi = g[i] + cwd * wi;
+            float nw = wi - dwd * wi;
+            float nm = b1 * mi + (1.0f - b1) * gi;
+            float nv = b2 * vi + (1.0f - b2) * gi * gi;
+            nw -= step * nm / (sqrtf(nv) * isq + eps);
+            int on = mask[i] != 0.0f;
+            float om = on ? nm : mi, ov = on ? nv : vi, ow = on ? nw : wi;
+            m[i] = om;
+            v[i] = ov;
+            w[i] = ow;
+        }
+        break;
+    }
+    }
+}
+
+/* Parameters of at least 2 UPD_GRAIN elements are updated in parts on the
+ * core's pool.  784-256-256-10 MLP, SGD momentum, two threads, steps timed
+ * in one process alternating serial/parts, 40 pairs (median step ratio,
+ * quartiles): batch 64 0.935 (0.91-0.95), batch 256 0.98 (0.94-1.01);
+ * MNIST-M CNN (Adam) batch 64 1.00 (0.98-1.04). */
+#define UPD_GRAIN 16384
 
 void tl_optim_update(tl_net *net, float lr) {
     const tl_optim_cfg *o = &net->optim;
@@ -19,69 +102,10 @@ void tl_optim_update(tl_net *net, float lr) {
     for (int p = 0; p < net->n_params; p++) {
         const tl_param *pr = &net->params[p];
         if (!pr->trainable || pr->buffer) continue;
-        float *restrict w = net->arena[TL_ARENA_VALUE] + pr->offset;
-        const float *restrict g = net->arena[TL_ARENA_GRAD] + pr->offset;
-        float *restrict m = net->arena[TL_ARENA_M] + pr->offset, *restrict v = net->arena[TL_ARENA_V] + pr->offset;
-        const float *restrict mask = net->arena[TL_ARENA_MASK] + pr->offset;
-        int64_t N = pr->size;
-        switch (o->kind) {
-        case TL_OPTIM_SGD: {
-            /* Every element is computed and the mask selects between the new
-             * and the old value, so the loops have no branch and vectorize; a
-             * frozen element (mask 0) keeps its weight and momentum bit for
-             * bit whatever its gradient holds. */
-            const float mu = o->momentum, wd = o->weight_decay;
-            if (mu == 0.0f) {
-                for (int64_t i = 0; i < N; i++) {
-                    float wi = w[i], nw = wi - lr * (g[i] + wd * wi);
-                    float ow = mask[i] != 0.0f ? nw : wi;
-                    w[i] = ow;
-                }
-            } else if (!o->nesterov) {
-                for (int64_t i = 0; i < N; i++) {
-                    float wi = w[i], mi = m[i], nm = mu * mi + (g[i] + wd * wi);
-                    float nw = wi - lr * nm;
-                    int on = mask[i] != 0.0f;
-                    float om = on ? nm : mi, ow = on ? nw : wi; /* selected, then stored: vectorizes */
-                    m[i] = om;
-                    w[i] = ow;
-                }
-            } else {
-                for (int64_t i = 0; i < N; i++) {
-                    float wi = w[i], mi = m[i], gi = g[i] + wd * wi, nm = mu * mi + gi;
-                    float nw = wi - lr * (gi + mu * nm);
-                    int on = mask[i] != 0.0f;
-                    float om = on ? nm : mi, ow = on ? nw : wi;
-                    m[i] = om;
-                    w[i] = ow;
-                }
-            }
-            break;
-        }
-        case TL_OPTIM_COUNT: /* refused by tl_net_set_optim */
-            break;
-        case TL_OPTIM_ADAM:
-        case TL_OPTIM_ADAMW: {
-            const float b1 = o->beta1, b2 = o->beta2, eps = o->eps;
-            const float wd = o->weight_decay, step = lr / bc1, isq = 1.0f / sqrtf(bc2);
-            const float cwd = o->kind == TL_OPTIM_ADAMW ? 0.0f : wd;      /* coupled: into the gradient */
-            const float dwd = o->kind == TL_OPTIM_ADAMW ? lr * wd : 0.0f; /* decoupled: on the weight */
-            for (int64_t i = 0; i < N; i++) {
-                float wi = w[i], mi = m[i], vi = v[i];
-                float gi = g[i] + cwd * wi;
-                float nw = wi - dwd * wi;
-                float nm = b1 * mi + (1.0f - b1) * gi;
-                float nv = b2 * vi + (1.0f - b2) * gi * gi;
-                nw -= step * nm / (sqrtf(nv) * isq + eps);
-                int on = mask[i] != 0.0f;
-                float om = on ? nm : mi, ov = on ? nv : vi, ow = on ? nw : wi;
-                m[i] = om;
-                v[i] = ov;
-                w[i] = ow;
-            }
-            break;
-        }
-        }
+        upd_job j = {o, net->arena[TL_ARENA_VALUE] + pr->offset, net->arena[TL_ARENA_M] + pr->offset,
+                     net->arena[TL_ARENA_V] + pr->offset, net->arena[TL_ARENA_GRAD] + pr->offset,
+                     net->arena[TL_ARENA_MASK] + pr->offset, lr, bc1, bc2};
+        tl_parallel_for(pr->size, UPD_GRAIN, update_range, &j);
     }
 }
 
