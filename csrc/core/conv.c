@@ -44,10 +44,10 @@ int64_t tl_conv2d_scratch(const tl_conv_geom *g) { return (K_OF(g) + g->OC) * P_
 /* per node: W' and dW' (OC, K) */
 int64_t tl_conv2d_scratch_once(const tl_conv_geom *g) { return 2 * g->OC * K_OF(g); }
 
-/* Items per part of a parallel loop whose items are `floats` floats each:
- * about 16K floats a part, so that a part is worth waking a thread for. */
+/* Items per part of a parallel loop whose items are `floats` floats each
+ * (the pool's grain rule, TL_GRAIN_FLOATS floats a part). */
 static int64_t grain_of(int64_t floats) {
-    return floats >= 16384 ? 1 : 16384 / (floats > 0 ? floats : 1);
+    return floats >= TL_GRAIN_FLOATS ? 1 : TL_GRAIN_FLOATS / (floats > 0 ? floats : 1);
 }
 
 typedef struct {

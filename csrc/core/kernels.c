@@ -26,9 +26,8 @@ void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, con
     }
 }
 
-/* Elementwise ops of conv-sized activations go through the pool in parts
- * of at least EW_GRAIN elements; dense-sized ones stay on the caller. */
-#define EW_GRAIN 32768
+/* Elementwise ops of conv-sized activations go through the pool in parts of
+ * at least TL_GRAIN_FLOATS elements; dense-sized ones stay on the caller. */
 typedef struct {
     float *out;
     const float *a, *b;
@@ -53,12 +52,12 @@ static void leaky_bwd_range(void *ctx, int64_t lo, int64_t hi) {
 
 void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N) {
     ew_job j = {out, inp, NULL, a};
-    tl_parallel_for(N, EW_GRAIN, leaky_fwd_range, &j);
+    tl_parallel_for(N, TL_GRAIN_FLOATS, leaky_fwd_range, &j);
 }
 
 void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N) {
     ew_job j = {dinp, dout, inp, a};
-    tl_parallel_for(N, EW_GRAIN, leaky_bwd_range, &j);
+    tl_parallel_for(N, TL_GRAIN_FLOATS, leaky_bwd_range, &j);
 }
 
 void tl_sigmoid_forward(float *out, const float *inp, int64_t N) {

@@ -22,6 +22,11 @@ typedef void (*tl_range_fn)(void *ctx, int64_t lo, int64_t hi);
 
 void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
 
+/* The grain rule of every parallel loop of the core: a part touches at least
+ * TL_GRAIN_FLOATS floats, so that it is worth waking a thread for (a loop over
+ * items of f floats each passes a grain of TL_GRAIN_FLOATS / f items). */
+#define TL_GRAIN_FLOATS 16384
+
 /* Threads used by tl_parallel_for (1 = serial).  The default is the number of
  * CPUs this process may run on, at most TL_POOL_MAX.  Setting it joins no
  * thread: extra threads stay asleep; it returns the value in effect. */
