@@ -10,7 +10,12 @@ from __future__ import annotations
 import math
 from typing import Callable, Union
 
+from . import _core
+
 Schedule = Callable[[int, int], float]
+# the default hyper-parameters of each kind: the core's optimizer table is the one place they are given
+_DEFAULT = _core.optimizers()
+_SGD, _ADAM, _ADAMW = _DEFAULT["sgd"], _DEFAULT["adam"], _DEFAULT["adamw"]
 
 
 class Optimizer:
@@ -44,7 +49,8 @@ class SGD(Optimizer):
 
     kind = "sgd"
 
-    def __init__(self, lr=0.01, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+    def __init__(self, lr=0.01, momentum: float = _SGD["momentum"], nesterov: bool = _SGD["nesterov"],
+                 weight_decay: float = _SGD["weight_decay"]):
         super().__init__(lr, weight_decay)
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
@@ -57,7 +63,8 @@ class Adam(Optimizer):
 
     kind = "adam"
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+    def __init__(self, lr=1e-3, betas=(_ADAM["beta1"], _ADAM["beta2"]), eps: float = _ADAM["eps"],
+                 weight_decay: float = _ADAM["weight_decay"]):
         super().__init__(lr, weight_decay)
         self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
 
@@ -77,7 +84,8 @@ class AdamW(Adam):
 
     kind = "adamw"
 
-    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
+    def __init__(self, lr=1e-3, betas=(_ADAMW["beta1"], _ADAMW["beta2"]), eps: float = _ADAMW["eps"],
+                 weight_decay: float = _ADAMW["weight_decay"]):
         super().__init__(lr, betas, eps, weight_decay)
 
 

@@ -7,7 +7,18 @@
 #include <math.h>
 #include <string.h>
 
-const char *const tl_optim_names[TL_OPTIM_COUNT + 1] = {"sgd", "adam", "adamw", NULL};
+#define ADAM_BETAS_EPS 0.9, 0.999, 1e-8 /* Kingma & Ba's defaults, also AdamW's */
+const tl_optim_def tl_optims[TL_OPTIM_COUNT] = {
+    [TL_OPTIM_SGD] = {"sgd", 0.0, 0, 0.0, 0.0, 0.0, 0.0},
+    [TL_OPTIM_ADAM] = {"adam", 0.0, 0, 0.0, ADAM_BETAS_EPS},
+    [TL_OPTIM_ADAMW] = {"adamw", 0.0, 0, 0.01, ADAM_BETAS_EPS},
+};
+
+tl_optim_cfg tl_optim_defaults(tl_optim kind) {
+    const tl_optim_def *d = &tl_optims[kind];
+    return (tl_optim_cfg){kind, (float)d->momentum, d->nesterov, (float)d->weight_decay, (float)d->beta1,
+                          (float)d->beta2, (float)d->eps};
+}
 
 /* The update of elements [lo, hi) of one parameter: the job of a parallel
  * loop (elementwise, so the same bits whatever the parts). */

@@ -199,7 +199,18 @@ typedef struct tl_optim_cfg {
     float beta1, beta2, eps; /* Adam */
 } tl_optim_cfg;
 
-extern const char *const tl_optim_names[TL_OPTIM_COUNT + 1]; /* "sgd", "adam", "adamw", NULL */
+/* One row per optimizer kind: its name and its default hyper-parameters, the
+ * one place they are given (the binding and tlearn.optim read them here).
+ * SGD uses momentum, nesterov and weight_decay; Adam and AdamW beta1, beta2,
+ * eps and weight_decay. */
+typedef struct tl_optim_def {
+    const char *name;
+    double momentum;
+    int nesterov;
+    double weight_decay, beta1, beta2, eps;
+} tl_optim_def;
+extern const tl_optim_def tl_optims[TL_OPTIM_COUNT];
+tl_optim_cfg tl_optim_defaults(tl_optim kind); /* kind with the defaults of its row */
 tl_status tl_net_set_optim(tl_net *net, const tl_optim_cfg *cfg);
 void tl_net_reset_optim(tl_net *net); /* zero moments and step count */
 int64_t tl_net_optim_steps(const tl_net *net);

@@ -72,6 +72,23 @@ static PyObject *mod_ops(PyObject *m, PyObject *Py_UNUSED(a)) {
     return list;
 }
 
+/* optimizers() -> {name: {hyper-parameter: default}} from the core's table; each kind lists the ones it uses */
+static PyObject *mod_optimizers(PyObject *m, PyObject *Py_UNUSED(a)) {
+    (void)m;
+    PyObject *out = PyDict_New();
+    for (int k = 0; out && k < TL_OPTIM_COUNT; k++) {
+        const tl_optim_def *d = &tl_optims[k];
+        PyObject *e = k == TL_OPTIM_SGD
+                          ? Py_BuildValue("{s:d,s:O,s:d}", "momentum", d->momentum, "nesterov",
+                                          d->nesterov ? Py_True : Py_False, "weight_decay", d->weight_decay)
+                          : Py_BuildValue("{s:d,s:d,s:d,s:d}", "beta1", d->beta1, "beta2", d->beta2, "eps", d->eps,
+                                          "weight_decay", d->weight_decay);
+        if (!e || PyDict_SetItemString(out, d->name, e)) Py_CLEAR(out);
+        Py_XDECREF(e);
+    }
+    return out;
+}
+
 static PyObject *mod_sgemm_probe(PyObject *m, PyObject *args) {
     (void)m;
     int M, N, K, reps;
@@ -122,6 +139,7 @@ static PyMethodDef mod_methods[] = {
      "set_num_threads(n) -> threads in effect (at most MAX_THREADS) for the core's own loops (not OpenBLAS's)"},
     {"num_threads", mod_num_threads, METH_NOARGS, "num_threads() -> threads of the core's own loops"},
     {"ops", mod_ops, METH_NOARGS, "ops() -> list of op descriptions (the core's op table)"},
+    {"optimizers", mod_optimizers, METH_NOARGS, "optimizers() -> {kind: {hyper-parameter: default}} (the core's table)"},
     {"sgemm_probe", mod_sgemm_probe, METH_VARARGS, "sgemm_probe(M, N, K, reps) -> seconds for reps sgemm calls"},
     {NULL, NULL, 0, NULL}};
 

@@ -5,6 +5,7 @@
  * alive. */
 #include "binding.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define MAX_OUTPUTS 256 /* nodes one forward call returns */
@@ -272,23 +273,40 @@ static PyObject *Net_attr(NetObject *self, PyObject *args) {
     return PyLong_FromDouble(v);
 }
 
+/* A float hyper-parameter given as obj (NULL: keep the default *v); as "f" converts. */
+static int optim_float(PyObject *obj, float *v) {
+    if (!obj) return 0;
+    double d = PyFloat_AsDouble(obj);
+    if (d == -1.0 && PyErr_Occurred()) return -1;
+    *v = (float)d;
+    return 0;
+}
+
+/* set_optim(kind, **hyper-parameters); what is not given takes the default of
+ * the core's row of kind (tl_optims) */
 static PyObject *Net_set_optim(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"kind", "momentum", "nesterov", "weight_decay", "beta1", "beta2", "eps", NULL};
     const char *kind;
-    tl_optim_cfg cfg = {0};
-    cfg.beta1 = 0.9f;
-    cfg.beta2 = 0.999f;
-    cfg.eps = 1e-8f;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|fpffff:set_optim", kwlist, &kind, &cfg.momentum, &cfg.nesterov,
-                                     &cfg.weight_decay, &cfg.beta1, &cfg.beta2, &cfg.eps))
+    PyObject *mom = NULL, *nest = NULL, *wd = NULL, *b1 = NULL, *b2 = NULL, *eps = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|OOOOOO:set_optim", kwlist, &kind, &mom, &nest, &wd, &b1, &b2, &eps))
         return NULL;
     int k = 0;
-    while (tl_optim_names[k] && strcmp(tl_optim_names[k], kind)) k++;
-    if (!tl_optim_names[k]) {
-        PyErr_Format(PyExc_ValueError, "unknown optimizer '%s' (expected 'sgd', 'adam' or 'adamw')", kind);
+    while (k < TL_OPTIM_COUNT && strcmp(tl_optims[k].name, kind)) k++;
+    if (k == TL_OPTIM_COUNT) {
+        char names[128];
+        size_t o = 0;
+        for (int j = 0; j < TL_OPTIM_COUNT && o < sizeof names; j++)
+            o += (size_t)snprintf(names + o, sizeof names - o, "%s'%s'", !j ? "" : j == TL_OPTIM_COUNT - 1 ? " or " : ", ",
+                                  tl_optims[j].name);
+        PyErr_Format(PyExc_ValueError, "unknown optimizer '%s' (expected %s)", kind, names);
         return NULL;
     }
-    cfg.kind = (tl_optim)k;
+    tl_optim_cfg cfg = tl_optim_defaults((tl_optim)k);
+    if (optim_float(mom, &cfg.momentum)) return NULL;
+    if (nest && (cfg.nesterov = PyObject_IsTrue(nest)) < 0) return NULL;
+    if (optim_float(wd, &cfg.weight_decay) || optim_float(b1, &cfg.beta1) || optim_float(b2, &cfg.beta2) ||
+        optim_float(eps, &cfg.eps))
+        return NULL;
     if (enter(self)) return NULL;
     tl_status st = tl_net_set_optim(self->net, &cfg);
     leave(self);
@@ -747,7 +765,7 @@ static PyMethodDef Net_methods[] = {
     {"set_attr", (PyCFunction)Net_set_attr, METH_VARARGS, "set_attr(node, name, value): a settable attribute"},
     {"attr", (PyCFunction)Net_attr, METH_VARARGS, "attr(node, name) -> its value"},
     {"set_optim", (PyCFunction)(void (*)(void))Net_set_optim, METH_VARARGS | METH_KEYWORDS,
-     "set_optim(kind, momentum=0, nesterov=False, weight_decay=0, beta1=0.9, beta2=0.999, eps=1e-8)"},
+     "set_optim(kind, momentum=, nesterov=, weight_decay=, beta1=, beta2=, eps=): defaults from optimizers()"},
     {"reset_optim", (PyCFunction)Net_reset_optim, METH_NOARGS, "zero the optimizer state"},
     {"set_input_grad", (PyCFunction)Net_set_input_grad, METH_VARARGS, "set_input_grad(node, on)"},
     {"set_check_finite", (PyCFunction)Net_set_check_finite, METH_VARARGS, "set_check_finite(on)"},

@@ -147,6 +147,12 @@ static void test_build_errors(void) {
     tl_optim_cfg cfg = {TL_OPTIM_SGD, 1.5f, 0, 0, 0, 0, 0};
     CHECK(tl_net_set_optim(net, &cfg) == TL_ERR_VALUE, "momentum 1.5");
     CHECK(tl_net_train_step(net, 2, 0.1f, NULL, NULL) == TL_ERR_STATE, "step without optimizer");
+    for (int k = 0; k < TL_OPTIM_COUNT; k++) { /* every row of the optimizer table: a name, defaults it accepts */
+        cfg = tl_optim_defaults((tl_optim)k);
+        CHECK(tl_optims[k].name && cfg.kind == (tl_optim)k, "optimizer row %d", k);
+        CHECK(tl_net_set_optim(net, &cfg) == TL_OK, "defaults of %s: %s", tl_optims[k].name, tl_net_error(net));
+        for (int j = 0; j < k; j++) CHECK(strcmp(tl_optims[j].name, tl_optims[k].name), "optimizer name %d twice", k);
+    }
     CHECK(tl_net_plan(net, 0) == TL_ERR_VALUE, "batch 0");
     tl_net_free(net);
 }
