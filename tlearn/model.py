@@ -8,7 +8,6 @@ masks, update) is a single C function with the GIL released.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -350,15 +349,11 @@ class Model:
         """Estimate the diagonal (empirical) Fisher information on ``(x, y)``:
         the mean of squared loss gradients over batches of ``batch_size``
         (1 gives the per-example estimate of Kirkpatrick et al.).  Replaces the
-        current Fisher values; computed by the core."""
-        self._require_compiled()
-        xs, ys, n = self._prepare(x, y)
-        for v in self.fisher.values():
-            v[...] = 0.0
-        nb = math.ceil(n / batch_size)
-        for s in range(nb):
-            sl = slice(s * batch_size, min(n, (s + 1) * batch_size))
-            self._net.accumulate_fisher([a[sl] for a in xs], [t[sl] for t in ys], 1.0 / nb)
+        current Fisher values; computed by the core (see
+        :mod:`tlearn.transfer.fisher`)."""
+        from .transfer import fisher
+
+        fisher.fill_fisher(self, x, y, batch_size)
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None) -> None:
@@ -519,53 +514,11 @@ class Model:
 
     def reestimate_batchnorm(self, x, batch_size: int = 256, layers: Optional[Sequence[str]] = None) -> None:
         """Re-estimate the running statistics of the BatchNorm layers on ``x``
-        (AdaBN, Li et al. 2016: normalise with the target domain's statistics).
+        (AdaBN, see :func:`tlearn.transfer.adabn.reestimate_batchnorm`);
+        ``layers`` names the BatchNorm layers to re-estimate (default all)."""
+        from .transfer import adabn
 
-        The running mean and variance are reset, then forward passes in
-        training mode over batches of ``batch_size`` average the batch
-        statistics (weighted by batch size).  Weights, the optimizer state,
-        the dropout RNG and each layer's momentum are left as they were.
-        ``layers`` names the BatchNorm layers to re-estimate (default all).
-        """
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        bns = [n for n, l in self._layers.items() if isinstance(l, _layers.BatchNorm)]
-        if layers is not None:
-            unknown = [n for n in layers if n not in bns]
-            if unknown:
-                raise KeyError(f"not BatchNorm layers of model '{self.name}': {unknown}; BatchNorm layers: {bns}")
-            bns = list(layers)
-        if not bns:
-            raise ValueError(f"model '{self.name}' has no BatchNorm layer")
-        shared = [n for n in bns if len(self._uses[n]) > 1]
-        if shared:
-            raise ValueError(f"reestimate_batchnorm: BatchNorm layers {shared} are shared (used several times "
-                             "per forward pass); their running statistics mix the uses and cannot be re-estimated")
-        xs = self._input_list(x)
-        n = len(xs[0])
-        if n == 0:
-            raise ValueError("reestimate_batchnorm: no examples")
-        others = [nm for nm, l in self._layers.items() if isinstance(l, _layers.BatchNorm) and nm not in bns]
-        params, net = self.params, self._net
-        momentum = {nm: net.attr(self._node[nm], "momentum") for nm in bns + others}
-        rng = net.rng_state
-        for nm in bns:
-            params[nm + ".running_mean"][...] = 0.0
-            params[nm + ".running_var"][...] = 1.0
-        try:
-            for nm in others:  # only the named layers move
-                net.set_attr(self._node[nm], "momentum", 0.0)
-            seen = 0
-            for s in range(0, n, batch_size):
-                b = min(n, s + batch_size) - s
-                seen += b
-                for nm in bns:  # cumulative average: the k-th batch weighs b_k / (b_1 + ... + b_k)
-                    net.set_attr(self._node[nm], "momentum", b / seen)
-                net.forward([a[s:s + b] for a in xs], [], True, 0)
-        finally:
-            for nm, m in momentum.items():
-                net.set_attr(self._node[nm], "momentum", m)
-            net.rng_state = rng
+        adabn.reestimate_batchnorm(self, x, batch_size, layers)
 
     def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for

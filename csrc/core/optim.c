@@ -95,12 +95,11 @@ static void update_range(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
-/* Parameters of at least 2 UPD_GRAIN elements are updated in parts on the
+/* Parameters of at least 2 TL_GRAIN_FLOATS elements are updated in parts on the
  * core's pool.  784-256-256-10 MLP, SGD momentum, two threads, steps timed
  * in one process alternating serial/parts, 40 pairs (median step ratio,
  * quartiles): batch 64 0.935 (0.91-0.95), batch 256 0.98 (0.94-1.01);
  * MNIST-M CNN (Adam) batch 64 1.00 (0.98-1.04). */
-#define UPD_GRAIN 16384
 
 void tl_optim_update(tl_net *net, float lr) {
     const tl_optim_cfg *o = &net->optim;
@@ -116,7 +115,7 @@ void tl_optim_update(tl_net *net, float lr) {
         upd_job j = {o, net->arena[TL_ARENA_VALUE] + pr->offset, net->arena[TL_ARENA_M] + pr->offset,
                      net->arena[TL_ARENA_V] + pr->offset, net->arena[TL_ARENA_GRAD] + pr->offset,
                      net->arena[TL_ARENA_MASK] + pr->offset, lr, bc1, bc2};
-        tl_parallel_for(pr->size, UPD_GRAIN, update_range, &j);
+        tl_parallel_for(pr->size, TL_GRAIN_FLOATS, update_range, &j);
     }
 }
 

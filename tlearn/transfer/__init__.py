@@ -10,21 +10,23 @@ masks), :func:`first_n`, :func:`last_n`, :func:`parametric_layers`, and the
 protocol of Yosinski et al. 2014, :func:`yosinski`.
 
 Labelled source, unlabelled target (domain adaptation):
-:class:`DANN`, :class:`DeepCORAL`, :class:`AdaBN`, and the baseline
+:class:`DANN`, :class:`DeepCORAL`, :class:`AdaBN` (and its
+:func:`reestimate_batchnorm`), and the baseline
 :class:`SourceOnly` (trained on labelled target data it is the
 train-on-target bound); :func:`proxy_a_distance` measures how well a linear
 classifier tells two domains apart.
 """
 from ._domain import DomainAdaptation, SourceOnly
-from .adabn import AdaBN
+from .adabn import AdaBN, reestimate_batchnorm
 from .coral import DeepCORAL
 from .dann import DANN
 from .pad import proxy_a_distance
 from . import nets
-from .finetune import FineTune, estimate_fisher, source_network
+from .finetune import FineTune, source_network
+from .fisher import estimate_fisher
 from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
 from .yosinski import transferred, yosinski
 
-__all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
+__all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "reestimate_batchnorm", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
            "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski"]

@@ -40,6 +40,7 @@ from .. import optim as _optim
 from ..graph import Tensor
 from ..layers import Input
 from ..model import Model
+from .fisher import estimate_fisher
 from .layers import copy_layers, freeze, parametric_layers
 
 L2SP_DEFAULT = 0.1
@@ -55,14 +56,6 @@ def source_network(features: Callable[[Tensor], Tensor], input_shape, n_classes:
     whose layers :class:`FineTune` can copy by name."""
     x = Input(tuple(input_shape), name="x")
     return Model(x, L.Dense(n_classes, name=head)(features(x)), seed=seed, name="source")
-
-
-def estimate_fisher(model: Model, x, y, batch_size: int = 1) -> dict:
-    """The diagonal empirical Fisher of ``model`` on ``(x, y)`` (computed by
-    the core, see :meth:`tlearn.Model.estimate_fisher`); returns copies by
-    parameter name.  ``model`` must be compiled."""
-    model.estimate_fisher(x, y, batch_size=batch_size)
-    return {n: v.copy() for n, v in model.fisher.items()}
 
 
 class FineTune:
