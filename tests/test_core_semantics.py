@@ -390,8 +390,8 @@ def test_unlabelled_examples_change_nothing(kind):
     assert ln == 0.0
     for p in range(none.n_params):
         assert np.all(none.view("grad", p) == 0)
-    sums, counts, _ = none.evaluate([X], [hide(T, np.ones(12, bool))])
-    assert sums == (0.0,) and counts == (0.0,)
+    r = none.evaluate([X], [hide(T, np.ones(12, bool))])
+    assert r["loss_sum"].tolist() == [0.0] and r["count"].tolist() == [0]
 
 
 def test_unlabelled_batch_leaves_weights_alone_with_plain_sgd():
@@ -479,7 +479,8 @@ def test_train_batches_per_step_learning_rates_equal_single_steps():
     assert sorted(res) == ["correct", "count", "loss", "reg"]
     assert res["loss"].shape == res["count"].shape == res["correct"].shape == (5, 1) and res["reg"].shape == (5,)
     for s, lr in enumerate(lrs):
-        (l,), reg, cnt, ok = b.train_step([X[4 * s:4 * s + 4]], [Y[4 * s:4 * s + 4]], float(lr))
+        r = b.train_step([X[4 * s:4 * s + 4]], [Y[4 * s:4 * s + 4]], float(lr))
+        (l,), reg, cnt, ok = r["loss"], r["reg"], r["count"], r["correct"]
         assert res["loss"][s, 0] == l and res["reg"][s] == reg
         assert res["count"][s, 0] == cnt[0] == 4 and res["correct"][s, 0] == ok[0]
     for p in range(a.n_params):

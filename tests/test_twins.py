@@ -86,8 +86,8 @@ def check_loss(c):
         assert unl.any()
         assert np.all(g[unl] == 0)
     # evaluation-mode loss equals the training-mode one (no op in between)
-    sums, counts, _ = b.net.evaluate(b.xs, [b.target])
-    assert sums[0] / counts[0] == pytest.approx(loss, rel=1e-6)
+    r = b.net.evaluate(b.xs, [b.target])
+    assert r["loss_sum"][0] / r["count"][0] == pytest.approx(loss, rel=1e-6)
 
 
 @pytest.mark.parametrize("op", OP_NAMES)

@@ -96,9 +96,11 @@ class Loop:
             last = float(res["loss"][-1] @ loss_weights(self.model) + res["reg"][-1])
             self.bar.set_postfix(epoch=epoch + 1, loss=f"{last:.4f}")
 
-    def add_step(self, acc: list, losses, reg: float, counts, correct, epoch: int) -> None:
-        """:meth:`add` for the one step of ``Net.train_step`` into a list (no array per step)."""
+    def add_step(self, acc: list, res: dict, epoch: int) -> None:
+        """:meth:`add` for the one step of ``Net.train_step`` (``loss``, ``count``, ``correct`` per loss,
+        ``reg``) into a list of Python numbers."""
         nl = self.nl
+        losses, counts, correct, reg = res["loss"].tolist(), res["count"].tolist(), res["correct"].tolist(), res["reg"]
         for k in range(nl):
             acc[k] += losses[k] * counts[k]
             acc[nl + 1 + k] += counts[k]
@@ -140,7 +142,8 @@ def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
     xs, ys, _ = model._prepare(x, y)
     if lr is None:
         lr = model._optimizer.lr_at(model._step, 0)
-    losses, reg, counts, correct = model._net.train_step(xs, ys, float(lr))
+    res = model._net.train_step(xs, ys, float(lr))
+    losses, counts, correct, reg = res["loss"].tolist(), res["count"].tolist(), res["correct"].tolist(), res["reg"]
     model._step += 1
     out = {s.name: l for s, l in zip(model._losses, losses)}
     for s, c, ok in zip(model._losses, counts, correct):
@@ -300,11 +303,11 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
             xs, ys = _batch_arrays(model, item, done)
             loop.batch_begin(done)
             try:
-                losses, reg, counts, correct = net.train_step(xs, ys, float(opt.lr_at(model._step, loop.total)))
+                res = net.train_step(xs, ys, float(opt.lr_at(model._step, loop.total)))
             except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
                 raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
             model._step += 1
-            loop.add_step(acc, losses, reg, counts, correct, epoch)
+            loop.add_step(acc, res, epoch)
             done += 1
         return done
 

@@ -525,8 +525,8 @@ class Model:
         classification losses, and ``loss``, the weighted total, in evaluation mode."""
         self._require_compiled()
         xs, ys, n = self._prepare(x, y)
-        sums, counts, correct = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
-        acc = np.concatenate([sums, [0.0], counts, correct])
+        r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
+        acc = np.concatenate([r["loss_sum"], [0.0], r["count"], r["correct"]])
         logs = self._logs(acc, 0)
         return logs
 

@@ -364,3 +364,24 @@ PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl) {
     Py_XDECREF(reg);
     return out;
 }
+
+/* Per-loss results of one call as a dict of named arrays of shape (n_losses,):
+ * `loss_key` (float64), "count" and "correct" (int64). */
+PyObject *loss_results(const char *loss_key, const double *loss, const int64_t *count, const int64_t *correct,
+                       int nl) {
+    npy_intp d[1] = {nl};
+    PyObject *l = PyArray_ZEROS(1, d, NPY_FLOAT64, 0), *c = PyArray_ZEROS(1, d, NPY_INT64, 0);
+    PyObject *o = PyArray_ZEROS(1, d, NPY_INT64, 0), *out = NULL;
+    if (l && c && o) {
+        if (nl) {
+            memcpy(PyArray_DATA((PyArrayObject *)l), loss, sizeof(double) * (size_t)nl);
+            memcpy(PyArray_DATA((PyArrayObject *)c), count, sizeof(int64_t) * (size_t)nl);
+            memcpy(PyArray_DATA((PyArrayObject *)o), correct, sizeof(int64_t) * (size_t)nl);
+        }
+        out = Py_BuildValue("{sOsOsO}", loss_key, l, "count", c, "correct", o);
+    }
+    Py_XDECREF(l);
+    Py_XDECREF(c);
+    Py_XDECREF(o);
+    return out;
+}

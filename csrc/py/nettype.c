@@ -403,21 +403,20 @@ static tl_status run_train_step(tl_net *net, const bound_t *b, call_t *c) {
     return st;
 }
 
-/* train_step(inputs, targets, lr) -> (losses tuple, reg) */
+/* train_step(inputs, targets, lr) -> dict: "loss", "count", "correct" (n_losses,)
+ * and "reg" (a float), as one step of train_batches names them */
 static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets;
     step_call s = {{losses_fit, run_train_step, 0, 0, -1}, 0.0f, 1, {0}, 0.0};
     if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &s.lr) || require_finalized(self)) return NULL;
     if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
     int n = s.c.n_loss;
-    double cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
-    for (int k = 0; k < n; k++) {
-        int64_t c, o;
-        tl_net_loss_stats(self->net, k, &c, &o);
-        cnt[k] = (double)c;
-        ok[k] = (double)o;
-    }
-    return Py_BuildValue("NdNN", losses_tuple(s.losses, n), s.reg, losses_tuple(cnt, n), losses_tuple(ok, n));
+    int64_t cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
+    for (int k = 0; k < n; k++) tl_net_loss_stats(self->net, k, &cnt[k], &ok[k]);
+    PyObject *out = loss_results("loss", s.losses, cnt, ok, n), *reg = PyFloat_FromDouble(s.reg);
+    if (!out || !reg || PyDict_SetItemString(out, "reg", reg)) Py_CLEAR(out);
+    Py_XDECREF(reg);
+    return out;
 }
 
 typedef struct {
@@ -572,7 +571,8 @@ static PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw) {
 typedef struct {
     call_t c;
     int bs;
-    double sums[TL_MAX_LOSSES], cnts[TL_MAX_LOSSES], oks[TL_MAX_LOSSES];
+    double sums[TL_MAX_LOSSES];
+    int64_t cnts[TL_MAX_LOSSES], oks[TL_MAX_LOSSES];
 } eval_call;
 
 static tl_status run_evaluate(tl_net *net, const bound_t *b, call_t *c) {
@@ -588,16 +588,17 @@ static tl_status run_evaluate(tl_net *net, const bound_t *b, call_t *c) {
             int64_t cnt, ok;
             tl_net_loss_stats(net, k, &cnt, &ok);
             e->sums[k] += losses[k] * (double)cnt;
-            e->cnts[k] += (double)cnt;
-            e->oks[k] += (double)ok;
+            e->cnts[k] += cnt;
+            e->oks[k] += ok;
         }
     }
     return st;
 }
 
-/* evaluate(inputs, targets, batch_size=0) -> (sums, counts, corrects): per loss, the
- * loss summed over labelled entries, their number and the number predicted
- * right, in evaluation mode (no dropout, no gradients). */
+/* evaluate(inputs, targets, batch_size=0) -> dict of arrays (n_losses,): per loss,
+ * "loss_sum" the loss summed over labelled entries, "count" their number and
+ * "correct" the number predicted right, in evaluation mode (no dropout, no
+ * gradients). */
 static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "targets", "batch_size", NULL};
     PyObject *inputs, *targets;
@@ -606,18 +607,7 @@ static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
         require_finalized(self))
         return NULL;
     if (call_net(self, inputs, targets, 1, &e.c)) return NULL;
-    int nl = e.c.n_loss;
-    PyObject *a = PyTuple_New(nl), *c = PyTuple_New(nl), *o = PyTuple_New(nl);
-    if (!a || !c || !o) {
-        Py_XDECREF(a); Py_XDECREF(c); Py_XDECREF(o);
-        return NULL;
-    }
-    for (int k = 0; k < nl; k++) {
-        PyTuple_SET_ITEM(a, k, PyFloat_FromDouble(e.sums[k]));
-        PyTuple_SET_ITEM(c, k, PyFloat_FromDouble(e.cnts[k]));
-        PyTuple_SET_ITEM(o, k, PyFloat_FromDouble(e.oks[k]));
-    }
-    return Py_BuildValue("NNN", a, c, o);
+    return loss_results("loss_sum", e.sums, e.cnts, e.oks, e.c.n_loss);
 }
 
 static tl_status run_forward_backward(tl_net *net, const bound_t *b, call_t *c) {
@@ -769,14 +759,15 @@ static PyMethodDef Net_methods[] = {
     {"reset_optim", (PyCFunction)Net_reset_optim, METH_NOARGS, "zero the optimizer state"},
     {"set_input_grad", (PyCFunction)Net_set_input_grad, METH_VARARGS, "set_input_grad(node, on)"},
     {"set_check_finite", (PyCFunction)Net_set_check_finite, METH_VARARGS, "set_check_finite(on)"},
-    {"train_step", (PyCFunction)Net_train_step, METH_VARARGS, "train_step(inputs, targets, lr) -> (losses, reg, counts, corrects)"},
+    {"train_step", (PyCFunction)Net_train_step, METH_VARARGS,
+     "train_step(inputs, targets, lr) -> dict: loss, count, correct (n_losses,), reg"},
     {"train_batches", (PyCFunction)Net_train_batches, METH_VARARGS,
      "train_batches(inputs, targets, batch_size, lrs, index=None) -> dict: loss, count, correct (steps, n_losses), "
      "reg (steps,)"},
     {"forward", (PyCFunction)(void (*)(void))Net_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(inputs, outputs, train=False, batch_size=0) -> list of arrays"},
     {"evaluate", (PyCFunction)(void (*)(void))Net_evaluate, METH_VARARGS | METH_KEYWORDS,
-     "evaluate(inputs, targets, batch_size=0) -> (loss sums, counts, corrects) per loss"},
+     "evaluate(inputs, targets, batch_size=0) -> dict: loss_sum, count, correct (n_losses,)"},
     {"forward_backward", (PyCFunction)(void (*)(void))Net_forward_backward, METH_VARARGS | METH_KEYWORDS,
      "forward_backward(inputs, targets, with_reg=True) -> (losses, reg)"},
     {"input_grad", (PyCFunction)Net_input_grad, METH_VARARGS, "input_grad(node, batch) -> array"},
