@@ -26,6 +26,8 @@ tl_status tl_set_error(tl_net *net, tl_status st, const char *fmt, ...) {
 
 const char *tl_net_error(const tl_net *net) { return net ? net->err : "no network"; }
 
+const char *const tl_arena_names[TL_ARENA_COUNT + 1] = {"value", "grad", "mask", "snapshot", "fisher", "m", "v", NULL};
+
 /* ---- RNG: splitmix64 ---- */
 
 uint64_t tl_rng_next(uint64_t *s) {

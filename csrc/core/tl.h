@@ -171,6 +171,8 @@ int tl_param_is_buffer(const tl_net *net, int p); /* running statistics: not tra
 /* The arenas (same layout, tl_net_arena_size floats each). */
 enum tl_arena { TL_ARENA_VALUE = 0, TL_ARENA_GRAD, TL_ARENA_MASK, TL_ARENA_SNAPSHOT,
                 TL_ARENA_FISHER, TL_ARENA_M, TL_ARENA_V, TL_ARENA_COUNT };
+/* the arenas' names, by which the binding and tlearn address them */
+extern const char *const tl_arena_names[TL_ARENA_COUNT + 1]; /* "value", "grad", ..., NULL */
 float *tl_net_arena(tl_net *net, int which);
 
 /* --- parameters: freezing, regularizers, initialisation --- */

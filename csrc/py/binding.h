@@ -42,6 +42,8 @@ typedef struct {
 
 /* convert.c */
 int op_from_name(const char *name);
+/* "a, b or c" (each name between quote and quote) into buf */
+void names_list(char *buf, size_t n, const char *const *names, int count, const char *quote);
 PyObject *raise_status(NetObject *self, tl_status st);
 PyArrayObject *as_array(PyObject *obj, int type, const char *what, const char *name, int integer_only);
 void bound_free(bound_t *b);

@@ -5,6 +5,7 @@
 #include "binding.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -12,6 +13,13 @@ int op_from_name(const char *name) {
     int op = tl_op_find(name);
     if (op < 0) PyErr_Format(PyExc_ValueError, "unknown op '%s'", name);
     return op;
+}
+
+void names_list(char *buf, size_t n, const char *const *names, int count, const char *quote) {
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < count && o < n; k++)
+        o += (size_t)snprintf(buf + o, n - o, "%s%s%s%s", !k ? "" : k == count - 1 ? " or " : ", ", quote, names[k], quote);
 }
 
 PyObject *raise_status(NetObject *self, tl_status st) {

@@ -10,7 +10,6 @@
 
 #define MAX_OUTPUTS 256 /* nodes one forward call returns */
 
-static const char *arena_names[TL_ARENA_COUNT] = {"value", "grad", "mask", "snapshot", "fisher", "m", "v"};
 
 /* Refuse concurrent use of one network; the GIL makes the check-and-set atomic. */
 static int enter(NetObject *self) {
@@ -191,9 +190,11 @@ static PyObject *Net_view(NetObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "si:view", &which, &p) || check_param_index(self, p)) return NULL;
     int a = -1;
     for (int k = 0; k < TL_ARENA_COUNT; k++)
-        if (!strcmp(arena_names[k], which)) a = k;
+        if (!strcmp(tl_arena_names[k], which)) a = k;
     if (a < 0) {
-        PyErr_Format(PyExc_ValueError, "unknown arena '%s' (expected value, grad, mask, snapshot, fisher, m or v)", which);
+        char names[128];
+        names_list(names, sizeof names, tl_arena_names, TL_ARENA_COUNT, "");
+        PyErr_Format(PyExc_ValueError, "unknown arena '%s' (expected %s)", which, names);
         return NULL;
     }
     int shape[TL_MAX_DIM];
@@ -293,11 +294,10 @@ static PyObject *Net_set_optim(NetObject *self, PyObject *args, PyObject *kw) {
     int k = 0;
     while (k < TL_OPTIM_COUNT && strcmp(tl_optims[k].name, kind)) k++;
     if (k == TL_OPTIM_COUNT) {
+        const char *kinds[TL_OPTIM_COUNT];
+        for (int j = 0; j < TL_OPTIM_COUNT; j++) kinds[j] = tl_optims[j].name;
         char names[128];
-        size_t o = 0;
-        for (int j = 0; j < TL_OPTIM_COUNT && o < sizeof names; j++)
-            o += (size_t)snprintf(names + o, sizeof names - o, "%s'%s'", !j ? "" : j == TL_OPTIM_COUNT - 1 ? " or " : ", ",
-                                  tl_optims[j].name);
+        names_list(names, sizeof names, kinds, TL_OPTIM_COUNT, "'");
         PyErr_Format(PyExc_ValueError, "unknown optimizer '%s' (expected %s)", kind, names);
         return NULL;
     }

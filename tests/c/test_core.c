@@ -147,6 +147,7 @@ static void test_build_errors(void) {
     tl_optim_cfg cfg = {TL_OPTIM_SGD, 1.5f, 0, 0, 0, 0, 0};
     CHECK(tl_net_set_optim(net, &cfg) == TL_ERR_VALUE, "momentum 1.5");
     CHECK(tl_net_train_step(net, 2, 0.1f, NULL, NULL) == TL_ERR_STATE, "step without optimizer");
+    for (int a = 0; a < TL_ARENA_COUNT; a++) CHECK(tl_arena_names[a] != NULL, "arena %d has no name", a);
     for (int k = 0; k < TL_OPTIM_COUNT; k++) { /* every row of the optimizer table: a name, defaults it accepts */
         cfg = tl_optim_defaults((tl_optim)k);
         CHECK(tl_optims[k].name && cfg.kind == (tl_optim)k, "optimizer row %d", k);
