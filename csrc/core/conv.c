@@ -57,6 +57,7 @@ typedef struct {
     float *db;      /* bias gradient (backward) */
     int B;
     const tl_conv_geom *g;
+    int set;        /* backward: overwrite dst instead of adding */
 } conv_job;
 
 /* d[c * ldd + r] (+)= s[r * lds + c] (+ bias[c]) for r < R, c < Cn: a
@@ -128,7 +129,7 @@ static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
 }
 
 static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
-    conv_job j = {col, x, NULL, NULL, B, g};
+    conv_job j = {col, x, NULL, NULL, B, g, 0};
     tl_parallel_for(K_OF(g), grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
 }
 
@@ -139,11 +140,12 @@ static void to_nhwc(void *ctx, int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; b++) transpose(j->dst + b * C * HW, C, j->src + b * C * HW, HW, C, HW, NULL, 0);
 }
 
-/* dst (B, C, HW) += src (B, HW, C), examples [b0, b1) */
+/* dst (B, C, HW) += src (B, HW, C) (= when set), examples [b0, b1) */
 static void add_from_nhwc(void *ctx, int64_t b0, int64_t b1) {
     const conv_job *j = ctx;
     const int64_t C = j->g->C, HW = (int64_t)j->g->H * j->g->W;
-    for (int64_t b = b0; b < b1; b++) transpose(j->dst + b * C * HW, HW, j->src + b * C * HW, C, HW, C, NULL, 1);
+    for (int64_t b = b0; b < b1; b++)
+        transpose(j->dst + b * C * HW, HW, j->src + b * C * HW, C, HW, C, NULL, !j->set);
 }
 
 /* Rows [r0, r1) of colT from the NHWC input: row r = b*P + oh*OW + ow. */
@@ -187,6 +189,7 @@ static void row2im_examples(void *ctx, int64_t b0, int64_t b1) {
     const tl_conv_geom *g = j->g;
     const int H = g->H, W = g->W, C = g->C, KH = g->KH, KW = g->KW, OH = g->OH, OW = g->OW;
     const int64_t P = P_OF(g), K = K_OF(g), in_sz = IN_OF(g), run = (int64_t)KW * C;
+    if (j->set) memset(j->dst + b0 * in_sz, 0, sizeof(float) * (size_t)((b1 - b0) * in_sz));
     for (int64_t b = b0; b < b1; b++) {
         float *xb = j->dst + b * in_sz;
         for (int oh = 0; oh < OH; oh++)
@@ -219,6 +222,7 @@ static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
     const int B = j->B, H = g->H, W = g->W, OH = g->OH, OW = g->OW, SW = g->SW;
     const int64_t P = (int64_t)OH * OW, in_sz = (int64_t)g->C * H * W;
     const float *row = j->src;
+    if (j->set) memset(j->dst + b0 * in_sz, 0, sizeof(float) * (size_t)((b1 - b0) * in_sz));
     for (int c = 0; c < g->C; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int kw = 0; kw < g->KW; kw++, row += (int64_t)B * P) {
@@ -241,8 +245,8 @@ static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
             }
 }
 
-static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g) {
-    conv_job j = {dx, col, NULL, NULL, B, g};
+static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g, int set) {
+    conv_job j = {dx, col, NULL, NULL, B, g, set};
     tl_parallel_for(B, 1, col2im_examples, &j);
 }
 
@@ -291,14 +295,17 @@ static void weights_to_rows(float *wr, const float *w, const tl_conv_geom *g) {
                     wr[(((int64_t)o * KH + kh) * KW + kw) * C + c] = w[(((int64_t)o * C + c) * KH + kh) * KW + kw];
 }
 
-/* dW (OC, C, KH, KW) += dW' (OC, KH, KW, C) */
-static void add_weight_rows(float *dw, const float *dwr, const tl_conv_geom *g) {
+/* dW (OC, C, KH, KW) += dW' (OC, KH, KW, C) (= when set) */
+static void add_weight_rows(float *dw, const float *dwr, const tl_conv_geom *g, int set) {
     const int C = g->C, KH = g->KH, KW = g->KW;
     for (int o = 0; o < g->OC; o++)
         for (int c = 0; c < C; c++)
             for (int kh = 0; kh < KH; kh++)
-                for (int kw = 0; kw < KW; kw++)
-                    dw[(((int64_t)o * C + c) * KH + kh) * KW + kw] += dwr[(((int64_t)o * KH + kh) * KW + kw) * C + c];
+                for (int kw = 0; kw < KW; kw++) {
+                    float *d = dw + (((int64_t)o * C + c) * KH + kh) * KW + kw;
+                    const float s = dwr[(((int64_t)o * KH + kh) * KW + kw) * C + c];
+                    *d = set ? s : *d + s;
+                }
 }
 
 /* Examples per chunk: the batch goes through the lowering in chunks whose
@@ -340,11 +347,11 @@ static void conv_forward_chunk(float *out, float *scratch, const float *inp, con
     if (rows_lowering(g)) {
         const float *xh = inp;
         if (g->C > 1) {
-            conv_job t = {s.xh, inp, NULL, NULL, B, g};
+            conv_job t = {s.xh, inp, NULL, NULL, B, g, 0};
             tl_parallel_for(B, grain_of(IN_OF(g)), to_nhwc, &t);
             xh = s.xh;
         }
-        conv_job r = {s.col, xh, NULL, NULL, B, g};
+        conv_job r = {s.col, xh, NULL, NULL, B, g, 0};
         tl_parallel_for(BP, grain_of(K), im2row_rows, &r);
         tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)K,
                  0.0f, s.yt, (int)BP);
@@ -353,40 +360,38 @@ static void conv_forward_chunk(float *out, float *scratch, const float *inp, con
         tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP,
                  0.0f, s.yt, (int)BP);
     }
-    conv_job y = {out, s.yt, b, NULL, B, g};
+    conv_job y = {out, s.yt, b, NULL, B, g, 0};
     tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
 }
 
+/* wbeta: 0 overwrites dW (the first chunk of a single writer), 1 adds; set_dx: dx is overwritten */
 static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scratch, const float *dout, const float *wr,
-                                int B, const tl_conv_geom *g) {
+                                int B, const tl_conv_geom *g, float wbeta, int set_dx) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
     const int rows = rows_lowering(g);
-    conv_job d = {s.yt, dout, NULL, db, B, g};
+    conv_job d = {s.yt, dout, NULL, db, B, g, 0};
     tl_parallel_for(g->OC, 1, dy_to_channels, &d);
     if (dwr) /* dW' += dY' colT, or dW += dY' col^T */
         tl_sgemm(CblasRowMajor, CblasNoTrans, rows ? CblasNoTrans : CblasTrans, g->OC, (int)K, (int)BP, 1.0f, s.yt,
-                 (int)BP, s.col, rows ? (int)K : (int)BP, 1.0f, dwr, (int)K);
+                 (int)BP, s.col, rows ? (int)K : (int)BP, wbeta, dwr, (int)K);
     if (!dinp) return;
     /* the lowered input is no longer needed: its gradient overwrites it */
     if (rows) {
         tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)BP, (int)K, g->OC, 1.0f, s.yt, (int)BP, wr, (int)K,
                  0.0f, s.col, (int)K);
-        float *dxh = dinp;
-        if (g->C > 1) {
-            dxh = s.xh;
-            memset(dxh, 0, sizeof(float) * (size_t)(B * IN_OF(g)));
-        }
-        conv_job r = {dxh, s.col, NULL, NULL, B, g};
+        /* C > 1: row2im into the zeroed NHWC scratch, then to dx; C = 1: into dx itself */
+        const int nhwc = g->C > 1;
+        conv_job r = {nhwc ? s.xh : dinp, s.col, NULL, NULL, B, g, nhwc || set_dx};
         tl_parallel_for(B, 1, row2im_examples, &r);
-        if (g->C > 1) {
-            conv_job t = {dinp, s.xh, NULL, NULL, B, g};
+        if (nhwc) {
+            conv_job t = {dinp, s.xh, NULL, NULL, B, g, set_dx};
             tl_parallel_for(B, grain_of(IN_OF(g)), add_from_nhwc, &t);
         }
     } else {
         tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, wr, (int)K, s.yt, (int)BP,
                  0.0f, s.col, (int)BP);
-        col2im(dinp, s.col, B, g);
+        col2im(dinp, s.col, B, g, set_dx);
     }
 }
 
@@ -410,21 +415,24 @@ void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float
 }
 
 void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
-                        const tl_conv_geom *g) {
+                        const tl_conv_geom *g, int set_dx, int set_w) {
     if (!dinp && !dw && !db) return;
     const int ch = chunk_examples(g, B);
     const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g);
     const int64_t sc_sz = tl_conv2d_scratch(g);
     float *once = scratch + (int64_t)B * sc_sz;
     const float *wr = lowered_weights(once, w, g);
-    /* rows: dW' (OC, K) is summed in the once-scratch and permuted into dW at the end */
+    /* rows: dW' (OC, K) is summed in the once-scratch (the first chunk
+     * overwrites it) and permuted into dW at the end */
     float *dwr = dw && rows_lowering(g) ? once + g->OC * K_OF(g) : dw;
-    if (dwr && dwr != dw) memset(dwr, 0, sizeof(float) * (size_t)(g->OC * K_OF(g)));
+    if (db && set_w) memset(db, 0, sizeof(float) * (size_t)g->OC);
     for (int i = 0; i < B; i += ch) {
         const int n = B - i < ch ? B - i : ch;
-        conv_backward_chunk(dinp ? dinp + i * in_sz : NULL, dwr, db, scratch + i * sc_sz, dout + i * out_sz, wr, n, g);
+        const float wbeta = i == 0 && (dwr != dw || set_w) ? 0.0f : 1.0f;
+        conv_backward_chunk(dinp ? dinp + i * in_sz : NULL, dwr, db, scratch + i * sc_sz, dout + i * out_sz, wr, n, g,
+                            wbeta, set_dx);
     }
-    if (dwr && dwr != dw) add_weight_rows(dw, dwr, g);
+    if (dwr && dwr != dw) add_weight_rows(dw, dwr, g, set_w);
 }
 
 /* ---- pooling ---- */
@@ -434,6 +442,7 @@ typedef struct {
     int32_t *argmax;
     const float *inp;
     const tl_conv_geom *g;
+    int set; /* backward: overwrite instead of adding */
 } pool_job;
 
 /* 2x2 windows, stride 2, W even, W <= MP_BUF: the maxima of the horizontal
@@ -520,7 +529,7 @@ static void maxpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
 static int64_t plane_grain(const tl_conv_geom *g) { return grain_of((int64_t)g->H * g->W); }
 
 void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g) {
-    pool_job j = {out, argmax, inp, g};
+    pool_job j = {out, argmax, inp, g, 0};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_planes, &j);
 }
 
@@ -531,12 +540,14 @@ static void maxpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
         float *dx = j->out + pl * in_pl;
         const float *dy = j->inp + pl * out_pl;
         const int32_t *am = j->argmax + pl * out_pl;
+        if (j->set) memset(dx, 0, sizeof(float) * (size_t)in_pl);
         for (int64_t k = 0; k < out_pl; k++) dx[am[k]] += dy[k];
     }
 }
 
-void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g) {
-    pool_job j = {dinp, (int32_t *)argmax, dout, g};
+void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g,
+                           int set) {
+    pool_job j = {dinp, (int32_t *)argmax, dout, g, set};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_back_planes, &j);
 }
 
@@ -560,7 +571,7 @@ static void avgpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
 }
 
 void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g) {
-    pool_job j = {out, NULL, inp, g};
+    pool_job j = {out, NULL, inp, g, 0};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), avgpool_planes, &j);
 }
 
@@ -583,7 +594,7 @@ static void avgpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
 }
 
 void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g) {
-    pool_job j = {dinp, NULL, dout, g};
+    pool_job j = {dinp, NULL, dout, g, 0};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), avgpool_back_planes, &j);
 }
 

@@ -2,7 +2,7 @@
  * onto sgemm through im2col, max and average pooling, batch normalisation.
  * Layout NCHW throughout; outputs first, gradients prefixed d, a NULL
  * gradient means "not needed".  Backward kernels accumulate (+=) into their
- * gradient outputs.  No allocation: scratch comes from the caller (the op's
+ * gradient outputs, or overwrite them where their `set` flags say so.  No allocation: scratch comes from the caller (the op's
  * planned aux buffer). */
 #ifndef TL_CONV_H
 #define TL_CONV_H
@@ -28,15 +28,17 @@ int64_t tl_conv2d_scratch_once(const tl_conv_geom *g);
  * lowered input, kept for backward. */
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
                        const tl_conv_geom *g);
-/* dW += dY col^T; db += sum dY; dx += col2im(W^T dY).  Needs the scratch of
- * the forward on the same batch; overwrites it. */
+/* dW += dY col^T; db += sum dY; dx += col2im(W^T dY) (set_dx: dx =; set_w:
+ * dW =, db =).  Needs the scratch of the forward on the same batch;
+ * overwrites it. */
 void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
-                        const tl_conv_geom *g);
+                        const tl_conv_geom *g, int set_dx, int set_w);
 
 /* Max pooling (no padding); argmax (B,C,OH,OW) receives the index of the
  * winner within its (H,W) plane. */
 void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g);
-void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g);
+void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g,
+                           int set);
 /* Average pooling (no padding): y = mean of the window. */
 void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g);
 void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g);

@@ -57,12 +57,16 @@ tl_status tl_net_forward(tl_net *net, int B, int train, double *losses) {
     return run_forward(net, B, train, with_losses, losses);
 }
 
+/* Zeroes the gradient buffers the planner did not leave to a single
+ * overwriting backward (plan.c, plan_assign), then runs the backward. */
 static void run_backward(tl_net *net, int B) {
-    memset(net->act, 0, sizeof(float) * net->n_dout_floats);
+    for (int i = 0; i < net->n_nodes; i++) {
+        const tl_node *n = &net->nodes[i];
+        if (n->zero_dout) memset(n->dout, 0, sizeof(float) * (size_t)B * (size_t)n->size);
+    }
     for (int p = 0; p < net->n_params; p++) {
         const tl_param *pr = &net->params[p];
-        if (pr->trainable && !pr->buffer)
-            memset(net->arena[TL_ARENA_GRAD] + pr->offset, 0, sizeof(float) * (size_t)pr->size);
+        if (pr->zero_grad) memset(net->arena[TL_ARENA_GRAD] + pr->offset, 0, sizeof(float) * (size_t)pr->size);
     }
     for (int i = net->n_nodes - 1; i >= 0; i--) {
         tl_node *n = &net->nodes[i];

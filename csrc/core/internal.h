@@ -21,6 +21,11 @@ typedef struct tl_node {
     /* planned per compile/plan */
     int needs_grad;               /* some trainable parameter or wanted input lies upstream */
     int input_grad;               /* input node whose gradient the caller wants */
+    unsigned assign_in;           /* bit k: this node's backward is the only writer of input k's gradient and
+                                     overwrites it (the executor does not zero it) */
+    int assign_grads;             /* this node's backward is the only writer of its trainable parameters'
+                                     gradients and overwrites them */
+    int zero_dout;                /* the executor zeroes dout before the backward (several or no writers) */
     const float *out;             /* (B, size); inputs point at caller data */
     float *dout;                  /* (B, size) or NULL when no gradient flows here */
     float *aux;                   /* op scratch (B, aux_size): softmax probs, dropout mask */
@@ -43,6 +48,7 @@ typedef struct tl_param {
     int trainable;
     int buffer;                   /* running statistics, never touched by the optimizer */
     float l2, l2sp, ewc;
+    int zero_grad;                /* planned: the executor zeroes the gradient before the backward */
 } tl_param;
 
 struct tl_net {
@@ -94,6 +100,10 @@ typedef struct tl_op_def {
     void (*backward)(tl_net *net, tl_node *node, int B);
     /* scratch per node, independent of the batch, after the B rows of aux (0 if none) */
     int64_t (*aux_once)(const tl_net *net, const tl_node *node);
+    /* the backward honours node->assign_in and node->assign_grads: where the
+     * planner says it is the only writer it overwrites instead of adding, so
+     * that the executor need not zero the buffer first */
+    int assigns;
 } tl_op_def;
 
 extern const tl_op_def tl_ops[]; /* TL_OP_COUNT rows, checked in ops.c */

@@ -15,10 +15,15 @@ void tl_dense_forward(float *out, const float *inp, const float *w, const float 
 }
 
 void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                       const float *w, int B, int IN, int OUT) {
-    if (dinp) tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, dinp, IN);
-    if (dw) tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, inp, IN, 1.0f, dw, IN);
+                       const float *w, int B, int IN, int OUT, int set_dx, int set_w) {
+    if (dinp)
+        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, set_dx ? 0.0f : 1.0f,
+                 dinp, IN);
+    if (dw)
+        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, inp, IN, set_w ? 0.0f : 1.0f,
+                 dw, IN);
     if (db) {
+        if (set_w) memset(db, 0, sizeof(float) * (size_t)OUT);
         for (int i = 0; i < B; i++) {
             const float *d = dout + (int64_t)i * OUT;
             for (int o = 0; o < OUT; o++) db[o] += d[o];
@@ -32,6 +37,7 @@ typedef struct {
     float *out;
     const float *a, *b;
     float s;
+    int set;
 } ew_job;
 
 static void leaky_fwd_range(void *ctx, int64_t lo, int64_t hi) {
@@ -47,16 +53,19 @@ static void leaky_bwd_range(void *ctx, int64_t lo, int64_t hi) {
     float *restrict dinp = j->out;
     const float *restrict dout = j->a, *restrict inp = j->b;
     const float a = j->s;
-    for (int64_t i = lo; i < hi; i++) dinp[i] += inp[i] > 0.0f ? dout[i] : a * dout[i];
+    if (j->set)
+        for (int64_t i = lo; i < hi; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : a * dout[i];
+    else
+        for (int64_t i = lo; i < hi; i++) dinp[i] += inp[i] > 0.0f ? dout[i] : a * dout[i];
 }
 
 void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N) {
-    ew_job j = {out, inp, NULL, a};
+    ew_job j = {out, inp, NULL, a, 0};
     tl_parallel_for(N, TL_GRAIN_FLOATS, leaky_fwd_range, &j);
 }
 
-void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N) {
-    ew_job j = {dinp, dout, inp, a};
+void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N, int set) {
+    ew_job j = {dinp, dout, inp, a, set};
     tl_parallel_for(N, TL_GRAIN_FLOATS, leaky_bwd_range, &j);
 }
 
@@ -129,13 +138,20 @@ double tl_softmax_ce_forward(float *probs, const float *logits, const int32_t *l
     return cnt ? total / cnt : 0.0;
 }
 
-void tl_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float scale) {
+void tl_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float scale,
+                            int set) {
     for (int i = 0; i < B; i++) {
         int y = labels[i];
-        if (y < 0) continue;
-        const float *p = probs + (int64_t)i * C;
         float *d = dlogits + (int64_t)i * C;
-        for (int c = 0; c < C; c++) d[c] += scale * p[c];
+        if (y < 0) {
+            if (set) memset(d, 0, sizeof(float) * (size_t)C);
+            continue;
+        }
+        const float *p = probs + (int64_t)i * C;
+        if (set)
+            for (int c = 0; c < C; c++) d[c] = scale * p[c];
+        else
+            for (int c = 0; c < C; c++) d[c] += scale * p[c];
         d[y] -= scale;
     }
 }

@@ -1,20 +1,22 @@
 /* kernels.h - pure kernels on float arrays.
  * Outputs first, gradients prefixed d, sizes in capitals.  A NULL gradient
  * pointer means "not needed" and costs no work.  Backward kernels accumulate
- * (+=) into their gradient outputs. */
+ * (+=) into their gradient outputs; those with a `set` flag overwrite them
+ * instead where it is nonzero (the planner's single writer of a buffer,
+ * which then need not be zeroed first). */
 #ifndef TL_KERNELS_H
 #define TL_KERNELS_H
 #include <stdint.h>
 
 /* y = x W^T + b; x (B,IN), W (OUT,IN), b (OUT), y (B,OUT) */
 void tl_dense_forward(float *out, const float *inp, const float *w, const float *b, int B, int IN, int OUT);
-/* dx += dy W; dW += dy^T x; db += sum_b dy */
+/* dx += dy W; dW += dy^T x; db += sum_b dy (set_dx: dx =; set_w: dW =, db =) */
 void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                       const float *w, int B, int IN, int OUT);
+                       const float *w, int B, int IN, int OUT, int set_dx, int set_w);
 
 /* y = max(x, a x) (a = 0: ReLU); N elements */
 void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N);
-void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N);
+void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N, int set);
 /* y = 1 / (1 + e^-x); dx += dy y (1 - y) */
 void tl_sigmoid_forward(float *out, const float *inp, int64_t N);
 void tl_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t N);
@@ -35,8 +37,9 @@ void tl_scale_backward(float *dinp, float *dalpha, const float *dout, const floa
  * probs (B,C) receives softmax(z); returns the mean over labelled rows
  * (0 when none), their count in *n and how many of them argmax gets right in *correct. */
 double tl_softmax_ce_forward(float *probs, const float *logits, const int32_t *labels, int B, int C, int *n, int *correct);
-/* dz += scale (p - onehot(y)) / n on labelled rows */
-void tl_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float scale);
+/* dz += scale (p - onehot(y)) / n on labelled rows (set: dz = that, and 0 on unlabelled rows) */
+void tl_softmax_ce_backward(float *dlogits, const float *probs, const int32_t *labels, int B, int C, float scale,
+                            int set);
 /* Binary cross-entropy on logits, targets in [0,1], NaN = missing.
  * Mean over present entries (0 when none); count in *n; entries where
  * (z > 0) == (t > 0.5) in *correct. */

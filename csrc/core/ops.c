@@ -88,7 +88,8 @@ static void fwd_dense(tl_net *net, tl_node *node, int B, int train) {
 static void bwd_dense(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     tl_dense_backward(x->dout, tl_pgrad(net, node, 0), node->n_param > 1 ? tl_pgrad(net, node, 1) : NULL, node->dout,
-                      x->out, tl_pval(net, node, 0), B, (int)x->size, (int)node->size);
+                      x->out, tl_pval(net, node, 0), B, (int)x->size, (int)node->size, node->assign_in & 1,
+                      node->assign_grads);
 }
 
 /* ---- activations ---- */
@@ -99,7 +100,7 @@ static void fwd_relu(tl_net *net, tl_node *node, int B, int train) {
 }
 static void bwd_relu(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, x->out, 0.0f, B64(B, node->size));
+    tl_leaky_relu_backward(x->dout, node->dout, x->out, 0.0f, B64(B, node->size), node->assign_in & 1);
 }
 enum { LEAKY_ALPHA }; /* fattr slots */
 static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
@@ -108,7 +109,8 @@ static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
 }
 static void bwd_leaky(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, x->out, node->fattr[LEAKY_ALPHA], B64(B, node->size));
+    tl_leaky_relu_backward(x->dout, node->dout, x->out, node->fattr[LEAKY_ALPHA], B64(B, node->size),
+                           node->assign_in & 1);
 }
 static void fwd_sigmoid(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -375,7 +377,7 @@ static void bwd_conv2d(tl_net *net, tl_node *node, int B) {
     node_geom(net, node, &g);
     tl_conv2d_backward(tl_in(net, node, 0)->dout, tl_pgrad(net, node, 0),
                        node->n_param > 1 ? tl_pgrad(net, node, 1) : NULL, node->aux, node->dout,
-                       tl_pval(net, node, 0), B, &g);
+                       tl_pval(net, node, 0), B, &g, node->assign_in & 1, node->assign_grads);
 }
 
 static tl_status infer_pool(tl_net *net, tl_node *node, const int *shape, int ndim) {
@@ -391,7 +393,8 @@ static void fwd_maxpool(tl_net *net, tl_node *node, int B, int train) {
 static void bwd_maxpool(tl_net *net, tl_node *node, int B) {
     tl_conv_geom g;
     node_geom(net, node, &g);
-    tl_maxpool2d_backward(tl_in(net, node, 0)->dout, node->dout, (const int32_t *)node->aux, B, &g);
+    tl_maxpool2d_backward(tl_in(net, node, 0)->dout, node->dout, (const int32_t *)node->aux, B, &g,
+                          node->assign_in & 1);
 }
 static void fwd_avgpool(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -514,8 +517,13 @@ static void fwd_softmax_ce(tl_net *net, tl_node *node, int B, int train) {
 }
 static void bwd_softmax_ce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
-    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)LOSS_COUNT(node));
+    if (!x->dout) return;
+    if (!LOSS_COUNT(node)) { /* no labelled row: no gradient */
+        if (node->assign_in & 1) memset(x->dout, 0, sizeof(float) * (size_t)B64(B, x->size));
+        return;
+    }
+    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)LOSS_COUNT(node),
+                           node->assign_in & 1);
 }
 static void fwd_bce(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -605,13 +613,15 @@ const tl_op_def tl_ops[] = {
                          {"init", TL_ATTR_CHOICE, DENSE_INIT, TL_INIT_HE, 0, TL_INIT_COUNT - 1, 0, 0,
                           "one of he, glorot, zeros, ones", 0, tl_init_names, "initialiser of w"},
                          BOOL_ATTR("use_bias", DENSE_USE_BIAS, 1, "add the bias b")},
-                     "y = x W^T + b on the flattened example"}, TL_VIEW_NONE, infer_dense, NULL, fwd_dense, bwd_dense},
+                     "y = x W^T + b on the flattened example"}, TL_VIEW_NONE, infer_dense, NULL, fwd_dense, bwd_dense,
+                     NULL, 1},
     [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_relu,
-                    bwd_relu},
+                    bwd_relu, NULL, 1},
     [TL_OP_LEAKY_RELU] = {{"leaky_relu", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
                               {"alpha", TL_ATTR_FLOAT, LEAKY_ALPHA, 0.01, 0, HUGE_VAL, 0, 1, ">= 0", 1, NULL,
                                "slope for x < 0"}},
-                          "y = max(x, alpha x)"}, TL_VIEW_NONE, infer_unary, NULL, fwd_leaky, bwd_leaky},
+                          "y = max(x, alpha x)"}, TL_VIEW_NONE, infer_unary, NULL, fwd_leaky, bwd_leaky,
+                          NULL, 1},
     [TL_OP_SIGMOID] = {{"sigmoid", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL,
                        fwd_sigmoid, bwd_sigmoid},
     [TL_OP_TANH] = {{"tanh", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_tanh,
@@ -643,12 +653,12 @@ const tl_op_def tl_ops[] = {
                           BOOL_ATTR("use_bias", CONV_USE_BIAS, 1, "add the bias b")},
                       "cross-correlation of (C, H, W); kernel, stride and padding are checked together by the "
                       "geometry"}, TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d,
-                      aux_once_conv2d},
+                      aux_once_conv2d, 1},
     [TL_OP_MAXPOOL2D] = {{"maxpool2d", 1, 1, 0, TL_TARGET_NONE, 0, 4, {
                              WINDOW_ATTR("kh", POOL_KH, "window height"), WINDOW_ATTR("kw", POOL_KW, "window width"),
                              WINDOW_ATTR("sh", POOL_SH, "stride along H"), WINDOW_ATTR("sw", POOL_SW, "stride along W")},
                          "max over windows of (C, H, W), no padding"}, TL_VIEW_NONE, infer_pool, aux_same, fwd_maxpool,
-                         bwd_maxpool},
+                         bwd_maxpool, NULL, 1},
     [TL_OP_AVGPOOL2D] = {{"avgpool2d", 1, 1, 0, TL_TARGET_NONE, 0, 4, {
                              WINDOW_ATTR("kh", POOL_KH, "window height"), WINDOW_ATTR("kw", POOL_KW, "window width"),
                              WINDOW_ATTR("sh", POOL_SH, "stride along H"), WINDOW_ATTR("sw", POOL_SW, "stride along W")},
@@ -667,7 +677,7 @@ const tl_op_def tl_ops[] = {
                      "y = alpha x, alpha learned (ones at start)"}, TL_VIEW_NONE, infer_scale, NULL, fwd_scale,
                      bwd_scale},
     [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 1, 0, {{0}}, "target: int32 (B,), -1 = no label"},
-                          TL_VIEW_NONE, infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce},
+                          TL_VIEW_NONE, infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce, NULL, 1},
     [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 1, 0, {{0}},
                             "target: float32 like the input, NaN = missing"},
                            TL_VIEW_NONE, infer_loss, NULL, fwd_bce, bwd_bce},

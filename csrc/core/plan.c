@@ -81,6 +81,75 @@ static size_t plan_layout(tl_net *net, int B, int assign, size_t *ndout) {
     return off;
 }
 
+/* Whether node n's backward runs (the executor's rule). */
+static int runs_backward(const tl_net *net, const tl_node *n) {
+    if (tl_ops[n->op].info.is_loss) return n->n_in && net->nodes[n->in[0]].needs_grad;
+    return n->needs_grad && n->op != TL_OP_INPUT;
+}
+
+/* The node owning the gradient buffer that node i's dout points into. */
+static int dout_owner(const tl_net *net, int i) {
+    while (tl_ops[net->nodes[i].op].view == TL_VIEW_ALL) i = net->nodes[i].in[0];
+    return i;
+}
+
+/* Who writes each gradient buffer: a buffer (a node's dout, a parameter's
+ * gradient) written by exactly one backward whose op can overwrite is left
+ * to that backward (assign_in, assign_grads); every other one is zeroed by
+ * the executor before the backward, and its writers add.  Saves a memset and
+ * a read of most buffers of a chain (MNIST-M network: about 10 MB a step). */
+static tl_status plan_assign(tl_net *net) {
+    const int N = net->n_nodes, P = net->n_params;
+    int *wn = calloc((size_t)(3 * N + 2 * P) + 1, sizeof(int));
+    if (!wn) return tl_set_error(net, TL_ERR_NOMEM, "out of memory planning %d nodes", N);
+    /* per buffer: writers, the last writer and its input slot; per parameter: writers, the last writer */
+    int *writer = wn + N, *slot = wn + 2 * N, *pn = wn + 3 * N, *pwriter = pn + P;
+    for (int j = 0; j < N; j++) {
+        tl_node *n = &net->nodes[j];
+        n->assign_in = 0;
+        n->assign_grads = 0;
+        if (!runs_backward(net, n) || tl_ops[n->op].view == TL_VIEW_ALL) continue;
+        for (int k = 0; k < n->n_in; k++) {
+            if (!net->nodes[n->in[k]].dout) continue;
+            int o = dout_owner(net, n->in[k]);
+            wn[o]++;
+            writer[o] = j;
+            slot[o] = k;
+        }
+        for (int k = 0; k < n->n_param; k++) {
+            const tl_param *p = &net->params[n->param[k]];
+            if (!p->trainable || p->buffer) continue;
+            pn[n->param[k]]++;
+            pwriter[n->param[k]] = j;
+        }
+    }
+    for (int j = 0; j < N; j++) { /* a node overwrites its parameters' gradients if it alone writes each */
+        tl_node *n = &net->nodes[j];
+        if (!tl_ops[n->op].assigns || !runs_backward(net, n)) continue;
+        int alone = 1;
+        for (int k = 0; k < n->n_param; k++) {
+            const tl_param *p = &net->params[n->param[k]];
+            if (p->trainable && !p->buffer && pn[n->param[k]] != 1) alone = 0;
+        }
+        n->assign_grads = alone;
+    }
+    for (int p = 0; p < P; p++) {
+        tl_param *pr = &net->params[p];
+        pr->zero_grad = pr->trainable && !pr->buffer && !(pn[p] == 1 && net->nodes[pwriter[p]].assign_grads);
+    }
+    for (int i = 0; i < N; i++) {
+        tl_node *n = &net->nodes[i];
+        n->zero_dout = n->dout && tl_ops[n->op].view != TL_VIEW_ALL;
+        if (!n->zero_dout || wn[i] != 1) continue;
+        tl_node *w = &net->nodes[writer[i]];
+        if (!tl_ops[w->op].assigns || slot[i] >= 32) continue;
+        w->assign_in |= 1u << slot[i];
+        n->zero_dout = 0;
+    }
+    free(wn);
+    return TL_OK;
+}
+
 tl_status tl_net_plan(tl_net *net, int B) {
     if (!net->finalized) return tl_set_error(net, TL_ERR_STATE, "the network is not finalized");
     if (B <= 0) return tl_set_error(net, TL_ERR_VALUE, "batch size must be positive, got %d", B);
@@ -106,6 +175,10 @@ tl_status tl_net_plan(tl_net *net, int B) {
         net->act_floats = total;
     }
     plan_layout(net, B, 1, &ndout);
+    if ((st = plan_assign(net))) {
+        net->planned_B = 0;
+        return st;
+    }
     net->n_dout_floats = ndout;
     net->planned_B = B;
     return TL_OK;

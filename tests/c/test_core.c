@@ -1,7 +1,8 @@
 /* test_core.c - tests of the C core alone (no Python): the op table,
  * building and its errors, finite-difference gradients, freezing and masks,
  * unlabelled examples, re-planning for other batch sizes, check_finite,
- * optimizer steps, runs of steps over shuffled rows (train.c).  Built and run by .ci/ctests, plainly and under
+ * optimizer steps, runs of steps over shuffled rows (train.c), gradient
+ * buffers left to a single writer (plan.c).  Built and run by .ci/ctests, plainly and under
  * ASan + UBSan.  Exit status: number of failed checks (0 = all passed). */
 #include "tl.h"
 #include "threadpool.h"
@@ -539,6 +540,104 @@ static void test_train_batches(void) {
     }
 }
 
+/* Gradient buffers written by one backward are overwritten by it, the others
+ * zeroed and summed (plan.c): x(2,6,6) -> conv -> relu -> maxpool -> flatten f;
+ * f -> dense d and f -> dense e sharing d's parameters (two writers of f's
+ * gradient and of the shared ones); add(d, e) -> dense o -> softmax_ce with
+ * unlabelled rows, and mse on d.  A network that ran a step on other data
+ * first must give the bits of a fresh one (nothing stale survives, whatever
+ * was overwritten or zeroed), also when no row is labelled; and the
+ * gradients match central differences. */
+enum { SB = 5, SX = 2 * 6 * 6 };
+static float SXa[SB * SX], SXb[SB * SX], ST[SB * 4];
+static int32_t SYa[SB] = {0, 1, 2, 1, 0}, SYb[SB] = {2, -1, 0, -1, 1}, SYn[SB] = {-1, -1, -1, -1, -1};
+typedef struct {
+    tl_net *net;
+    int x, ce, mse;
+} wnet;
+
+static tl_status wnet_build(wnet *m) {
+    tl_status st = tl_net_create(&m->net, 11);
+    if (st) return st;
+    tl_net *net = m->net;
+    int shape[3] = {2, 6, 6}, flat[1] = {-1}, c, r, p, f, d, e, a[2], o;
+    tl_attrs ca = {3, {"filters", "kh", "kw"}, {3, 3, 3}}, pa = {4, {"kh", "kw", "sh", "sw"}, {2, 2, 2, 2}};
+    tl_attrs da = {1, {"units"}, {4}}, oa = {1, {"units"}, {3}};
+    if ((st = tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 3, &m->x))) return st;
+    if ((st = tl_net_add(net, TL_OP_CONV2D, &m->x, 1, "c", &ca, NULL, 0, &c))) return st;
+    if ((st = tl_net_add(net, TL_OP_RELU, &c, 1, "r", NULL, NULL, 0, &r))) return st;
+    if ((st = tl_net_add(net, TL_OP_MAXPOOL2D, &r, 1, "p", &pa, NULL, 0, &p))) return st;
+    if ((st = tl_net_add(net, TL_OP_RESHAPE, &p, 1, "f", NULL, flat, 1, &f))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &f, 1, "d", &da, NULL, 0, &d))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &f, 1, "e", &da, NULL, 0, &e))) return st;
+    if ((st = tl_net_share(net, e, d))) return st;
+    a[0] = d, a[1] = e;
+    if ((st = tl_net_add(net, TL_OP_ADD, a, 2, "a", NULL, NULL, 0, &p))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &p, 1, "o", &oa, NULL, 0, &o))) return st;
+    if ((st = tl_net_finalize(net))) return st;
+    if ((st = tl_net_add_loss(net, TL_OP_SOFTMAX_CE, o, "ce", 1.0f, NULL, &m->ce))) return st;
+    if ((st = tl_net_add_loss(net, TL_OP_MSE, d, "mse", 0.5f, NULL, &m->mse))) return st;
+    tl_net_set_input_grad(net, m->x, 1);
+    return TL_OK;
+}
+
+static tl_status wnet_run(wnet *m, const float *x, const int32_t *y, double *l) {
+    tl_net_set_input(m->net, m->x, x);
+    tl_net_set_target(m->net, m->ce, y);
+    tl_net_set_target(m->net, m->mse, ST);
+    return tl_net_forward_backward(m->net, SB, 0, l, NULL);
+}
+
+static double wnet_objective(wnet *m) {
+    double l[2];
+    if (tl_net_forward(m->net, SB, 1, l) != TL_OK) return NAN;
+    return l[0] + 0.5 * l[1];
+}
+
+static void test_single_writers(void) {
+    uint64_t s = 7;
+    for (int i = 0; i < SB * SX; i++) SXa[i] = 50.0f * frand(&s), SXb[i] = frand(&s);
+    for (int i = 0; i < SB * 4; i++) ST[i] = frand(&s);
+    const int32_t *ys[2] = {SYb, SYn};
+    for (int k = 0; k < 2; k++) {
+        wnet used, fresh;
+        tl_net *net = NULL;
+        CHECK(wnet_build(&used) == TL_OK && wnet_build(&fresh) == TL_OK, "build");
+        net = used.net;
+        double l[2], lf[2];
+        OK(wnet_run(&used, SXa, SYa, l));
+        OK(wnet_run(&used, SXb, ys[k], l));
+        net = fresh.net;
+        OK(wnet_run(&fresh, SXb, ys[k], lf));
+        int64_t A = tl_net_arena_size(net);
+        CHECK(!memcmp(tl_net_arena(used.net, TL_ARENA_GRAD), tl_net_arena(fresh.net, TL_ARENA_GRAD), sizeof(float) * A),
+              "parameter gradients after another step differ from a fresh network's (labels %d)", k);
+        CHECK(!memcmp(tl_node_grad(used.net, used.x), tl_node_grad(fresh.net, fresh.x), sizeof(float) * SB * SX),
+              "input gradients after another step differ from a fresh network's (labels %d)", k);
+        /* central differences on the fresh network */
+        float *g = malloc(sizeof(float) * (size_t)A), *w = tl_net_arena(net, TL_ARENA_VALUE);
+        memcpy(g, tl_net_arena(net, TL_ARENA_GRAD), sizeof(float) * (size_t)A);
+        const float eps = 1e-3f; /* float32 differences across the kinks of relu and max: 1.3% */
+        double num2 = 0, diff2 = 0, ana2 = 0;
+        for (int64_t i = 0; i < A; i++) {
+            float old = w[i];
+            w[i] = old + eps;
+            double fp = wnet_objective(&fresh);
+            w[i] = old - eps;
+            double fm = wnet_objective(&fresh);
+            w[i] = old;
+            double num = (fp - fm) / (2.0 * eps), ana = g[i];
+            num2 += num * num, ana2 += ana * ana, diff2 += (num - ana) * (num - ana);
+        }
+        CHECK(ana2 > 1e-6, "parameter gradient is trivially zero (labels %d)", k);
+        CHECK(sqrt(diff2) < 5e-2 * sqrt(fmax(num2, ana2)), "parameter gradient rel err %g (labels %d)",
+              sqrt(diff2 / num2), k);
+        free(g);
+        tl_net_free(used.net);
+        tl_net_free(fresh.net);
+    }
+}
+
 int main(void) {
     uint64_t s = 42;
     for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
@@ -552,6 +651,7 @@ int main(void) {
     test_conv_against_loops();
     test_pool();
     test_train_batches();
+    test_single_writers();
     test_conv_against_loops(); /* again, with the pool's threads running */
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
