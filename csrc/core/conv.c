@@ -533,13 +533,42 @@ void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, 
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_planes, &j);
 }
 
+/* dx = the gradient of 2x2 stride-2 windows that tile the plane (H = 2 OH,
+ * W = 2 OW): each input is in one window, so every element is stored once
+ * (dy at the winner, 0 elsewhere), a row pair at a time, instead of zeroing
+ * the plane and adding dy at the winners. */
+static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, const int32_t *restrict am, int OH,
+                                 int OW) {
+    const int W = 2 * OW;
+    for (int oh = 0; oh < OH; oh++) {
+        float *restrict top = dx + (int64_t)2 * oh * W, *restrict bot = top + W;
+        const float *restrict d = dy + (int64_t)oh * OW;
+        const int32_t *restrict a = am + (int64_t)oh * OW;
+        const int32_t t0 = 2 * oh * W, b0 = t0 + W;
+        for (int ow = 0; ow < OW; ow++) {
+            const int32_t k = a[ow], t = t0 + 2 * ow, b = b0 + 2 * ow;
+            const float v = d[ow];
+            top[2 * ow] = k == t ? v : 0.0f;
+            top[2 * ow + 1] = k == t + 1 ? v : 0.0f;
+            bot[2 * ow] = k == b ? v : 0.0f;
+            bot[2 * ow + 1] = k == b + 1 ? v : 0.0f;
+        }
+    }
+}
+
 static void maxpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
     const pool_job *j = ctx; /* out: dinp, inp: dout */
-    const int64_t in_pl = (int64_t)j->g->H * j->g->W, out_pl = (int64_t)j->g->OH * j->g->OW;
+    const tl_conv_geom *g = j->g;
+    const int64_t in_pl = (int64_t)g->H * g->W, out_pl = (int64_t)g->OH * g->OW;
+    const int tiles = g->KH == 2 && g->KW == 2 && g->SH == 2 && g->SW == 2 && g->H == 2 * g->OH && g->W == 2 * g->OW;
     for (int64_t pl = pl0; pl < pl1; pl++) {
         float *dx = j->out + pl * in_pl;
         const float *dy = j->inp + pl * out_pl;
         const int32_t *am = j->argmax + pl * out_pl;
+        if (j->set && tiles) {
+            maxpool_back_2x2_set(dx, dy, am, g->OH, g->OW);
+            continue;
+        }
         if (j->set) memset(dx, 0, sizeof(float) * (size_t)in_pl);
         for (int64_t k = 0; k < out_pl; k++) dx[am[k]] += dy[k];
     }
