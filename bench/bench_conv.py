@@ -7,8 +7,9 @@ installed, else uniform noise of the same shape), Adam 1e-3, softmax
 cross-entropy.  Reported per batch size:
 
 * seconds per epoch of 60,000 examples, timed on a fraction of an epoch
-  (``--examples``, default 6,400) and scaled; the best of ``--reps`` runs, the
-  frameworks interleaved so that a busy machine penalises them alike;
+  (``--examples``, default 6,400) and scaled; the median of ``--reps`` runs
+  (their range beside it), the frameworks interleaved so that a busy machine
+  penalises them alike;
 * the same with both conv layers frozen (no weight gradient, no backward
   through the trunk);
 * prediction throughput on 10,000 images;
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 
 import numpy as np
@@ -229,13 +231,10 @@ class NumpyRunner:
 # -------------------------------------------------------------------- main
 
 
-def best_time(fn, reps):
-    best = float("inf")
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+def timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def sgemm_peak():
@@ -271,34 +270,35 @@ def main():
     Xp = load_data(10_000)[0]
     peak = sgemm_peak()
     scale = EPOCH / args.examples
-    print(f"data: {data}, timed on {args.examples} examples per run, scaled to {EPOCH}; best of {args.reps}")
+    print(f"data: {data}, timed on {args.examples} examples per run, scaled to {EPOCH}; median of {args.reps}")
     print(f"sgemm peak (tlearn._core.sgemm_probe): {peak / 1e9:.1f} GFLOP/s")
 
     rows = []
     for B in args.batches:
         for frozen in (False, True):
             rs = [R(B, frozen, X, Y) for R in runners]
-            times = {r.name: float("inf") for r in rs}
+            times = {r.name: [] for r in rs}
             for _ in range(args.reps):  # interleaved
                 for r in rs:
-                    times[r.name] = min(times[r.name], best_time(r.epoch_part, 1) * scale)
+                    times[r.name].append(timed(r.epoch_part) * scale)
             flops = (FLOPS_FROZEN if frozen else FLOPS_TRAIN) * EPOCH
             for r in rs:
+                t = statistics.median(times[r.name])
                 rows.append({"what": "train", "batch": B, "frozen_convs": frozen, "framework": r.name,
-                             "sec_per_epoch": times[r.name], "gflops": flops / times[r.name] / 1e9,
-                             "sgemm_fraction": flops / times[r.name] / peak})
+                             "sec_per_epoch": t, "all_sec_per_epoch": times[r.name], "gflops": flops / t / 1e9,
+                             "sgemm_fraction": flops / t / peak})
     rs = [R(128, False, X[:512], Y[:512]) for R in runners]
     for r in rs:
         r.predict(Xp[:1000])
-    ptimes = {r.name: float("inf") for r in rs}
+    ptimes = {r.name: [] for r in rs}
     for _ in range(args.reps):
         for r in rs:
-            ptimes[r.name] = min(ptimes[r.name], best_time(lambda: r.predict(Xp), 1))
+            ptimes[r.name].append(timed(lambda: r.predict(Xp)))
     for r in rs:
+        t = statistics.median(ptimes[r.name])
         rows.append({"what": "predict", "batch": 1000, "frozen_convs": False, "framework": r.name,
-                     "sec_per_10k": ptimes[r.name], "images_per_sec": len(Xp) / ptimes[r.name],
-                     "gflops": FLOPS_PREDICT * len(Xp) / ptimes[r.name] / 1e9,
-                     "sgemm_fraction": FLOPS_PREDICT * len(Xp) / ptimes[r.name] / peak})
+                     "sec_per_10k": t, "all_sec_per_10k": ptimes[r.name], "images_per_sec": len(Xp) / t,
+                     "gflops": FLOPS_PREDICT * len(Xp) / t / 1e9, "sgemm_fraction": FLOPS_PREDICT * len(Xp) / t / peak})
 
     # ratios to PyTorch and the frozen saving
     ref = {(r["what"], r["batch"], r["frozen_convs"]): r for r in rows if r["framework"] == "pytorch"}
@@ -312,15 +312,18 @@ def main():
             r["frozen_saving"] = 1.0 - r["sec_per_epoch"] / unfrozen[(r["framework"], r["batch"])]
 
     print()
-    print(f"{'':8} {'batch':>5} {'convs':>6} {'framework':>9} {'s/epoch':>8} {'x torch':>7} {'GFLOP/s':>8} "
-          f"{'% peak':>6} {'frozen saves':>12}")
+    print(f"{'':8} {'batch':>5} {'convs':>6} {'framework':>9} {'s/epoch':>8} {'range':>13} {'x torch':>7} "
+          f"{'GFLOP/s':>8} {'% peak':>6} {'frozen saves':>12}")
     for r in rows:
         t = r.get("sec_per_epoch", r.get("sec_per_10k"))
+        every = r.get("all_sec_per_epoch", r.get("all_sec_per_10k"))
+        span = f"{min(every):.2f}-{max(every):.2f}"
         ratio = f"{r['ratio_to_pytorch']:.2f}" if r["ratio_to_pytorch"] is not None else "-"
         save = f"{100 * r['frozen_saving']:.0f}%" if "frozen_saving" in r else ""
         convs = "frozen" if r["frozen_convs"] else ("train" if r["what"] == "train" else "-")
         extra = f"  ({r['images_per_sec']:.0f} images/s, s per 10k)" if r["what"] == "predict" else ""
-        print(f"{r['what']:8} {r['batch']:>5} {convs:>6} {r['framework']:>9} {t:8.2f} {ratio:>7} {r['gflops']:8.1f} "
+        print(f"{r['what']:8} {r['batch']:>5} {convs:>6} {r['framework']:>9} {t:8.2f} {span:>13} {ratio:>7} "
+              f"{r['gflops']:8.1f} "
               f"{100 * r['sgemm_fraction']:5.1f}% {save:>12}{extra}")
 
     out = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "numpy": np.__version__,
