@@ -73,7 +73,7 @@ def test_forward_and_gradients_match_numpy_twin(c):
     np.testing.assert_allclose(ye, twin.forward(c, xs64, P, False, {}), rtol=2e-4, atol=1e-5)
     ctx = {}
     y = twin.forward(c, xs64, P, True, ctx)
-    (loss,), _ = b.backward()
+    (loss,) = b.backward()["loss"]
     t = b.target.astype(np.float64)
     np.testing.assert_allclose(loss, np.mean((y - t) ** 2), rtol=1e-4)
     dy = b.weight * 2 * (y - t) / y.size
@@ -234,7 +234,7 @@ def test_conv_gradient_wrt_input_through_a_network():
     class B:
         @staticmethod
         def objective():
-            (l,), _ = net.forward_backward([X], [Y32], with_reg=False)
+            (l,) = net.forward_backward([X], [Y32], with_reg=False)["loss"]
             return l
 
     B.objective()

@@ -101,10 +101,10 @@ def test_frozen_prefix_is_not_backpropagated():
     assert np.any(net.input_grad(n["o"], len(X)) != 0)
     assert np.all(net.view("grad", net.param_index("h.w")) == 0)
     # training still works
-    l0 = net.forward_backward([X], [Y])[0][0]
+    l0 = net.forward_backward([X], [Y])["loss"][0]
     for _ in range(100):
         net.train_step([X], [Y], 0.1)
-    assert net.forward_backward([X], [Y])[0][0] < 0.8 * l0
+    assert net.forward_backward([X], [Y])["loss"][0] < 0.8 * l0
 
 
 def test_gradient_of_a_parameter_frozen_after_training_reads_zero():
@@ -181,7 +181,7 @@ def test_model_grad_reverse_lambda_attribute():
 def reg_grad(net, X, Y):
     net.forward_backward([X], [Y], with_reg=False)
     g0 = grads(net)
-    _, reg = net.forward_backward([X], [Y], with_reg=True)
+    reg = net.forward_backward([X], [Y], with_reg=True)["reg"]
     g1 = grads(net)
     return {p: g1[p].astype(np.float64) - g0[p] for p in g0}, reg
 
@@ -315,13 +315,13 @@ def test_multitask_gradient_is_the_weighted_sum_of_its_parts():
     A[::3, 0] = np.nan
     w1, w2 = 0.7, 2.5
     both = two_head_net(9, (w1, w2))
-    (l1, l2), _ = both.forward_backward([X], [Y, A])
+    (l1, l2) = both.forward_backward([X], [Y, A])["loss"]
     g = grads(both)
     one = two_head_net(9, (1.0, None))
-    (m1,), _ = one.forward_backward([X], [Y])
+    (m1,) = one.forward_backward([X], [Y])["loss"]
     g1 = grads(one)
     two = two_head_net(9, (None, 1.0))
-    (m2,), _ = two.forward_backward([X], [A])
+    (m2,) = two.forward_backward([X], [A])["loss"]
     g2 = grads(two)
     assert (l1, l2) == pytest.approx((m1, m2), rel=1e-6)
     for p in g:
@@ -376,17 +376,17 @@ def test_unlabelled_examples_change_nothing(kind):
     rows = np.zeros(12, bool)
     rows[[0, 5, 6, 11]] = True
     full, _ = mlp_net(seed=1, n_out=C, losses=((kind, 0.9),))
-    (lf,), _ = full.forward_backward([X], [hide(T, rows)])
+    (lf,) = full.forward_backward([X], [hide(T, rows)])["loss"]
     gf = grads(full)
     part, _ = mlp_net(seed=1, n_out=C, losses=((kind, 0.9),))
-    (lp,), _ = part.forward_backward([X[~rows]], [T[~rows]])
+    (lp,) = part.forward_backward([X[~rows]], [T[~rows]])["loss"]
     gp = grads(part)
     assert lf == pytest.approx(lp, rel=1e-6)
     for p in gf:
         np.testing.assert_allclose(gf[p], gp[p], rtol=1e-5, atol=1e-8)
     # a batch without any label contributes 0, not NaN
     none, _ = mlp_net(seed=1, n_out=C, losses=((kind, 0.9),))
-    (ln,), _ = none.forward_backward([X], [hide(T, np.ones(12, bool))])
+    (ln,) = none.forward_backward([X], [hide(T, np.ones(12, bool))])["loss"]
     assert ln == 0.0
     for p in range(none.n_params):
         assert np.all(none.view("grad", p) == 0)

@@ -220,7 +220,7 @@ def test_net_data_calls(method, data):
         else:
             event("valid")
             if method == "forward_backward":
-                same(net.forward_backward(xs, ys, True)[0], twin.forward_backward(cx, cy, True)[0])
+                same(net.forward_backward(xs, ys, True)["loss"], twin.forward_backward(cx, cy, True)["loss"])
                 arena = "grad"
             else:
                 net.accumulate_fisher(xs, ys, 0.5)

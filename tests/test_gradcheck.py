@@ -141,7 +141,7 @@ def test_composite_network_gradient():
     T = rng.standard_normal((8, 2)).astype(np.float32)
 
     def f():
-        (l1, l2), _ = net.forward_backward([X], [Y, T], with_reg=False)
+        (l1, l2) = net.forward_backward([X], [Y, T], with_reg=False)["loss"]
         return 0.6 * l1 + 1.3 * l2
 
     f()

@@ -242,7 +242,7 @@ class Built:
     def objective(self):
         """weight * loss of one forward (train mode, dropout mask fixed)."""
         self.net.rng_state = self.rng_state
-        losses, _ = self.net.forward_backward(self.xs, [self.target], with_reg=False)
+        losses = self.net.forward_backward(self.xs, [self.target], with_reg=False)["loss"]
         return self.weight * losses[0]
 
     def backward(self):

@@ -53,7 +53,6 @@ void unbind(tl_net *net, const bound_t *b);
 int parse_ints(PyObject *seq, int *out, int cap, const char *what);
 int parse_attrs(PyObject *dict, int op, const char *node, tl_attrs *out);
 PyObject *int_tuple(const int *v, int n);
-PyObject *losses_tuple(const double *losses, int n);
 PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl);
 PyObject *loss_results(const char *loss_key, const double *loss, const int64_t *count, const int64_t *correct,
                        int nl);

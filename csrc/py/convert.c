@@ -338,15 +338,6 @@ PyObject *int_tuple(const int *v, int n) {
     return t;
 }
 
-
-PyObject *losses_tuple(const double *losses, int n) {
-    PyObject *t = PyTuple_New(n);
-    if (!t) return NULL;
-    for (int i = 0; i < n; i++) PyTuple_SET_ITEM(t, i, PyFloat_FromDouble(losses[i]));
-    return t;
-}
-
-
 /* The results of a run as named arrays: "loss", "count", "correct" (steps,
  * n_losses) and "reg" (steps,). */
 PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl) {

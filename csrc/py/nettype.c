@@ -403,20 +403,26 @@ static tl_status run_train_step(tl_net *net, const bound_t *b, call_t *c) {
     return st;
 }
 
-/* train_step(inputs, targets, lr) -> dict: "loss", "count", "correct" (n_losses,)
- * and "reg" (a float), as one step of train_batches names them */
+/* The results of one step or forward-backward pass, as one step of
+ * train_batches names them: "loss", "count", "correct" (n_losses,) and "reg"
+ * (a float). */
+static PyObject *step_dict(NetObject *self, const step_call *s) {
+    int n = s->c.n_loss;
+    int64_t cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
+    for (int k = 0; k < n; k++) tl_net_loss_stats(self->net, k, &cnt[k], &ok[k]);
+    PyObject *out = loss_results("loss", s->losses, cnt, ok, n), *reg = PyFloat_FromDouble(s->reg);
+    if (!out || !reg || PyDict_SetItemString(out, "reg", reg)) Py_CLEAR(out);
+    Py_XDECREF(reg);
+    return out;
+}
+
+/* train_step(inputs, targets, lr) -> dict: loss, count, correct (n_losses,), reg */
 static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets;
     step_call s = {{losses_fit, run_train_step, 0, 0, -1}, 0.0f, 1, {0}, 0.0};
     if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &s.lr) || require_finalized(self)) return NULL;
     if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
-    int n = s.c.n_loss;
-    int64_t cnt[TL_MAX_LOSSES], ok[TL_MAX_LOSSES];
-    for (int k = 0; k < n; k++) tl_net_loss_stats(self->net, k, &cnt[k], &ok[k]);
-    PyObject *out = loss_results("loss", s.losses, cnt, ok, n), *reg = PyFloat_FromDouble(s.reg);
-    if (!out || !reg || PyDict_SetItemString(out, "reg", reg)) Py_CLEAR(out);
-    Py_XDECREF(reg);
-    return out;
+    return step_dict(self, &s);
 }
 
 typedef struct {
@@ -618,7 +624,8 @@ static tl_status run_forward_backward(tl_net *net, const bound_t *b, call_t *c) 
     return st;
 }
 
-/* forward_backward(inputs, targets, with_reg=True) -> (losses, reg); gradients left in the grad arena */
+/* forward_backward(inputs, targets, with_reg=True) -> dict: loss, count, correct (n_losses,), reg;
+ * gradients left in the grad arena */
 static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "targets", "with_reg", NULL};
     PyObject *inputs, *targets;
@@ -627,7 +634,7 @@ static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject 
         require_finalized(self))
         return NULL;
     if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
-    return Py_BuildValue("Nd", losses_tuple(s.losses, s.c.n_loss), s.reg);
+    return step_dict(self, &s);
 }
 
 /* input_grad(node) -> copy of the gradient w.r.t. an input after forward_backward */
@@ -769,7 +776,7 @@ static PyMethodDef Net_methods[] = {
     {"evaluate", (PyCFunction)(void (*)(void))Net_evaluate, METH_VARARGS | METH_KEYWORDS,
      "evaluate(inputs, targets, batch_size=0) -> dict: loss_sum, count, correct (n_losses,)"},
     {"forward_backward", (PyCFunction)(void (*)(void))Net_forward_backward, METH_VARARGS | METH_KEYWORDS,
-     "forward_backward(inputs, targets, with_reg=True) -> (losses, reg)"},
+     "forward_backward(inputs, targets, with_reg=True) -> dict: loss, count, correct (n_losses,), reg"},
     {"input_grad", (PyCFunction)Net_input_grad, METH_VARARGS, "input_grad(node, batch) -> array"},
     {"accumulate_fisher", (PyCFunction)Net_accumulate_fisher, METH_VARARGS, "accumulate_fisher(inputs, targets, scale)"},
     {"reg_value", (PyCFunction)Net_reg_value, METH_NOARGS, "current value of the regularizers"},
