@@ -34,7 +34,14 @@ def test_fit_predict_transform_score(pair, cls):
     f = r.transform(xt)
     assert f.shape == (len(xt), 48 * 2 * 2) and f.dtype == np.float32
     assert 0.0 <= r.score(xt, yt) <= 1.0
-    assert np.allclose(r.predict_proba(xs[:5]).sum(1), 1.0, atol=1e-5)
+    proba = r.predict_proba(xt)
+    assert proba.shape == (len(xt), 10) and proba.dtype == np.float32
+    assert np.allclose(proba.sum(1), 1.0, atol=1e-5)
+    # the core's softmax of the label logits (NumPy twin in float64)
+    z = r.model_.predict(r._norm(xt), outputs=["label"])["label"].astype(np.float64)
+    e = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(proba, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(proba.argmax(1), pred)
     assert len(r.history_["source_val_acc"]) == 2 and r.selected_epoch_ in (0, 1)
     # the selected epoch is the best source-validation epoch (ties: the later)
     v = r.history_["source_val_acc"]

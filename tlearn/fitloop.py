@@ -75,45 +75,34 @@ class Loop:
         self._call("on_train_begin", {})
         return hist
 
-    def epoch_begin(self, epoch: int) -> np.ndarray:
+    def epoch_begin(self, epoch: int) -> "Sums":
         self._call("on_epoch_begin", epoch, {})
-        return np.zeros(3 * self.nl + 1)  # loss sums, reg sum, label counts, correct counts
+        return Sums(self.nl)
 
     def batch_begin(self, batch: int) -> None:
         if self.per_batch:
             self._call("on_train_batch_begin", batch, {})
 
-    def add(self, acc: np.ndarray, res: dict, epoch: int) -> None:
-        """Add the core's results of a run of steps (``Net.train_batches``: ``loss``, ``count``,
-        ``correct`` per step and loss, ``reg`` per step) to ``acc``."""
-        nl = self.nl
-        acc[:nl] += (res["loss"] * res["count"]).sum(0)
-        acc[nl] += res["reg"].sum()
-        acc[nl + 1:2 * nl + 1] += res["count"].sum(0)
-        acc[2 * nl + 1:] += res["correct"].sum(0)
+    def add(self, acc: "Sums", res: dict, epoch: int) -> None:
+        """Add the core's results of a run of steps (``Net.train_batches``) to ``acc``; move the bar."""
+        acc.add_run(res)
         if self.bar is not None:
             self.bar.update(len(res["reg"]))
             last = float(res["loss"][-1] @ loss_weights(self.model) + res["reg"][-1])
             self.bar.set_postfix(epoch=epoch + 1, loss=f"{last:.4f}")
 
-    def add_step(self, acc: list, res: dict, epoch: int) -> None:
-        """:meth:`add` for the one step of ``Net.train_step`` (``loss``, ``count``, ``correct`` per loss,
-        ``reg``) into a list of Python numbers."""
-        nl = self.nl
-        losses, counts, correct, reg = res["loss"].tolist(), res["count"].tolist(), res["correct"].tolist(), res["reg"]
-        for k in range(nl):
-            acc[k] += losses[k] * counts[k]
-            acc[nl + 1 + k] += counts[k]
-            acc[2 * nl + 1 + k] += correct[k]
-        acc[nl] += reg
+    def add_step(self, acc: "Sums", res: dict, epoch: int) -> None:
+        """:meth:`add` for the one step of ``Net.train_step``."""
+        losses = acc.add_step(res)
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(epoch=epoch + 1, loss=f"{sum(np.multiply(losses, loss_weights(self.model))) + reg:.4f}")
+            self.bar.set_postfix(epoch=epoch + 1,
+                                 loss=f"{sum(np.multiply(losses, loss_weights(self.model))) + res['reg']:.4f}")
 
     def epoch_end(self, epoch: int, acc, steps: int) -> bool:
         """Logs, validation, history and callbacks of an epoch; True when training should stop."""
         m = self.model
-        logs = epoch_logs(m, np.asarray(acc, dtype=np.float64), steps)
+        logs = epoch_logs(m, acc, steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data
             logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
@@ -204,20 +193,61 @@ def loss_weights(model) -> np.ndarray:
     return np.array([s.loss.weight for s in model._losses])
 
 
-def epoch_logs(model, acc: np.ndarray, steps: int) -> Dict[str, float]:
-    """Logs from summed results: acc = [loss sums, reg sum, counts, correct] (3 n_losses + 1)."""
-    nl = len(model._losses)
+class Sums:
+    """The core's results summed over an epoch (or an evaluation), per loss in loss order:
+    ``loss_sum`` (each step's mean loss times its labelled count), ``count`` (labelled
+    entries), ``correct`` (right predictions of a classification loss); ``reg``, the
+    regularization summed over steps.  Python numbers: a step adds a handful of them."""
+
+    __slots__ = ("loss_sum", "count", "correct", "reg")
+
+    def __init__(self, n_losses: int):
+        self.loss_sum = [0.0] * n_losses
+        self.count = [0] * n_losses
+        self.correct = [0] * n_losses
+        self.reg = 0.0
+
+    @classmethod
+    def of_evaluation(cls, res: dict) -> "Sums":
+        """From ``Net.evaluate``'s ``loss_sum``, ``count``, ``correct`` (no regularization)."""
+        s = cls(0)
+        s.loss_sum, s.count, s.correct = res["loss_sum"].tolist(), res["count"].tolist(), res["correct"].tolist()
+        return s
+
+    def _add(self, loss_sum, count, correct) -> None:
+        for k in range(len(self.count)):
+            self.loss_sum[k] += loss_sum[k]
+            self.count[k] += count[k]
+            self.correct[k] += correct[k]
+
+    def add_run(self, res: dict) -> None:
+        """Add ``Net.train_batches``' per-step ``loss``, ``count``, ``correct`` (steps, n_losses) and ``reg``."""
+        self._add((res["loss"] * res["count"]).sum(0).tolist(), res["count"].sum(0).tolist(),
+                  res["correct"].sum(0).tolist())
+        self.reg += float(res["reg"].sum())
+
+    def add_step(self, res: dict) -> list:
+        """Add ``Net.train_step``'s ``loss``, ``count``, ``correct`` (n_losses,) and ``reg``; returns the losses."""
+        losses, counts = res["loss"].tolist(), res["count"].tolist()
+        self._add([l * c for l, c in zip(losses, counts)], counts, res["correct"].tolist())
+        self.reg += res["reg"]
+        return losses
+
+
+def epoch_logs(model, acc: Sums, steps: int) -> Dict[str, float]:
+    """Logs from summed results: each loss's mean over labelled entries, ``<name>_acc`` for a
+    classification loss, ``reg`` (mean per step, when there were steps) and ``loss``, the weighted total."""
     logs: Dict[str, float] = {}
     total = 0.0
     for k, s in enumerate(model._losses):
-        cnt, ok = acc[nl + 1 + k], acc[2 * nl + 1 + k]
-        val = float(acc[k] / cnt) if cnt else 0.0
+        cnt, ok = acc.count[k], acc.correct[k]
+        val = float(acc.loss_sum[k] / cnt) if cnt else 0.0
         logs[s.name] = val
         total += s.loss.weight * val
         if s.loss.classification:
             logs[s.name + "_acc"] = float(ok / cnt) if cnt else float("nan")
     if steps:
-        logs["reg"] = float(acc[nl] / steps)
+        logs["reg"] = float(acc.reg / steps)
         total += logs["reg"]
     logs["loss"] = total
     return logs
@@ -315,7 +345,7 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
     it, ran_out, epoch = None, False, 0
     try:
         for epoch in range(epochs):
-            acc = loop.epoch_begin(epoch).tolist()
+            acc = loop.epoch_begin(epoch)
             if it is None or (steps_per_epoch is None and reiterable):
                 it = fresh()
             done = run(it, acc, epoch, 0)

@@ -487,9 +487,6 @@ class Model:
     def _weights(self) -> np.ndarray:
         return _fitloop.loss_weights(self)
 
-    def _logs(self, acc: np.ndarray, steps: int) -> Dict[str, float]:
-        return _fitloop.epoch_logs(self, acc, steps)
-
     # ------------------------------------------------------------ inference
     def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
         """Outputs for ``x`` in evaluation mode (no dropout): an array for a
@@ -526,9 +523,7 @@ class Model:
         self._require_compiled()
         xs, ys, n = self._prepare(x, y)
         r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
-        acc = np.concatenate([r["loss_sum"], [0.0], r["count"], r["correct"]])
-        logs = self._logs(acc, 0)
-        return logs
+        return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)
 
     def score(self, x, y, batch_size: int = 1024) -> float:
         """Accuracy of the first classification loss (scikit-learn's word)."""

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import optim as _optim
 from ..graph import Tensor
-from ..layers import Input
+from ..layers import Input, Softmax
 from ..model import Model
 from . import nets as _nets
 
@@ -93,8 +93,8 @@ class DomainAdaptation:
     Attributes
     ----------
     model_ : tlearn.Model
-        The trained network (inputs ``x``; outputs ``label`` and the
-        recipe's own).
+        The trained network (inputs ``x``; outputs ``label``, the logits,
+        ``proba``, their softmax, and the recipe's own).
     history_ : dict of lists
         Per epoch: ``label_loss``, ``label_acc`` (source training batches),
         ``source_val_acc``, and the recipe's signals (``domain_acc`` ...).
@@ -246,7 +246,8 @@ class DomainAdaptation:
         if logits.shape != (n_classes,):
             raise ValueError(f"{type(self).__name__}: the classifier must give {n_classes} logits per example, "
                              f"got shape {logits.shape}")
-        outputs = {"label": logits}
+        # class probabilities for predict_proba, computed by the core (no loss, no gradient)
+        outputs = {"label": logits, "proba": Softmax(name="proba")(logits)}
         losses = {"label": "softmax_ce"}
         weights = {}
         for out, (t, loss, w) in self._heads(f).items():
@@ -393,9 +394,7 @@ class DomainAdaptation:
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (softmax of the logits), shape (N, n_classes)."""
         x = self._check_fitted(X, "predict_proba")
-        z = self.model_.predict(x, outputs=["label"])["label"]
-        e = np.exp(z - z.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+        return self.model_.predict(x, outputs=["proba"])["proba"]
 
     def score(self, X, y) -> float:
         """Accuracy on ``(X, y)``."""
