@@ -132,18 +132,20 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
     if (st || (st = check_labels_of(net, d, index, n))) return st;
     int in_node[TL_MAX_INPUTS];
     for (int k = 0; k < n_in; k++) in_node[k] = input_node(net, k);
+    size_t rbytes[TL_MAX_INPUTS + TL_MAX_LOSSES];
+    for (int k = 0; k < nb; k++) rbytes[k] = row_bytes(net, k, n_in);
     /* staging buffers for gathered rows: one per array, a batch each (never more rows than given) */
     char *stage[TL_MAX_INPUTS + TL_MAX_LOSSES] = {0};
     int64_t cap = batch_size < n ? batch_size : n;
     for (int k = 0; index && k < nb; k++)
-        if (!(stage[k] = malloc(row_bytes(net, k, n_in) * (size_t)cap + 1))) {
+        if (!(stage[k] = malloc(rbytes[k] * (size_t)cap + 1))) {
             st = tl_set_error(net, TL_ERR_NOMEM, "no memory for the staging buffers of a batch");
             goto out;
         }
     for (int64_t s = 0; s < steps; s++) {
         int64_t start = s * batch_size, B = n - start < batch_size ? n - start : batch_size;
         for (int k = 0; k < nb; k++) {
-            size_t rb = row_bytes(net, k, n_in);
+            size_t rb = rbytes[k];
             const char *src = k < n_in ? (const char *)d->inputs[k] : (const char *)d->targets[k - n_in];
             const char *rows = src + (size_t)start * rb;
             if (index) {

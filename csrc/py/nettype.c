@@ -388,17 +388,21 @@ static int losses_fit(NetObject *self, const bound_t *b, call_t *c) {
     return -1;
 }
 
+/* One forward and backward pass (forward_backward), followed by the
+ * optimizer's update when `update` is set (train_step). */
 typedef struct {
     call_t c;
+    int update;
     float lr;
     int with_reg;
     double losses[TL_MAX_LOSSES], reg;
 } step_call;
 
-static tl_status run_train_step(tl_net *net, const bound_t *b, call_t *c) {
+static tl_status run_step(tl_net *net, const bound_t *b, call_t *c) {
     step_call *s = (step_call *)c;
     bind_rows(net, b, 0);
-    tl_status st = tl_net_train_step(net, (int)b->B, s->lr, s->losses, &s->reg);
+    tl_status st = s->update ? tl_net_train_step(net, (int)b->B, s->lr, s->losses, &s->reg)
+                             : tl_net_forward_backward(net, (int)b->B, s->with_reg, s->losses, &s->reg);
     c->grad_B = st ? 0 : (int)b->B;
     return st;
 }
@@ -419,7 +423,7 @@ static PyObject *step_dict(NetObject *self, const step_call *s) {
 /* train_step(inputs, targets, lr) -> dict: loss, count, correct (n_losses,), reg */
 static PyObject *Net_train_step(NetObject *self, PyObject *args) {
     PyObject *inputs, *targets;
-    step_call s = {{losses_fit, run_train_step, 0, 0, -1}, 0.0f, 1, {0}, 0.0};
+    step_call s = {{losses_fit, run_step, 0, 0, -1}, 1, 0.0f, 1, {0}, 0.0};
     if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &s.lr) || require_finalized(self)) return NULL;
     if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
     return step_dict(self, &s);
@@ -616,20 +620,12 @@ static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
     return loss_results("loss_sum", e.sums, e.cnts, e.oks, e.c.n_loss);
 }
 
-static tl_status run_forward_backward(tl_net *net, const bound_t *b, call_t *c) {
-    step_call *s = (step_call *)c;
-    bind_rows(net, b, 0);
-    tl_status st = tl_net_forward_backward(net, (int)b->B, s->with_reg, s->losses, &s->reg);
-    c->grad_B = st ? 0 : (int)b->B;
-    return st;
-}
-
 /* forward_backward(inputs, targets, with_reg=True) -> dict: loss, count, correct (n_losses,), reg;
  * gradients left in the grad arena */
 static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "targets", "with_reg", NULL};
     PyObject *inputs, *targets;
-    step_call s = {{losses_fit, run_forward_backward, 0, 0, -1}, 0.0f, 1, {0}, 0.0};
+    step_call s = {{losses_fit, run_step, 0, 0, -1}, 0, 0.0f, 1, {0}, 0.0};
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|p:forward_backward", kwlist, &inputs, &targets, &s.with_reg) ||
         require_finalized(self))
         return NULL;
