@@ -67,14 +67,17 @@ def test_results_do_not_depend_on_the_number_of_threads(pool):
     assert not np.array_equal(ref[0]["c1.w"], conv_net(pool=pool).params["c1.w"])
 
 
+@pytest.mark.parametrize("size", [6, 10, 16])
 @pytest.mark.parametrize("k,stride", [(2, 2), (2, None), (3, 1)])
-def test_maxpool_routes_ties_to_the_first_maximum(k, stride):
+def test_maxpool_routes_ties_to_the_first_maximum(k, stride, size):
     """2x2 stride-2 windows take a vectorised path (horizontal pairs, then
     vertical), other windows the generic loop; both send the gradient to the
-    first maximum of a window in row-major order, as PyTorch does."""
+    first maximum of a window in row-major order, as PyTorch does.  The
+    backward of tiling 2x2 windows takes four windows of a row at a time and
+    the rest one by one (sizes 6, 10, 16: 3, 5, 8 windows a row)."""
     rng = np.random.default_rng(5)
-    a = rng.integers(0, 3, (2, 3, 6, 6)).astype(np.float32)  # many ties
-    x = tl.Input((3, 6, 6), name="x")
+    a = rng.integers(0, 3, (2, 3, size, size)).astype(np.float32)  # many ties
+    x = tl.Input((3, size, size), name="x")
     m = tl.Model(x, L.Flatten(name="f")(L.MaxPool2d(k, stride=stride, name="p")(x)))
     m.compile(tl.optim.SGD(0.0), loss="mse")
     y = m.predict(a)
@@ -83,7 +86,7 @@ def test_maxpool_routes_ties_to_the_first_maximum(k, stride):
     net.forward_backward([a], [y - 1.0], with_reg=False)
     got = net.input_grad(m._node["x"], 2)
     s = stride or k
-    oh = (6 - k) // s + 1
+    oh = (size - k) // s + 1
     want = np.zeros_like(a)
     for b in range(2):
         for c in range(3):

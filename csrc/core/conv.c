@@ -537,6 +537,9 @@ void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, 
  * W = 2 OW): each input is in one window, so every element is stored once
  * (dy at the winner, 0 elsewhere), a row pair at a time, instead of zeroing
  * the plane and adding dy at the winners. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
 static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, const int32_t *restrict am, int OH,
                                  int OW) {
     const int W = 2 * OW;
@@ -545,7 +548,26 @@ static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, c
         const float *restrict d = dy + (int64_t)oh * OW;
         const int32_t *restrict a = am + (int64_t)oh * OW;
         const int32_t t0 = 2 * oh * W, b0 = t0 + W;
-        for (int ow = 0; ow < OW; ow++) {
+        int ow = 0;
+        /* four windows at a time: the winner's offset in its window selects dy or 0 for each of the
+         * window's four elements, and the pairs of a row are interleaved into 8 contiguous floats */
+        for (; ow + 4 <= OW; ow += 4) {
+            v4f v;
+            v4i k;
+            memcpy(&v, d + ow, sizeof v);
+            memcpy(&k, a + ow, sizeof k);
+            const v4i r = k - ((v4i){0, 2, 4, 6} + (t0 + 2 * ow));
+            const v4i iv = (v4i)v;
+            const v4f tl = (v4f)(iv & (r == 0)), tr = (v4f)(iv & (r == 1));
+            const v4f bl = (v4f)(iv & (r == W)), br = (v4f)(iv & (r == W + 1));
+            const v4f t_lo = __builtin_shuffle(tl, tr, (v4i){0, 4, 1, 5}), t_hi = __builtin_shuffle(tl, tr, (v4i){2, 6, 3, 7});
+            const v4f b_lo = __builtin_shuffle(bl, br, (v4i){0, 4, 1, 5}), b_hi = __builtin_shuffle(bl, br, (v4i){2, 6, 3, 7});
+            memcpy(top + 2 * ow, &t_lo, sizeof t_lo);
+            memcpy(top + 2 * ow + 4, &t_hi, sizeof t_hi);
+            memcpy(bot + 2 * ow, &b_lo, sizeof b_lo);
+            memcpy(bot + 2 * ow + 4, &b_hi, sizeof b_hi);
+        }
+        for (; ow < OW; ow++) {
             const int32_t k = a[ow], t = t0 + 2 * ow, b = b0 + 2 * ow;
             const float v = d[ow];
             top[2 * ow] = k == t ? v : 0.0f;
