@@ -25,18 +25,20 @@ __version__ = "0.1.0"
 
 
 def set_num_threads(n: int) -> int:
-    """Threads of the core's own loops (im2col, col2im, pooling, activations)
-    for the whole process; returns the number in effect (at most ``tlearn._core.MAX_THREADS``).  GEMMs
-    use OpenBLAS's threads (``OPENBLAS_NUM_THREADS``).  The default is the
+    """Threads of the core (GEMMs, im2col, col2im, pooling, activations) for
+    the whole process; returns the number in effect (at most
+    ``tlearn._core.MAX_THREADS``).  OpenBLAS runs on one thread inside the
+    core's parts, whatever ``OPENBLAS_NUM_THREADS`` says.  The default is the
     number of CPUs the process may run on, or ``$TLEARN_NUM_THREADS``.
-    Results do not depend on it: every thread writes its own part."""
+    Results do not depend on it: the parts are fixed by the shapes and every
+    thread writes its own."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"set_num_threads: expected an int, got {type(n).__name__}")
     return _core.set_num_threads(n)
 
 
 def get_num_threads() -> int:
-    """Threads of the core's own loops (see :func:`set_num_threads`)."""
+    """Threads of the core (see :func:`set_num_threads`)."""
     return _core.num_threads()
 
 

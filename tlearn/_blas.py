@@ -3,28 +3,20 @@
 The extension records an rpath to that library relative to itself; loading it
 here first makes the import work as well from a source tree built in place.
 
-OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each call before
-they sleep.  Between the GEMMs of a conv training step that is all of the
-time, and they take the CPUs from the core's own threads (csrc/core/threadpool.c),
-which run im2col, pooling and activations meanwhile.  OPENBLAS_THREAD_TIMEOUT
-sets the spin to 2^N cycles; measured on 2 CPUs, runs interleaved (minimum
-ms per step of the MNIST-M network at batch 64 / s per epoch of the
-784-256-256-10 MLP at batch 64):
-
-    N = 8: 14-19 ms / 0.71-0.75 s    N = 16: 14-20 ms / 0.67-0.69 s
-    N = 28 (OpenBLAS's default): 20-24 ms / 0.64-0.66 s
-
-N = 16 (~20 us): the threads stay awake across the few microseconds between
-the GEMMs of a dense step and sleep through the conv loops.  OpenBLAS reads
-the variable once, when the library loads (``import scipy_openblas32`` loads
-it); a value set by the user wins, and the variable is removed again so that
-it does not reach child processes.
+The core runs OpenBLAS on one thread and spreads its GEMMs over its own pool
+(csrc/core/blas.c): one set of threads for the whole step, and results that do
+not depend on the thread count.  So that OpenBLAS starts no threads of its own
+that would only sleep, ``OPENBLAS_NUM_THREADS=1`` is set while the library
+loads (OpenBLAS reads it then), unless the user set it; the variable is
+removed again so that it does not reach child processes.  (tlearn used to set
+``OPENBLAS_THREAD_TIMEOUT=16`` instead, to keep OpenBLAS's spinning threads
+from taking the CPUs from the pool's: there are no such threads any more.)
 """
 import ctypes
 import functools
 import os
 
-_KEY = "OPENBLAS_THREAD_TIMEOUT"
+_KEY = "OPENBLAS_NUM_THREADS"
 
 
 def _path():
@@ -41,7 +33,7 @@ def _path():
 def preload() -> None:
     ours = _KEY not in os.environ
     if ours:
-        os.environ[_KEY] = "16"
+        os.environ[_KEY] = "1"
     try:
         _lib()
     finally:

@@ -22,12 +22,15 @@
  * (with the add back), GEMMs about the same; whole step 18.3-20.3 ->
  * 16.9-17.8 ms.  The rows lowering for the first conv too: its forward went
  * from 1.2-1.3 to 1.8-2.1 ms (runs of 5 floats).
- * The batch goes in chunks of n examples whose lowered input is about 4 MB
- * (CHUNK_BYTES), each chunk keeping its own in the scratch for the backward.
- * The loops around the GEMMs run on the core's pool (threadpool.c); each writes
- * memory owned by its part only, in an order fixed by the shapes, so the
- * results are the same bits for any thread count.  No allocation: the
- * scratch is the op's planned aux buffer. */
+ * The batch goes in chunks of examples whose lowered input is at most 512 KB
+ * (CHUNK_BYTES, a core's L2), each chunk keeping its own in the scratch for
+ * the backward.  The chunks run side by side on the core's pool
+ * (threadpool.c), each on one thread with its lowering, one-thread GEMMs
+ * (blas.c) and copies; the weight gradient is summed per group of chunks and
+ * the groups' sums added in order.  A batch of one chunk spreads its loops
+ * and GEMMs over the pool instead.  Every part writes memory of its own, in
+ * an order fixed by the shapes, so the results are the same bits for any
+ * thread count.  No allocation: the scratch is the op's planned aux buffer. */
 #include "conv.h"
 #include "blas.h"
 #include "threadpool.h"
@@ -41,8 +44,6 @@
 
 /* per example: colT (P, K), yT or dyT (P, OC), the NHWC input or dx (C*H*W) */
 int64_t tl_conv2d_scratch(const tl_conv_geom *g) { return (K_OF(g) + g->OC) * P_OF(g) + IN_OF(g); }
-/* per node: W' and dW' (OC, K) */
-int64_t tl_conv2d_scratch_once(const tl_conv_geom *g) { return 2 * g->OC * K_OF(g); }
 
 /* Items per part of a parallel loop whose items are `floats` floats each
  * (the pool's grain rule, TL_GRAIN_FLOATS floats a part). */
@@ -309,12 +310,16 @@ static void add_weight_rows(float *dw, const float *dwr, const tl_conv_geom *g, 
 }
 
 /* Examples per chunk: the batch goes through the lowering in chunks whose
- * lowered input stays under CHUNK_BYTES, so that it is still in cache when
- * the GEMMs read it back.  (Columns lowering, minimum ms per training step,
- * 2 threads, whole batch / chunks of 16, 8, 4, 2, 1 MB:
- *   batch 64:  14.2-14.7 / 14.3-14.9, 13.3-14.7, 13.5-14.0, 14.0-14.2, 14.3-14.9
- *   batch 128: 30.0-31.0 / 27.3-27.7, 27.4, 27.2, 28.0.) */
-#define CHUNK_BYTES ((int64_t)4 << 20)
+ * lowered input stays under CHUNK_BYTES, so that it is still in a core's L2
+ * when the GEMM reads it back; the chunks run side by side on the pool.
+ * (MNIST-M network, two threads, ms a training step at batch 64 / frozen
+ * convs at 64 / batch 128, two alternating runs each, load 1.2:
+ *   256 KB: 11.7-12.9 / 5.28-5.42 / 22.9-26.8;  512 KB: 11.4-12.1 / 5.13-5.30 / 22.8-23.4;
+ *   1 MB: 12.9-13.3 / 5.36-5.79 / 24.3-26.5;  2 MB: 12.6-12.7 / 5.59-5.61 / 23.8-25.6;
+ *   4 MB: 13.0-13.3 / 5.66-6.32 / 26.9-27.6.
+ * Earlier, with the chunks one after the other and the loops and GEMMs of
+ * each spread over the threads, 4 MB was best.) */
+#define CHUNK_BYTES ((int64_t)512 << 10)
 static int chunk_examples(const tl_conv_geom *g, int B) {
     int64_t per = K_OF(g) * P_OF(g) * (int64_t)sizeof(float);
     int64_t n = per > 0 ? CHUNK_BYTES / per : B;
@@ -340,8 +345,9 @@ static conv_scratch scratch_of(float *scratch, int B, const tl_conv_geom *g) {
     return s;
 }
 
+/* par: the loops and the GEMMs on the pool (one chunk), or all inline (a chunk in a part of the pool) */
 static void conv_forward_chunk(float *out, float *scratch, const float *inp, const float *wr, const float *b, int B,
-                               const tl_conv_geom *g) {
+                               const tl_conv_geom *g, int par) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
     if (rows_lowering(g)) {
@@ -353,11 +359,11 @@ static void conv_forward_chunk(float *out, float *scratch, const float *inp, con
         }
         conv_job r = {s.col, xh, NULL, NULL, B, g, 0};
         tl_parallel_for(BP, grain_of(K), im2row_rows, &r);
-        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)K,
+        tl_gemm(par, CblasNoTrans, CblasTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)K,
                  0.0f, s.yt, (int)BP);
     } else {
         im2col(s.col, inp, B, g);
-        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP,
+        tl_gemm(par, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP,
                  0.0f, s.yt, (int)BP);
     }
     conv_job y = {out, s.yt, b, NULL, B, g, 0};
@@ -366,19 +372,19 @@ static void conv_forward_chunk(float *out, float *scratch, const float *inp, con
 
 /* wbeta: 0 overwrites dW (the first chunk of a single writer), 1 adds; set_dx: dx is overwritten */
 static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scratch, const float *dout, const float *wr,
-                                int B, const tl_conv_geom *g, float wbeta, int set_dx) {
+                                int B, const tl_conv_geom *g, float wbeta, int set_dx, int par) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
     const int rows = rows_lowering(g);
     conv_job d = {s.yt, dout, NULL, db, B, g, 0};
     tl_parallel_for(g->OC, 1, dy_to_channels, &d);
     if (dwr) /* dW' += dY' colT, or dW += dY' col^T */
-        tl_sgemm(CblasRowMajor, CblasNoTrans, rows ? CblasNoTrans : CblasTrans, g->OC, (int)K, (int)BP, 1.0f, s.yt,
+        tl_gemm(par, CblasNoTrans, rows ? CblasNoTrans : CblasTrans, g->OC, (int)K, (int)BP, 1.0f, s.yt,
                  (int)BP, s.col, rows ? (int)K : (int)BP, wbeta, dwr, (int)K);
     if (!dinp) return;
     /* the lowered input is no longer needed: its gradient overwrites it */
     if (rows) {
-        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)BP, (int)K, g->OC, 1.0f, s.yt, (int)BP, wr, (int)K,
+        tl_gemm(par, CblasTrans, CblasNoTrans, (int)BP, (int)K, g->OC, 1.0f, s.yt, (int)BP, wr, (int)K,
                  0.0f, s.col, (int)K);
         /* C > 1: row2im into the zeroed NHWC scratch, then to dx; C = 1: into dx itself */
         const int nhwc = g->C > 1;
@@ -389,7 +395,7 @@ static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scrat
             tl_parallel_for(B, grain_of(IN_OF(g)), add_from_nhwc, &t);
         }
     } else {
-        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, wr, (int)K, s.yt, (int)BP,
+        tl_gemm(par, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, wr, (int)K, s.yt, (int)BP,
                  0.0f, s.col, (int)BP);
         col2im(dinp, s.col, B, g, set_dx);
     }
@@ -402,37 +408,131 @@ static const float *lowered_weights(float *once, const float *w, const tl_conv_g
     return once;
 }
 
+/* The batch's chunks: as few as keep each under CHUNK_BYTES of lowered
+ * input, of equal size (within one example); chunk c holds examples
+ * [B c / n, B (c + 1) / n).  They depend on the batch and the geometry only. */
+static int n_chunks(const tl_conv_geom *g, int B) {
+    const int per = chunk_examples(g, B);
+    return (B + per - 1) / per;
+}
+static int chunk_lo(int B, int nc, int64_t c) { return (int)((int64_t)B * c / nc); }
+
+/* The weight gradient of a batch is summed in at most CONV_GROUPS groups of
+ * consecutive chunks, each group on one thread into its own partial sum,
+ * then the partial sums in group order: the same bits for any thread count. */
+#define CONV_GROUPS 8
+static int n_groups(int nc) { return nc < CONV_GROUPS ? nc : CONV_GROUPS; }
+
+/* per node: W' and dW' (OC, K), then the partial sums of groups 1.. (dW' and db) */
+int64_t tl_conv2d_scratch_once(const tl_conv_geom *g) {
+    return 2 * g->OC * K_OF(g) + (CONV_GROUPS - 1) * (g->OC * K_OF(g) + g->OC);
+}
+
+/* One call of the forward or backward: its arrays and the chunking. */
+typedef struct {
+    const tl_conv_geom *g;
+    int B, nc;
+    float *scratch;
+    const float *wr;
+    /* forward */
+    float *out;
+    const float *inp, *b;
+    /* backward */
+    float *dinp, *dwr, *db, *part;
+    const float *dout;
+    float wbeta0; /* beta of the first chunk's dW GEMM into dwr */
+    int set_dx;
+} conv_call;
+
+static void forward_chunks(void *ctx, int64_t c0, int64_t c1) {
+    const conv_call *r = ctx;
+    const tl_conv_geom *g = r->g;
+    const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g), sc_sz = tl_conv2d_scratch(g);
+    for (int64_t c = c0; c < c1; c++) {
+        const int i = chunk_lo(r->B, r->nc, c), n = chunk_lo(r->B, r->nc, c + 1) - i;
+        conv_forward_chunk(r->out + i * out_sz, r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr, r->b, n, g,
+                           r->nc == 1);
+    }
+}
+
+/* Groups [g0, g1): group 0 sums into dwr and db, group k > 0 into its partial sums. */
+static void backward_groups(void *ctx, int64_t g0, int64_t g1) {
+    const conv_call *r = ctx;
+    const tl_conv_geom *g = r->g;
+    const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g), sc_sz = tl_conv2d_scratch(g);
+    const int64_t wsz = g->OC * K_OF(g);
+    const int ng = n_groups(r->nc);
+    for (int64_t k = g0; k < g1; k++) {
+        float *dwr = r->dwr, *db = r->db;
+        if (k > 0) {
+            float *p = r->part + (k - 1) * (wsz + g->OC);
+            dwr = dwr ? p : NULL;
+            if (db) {
+                db = p + wsz;
+                memset(db, 0, sizeof(float) * (size_t)g->OC);
+            }
+        }
+        const int64_t c0 = (int64_t)r->nc * k / ng, c1 = (int64_t)r->nc * (k + 1) / ng;
+        for (int64_t c = c0; c < c1; c++) {
+            const int i = chunk_lo(r->B, r->nc, c), n = chunk_lo(r->B, r->nc, c + 1) - i;
+            const float wbeta = c > c0 ? 1.0f : k == 0 ? r->wbeta0 : 0.0f;
+            conv_backward_chunk(r->dinp ? r->dinp + i * in_sz : NULL, dwr, db, r->scratch + i * sc_sz,
+                                r->dout + i * out_sz, r->wr, n, g, wbeta, r->set_dx, r->nc == 1);
+        }
+    }
+}
+
+/* dwr += the partial sums of groups 1..ng-1, in order, elements [e0, e1) */
+static void sum_group_weights(void *ctx, int64_t e0, int64_t e1) {
+    const conv_call *r = ctx;
+    const int64_t wsz = r->g->OC * K_OF(r->g), ng = n_groups(r->nc);
+    for (int64_t k = 1; k < ng; k++) {
+        const float *restrict p = r->part + (k - 1) * (wsz + r->g->OC);
+        float *restrict d = r->dwr;
+        for (int64_t e = e0; e < e1; e++) d[e] += p[e];
+    }
+}
+
+/* Runs fn over the n chunks or groups of a call: several side by side on
+ * the pool, each part running its loops and GEMMs inline; one with its
+ * loops and GEMMs spread over the pool. */
+static void run_chunks(int64_t n, tl_range_fn fn, conv_call *r) {
+    if (n < 2)
+        fn(r, 0, n);
+    else
+        tl_parallel_for(n, 1, fn, r);
+}
+
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
                        const tl_conv_geom *g) {
-    const int ch = chunk_examples(g, B);
-    const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g);
-    const int64_t sc_sz = tl_conv2d_scratch(g);
-    const float *wr = lowered_weights(scratch + (int64_t)B * sc_sz, w, g);
-    for (int i = 0; i < B; i += ch) {
-        const int n = B - i < ch ? B - i : ch;
-        conv_forward_chunk(out + i * out_sz, scratch + i * sc_sz, inp + i * in_sz, wr, b, n, g);
-    }
+    conv_call r = {0};
+    r.g = g, r.B = B, r.nc = n_chunks(g, B), r.scratch = scratch;
+    r.wr = lowered_weights(scratch + (int64_t)B * tl_conv2d_scratch(g), w, g);
+    r.out = out, r.inp = inp, r.b = b;
+    run_chunks(r.nc, forward_chunks, &r);
 }
 
 void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
                         const tl_conv_geom *g, int set_dx, int set_w) {
     if (!dinp && !dw && !db) return;
-    const int ch = chunk_examples(g, B);
-    const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g);
-    const int64_t sc_sz = tl_conv2d_scratch(g);
-    float *once = scratch + (int64_t)B * sc_sz;
-    const float *wr = lowered_weights(once, w, g);
-    /* rows: dW' (OC, K) is summed in the once-scratch (the first chunk
+    float *once = scratch + (int64_t)B * tl_conv2d_scratch(g);
+    const int64_t wsz = g->OC * K_OF(g);
+    conv_call r = {0};
+    r.g = g, r.B = B, r.nc = n_chunks(g, B), r.scratch = scratch;
+    r.wr = lowered_weights(once, w, g);
+    /* rows: dW' (OC, K) is summed in the once-scratch (its first chunk
      * overwrites it) and permuted into dW at the end */
-    float *dwr = dw && rows_lowering(g) ? once + g->OC * K_OF(g) : dw;
+    r.dwr = dw && rows_lowering(g) ? once + wsz : dw;
+    r.wbeta0 = r.dwr != dw || set_w ? 0.0f : 1.0f;
+    r.db = db, r.part = once + 2 * wsz, r.dinp = dinp, r.dout = dout, r.set_dx = set_dx;
     if (db && set_w) memset(db, 0, sizeof(float) * (size_t)g->OC);
-    for (int i = 0; i < B; i += ch) {
-        const int n = B - i < ch ? B - i : ch;
-        const float wbeta = i == 0 && (dwr != dw || set_w) ? 0.0f : 1.0f;
-        conv_backward_chunk(dinp ? dinp + i * in_sz : NULL, dwr, db, scratch + i * sc_sz, dout + i * out_sz, wr, n, g,
-                            wbeta, set_dx);
-    }
-    if (dwr && dwr != dw) add_weight_rows(dw, dwr, g, set_w);
+    const int ng = n_groups(r.nc);
+    run_chunks(ng, backward_groups, &r);
+    if (ng > 1 && r.dwr) tl_parallel_for(wsz, TL_GRAIN_FLOATS, sum_group_weights, &r);
+    if (ng > 1 && db)
+        for (int k = 1; k < ng; k++)
+            for (int o = 0; o < g->OC; o++) db[o] += r.part[(k - 1) * (wsz + g->OC) + wsz + o];
+    if (r.dwr && r.dwr != dw) add_weight_rows(dw, r.dwr, g, set_w);
 }
 
 /* ---- pooling ---- */

@@ -11,16 +11,16 @@ void tl_dense_forward(float *out, const float *inp, const float *w, const float 
     if (b) {
         for (int i = 0; i < B; i++) memcpy(out + (int64_t)i * OUT, b, sizeof(float) * (size_t)OUT);
     }
-    tl_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, inp, IN, w, IN, b ? 1.0f : 0.0f, out, OUT);
+    tl_gemm(1, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, inp, IN, w, IN, b ? 1.0f : 0.0f, out, OUT);
 }
 
 void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
                        const float *w, int B, int IN, int OUT, int set_dx, int set_w) {
     if (dinp)
-        tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, set_dx ? 0.0f : 1.0f,
+        tl_gemm(1, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, set_dx ? 0.0f : 1.0f,
                  dinp, IN);
     if (dw)
-        tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, inp, IN, set_w ? 0.0f : 1.0f,
+        tl_gemm(1, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, inp, IN, set_w ? 0.0f : 1.0f,
                  dw, IN);
     if (db) {
         if (set_w) memset(db, 0, sizeof(float) * (size_t)OUT);
@@ -278,7 +278,7 @@ double tl_coral_forward(float *xc, float *xd, float *cov, const float *x, const 
         }
     }
     /* M = Xd^T W Xd = C_s - C_t */
-    tl_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, D, B, 1.0f, xd, D, xc, D, 0.0f, cov, D);
+    tl_gemm(1, CblasTrans, CblasNoTrans, D, D, B, 1.0f, xd, D, xc, D, 0.0f, cov, D);
     double total = 0.0;
     for (int64_t k = 0; k < (int64_t)D * D; k++) total += (double)cov[k] * (double)cov[k];
     return total / (4.0 * (double)D * (double)D);
@@ -288,7 +288,7 @@ void tl_coral_backward(float *dx, const float *xc, const float *cov, int B, int 
     if (ns < 2 || nt < 2 || !dx) return;
     /* d/dXd |Xd^T W Xd|^2 / (4 D^2) = W Xd M / D^2; the centring passes it unchanged
      * because the rows of W Xd M of each domain sum to zero */
-    tl_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, D, D, scale / ((float)D * (float)D), xc, D, cov, D, 1.0f,
+    tl_gemm(1, CblasNoTrans, CblasNoTrans, B, D, D, scale / ((float)D * (float)D), xc, D, cov, D, 1.0f,
              dx, D);
 }
 

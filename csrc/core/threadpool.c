@@ -14,7 +14,7 @@
  *
  * Workers spin briefly after a job (a training step runs dozens of them
  * back to back) and then sleep on the condition variable, so that an idle
- * pool leaves the CPUs to OpenBLAS's threads.  After fork() the child has
+ * pool leaves the CPUs to other processes.  After fork() the child has
  * no workers: an atfork handler resets the pool, which restarts them on
  * first use. */
 #define _GNU_SOURCE
@@ -30,11 +30,14 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* pause iterations a worker spins before sleeping (a few us): longer spins
- * take the CPU from the OpenBLAS thread of the GEMM that usually follows
- * (4000: 13.7-14.4 ms per MNIST-M step at batch 64; 300: 12.4-13.1; 1-50:
- * as 300) */
-#define WORKER_SPIN 300
+/* pause iterations a worker spins before sleeping.  While OpenBLAS ran the
+ * GEMMs on threads of its own, a longer spin took the CPU from the OpenBLAS
+ * thread of the GEMM that usually follows (4000: 13.7-14.4 ms per MNIST-M
+ * step at batch 64; 300: 12.4-13.1); since the GEMMs run on the pool too
+ * (blas.c), a worker that sleeps between two GEMMs of a dense step costs a
+ * wake-up instead: 784-256-256-10 MLP at batch 64, 0.917 ms a step with 300,
+ * 0.859 with 3000 (medians of 8 alternating runs; 30000: no better). */
+#define WORKER_SPIN 3000
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;

@@ -1,7 +1,8 @@
-/* threadpool.h - a small fork-safe thread pool for the core's memory-bound loops
- * (im2col, col2im, pooling, activations), the parts of a training step that
- * OpenBLAS does not parallelise.  GEMMs stay with OpenBLAS and its threads;
- * a parallel loop never calls BLAS.
+/* threadpool.h - a small fork-safe thread pool, the core's only threads: it
+ * runs the chunks of a convolution (each with its lowering and one-thread
+ * GEMMs), the blocks of a large GEMM (blas.c) and the loops around them
+ * (pooling, activations).  A part that calls tl_parallel_for again runs that
+ * loop inline (the pool is busy).
  *
  * tl_parallel_for runs fn(ctx, lo, hi) over contiguous parts of [0, n) (up
  * to 4 per thread, none smaller than grain), which the calling thread and

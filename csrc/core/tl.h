@@ -283,8 +283,8 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *data, const int64_t *
 /* sgemm peak probe for benchmarks: returns 0 on success, seconds in *secs. */
 int tl_sgemm_probe(int M, int N, int K, int reps, double *secs);
 
-/* Threads of the core's own pool for memory-bound loops (im2col, col2im,
- * pooling, activations); GEMMs use OpenBLAS's threads.  Process-wide.
+/* Threads of the core's own pool, which runs everything: conv chunks, GEMM
+ * blocks (OpenBLAS itself on one thread, blas.h), the loops around them.  Process-wide.
  * Default: the CPUs this process may run on (at most TL_MAX_THREADS); 1 = serial.
  * Returns the value in effect. */
 int tl_set_num_threads(int n);
