@@ -114,7 +114,13 @@ def _build_conv(rng):
                  conv_attrs(3, (3, 2), (1, 2), (1, 0), use_bias=1),
                  tag="k3x2,s1x2,p1x0,bias"),
             case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))], conv_attrs(2, (2, 2), (2, 2), (0, 1), use_bias=0),
-                 tag="k2,s2,p0x1,nobias")]
+                 tag="k2,s2,p0x1,nobias"),
+            # stride 1: evaluation mode takes the direct convolution (conv_direct.c) where the CPU has AVX2:
+            # 10 channels (a block of 8 and one of 2), rows of 11 and 7 outputs (a full tile and masked ones)
+            case("conv2d", [(3, 7, 11)], B, [normal(rng, (B, 3, 7, 11))], conv_attrs(10, (3, 3), (1, 1), (1, 1)),
+                 tag="k3,s1,p1,oc10"),
+            case("conv2d", [(1, 6, 9)], B, [normal(rng, (B, 1, 6, 9))], conv_attrs(4, (2, 3), (1, 1), (0, 0), use_bias=0),
+                 tag="k2x3,s1,p0,nobias")]
 
 
 def _build_pool(op):

@@ -33,6 +33,7 @@
  * thread count.  No allocation: the scratch is the op's planned aux buffer. */
 #include "conv.h"
 #include "blas.h"
+#include "conv_direct.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -423,9 +424,12 @@ static int chunk_lo(int B, int nc, int64_t c) { return (int)((int64_t)B * c / nc
 #define CONV_GROUPS 8
 static int n_groups(int nc) { return nc < CONV_GROUPS ? nc : CONV_GROUPS; }
 
-/* per node: W' and dW' (OC, K), then the partial sums of groups 1.. (dW' and db) */
+/* per node: W' and dW' (OC, K), then the partial sums of groups 1.. (dW' and db);
+ * the direct path's packed weights use the start */
 int64_t tl_conv2d_scratch_once(const tl_conv_geom *g) {
-    return 2 * g->OC * K_OF(g) + (CONV_GROUPS - 1) * (g->OC * K_OF(g) + g->OC);
+    const int64_t gemm = 2 * g->OC * K_OF(g) + (CONV_GROUPS - 1) * (g->OC * K_OF(g) + g->OC);
+    const int64_t direct = tl_conv2d_direct_packed(g);
+    return gemm > direct ? gemm : direct;
 }
 
 /* One call of the forward or backward: its arrays and the chunking. */
@@ -504,7 +508,12 @@ static void run_chunks(int64_t n, tl_range_fn fn, conv_call *r) {
 }
 
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g) {
+                       const tl_conv_geom *g, int keep) {
+    if (!keep && tl_conv2d_direct_ok(g)) {
+        tl_conv2d_direct(out, scratch, tl_conv2d_scratch(g), scratch + (int64_t)B * tl_conv2d_scratch(g), inp, w, b,
+                         B, g);
+        return;
+    }
     conv_call r = {0};
     r.g = g, r.B = B, r.nc = n_chunks(g, B), r.scratch = scratch;
     r.wr = lowered_weights(scratch + (int64_t)B * tl_conv2d_scratch(g), w, g);

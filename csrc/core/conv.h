@@ -25,9 +25,11 @@ int64_t tl_conv2d_scratch_once(const tl_conv_geom *g);
 /* y = W * x + b (cross-correlation, as in PyTorch).
  * x (B,C,H,W), w (OC,C,KH,KW), b (OC) or NULL, y (B,OC,OH,OW);
  * scratch (B * tl_conv2d_scratch + tl_conv2d_scratch_once floats): the
- * lowered input, kept for backward. */
+ * lowered input, kept for backward when `keep`; without it a direct
+ * convolution may run instead (conv_direct.c: stride 1, AVX2 and FMA),
+ * whose sums come in another order than the lowering's. */
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g);
+                       const tl_conv_geom *g, int keep);
 /* dW += dY col^T; db += sum dY; dx += col2im(W^T dY) (set_dx: dx =; set_w:
  * dW =, db =).  Needs the scratch of the forward on the same batch;
  * overwrites it. */
