@@ -33,26 +33,3 @@ def toy_data():
 @pytest.fixture
 def mlp():
     return make_mlp
-
-
-@pytest.fixture
-def one_blas_thread():
-    """Run a long training test on one OpenBLAS thread: on a loaded machine two
-    spinning BLAS threads per call make small GEMMs many times slower."""
-    import ctypes
-    import os
-
-    try:
-        import scipy_openblas32 as sob
-
-        lib = ctypes.CDLL(os.path.join(sob.get_lib_dir(), "lib" + sob.get_library() + ".so"))
-        get, set_ = lib.scipy_openblas_get_num_threads, lib.scipy_openblas_set_num_threads
-    except (ImportError, OSError, AttributeError):
-        yield
-        return
-    old = get()
-    set_(1)
-    try:
-        yield
-    finally:
-        set_(old)

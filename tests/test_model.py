@@ -76,7 +76,7 @@ FASHION = datasets.DEFAULT_FASHION_MNIST_DIR
 
 @pytest.mark.skipif(not os.path.isdir(FASHION), reason=f"Fashion-MNIST not installed in {FASHION} "
                     "(apt-get install dataset-fashion-mnist)")
-def test_fashion_mnist_mlp_reaches_85_percent(one_blas_thread):
+def test_fashion_mnist_mlp_reaches_85_percent():
     xtr, ytr = datasets.load_fashion_mnist(split="train")
     xte, yte = datasets.load_fashion_mnist(split="test")
     inp = tl.Input((1, 28, 28), name="img")

@@ -7,48 +7,29 @@ threads and 58.4 ms with one, so the second thread buys 1.4x), while two
 runs at one thread each keep both CPUs busy with no thread hand-offs.
 :class:`Runs` forks ``workers`` processes (``fork``: the parent's data is
 shared, not copied, and no main module is imported again, so a script
-without ``if __name__ == "__main__"`` works), sets one core thread and one
-OpenBLAS thread in each, and hands them runs.  The core's thread pool and
-OpenBLAS restart their threads after a fork (their atfork handlers); the
-workers never print.
+without ``if __name__ == "__main__"`` works), sets one core thread in each,
+and hands them runs.  The core's thread pool restarts its threads after a
+fork (its atfork handler); the workers never print.
 
 The numbers do not depend on ``workers``: every run has its own seed, the
-caller orders the results itself, and every run trains at one thread, in a
-worker or, with ``workers=1``, in the calling process (in order, no
-processes, the thread counts restored after each run).  One thread is part
-of the experiment: the core's results are bit-identical for any number of
-its own threads, but OpenBLAS's GEMMs round differently at one thread and
-at two (other kernels), and training amplifies the last bits into a
-different run.
+caller orders the results itself, and the core's results are the same bits
+for any number of its threads (OpenBLAS, whose results change with its
+thread count, runs on one thread inside the core's parts).  With
+``workers=1`` the runs happen in the calling process, in order, on its
+threads.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from contextlib import contextmanager
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 
 def _one_thread() -> None:
-    """Worker initializer: one core thread, one OpenBLAS thread."""
-    from .. import _blas, set_num_threads
+    """Worker initializer: one core thread."""
+    from .. import set_num_threads
 
     set_num_threads(1)
-    _blas.set_threads(1)
-
-
-@contextmanager
-def _one_thread_here() -> Iterator[None]:
-    from .. import _blas, get_num_threads, set_num_threads
-
-    core, blas = get_num_threads(), _blas.get_threads()
-    _one_thread()
-    try:
-        yield
-    finally:
-        set_num_threads(core)
-        if blas > 0:
-            _blas.set_threads(blas)
 
 
 def default_workers(n_runs: int) -> int:
@@ -77,8 +58,7 @@ class _Done:
         self._fn, self._args = fn, args
 
     def get(self):
-        with _one_thread_here():
-            return self._fn(*self._args)
+        return self._fn(*self._args)
 
 
 class Runs:
