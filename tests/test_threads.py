@@ -67,6 +67,30 @@ def test_results_do_not_depend_on_the_number_of_threads(pool):
     assert not np.array_equal(ref[0]["c1.w"], conv_net(pool=pool).params["c1.w"])
 
 
+def test_openblas_thread_count_changes_no_bit():
+    """OpenBLAS's GEMMs round differently on one thread and on two; the core
+    keeps it on one (csrc/core/blas.c), so a count set by the user changes
+    nothing, and is set back to one by the next GEMM."""
+    from tlearn import _blas
+
+    X, Y = data()
+    before = _blas.get_threads()
+    runs = []
+    try:
+        for n in (2, 1, 2):
+            assert _blas.set_threads(n) and _blas.get_threads() == n
+            m = conv_net()
+            m.fit(X, Y, epochs=1, batch_size=64, verbose=False)
+            assert _blas.get_threads() == 1
+            runs.append((m.state_dict(), m.predict(X)))
+    finally:
+        _blas.set_threads(before)
+    for params, pred in runs[1:]:
+        for k, v in runs[0][0].items():
+            assert np.array_equal(params[k], v), k
+        assert np.array_equal(pred, runs[0][1])
+
+
 @pytest.mark.parametrize("size", [6, 10, 16])
 @pytest.mark.parametrize("k,stride", [(2, 2), (2, None), (3, 1)])
 def test_maxpool_routes_ties_to_the_first_maximum(k, stride, size):

@@ -6,13 +6,20 @@
 
 #include "threadpool.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
 /* OpenBLAS on one thread: checked on every call (an int compare), since a
- * caller may have set it since (openblas_set_num_threads is process-wide). */
+ * caller may have set it since (openblas_set_num_threads is process-wide);
+ * set under a lock, since GEMMs run in several of the pool's threads at once
+ * and OpenBLAS's setter is not safe to call from two threads. */
+static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
 static void one_blas_thread(void) {
+    if (tl_blas_get_threads() == 1) return;
+    pthread_mutex_lock(&blas_mu);
     if (tl_blas_get_threads() != 1) tl_blas_set_threads(1);
+    pthread_mutex_unlock(&blas_mu);
 }
 
 /* A product of at least 2 GEMM_GRAIN flops and 2 GEMM_ALIGN rows or columns

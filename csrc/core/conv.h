@@ -18,7 +18,9 @@ typedef struct tl_conv_geom {
 } tl_conv_geom;
 
 /* Scratch floats of tl_conv2d_forward/backward: B * tl_conv2d_scratch (per
- * example) + tl_conv2d_scratch_once (the weights in the lowering's order). */
+ * example) + tl_conv2d_scratch_once (the weights in the lowering's order, the
+ * partial weight gradients of the groups of chunks, or the direct path's
+ * packed weights). */
 int64_t tl_conv2d_scratch(const tl_conv_geom *g);
 int64_t tl_conv2d_scratch_once(const tl_conv_geom *g);
 
