@@ -24,7 +24,9 @@
  * from 1.2-1.3 to 1.8-2.1 ms (runs of 5 floats).
  * The batch goes in chunks of examples whose lowered input is at most 512 KB
  * (CHUNK_BYTES, a core's L2), each chunk keeping its own in the scratch for
- * the backward.  The chunks run side by side on the core's pool
+ * the backward.  Where the direct convolution applies (conv_direct.c) the
+ * forward runs it instead, and the backward lowers each chunk itself before
+ * its weight gradient (none when the weights are frozen).  The chunks run side by side on the core's pool
  * (threadpool.c), each on one thread with its lowering, one-thread GEMMs
  * (blas.c) and copies; the weight gradient is summed per group of chunks and
  * the groups' sums added in order.  A batch of one chunk spreads its loops
@@ -347,36 +349,48 @@ static conv_scratch scratch_of(float *scratch, int B, const tl_conv_geom *g) {
 }
 
 /* par: the loops and the GEMMs on the pool (one chunk), or all inline (a chunk in a part of the pool) */
+/* The chunk's lowered input into its scratch: colT from an NHWC copy (rows) or col. */
+static void lower_chunk(const conv_scratch *s, const float *inp, int B, const tl_conv_geom *g) {
+    if (rows_lowering(g)) {
+        const float *xh = inp;
+        if (g->C > 1) {
+            conv_job t = {s->xh, inp, NULL, NULL, B, g, 0};
+            tl_parallel_for(B, grain_of(IN_OF(g)), to_nhwc, &t);
+            xh = s->xh;
+        }
+        conv_job r = {s->col, xh, NULL, NULL, B, g, 0};
+        tl_parallel_for((int64_t)B * P_OF(g), grain_of(K_OF(g)), im2row_rows, &r);
+    } else {
+        im2col(s->col, inp, B, g);
+    }
+}
+
+/* par: the loops and the GEMMs on the pool (one chunk), or all inline (a chunk in a part of the pool) */
 static void conv_forward_chunk(float *out, float *scratch, const float *inp, const float *wr, const float *b, int B,
                                const tl_conv_geom *g, int par) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
-    if (rows_lowering(g)) {
-        const float *xh = inp;
-        if (g->C > 1) {
-            conv_job t = {s.xh, inp, NULL, NULL, B, g, 0};
-            tl_parallel_for(B, grain_of(IN_OF(g)), to_nhwc, &t);
-            xh = s.xh;
-        }
-        conv_job r = {s.col, xh, NULL, NULL, B, g, 0};
-        tl_parallel_for(BP, grain_of(K), im2row_rows, &r);
-        tl_gemm(par, CblasNoTrans, CblasTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)K,
-                 0.0f, s.yt, (int)BP);
-    } else {
-        im2col(s.col, inp, B, g);
-        tl_gemm(par, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP,
-                 0.0f, s.yt, (int)BP);
-    }
+    lower_chunk(&s, inp, B, g);
+    if (rows_lowering(g))
+        tl_gemm(par, CblasNoTrans, CblasTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)K, 0.0f, s.yt,
+                (int)BP);
+    else
+        tl_gemm(par, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP, 0.0f, s.yt,
+                (int)BP);
     conv_job y = {out, s.yt, b, NULL, B, g, 0};
     tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
 }
 
 /* wbeta: 0 overwrites dW (the first chunk of a single writer), 1 adds; set_dx: dx is overwritten */
+/* lower: the forward ran the direct convolution and kept no lowered input; the
+ * weight gradient lowers the chunk's input (inp) first */
 static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scratch, const float *dout, const float *wr,
-                                int B, const tl_conv_geom *g, float wbeta, int set_dx, int par) {
+                                const float *inp, int lower, int B, const tl_conv_geom *g, float wbeta, int set_dx,
+                                int par) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
     const int rows = rows_lowering(g);
+    if (lower && dwr) lower_chunk(&s, inp, B, g);
     conv_job d = {s.yt, dout, NULL, db, B, g, 0};
     tl_parallel_for(g->OC, 1, dy_to_channels, &d);
     if (dwr) /* dW' += dY' colT, or dW += dY' col^T */
@@ -445,7 +459,7 @@ typedef struct {
     float *dinp, *dwr, *db, *part;
     const float *dout;
     float wbeta0; /* beta of the first chunk's dW GEMM into dwr */
-    int set_dx;
+    int set_dx, lower;
 } conv_call;
 
 static void forward_chunks(void *ctx, int64_t c0, int64_t c1) {
@@ -481,7 +495,8 @@ static void backward_groups(void *ctx, int64_t g0, int64_t g1) {
             const int i = chunk_lo(r->B, r->nc, c), n = chunk_lo(r->B, r->nc, c + 1) - i;
             const float wbeta = c > c0 ? 1.0f : k == 0 ? r->wbeta0 : 0.0f;
             conv_backward_chunk(r->dinp ? r->dinp + i * in_sz : NULL, dwr, db, r->scratch + i * sc_sz,
-                                r->dout + i * out_sz, r->wr, n, g, wbeta, r->set_dx, r->nc == 1);
+                                r->dout + i * out_sz, r->wr, r->inp + i * in_sz, r->lower, n, g, wbeta, r->set_dx,
+                                r->nc == 1);
         }
     }
 }
@@ -507,9 +522,17 @@ static void run_chunks(int64_t n, tl_range_fn fn, conv_call *r) {
         tl_parallel_for(n, 1, fn, r);
 }
 
+/* Whether the forward runs the direct convolution (conv_direct.c); a
+ * training forward then keeps no lowered input and the backward lowers each
+ * chunk before its weight gradient. */
+#ifndef TL_DIRECT_TRAIN
+#define TL_DIRECT_TRAIN 1
+#endif
+static int direct_forward(const tl_conv_geom *g, int keep) { return (!keep || TL_DIRECT_TRAIN) && tl_conv2d_direct_ok(g); }
+
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
                        const tl_conv_geom *g, int keep) {
-    if (!keep && tl_conv2d_direct_ok(g)) {
+    if (direct_forward(g, keep)) {
         tl_conv2d_direct(out, scratch, tl_conv2d_scratch(g), scratch + (int64_t)B * tl_conv2d_scratch(g), inp, w, b,
                          B, g);
         return;
@@ -521,8 +544,8 @@ void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float
     run_chunks(r.nc, forward_chunks, &r);
 }
 
-void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *w, int B,
-                        const tl_conv_geom *g, int set_dx, int set_w) {
+void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *inp,
+                        const float *w, int B, const tl_conv_geom *g, int set_dx, int set_w) {
     if (!dinp && !dw && !db) return;
     float *once = scratch + (int64_t)B * tl_conv2d_scratch(g);
     const int64_t wsz = g->OC * K_OF(g);
@@ -534,6 +557,7 @@ void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const
     r.dwr = dw && rows_lowering(g) ? once + wsz : dw;
     r.wbeta0 = r.dwr != dw || set_w ? 0.0f : 1.0f;
     r.db = db, r.part = once + 2 * wsz, r.dinp = dinp, r.dout = dout, r.set_dx = set_dx;
+    r.inp = inp, r.lower = direct_forward(g, 1);
     if (db && set_w) memset(db, 0, sizeof(float) * (size_t)g->OC);
     const int ng = n_groups(r.nc);
     run_chunks(ng, backward_groups, &r);

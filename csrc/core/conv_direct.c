@@ -1,10 +1,13 @@
-/* conv_direct.c - a direct convolution for the forward passes that keep no
- * scratch for a backward (prediction, evaluation, a frozen trunk): stride 1,
- * on CPUs with AVX2 and FMA (checked at run time; the build stays generic).
+/* conv_direct.c - a direct convolution for the forward pass: stride 1, on
+ * CPUs with AVX2 and FMA (checked at run time; the build stays generic).
+ * conv.c runs it for every forward it applies to; a training backward then
+ * lowers each chunk of the input itself, for the weight gradient.
  *
  * The lowering (im2col or im2row), OpenBLAS's packing of it and the copy of
  * the channel-major result into NCHW were about a third of a step of a
- * frozen MNIST-M trunk (conv 5x5x32 on 1x28x28, conv 5x5x48 on 32x12x12).
+ * frozen MNIST-M trunk (conv 5x5x32 on 1x28x28, conv 5x5x48 on 32x12x12);
+ * here they are gone from prediction, evaluation and frozen trunks, and a
+ * training step keeps the lowering only for its weight gradient.
  * Here the output positions lie on the lanes: a tile is 8 consecutive
  * outputs of one row (contiguous in the NCHW input at stride 1, one unaligned
  * load per window offset) times 8 output channels (8 accumulators, one
@@ -13,7 +16,7 @@
  * last tile masks its missing lanes.  Padding: each example is first copied
  * into a zero-padded plane in its scratch.  Per example, the same bits for
  * any batch, chunk or thread count; not the bits of the GEMM path (another
- * order of the sums), which the training forward keeps. */
+ * order of the sums), which runs where this one does not apply. */
 #include "conv_direct.h"
 #include "threadpool.h"
 

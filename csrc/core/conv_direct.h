@@ -1,5 +1,5 @@
 /* conv_direct.h - the direct convolution of conv_direct.c, called by conv.c
- * for forward passes that keep no scratch. */
+ * for the forward passes it applies to. */
 #ifndef TL_CONV_DIRECT_H
 #define TL_CONV_DIRECT_H
 #include "conv.h"

@@ -377,7 +377,8 @@ static void bwd_conv2d(tl_net *net, tl_node *node, int B) {
     node_geom(net, node, &g);
     tl_conv2d_backward(tl_in(net, node, 0)->dout, tl_pgrad(net, node, 0),
                        node->n_param > 1 ? tl_pgrad(net, node, 1) : NULL, node->aux, node->dout,
-                       tl_pval(net, node, 0), B, &g, node->assign_in & 1, node->assign_grads);
+                       tl_in(net, node, 0)->out, tl_pval(net, node, 0), B, &g, node->assign_in & 1,
+                       node->assign_grads);
 }
 
 static tl_status infer_pool(tl_net *net, tl_node *node, const int *shape, int ndim) {
