@@ -20,6 +20,7 @@
 #include "conv_direct.h"
 #include "threadpool.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -36,14 +37,19 @@ int64_t tl_conv2d_direct_packed(const tl_conv_geom *g) {
     return (int64_t)(g->OC + OCB - 1) / OCB * OCB * g->C * g->KH * g->KW;
 }
 
+#if HAVE_DIRECT
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static int cpu_avx2_fma;
+static void probe_cpu(void) {
+    __builtin_cpu_init();
+    cpu_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+
 int tl_conv2d_direct_ok(const tl_conv_geom *g) {
 #if HAVE_DIRECT && !defined(TL_NO_DIRECT_CONV)
-    static int cpu = -1;
-    if (cpu < 0) {
-        __builtin_cpu_init();
-        cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }
-    return cpu && g->SH == 1 && g->SW == 1;
+    pthread_once(&cpu_once, probe_cpu);
+    return cpu_avx2_fma && g->SH == 1 && g->SW == 1;
 #else
     (void)g;
     return 0;

@@ -638,6 +638,85 @@ static void test_single_writers(void) {
     }
 }
 
+/* A batch of several conv chunks (conv.c: chunks side by side on the pool,
+ * the weight gradient summed per group of chunks) at stride 1 (the direct
+ * convolution of conv_direct.c where the CPU has AVX2): the output equals
+ * loops in double, and one and two threads give the same bits for the
+ * output, the weight gradient and the input gradient. */
+enum { CB = 40, CC = 4, CH = 12, CO = 8, CK = 5 };
+static float CXin[CB * CC * CH * CH], CT[CB * CO * CH * CH];
+
+static void test_conv_chunks_and_threads(void) {
+    uint64_t s = 3;
+    for (int i = 0; i < CB * CC * CH * CH; i++) CXin[i] = frand(&s);
+    for (int i = 0; i < CB * CO * CH * CH; i++) CT[i] = frand(&s);
+    static float out[2][CB * CO * CH * CH], gw[2][CO * CC * CK * CK + CO], gx[2][CB * CC * CH * CH];
+    for (int t = 0; t < 2; t++) {
+        tl_set_num_threads(t + 1);
+        tl_net *net;
+        CHECK(tl_net_create(&net, 5) == TL_OK, "create");
+        int x, c, l, shape[3] = {CC, CH, CH};
+        tl_attrs at = {5, {"filters", "kh", "kw", "ph", "pw"}, {CO, CK, CK, 2, 2}};
+        OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 3, &x));
+        OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c", &at, NULL, 0, &c));
+        OK(tl_net_finalize(net));
+        OK(tl_net_add_loss(net, TL_OP_MSE, c, "mse", 1.0f, NULL, &l));
+        tl_net_set_input_grad(net, x, 1);
+        float *b = tl_net_arena(net, TL_ARENA_VALUE) + tl_param_offset(net, 1);
+        for (int o = 0; o < CO; o++) b[o] = 0.05f * (float)o;
+        tl_net_set_input(net, x, CXin);
+        tl_net_set_target(net, l, CT);
+        OK(tl_net_forward(net, CB, 0, NULL)); /* evaluation: no scratch kept */
+        memcpy(out[t], tl_node_output(net, c), sizeof out[t]);
+        double loss;
+        OK(tl_net_forward_backward(net, CB, 0, &loss, NULL));
+        CHECK(!memcmp(out[t], tl_node_output(net, c), sizeof out[t]), "training forward differs from evaluation");
+        memcpy(gw[t], tl_net_arena(net, TL_ARENA_GRAD), sizeof gw[t]);
+        memcpy(gx[t], tl_node_grad(net, x), sizeof gx[t]);
+        if (t == 0) {
+            const float *w = tl_net_arena(net, TL_ARENA_VALUE) + tl_param_offset(net, 0);
+            double err = 0;
+            for (int n = 0; n < CB; n += 13)
+                for (int o = 0; o < CO; o++)
+                    for (int i = 0; i < CH; i++)
+                        for (int j = 0; j < CH; j++) {
+                            double acc = b[o];
+                            for (int ch = 0; ch < CC; ch++)
+                                for (int kh = 0; kh < CK; kh++)
+                                    for (int kw = 0; kw < CK; kw++) {
+                                        int ih = i - 2 + kh, iw = j - 2 + kw;
+                                        if (ih < 0 || ih >= CH || iw < 0 || iw >= CH) continue;
+                                        acc += (double)w[((o * CC + ch) * CK + kh) * CK + kw] *
+                                               CXin[((n * CC + ch) * CH + ih) * CH + iw];
+                                    }
+                            err = fmax(err, fabs(acc - out[t][((n * CO + o) * CH + i) * CH + j]));
+                        }
+            CHECK(err < 1e-4, "chunked conv differs from loops by %g", err);
+            /* the weight gradient of the batch is the weighted sum of those of its quarters (the mean
+             * squared error averages over the batch): every group of chunks is summed in */
+            enum { Q = CB / 4, NW = CO * CC * CK * CK + CO };
+            static double sum[NW];
+            memset(sum, 0, sizeof sum);
+            for (int q = 0; q < 4; q++) {
+                tl_net_set_input(net, x, CXin + q * Q * CC * CH * CH);
+                tl_net_set_target(net, l, CT + q * Q * CO * CH * CH);
+                OK(tl_net_forward_backward(net, Q, 0, &loss, NULL));
+                const float *g = tl_net_arena(net, TL_ARENA_GRAD);
+                for (int i = 0; i < NW; i++) sum[i] += 0.25 * g[i];
+            }
+            double d2 = 0, n2 = 0;
+            for (int i = 0; i < NW; i++) d2 += (sum[i] - gw[t][i]) * (sum[i] - gw[t][i]), n2 += sum[i] * sum[i];
+            CHECK(n2 > 0 && sqrt(d2) < 1e-5 * sqrt(n2), "batch weight gradient differs from its quarters' by %g",
+                  sqrt(d2 / n2));
+        }
+        tl_net_free(net);
+    }
+    CHECK(!memcmp(out[0], out[1], sizeof out[0]), "conv output differs between one and two threads");
+    CHECK(!memcmp(gw[0], gw[1], sizeof gw[0]), "conv weight gradient differs between one and two threads");
+    CHECK(!memcmp(gx[0], gx[1], sizeof gx[0]), "conv input gradient differs between one and two threads");
+    tl_set_num_threads(2);
+}
+
 int main(void) {
     uint64_t s = 42;
     for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
@@ -653,6 +732,7 @@ int main(void) {
     test_train_batches();
     test_single_writers();
     test_conv_against_loops(); /* again, with the pool's threads running */
+    test_conv_chunks_and_threads();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
