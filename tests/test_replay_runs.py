@@ -31,7 +31,8 @@ def test_runs_in_workers_and_in_process_agree():
     before = get_num_threads()
     with _runs.Runs(1) as r:
         assert r.submit(_square, 3).get() == 9
-        assert r.submit(_threads, 0).get() == before  # in this process: its threads
+        assert r.submit(_threads, 0).get() == before  # in this process: its threads ...
+    assert get_num_threads() == before  # ... left as they were
 
 
 def test_a_failed_run_raises_in_the_caller():

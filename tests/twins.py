@@ -115,7 +115,7 @@ def _build_conv(rng):
                  tag="k3x2,s1x2,p1x0,bias"),
             case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))], conv_attrs(2, (2, 2), (2, 2), (0, 1), use_bias=0),
                  tag="k2,s2,p0x1,nobias"),
-            # stride 1: evaluation mode takes the direct convolution (conv_direct.c) where the CPU has AVX2:
+            # stride 1: the forward takes the direct convolution (conv_direct.c) where the CPU has AVX2:
             # 10 channels (a block of 8 and one of 2), rows of 11 and 7 outputs (a full tile and masked ones)
             case("conv2d", [(3, 7, 11)], B, [normal(rng, (B, 3, 7, 11))], conv_attrs(10, (3, 3), (1, 1), (1, 1)),
                  tag="k3,s1,p1,oc10"),

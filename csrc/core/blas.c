@@ -39,7 +39,7 @@ static void one_blas_thread(void) {
 
 typedef struct {
     enum CBLAS_TRANSPOSE ta, tb;
-    int M, N, K, lda, ldb, ldc, bs, rows;
+    int M, N, K, lda, ldb, ldc, bs, rows, side; /* side: M when the blocks split rows, else N */
     float alpha, beta;
     const float *A, *B;
     float *C;
@@ -48,7 +48,7 @@ typedef struct {
 static void gemm_blocks(void *ctx, int64_t k0, int64_t k1) {
     const gemm_job *j = ctx;
     for (int64_t k = k0; k < k1; k++) {
-        const int lo = (int)k * j->bs, len = (j->rows ? j->M : j->N) - lo < j->bs ? (j->rows ? j->M : j->N) - lo : j->bs;
+        const int lo = (int)k * j->bs, len = j->side - lo < j->bs ? j->side - lo : j->bs;
         if (len <= 0) continue;
         if (j->rows) { /* rows [lo, lo + len) of C: of op(A) */
             const float *a = j->A + (j->ta == CblasNoTrans ? (int64_t)lo * j->lda : lo);
@@ -74,7 +74,7 @@ void tl_gemm(int par, enum CBLAS_TRANSPOSE ta, enum CBLAS_TRANSPOSE tb, int M, i
         return;
     }
     const int bs = ((side + nb - 1) / nb + GEMM_ALIGN - 1) / GEMM_ALIGN * GEMM_ALIGN;
-    gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, bs, rows, alpha, beta, A, B, C};
+    gemm_job j = {ta, tb, M, N, K, lda, ldb, ldc, bs, rows, side, alpha, beta, A, B, C};
     tl_parallel_for(nb, 1, gemm_blocks, &j);
 }
 

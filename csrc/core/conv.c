@@ -26,10 +26,10 @@
  * (CHUNK_BYTES, a core's L2), each chunk keeping its own in the scratch for
  * the backward.  Where the direct convolution applies (conv_direct.c) the
  * forward runs it instead, and the backward lowers each chunk itself before
- * its weight gradient (none when the weights are frozen).  The chunks run side by side on the core's pool
- * (threadpool.c), each on one thread with its lowering, one-thread GEMMs
- * (blas.c) and copies; the weight gradient is summed per group of chunks and
- * the groups' sums added in order.  A batch of one chunk spreads its loops
+ * its weight gradient (none when the weights are frozen).  The chunks run
+ * side by side on the core's pool (threadpool.c), each on one thread with
+ * its lowering, one-thread GEMMs (blas.c) and copies; the weight gradient is
+ * summed per group of chunks and the groups' sums added in order.  A batch of one chunk spreads its loops
  * and GEMMs over the pool instead.  Every part writes memory of its own, in
  * an order fixed by the shapes, so the results are the same bits for any
  * thread count.  No allocation: the scratch is the op's planned aux buffer. */
@@ -348,7 +348,6 @@ static conv_scratch scratch_of(float *scratch, int B, const tl_conv_geom *g) {
     return s;
 }
 
-/* par: the loops and the GEMMs on the pool (one chunk), or all inline (a chunk in a part of the pool) */
 /* The chunk's lowered input into its scratch: colT from an NHWC copy (rows) or col. */
 static void lower_chunk(const conv_scratch *s, const float *inp, int B, const tl_conv_geom *g) {
     if (rows_lowering(g)) {
@@ -381,9 +380,9 @@ static void conv_forward_chunk(float *out, float *scratch, const float *inp, con
     tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
 }
 
-/* wbeta: 0 overwrites dW (the first chunk of a single writer), 1 adds; set_dx: dx is overwritten */
-/* lower: the forward ran the direct convolution and kept no lowered input; the
- * weight gradient lowers the chunk's input (inp) first */
+/* wbeta: 0 overwrites dW (the first chunk of a single writer), 1 adds; set_dx: dx is overwritten;
+ * lower: the forward ran the direct convolution and kept no lowered input, so the weight gradient
+ * lowers the chunk's input (inp) first; par as for the forward */
 static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scratch, const float *dout, const float *wr,
                                 const float *inp, int lower, int B, const tl_conv_geom *g, float wbeta, int set_dx,
                                 int par) {
@@ -473,6 +472,11 @@ static void forward_chunks(void *ctx, int64_t c0, int64_t c1) {
     }
 }
 
+/* The partial sums of group k > 0: dW' (OC, K), then db (OC), in the once-scratch after W' and dW'. */
+static float *group_part(const conv_call *r, int64_t k) {
+    return r->part + (k - 1) * (r->g->OC * K_OF(r->g) + r->g->OC);
+}
+
 /* Groups [g0, g1): group 0 sums into dwr and db, group k > 0 into its partial sums. */
 static void backward_groups(void *ctx, int64_t g0, int64_t g1) {
     const conv_call *r = ctx;
@@ -483,7 +487,7 @@ static void backward_groups(void *ctx, int64_t g0, int64_t g1) {
     for (int64_t k = g0; k < g1; k++) {
         float *dwr = r->dwr, *db = r->db;
         if (k > 0) {
-            float *p = r->part + (k - 1) * (wsz + g->OC);
+            float *p = group_part(r, k);
             dwr = dwr ? p : NULL;
             if (db) {
                 db = p + wsz;
@@ -504,9 +508,9 @@ static void backward_groups(void *ctx, int64_t g0, int64_t g1) {
 /* dwr += the partial sums of groups 1..ng-1, in order, elements [e0, e1) */
 static void sum_group_weights(void *ctx, int64_t e0, int64_t e1) {
     const conv_call *r = ctx;
-    const int64_t wsz = r->g->OC * K_OF(r->g), ng = n_groups(r->nc);
+    const int64_t ng = n_groups(r->nc);
     for (int64_t k = 1; k < ng; k++) {
-        const float *restrict p = r->part + (k - 1) * (wsz + r->g->OC);
+        const float *restrict p = group_part(r, k);
         float *restrict d = r->dwr;
         for (int64_t e = e0; e < e1; e++) d[e] += p[e];
     }
@@ -522,17 +526,9 @@ static void run_chunks(int64_t n, tl_range_fn fn, conv_call *r) {
         tl_parallel_for(n, 1, fn, r);
 }
 
-/* Whether the forward runs the direct convolution (conv_direct.c); a
- * training forward then keeps no lowered input and the backward lowers each
- * chunk before its weight gradient. */
-#ifndef TL_DIRECT_TRAIN
-#define TL_DIRECT_TRAIN 1
-#endif
-static int direct_forward(const tl_conv_geom *g, int keep) { return (!keep || TL_DIRECT_TRAIN) && tl_conv2d_direct_ok(g); }
-
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g, int keep) {
-    if (direct_forward(g, keep)) {
+                       const tl_conv_geom *g) {
+    if (tl_conv2d_direct_ok(g)) { /* no lowered input kept: the backward lowers each chunk itself */
         tl_conv2d_direct(out, scratch, tl_conv2d_scratch(g), scratch + (int64_t)B * tl_conv2d_scratch(g), inp, w, b,
                          B, g);
         return;
@@ -557,14 +553,14 @@ void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const
     r.dwr = dw && rows_lowering(g) ? once + wsz : dw;
     r.wbeta0 = r.dwr != dw || set_w ? 0.0f : 1.0f;
     r.db = db, r.part = once + 2 * wsz, r.dinp = dinp, r.dout = dout, r.set_dx = set_dx;
-    r.inp = inp, r.lower = direct_forward(g, 1);
+    r.inp = inp, r.lower = tl_conv2d_direct_ok(g);
     if (db && set_w) memset(db, 0, sizeof(float) * (size_t)g->OC);
     const int ng = n_groups(r.nc);
     run_chunks(ng, backward_groups, &r);
     if (ng > 1 && r.dwr) tl_parallel_for(wsz, TL_GRAIN_FLOATS, sum_group_weights, &r);
     if (ng > 1 && db)
         for (int k = 1; k < ng; k++)
-            for (int o = 0; o < g->OC; o++) db[o] += r.part[(k - 1) * (wsz + g->OC) + wsz + o];
+            for (int o = 0; o < g->OC; o++) db[o] += group_part(&r, k)[wsz + o];
     if (r.dwr && r.dwr != dw) add_weight_rows(dw, r.dwr, g, set_w);
 }
 

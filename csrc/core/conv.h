@@ -27,15 +27,15 @@ int64_t tl_conv2d_scratch_once(const tl_conv_geom *g);
 /* y = W * x + b (cross-correlation, as in PyTorch).
  * x (B,C,H,W), w (OC,C,KH,KW), b (OC) or NULL, y (B,OC,OH,OW);
  * scratch (B * tl_conv2d_scratch + tl_conv2d_scratch_once floats): the
- * lowered input, kept for the backward when `keep`.  Where the direct
- * convolution applies (conv_direct.c: stride 1, AVX2 and FMA) it runs
- * instead, whose sums come in another order than the lowering's, and the
- * backward lowers the input itself. */
+ * lowered input, kept for the backward.  Where the direct convolution
+ * applies (conv_direct.c: stride 1, AVX2 and FMA) it runs instead, whose sums
+ * come in another order than the lowering's, and the backward lowers the
+ * input itself. */
 void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g, int keep);
+                       const tl_conv_geom *g);
 /* dW += dY col^T; db += sum dY; dx += col2im(W^T dY) (set_dx: dx =; set_w:
- * dW =, db =).  Needs the scratch of the forward on the same batch (run with
- * `keep`) and its input x; overwrites the scratch. */
+ * dW =, db =).  Needs the scratch of the forward on the same batch and its
+ * input x; overwrites the scratch. */
 void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *inp,
                         const float *w, int B, const tl_conv_geom *g, int set_dx, int set_w);
 

@@ -47,7 +47,7 @@ static void probe_cpu(void) {
 #endif
 
 int tl_conv2d_direct_ok(const tl_conv_geom *g) {
-#if HAVE_DIRECT && !defined(TL_NO_DIRECT_CONV)
+#if HAVE_DIRECT
     pthread_once(&cpu_once, probe_cpu);
     return cpu_avx2_fma && g->SH == 1 && g->SW == 1;
 #else

@@ -366,11 +366,11 @@ static int64_t aux_once_conv2d(const tl_net *net, const tl_node *node) {
     return tl_conv2d_scratch_once(&g);
 }
 static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
     tl_conv_geom g;
     node_geom(net, node, &g);
-    /* the lowered input is kept only for a backward that will run (a training forward of a node with a gradient) */
     tl_conv2d_forward(node->owned_out, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
-                      node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g, train && node->needs_grad);
+                      node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g);
 }
 static void bwd_conv2d(tl_net *net, tl_node *node, int B) {
     tl_conv_geom g;

@@ -666,7 +666,7 @@ static void test_conv_chunks_and_threads(void) {
         for (int o = 0; o < CO; o++) b[o] = 0.05f * (float)o;
         tl_net_set_input(net, x, CXin);
         tl_net_set_target(net, l, CT);
-        OK(tl_net_forward(net, CB, 0, NULL)); /* evaluation: no scratch kept */
+        OK(tl_net_forward(net, CB, 0, NULL)); /* evaluation */
         memcpy(out[t], tl_node_output(net, c), sizeof out[t]);
         double loss;
         OK(tl_net_forward_backward(net, CB, 0, &loss, NULL));
