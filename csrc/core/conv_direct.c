@@ -1,55 +1,96 @@
-/* conv_direct.c - a direct convolution for the forward pass: stride 1, on
- * CPUs with AVX2 and FMA (checked at run time; the build stays generic).
- * conv.c runs it for every forward it applies to; a training backward then
- * lowers each chunk of the input itself, for the weight gradient.
+/* conv_direct.c - a direct convolution for the forward pass at stride 1, on
+ * CPUs with AVX-512F, or with AVX2 and FMA (checked at run time; the build
+ * stays generic).  conv.c runs it for every forward it applies to; a training
+ * backward then lowers each chunk of the input itself, for the weight
+ * gradient.
  *
  * The lowering (im2col or im2row), OpenBLAS's packing of it and the copy of
  * the channel-major result into NCHW were about a third of a step of a
  * frozen MNIST-M trunk (conv 5x5x32 on 1x28x28, conv 5x5x48 on 32x12x12);
  * here they are gone from prediction, evaluation and frozen trunks, and a
  * training step keeps the lowering only for its weight gradient.
- * Here the output positions lie on the lanes: a tile is 8 consecutive
- * outputs of one row (contiguous in the NCHW input at stride 1, one unaligned
- * load per window offset) times 8 output channels (8 accumulators, one
- * broadcast weight each), summed over (c, kh, kw) in that order with one FMA
- * per term, and stored with the bias straight into the NCHW output.  A row's
- * last tile masks its missing lanes.  Padding: each example is first copied
- * into a zero-padded plane in its scratch.  Per example, the same bits for
- * any batch, chunk or thread count; not the bits of the GEMM path (another
- * order of the sums), which runs where this one does not apply. */
+ * Here the output positions lie on the lanes, and each output channel of a
+ * tile has its accumulator; each term (c, kh, kw) is one load of the input
+ * under the lanes (contiguous in the NCHW input at stride 1) and one FMA per
+ * channel with its weight broadcast, summed over (c, kh, kw) in that order,
+ * and stored with the bias straight into the NCHW output.
+ *   AVX2: a tile is 8 consecutive outputs of one row times 8 channels; a
+ *         row's last tile masks its missing lanes.
+ *   AVX-512F: a tile is 8 consecutive outputs of two rows (lanes 0-7 the
+ *         first, 8-15 the second: two masked loads a term) times 16
+ *         channels, so that the 8 x 8 outputs of a small map fill whole
+ *         tiles; masks drop the missing columns and a lone last row.
+ * Padding: each example is first copied into a zero-padded plane in its
+ * scratch.  Per example, the same bits for any batch, chunk or thread count
+ * (each kernel on its own: the two sum in the same order, with the same
+ * FMAs); not the bits of the GEMM path (another order of the sums), which
+ * runs where this one does not apply.
+ *
+ * Built with -DTL_DIRECT_EMU512 (the C tests' fourth build), the AVX-512
+ * kernel is the one used on any CPU, its intrinsics defined in plain C by
+ * avx512_emu.h with the same results (fmaf is a fused multiply-add) and
+ * masked lanes never read nor written, so that its logic is tested, under
+ * AddressSanitizer too, where the CPU has no AVX-512.  -DTL_DIRECT_NO_AVX512
+ * keeps the AVX2 kernel on CPUs that have both, for timing one against the
+ * other. */
 #include "conv_direct.h"
 #include "threadpool.h"
 
 #include <pthread.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(TL_DIRECT_EMU512)
+#include "avx512_emu.h"
+#define HAVE_AVX2 0
+#define HAVE_512 1
+#define TARGET512
+#elif defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define HAVE_DIRECT 1
+#define HAVE_AVX2 1
+#ifdef TL_DIRECT_NO_AVX512
+#define HAVE_512 0
 #else
-#define HAVE_DIRECT 0
+#define HAVE_512 1
 #endif
+#define TARGET512 __attribute__((target("avx512f")))
+#else
+#define HAVE_AVX2 0
+#define HAVE_512 0
+#endif
+#define HAVE_DIRECT (HAVE_AVX2 || HAVE_512)
 
-#define OCB 8 /* output channels a tile */
-#define LANES 8
+#define OCB_MAX 16 /* output channels a tile: 8 (AVX2) or 16 (AVX-512) */
+#define LANES 8    /* outputs of a row a tile */
+
+enum { ISA_NONE, ISA_AVX2, ISA_512 };
 
 int64_t tl_conv2d_direct_packed(const tl_conv_geom *g) {
-    return (int64_t)(g->OC + OCB - 1) / OCB * OCB * g->C * g->KH * g->KW;
+    return (int64_t)(g->OC + OCB_MAX - 1) / OCB_MAX * OCB_MAX * g->C * g->KH * g->KW;
 }
 
 #if HAVE_DIRECT
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-static int cpu_avx2_fma;
+static int cpu_isa;
 static void probe_cpu(void) {
+#if defined(TL_DIRECT_EMU512)
+    cpu_isa = ISA_512;
+#else
     __builtin_cpu_init();
-    cpu_avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (HAVE_512 && __builtin_cpu_supports("avx512f")) /* libgcc checks the OS saves the zmm state too */
+        cpu_isa = ISA_512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        cpu_isa = ISA_AVX2;
+#endif
+}
+static int isa(void) {
+    pthread_once(&cpu_once, probe_cpu);
+    return cpu_isa;
 }
 #endif
 
 int tl_conv2d_direct_ok(const tl_conv_geom *g) {
 #if HAVE_DIRECT
-    pthread_once(&cpu_once, probe_cpu);
-    return cpu_avx2_fma && g->SH == 1 && g->SW == 1;
+    return isa() != ISA_NONE && g->SH == 1 && g->SW == 1;
 #else
     (void)g;
     return 0;
@@ -57,15 +98,15 @@ int tl_conv2d_direct_ok(const tl_conv_geom *g) {
 }
 
 #if HAVE_DIRECT
-/* wp (OC / 8 blocks, C, KH, KW, 8): the weights of 8 output channels side by side, zeros past OC */
-static void pack_weights(float *restrict wp, const float *restrict w, const tl_conv_geom *g) {
+/* wp (OC / ocb blocks, C, KH, KW, ocb): the weights of ocb output channels side by side, zeros past OC */
+static void pack_weights(float *restrict wp, const float *restrict w, int ocb, const tl_conv_geom *g) {
     const int64_t K = (int64_t)g->C * g->KH * g->KW;
-    const int nb = (g->OC + OCB - 1) / OCB;
+    const int nb = (g->OC + ocb - 1) / ocb;
     for (int ob = 0; ob < nb; ob++)
         for (int64_t k = 0; k < K; k++)
-            for (int o = 0; o < OCB; o++) {
-                const int oc = ob * OCB + o;
-                wp[((int64_t)ob * K + k) * OCB + o] = oc < g->OC ? w[(int64_t)oc * K + k] : 0.0f;
+            for (int o = 0; o < ocb; o++) {
+                const int oc = ob * ocb + o;
+                wp[((int64_t)ob * K + k) * ocb + o] = oc < g->OC ? w[(int64_t)oc * K + k] : 0.0f;
             }
 }
 
@@ -74,8 +115,11 @@ typedef struct {
     const float *inp, *wp, *b;
     const tl_conv_geom *g;
     int64_t sc_sz;
+    int isa;
 } direct_job;
+#endif
 
+#if HAVE_AVX2
 #define FMA8(xv, wk)                                                                 \
     do {                                                                             \
         a0 = _mm256_fmadd_ps(_mm256_broadcast_ss((wk) + 0), xv, a0);                 \
@@ -88,19 +132,19 @@ typedef struct {
         a7 = _mm256_fmadd_ps(_mm256_broadcast_ss((wk) + 7), xv, a7);                 \
     } while (0)
 
-/* One tile: outputs y[oc0 + o][row, ow0 + l] for o < no, l < nw (nw < 8: masked).
+/* One AVX2 tile: outputs y[oc0 + o][row, ow0 + l] for o < no, l < nw (nw < 8: masked).
  * x points at input (c = 0, row, ow0) of the (padded) example, planes of Hp x Wp. */
-__attribute__((target("avx2,fma"))) static void tile(float *restrict y, int64_t P, const float *restrict x,
-                                                     int64_t plane, int Wp, const float *restrict wk,
-                                                     const float *restrict bias, int no, int nw,
-                                                     const tl_conv_geom *g) {
+__attribute__((target("avx2,fma"))) static void tile8(float *restrict y, int64_t P, const float *restrict x,
+                                                      int64_t plane, int Wp, const float *restrict wk,
+                                                      const float *restrict bias, int no, int nw,
+                                                      const tl_conv_geom *g) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     const int C = g->C, KH = g->KH, KW = g->KW;
     if (nw == LANES) {
         for (int c = 0; c < C; c++)
             for (int kh = 0; kh < KH; kh++) {
                 const float *xr = x + c * plane + (int64_t)kh * Wp;
-                for (int kw = 0; kw < KW; kw++, wk += OCB) {
+                for (int kw = 0; kw < KW; kw++, wk += 8) {
                     const __m256 xv = _mm256_loadu_ps(xr + kw);
                     FMA8(xv, wk);
                 }
@@ -112,13 +156,13 @@ __attribute__((target("avx2,fma"))) static void tile(float *restrict y, int64_t 
         for (int c = 0; c < C; c++)
             for (int kh = 0; kh < KH; kh++) {
                 const float *xr = x + c * plane + (int64_t)kh * Wp;
-                for (int kw = 0; kw < KW; kw++, wk += OCB) {
+                for (int kw = 0; kw < KW; kw++, wk += 8) {
                     const __m256 xv = _mm256_maskload_ps(xr + kw, mask);
                     FMA8(xv, wk);
                 }
             }
     }
-    __m256 acc[OCB] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
     for (int o = 0; o < no; o++) {
         const __m256 v = bias ? _mm256_add_ps(acc[o], _mm256_set1_ps(bias[o])) : acc[o];
         if (nw == LANES) {
@@ -130,15 +174,75 @@ __attribute__((target("avx2,fma"))) static void tile(float *restrict y, int64_t 
         }
     }
 }
+#endif
 
+#if HAVE_512
+#define FMA16(xv, wk)                                                              \
+    do {                                                                           \
+        a0 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[0]), xv, a0);                     \
+        a1 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[1]), xv, a1);                     \
+        a2 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[2]), xv, a2);                     \
+        a3 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[3]), xv, a3);                     \
+        a4 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[4]), xv, a4);                     \
+        a5 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[5]), xv, a5);                     \
+        a6 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[6]), xv, a6);                     \
+        a7 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[7]), xv, a7);                     \
+        a8 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[8]), xv, a8);                     \
+        a9 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[9]), xv, a9);                     \
+        a10 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[10]), xv, a10);                  \
+        a11 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[11]), xv, a11);                  \
+        a12 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[12]), xv, a12);                  \
+        a13 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[13]), xv, a13);                  \
+        a14 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[14]), xv, a14);                  \
+        a15 = _mm512_fmadd_ps(_mm512_set1_ps((wk)[15]), xv, a15);                  \
+    } while (0)
+
+/* One AVX-512 tile: outputs y[oc0 + o][row + r, ow0 + l] for o < no, r < nr (1 or 2), l < nw (<= 8);
+ * lane r * 8 + l.  x points at input (c = 0, row, ow0) of the (padded) example, planes of Hp x Wp.
+ * Lanes 8-15 load from Wp - 8 floats further on and store OW - 8 further on, so that lane 8 meets the
+ * second row; with one row their mask is empty and the offsets 0. */
+TARGET512 static void tile16(float *restrict y, int64_t P, int OW, const float *restrict x, int64_t plane, int Wp,
+                             const float *restrict wk, const float *restrict bias, int no, int nw, int nr,
+                             const tl_conv_geom *g) {
+    const __mmask16 lo = (__mmask16)((1u << nw) - 1u), hi = nr == 2 ? (__mmask16)(lo << LANES) : 0;
+    const int64_t xo = nr == 2 ? Wp - LANES : 0, yo = nr == 2 ? OW - LANES : 0;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    __m512 a8 = a0, a9 = a0, a10 = a0, a11 = a0, a12 = a0, a13 = a0, a14 = a0, a15 = a0;
+    const int C = g->C, KH = g->KH, KW = g->KW;
+#define TERMS(LO, HI)                                                              \
+    for (int c = 0; c < C; c++)                                                    \
+        for (int kh = 0; kh < KH; kh++) {                                          \
+            const float *xr = x + c * plane + (int64_t)kh * Wp;                    \
+            for (int kw = 0; kw < KW; kw++, wk += 16) {                            \
+                __m512 xv = _mm512_maskz_loadu_ps(LO, xr + kw);                    \
+                xv = _mm512_mask_loadu_ps(xv, HI, xr + kw + xo);                   \
+                FMA16(xv, wk);                                                     \
+            }                                                                      \
+        }
+    if (nw == LANES && nr == 2) { /* whole tiles: constant masks, which stay in registers */
+        TERMS(0x00ff, 0xff00)
+    } else {
+        TERMS(lo, hi)
+    }
+#undef TERMS
+    const __m512 acc[16] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
+    for (int o = 0; o < no; o++) {
+        const __m512 v = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
+        _mm512_mask_storeu_ps(y + o * P, lo, v);
+        _mm512_mask_storeu_ps(y + o * P + yo, hi, v);
+    }
+}
+#endif
+
+#if HAVE_DIRECT
 /* examples [b0, b1) */
 static void direct_examples(void *ctx, int64_t b0, int64_t b1) {
     const direct_job *j = ctx;
     const tl_conv_geom *g = j->g;
     const int C = g->C, H = g->H, W = g->W, PH = g->PH, PW = g->PW, OH = g->OH, OW = g->OW, OC = g->OC;
-    const int Hp = H + 2 * PH, Wp = W + 2 * PW;
+    const int Hp = H + 2 * PH, Wp = W + 2 * PW, ocb = j->isa == ISA_512 ? 16 : 8;
     const int64_t plane = (int64_t)Hp * Wp, P = (int64_t)OH * OW, K = (int64_t)C * g->KH * g->KW;
-    const int nb = (OC + OCB - 1) / OCB;
+    const int nb = (OC + ocb - 1) / ocb;
     for (int64_t b = b0; b < b1; b++) {
         const float *x = j->inp + b * (int64_t)C * H * W;
         if (PH || PW) { /* the example into a zero-padded copy in its scratch */
@@ -152,13 +256,25 @@ static void direct_examples(void *ctx, int64_t b0, int64_t b1) {
         }
         float *yb = j->out + b * OC * P;
         for (int ob = 0; ob < nb; ob++) {
-            const int no = OC - ob * OCB < OCB ? OC - ob * OCB : OCB;
-            const float *wk = j->wp + (int64_t)ob * K * OCB;
-            const float *bias = j->b ? j->b + ob * OCB : NULL;
+            const int no = OC - ob * ocb < ocb ? OC - ob * ocb : ocb;
+            const float *wk = j->wp + (int64_t)ob * K * ocb;
+            const float *bias = j->b ? j->b + ob * ocb : NULL;
+            float *yo = yb + (int64_t)ob * ocb * P;
+#if HAVE_512
+            if (j->isa == ISA_512) {
+                for (int oh = 0; oh < OH; oh += 2)
+                    for (int ow = 0; ow < OW; ow += LANES)
+                        tile16(yo + (int64_t)oh * OW + ow, P, OW, x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias,
+                               no, OW - ow < LANES ? OW - ow : LANES, OH - oh < 2 ? 1 : 2, g);
+                continue;
+            }
+#endif
+#if HAVE_AVX2
             for (int oh = 0; oh < OH; oh++)
                 for (int ow = 0; ow < OW; ow += LANES)
-                    tile(yb + (int64_t)ob * OCB * P + (int64_t)oh * OW + ow, P, x + (int64_t)oh * Wp + ow, plane, Wp,
-                         wk, bias, no, OW - ow < LANES ? OW - ow : LANES, g);
+                    tile8(yo + (int64_t)oh * OW + ow, P, x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no,
+                          OW - ow < LANES ? OW - ow : LANES, g);
+#endif
         }
     }
 }
@@ -167,8 +283,8 @@ static void direct_examples(void *ctx, int64_t b0, int64_t b1) {
 void tl_conv2d_direct(float *out, float *scratch, int64_t sc_sz, float *wp, const float *inp, const float *w,
                       const float *b, int B, const tl_conv_geom *g) {
 #if HAVE_DIRECT
-    pack_weights(wp, w, g);
-    direct_job j = {out, scratch, inp, wp, b, g, sc_sz};
+    direct_job j = {out, scratch, inp, wp, b, g, sc_sz, isa()};
+    pack_weights(wp, w, j.isa == ISA_512 ? 16 : 8, g);
     const int64_t per = (int64_t)g->OC * g->OH * g->OW * g->C * g->KH * g->KW; /* multiply-adds an example */
     tl_parallel_for(B, per >= TL_GRAIN_FLOATS * 64 ? 1 : TL_GRAIN_FLOATS * 64 / (per > 0 ? per : 1), direct_examples,
                     &j);

@@ -2,8 +2,12 @@
  * building and its errors, finite-difference gradients, freezing and masks,
  * unlabelled examples, re-planning for other batch sizes, check_finite,
  * optimizer steps, runs of steps over shuffled rows (train.c), gradient
- * buffers left to a single writer (plan.c).  Built and run by .ci/ctests, plainly and under
- * ASan + UBSan.  Exit status: number of failed checks (0 = all passed). */
+ * buffers left to a single writer (plan.c), the stride-1 convolution's tiles
+ * and their masks (conv_direct.c).  Built and run by .ci/ctests, plainly,
+ * under ASan + UBSan, under TSan, and under ASan + UBSan with the AVX-512
+ * kernel of the direct convolution emulated (-DTL_DIRECT_EMU512).  Exit status: number of failed checks (0 = all passed). */
+#include "conv.h"
+#include "conv_direct.h"
 #include "tl.h"
 #include "threadpool.h"
 
@@ -638,6 +642,60 @@ static void test_single_writers(void) {
     }
 }
 
+/* The stride-1 convolution (conv_direct.c where it applies, the lowering
+ * elsewhere) on shapes that leave every tile of the kernels partial some way:
+ * channels past a block of 8 or 16, columns past a tile of 8, a lone last
+ * row of the AVX-512 tile's two, rows narrower than a tile (its second row's
+ * lanes then load from before the first row's start), padding on one side
+ * only, one output channel (the packed weights then need more scratch than
+ * the lowering): equal to loops in double, and each example the same bits
+ * alone as in its batch. */
+static void test_conv_direct_shapes(void) {
+    static const int shapes[][8] = {
+        /* C, H, W, OC, KH, KW, PH, PW */
+        {1, 28, 28, 32, 5, 5, 0, 0}, {32, 12, 12, 48, 5, 5, 0, 0}, {3, 7, 9, 20, 3, 3, 1, 1},
+        {2, 5, 13, 17, 3, 2, 0, 1},  {1, 1, 1, 1, 1, 1, 0, 0},     {4, 6, 3, 9, 1, 1, 0, 0},
+        {5, 4, 4, 33, 4, 4, 2, 1},   {2, 9, 17, 16, 2, 3, 0, 0},  {3, 6, 10, 1, 3, 3, 1, 1},
+    };
+    enum { NB = 3 };
+    static float xin[NB * 32 * 28 * 28], w[48 * 32 * 25], b[48], y[NB * 48 * 28 * 28], y1[48 * 28 * 28];
+    for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+        const int *q = shapes[t];
+        tl_conv_geom g = {q[0], q[1], q[2], q[3], q[1] + 2 * q[6] - q[4] + 1, q[2] + 2 * q[7] - q[5] + 1,
+                          q[4], q[5], 1, 1, q[6], q[7]};
+        const int IN = g.C * g.H * g.W, OUT = g.OC * g.OH * g.OW, K = g.C * g.KH * g.KW;
+        /* exactly the scratch asked for, so that AddressSanitizer sees a write past it */
+        float *scratch = malloc(sizeof(float) * (size_t)(NB * tl_conv2d_scratch(&g) + tl_conv2d_scratch_once(&g)));
+        CHECK(scratch != NULL, "scratch of shape %zu", t);
+        if (!scratch) return;
+        uint64_t s = 7 + t;
+        for (int i = 0; i < NB * IN; i++) xin[i] = frand(&s);
+        for (int i = 0; i < g.OC * K; i++) w[i] = frand(&s);
+        for (int o = 0; o < g.OC; o++) b[o] = 0.1f * (float)o;
+        tl_conv2d_forward(y, scratch, xin, w, b, NB, &g);
+        double err = 0;
+        for (int n = 0; n < NB; n++)
+            for (int o = 0; o < g.OC; o++)
+                for (int i = 0; i < g.OH; i++)
+                    for (int j = 0; j < g.OW; j++) {
+                        double acc = b[o];
+                        for (int c = 0; c < g.C; c++)
+                            for (int kh = 0; kh < g.KH; kh++)
+                                for (int kw = 0; kw < g.KW; kw++) {
+                                    const int ih = i - g.PH + kh, iw = j - g.PW + kw;
+                                    if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                    acc += (double)w[((o * g.C + c) * g.KH + kh) * g.KW + kw] *
+                                           xin[n * IN + (c * g.H + ih) * g.W + iw];
+                                }
+                        err = fmax(err, fabs(acc - y[n * OUT + (o * g.OH + i) * g.OW + j]));
+                    }
+        CHECK(err < 1e-4, "conv of shape %zu (direct: %d) differs from loops by %g", t, tl_conv2d_direct_ok(&g), err);
+        tl_conv2d_forward(y1, scratch, xin + 2 * IN, w, b, 1, &g);
+        CHECK(!memcmp(y1, y + 2 * OUT, sizeof(float) * (size_t)OUT), "shape %zu: an example alone differs", t);
+        free(scratch);
+    }
+}
+
 /* A batch of several conv chunks (conv.c: chunks side by side on the pool,
  * the weight gradient summed per group of chunks) at stride 1 (the direct
  * convolution of conv_direct.c where the CPU has AVX2): the output equals
@@ -733,6 +791,7 @@ int main(void) {
     test_single_writers();
     test_conv_against_loops(); /* again, with the pool's threads running */
     test_conv_chunks_and_threads();
+    test_conv_direct_shapes();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
