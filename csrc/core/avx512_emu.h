@@ -42,6 +42,23 @@ static inline emu_m512 emu_mask_loadu_ps(emu_m512 src, emu_mmask16 k, const void
 static inline emu_m512 emu_maskz_loadu_ps(emu_mmask16 k, const void *p) {
     return emu_mask_loadu_ps(emu_setzero_ps(), k, p);
 }
+static inline emu_m512 emu_mul_ps(emu_m512 a, emu_m512 b) {
+    for (int l = 0; l < 16; l++) a.f[l] *= b.f[l];
+    return a;
+}
+/* the one predicate used: greater than, ordered (a NaN compares false) */
+#define EMU_CMP_GT_OQ 30
+static inline emu_mmask16 emu_cmp_ps_mask(emu_m512 a, emu_m512 b, int pred) {
+    emu_mmask16 k = 0;
+    for (int l = 0; l < 16; l++)
+        if (pred == EMU_CMP_GT_OQ && a.f[l] > b.f[l]) k |= (emu_mmask16)(1u << l);
+    return k;
+}
+static inline emu_m512 emu_mask_mov_ps(emu_m512 src, emu_mmask16 k, emu_m512 a) {
+    for (int l = 0; l < 16; l++)
+        if (k >> l & 1) src.f[l] = a.f[l];
+    return src;
+}
 static inline void emu_mask_storeu_ps(void *p, emu_mmask16 k, emu_m512 a) {
     for (int l = 0; l < 16; l++)
         if (k >> l & 1) ((float *)p)[l] = a.f[l];
@@ -56,4 +73,8 @@ static inline void emu_mask_storeu_ps(void *p, emu_mmask16 k, emu_m512 a) {
 #define _mm512_mask_loadu_ps emu_mask_loadu_ps
 #define _mm512_maskz_loadu_ps emu_maskz_loadu_ps
 #define _mm512_mask_storeu_ps emu_mask_storeu_ps
+#define _mm512_mul_ps emu_mul_ps
+#define _mm512_cmp_ps_mask emu_cmp_ps_mask
+#define _mm512_mask_mov_ps emu_mask_mov_ps
+#define _CMP_GT_OQ EMU_CMP_GT_OQ
 #endif

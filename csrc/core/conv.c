@@ -62,6 +62,8 @@ typedef struct {
     int B;
     const tl_conv_geom *g;
     int set;        /* backward: overwrite dst instead of adding */
+    float *act;     /* forward: the activation's output too (ych_to_nchw), or NULL */
+    float alpha;
 } conv_job;
 
 /* d[c * ldd + r] (+)= s[r * lds + c] (+ bias[c]) for r < R, c < Cn: a
@@ -133,7 +135,7 @@ static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
 }
 
 static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
-    conv_job j = {col, x, NULL, NULL, B, g, 0};
+    conv_job j = {.dst = col, .src = x, .B = B, .g = g};
     tl_parallel_for(K_OF(g), grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
 }
 
@@ -250,7 +252,7 @@ static void col2im_examples(void *ctx, int64_t b0, int64_t b1) {
 }
 
 static void col2im(float *dx, const float *col, int B, const tl_conv_geom *g, int set) {
-    conv_job j = {dx, col, NULL, NULL, B, g, set};
+    conv_job j = {.dst = dx, .src = col, .B = B, .g = g, .set = set};
     tl_parallel_for(B, 1, col2im_examples, &j);
 }
 
@@ -264,6 +266,10 @@ static void ych_to_nchw(void *ctx, int64_t b0, int64_t b1) {
             const float *restrict s = j->src + o * BP + b * P;
             const float bias = j->b ? j->b[o] : 0.0f;
             for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
+            if (!j->act) continue;
+            float *restrict r = j->act + (b * OC + o) * P;
+            const float a = j->alpha;
+            for (int64_t p = 0; p < P; p++) r[p] = y[p] > 0.0f ? y[p] : a * y[p];
         }
 }
 
@@ -353,11 +359,11 @@ static void lower_chunk(const conv_scratch *s, const float *inp, int B, const tl
     if (rows_lowering(g)) {
         const float *xh = inp;
         if (g->C > 1) {
-            conv_job t = {s->xh, inp, NULL, NULL, B, g, 0};
+            conv_job t = {.dst = s->xh, .src = inp, .B = B, .g = g};
             tl_parallel_for(B, grain_of(IN_OF(g)), to_nhwc, &t);
             xh = s->xh;
         }
-        conv_job r = {s->col, xh, NULL, NULL, B, g, 0};
+        conv_job r = {.dst = s->col, .src = xh, .B = B, .g = g};
         tl_parallel_for((int64_t)B * P_OF(g), grain_of(K_OF(g)), im2row_rows, &r);
     } else {
         im2col(s->col, inp, B, g);
@@ -365,8 +371,8 @@ static void lower_chunk(const conv_scratch *s, const float *inp, int B, const tl
 }
 
 /* par: the loops and the GEMMs on the pool (one chunk), or all inline (a chunk in a part of the pool) */
-static void conv_forward_chunk(float *out, float *scratch, const float *inp, const float *wr, const float *b, int B,
-                               const tl_conv_geom *g, int par) {
+static void conv_forward_chunk(float *out, float *act, float alpha, float *scratch, const float *inp, const float *wr,
+                               const float *b, int B, const tl_conv_geom *g, int par) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
     lower_chunk(&s, inp, B, g);
@@ -376,7 +382,7 @@ static void conv_forward_chunk(float *out, float *scratch, const float *inp, con
     else
         tl_gemm(par, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP, 0.0f, s.yt,
                 (int)BP);
-    conv_job y = {out, s.yt, b, NULL, B, g, 0};
+    conv_job y = {.dst = out, .src = s.yt, .b = b, .B = B, .g = g, .act = act, .alpha = alpha};
     tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
 }
 
@@ -390,7 +396,7 @@ static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scrat
     const conv_scratch s = scratch_of(scratch, B, g);
     const int rows = rows_lowering(g);
     if (lower && dwr) lower_chunk(&s, inp, B, g);
-    conv_job d = {s.yt, dout, NULL, db, B, g, 0};
+    conv_job d = {.dst = s.yt, .src = dout, .db = db, .B = B, .g = g};
     tl_parallel_for(g->OC, 1, dy_to_channels, &d);
     if (dwr) /* dW' += dY' colT, or dW += dY' col^T */
         tl_gemm(par, CblasNoTrans, rows ? CblasNoTrans : CblasTrans, g->OC, (int)K, (int)BP, 1.0f, s.yt,
@@ -402,10 +408,10 @@ static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scrat
                  0.0f, s.col, (int)K);
         /* C > 1: row2im into the zeroed NHWC scratch, then to dx; C = 1: into dx itself */
         const int nhwc = g->C > 1;
-        conv_job r = {nhwc ? s.xh : dinp, s.col, NULL, NULL, B, g, nhwc || set_dx};
+        conv_job r = {.dst = nhwc ? s.xh : dinp, .src = s.col, .B = B, .g = g, .set = nhwc || set_dx};
         tl_parallel_for(B, 1, row2im_examples, &r);
         if (nhwc) {
-            conv_job t = {dinp, s.xh, NULL, NULL, B, g, set_dx};
+            conv_job t = {.dst = dinp, .src = s.xh, .B = B, .g = g, .set = set_dx};
             tl_parallel_for(B, grain_of(IN_OF(g)), add_from_nhwc, &t);
         }
     } else {
@@ -453,6 +459,7 @@ typedef struct {
     const float *wr;
     /* forward */
     float *out;
+    tl_conv_act act;
     const float *inp, *b;
     /* backward */
     float *dinp, *dwr, *db, *part;
@@ -467,8 +474,8 @@ static void forward_chunks(void *ctx, int64_t c0, int64_t c1) {
     const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g), sc_sz = tl_conv2d_scratch(g);
     for (int64_t c = c0; c < c1; c++) {
         const int i = chunk_lo(r->B, r->nc, c), n = chunk_lo(r->B, r->nc, c + 1) - i;
-        conv_forward_chunk(r->out + i * out_sz, r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr, r->b, n, g,
-                           r->nc == 1);
+        conv_forward_chunk(r->out + i * out_sz, r->act.out ? r->act.out + i * out_sz : NULL, r->act.alpha,
+                           r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr, r->b, n, g, r->nc == 1);
     }
 }
 
@@ -526,15 +533,17 @@ static void run_chunks(int64_t n, tl_range_fn fn, conv_call *r) {
         tl_parallel_for(n, 1, fn, r);
 }
 
-void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g) {
+void tl_conv2d_forward(float *out, const tl_conv_act *act, float *scratch, const float *inp, const float *w,
+                       const float *b, int B, const tl_conv_geom *g) {
+    const tl_conv_act none = {NULL, 0.0f};
+    if (!act) act = &none;
     if (tl_conv2d_direct_ok(g)) { /* no lowered input kept: the backward lowers each chunk itself */
-        tl_conv2d_direct(out, scratch, tl_conv2d_scratch(g), scratch + (int64_t)B * tl_conv2d_scratch(g), inp, w, b,
-                         B, g);
+        tl_conv2d_direct(out, act, scratch, tl_conv2d_scratch(g), scratch + (int64_t)B * tl_conv2d_scratch(g), inp, w,
+                         b, B, g);
         return;
     }
     conv_call r = {0};
-    r.g = g, r.B = B, r.nc = n_chunks(g, B), r.scratch = scratch;
+    r.g = g, r.B = B, r.nc = n_chunks(g, B), r.scratch = scratch, r.act = *act;
     r.wr = lowered_weights(scratch + (int64_t)B * tl_conv2d_scratch(g), w, g);
     r.out = out, r.inp = inp, r.b = b;
     run_chunks(r.nc, forward_chunks, &r);

@@ -24,15 +24,23 @@ typedef struct tl_conv_geom {
 int64_t tl_conv2d_scratch(const tl_conv_geom *g);
 int64_t tl_conv2d_scratch_once(const tl_conv_geom *g);
 
-/* y = W * x + b (cross-correlation, as in PyTorch).
+/* An activation written with a convolution's output: out (the output's
+ * shape) = y > 0 ? y : alpha y, the bits of tl_leaky_relu_forward; out NULL:
+ * none. */
+typedef struct tl_conv_act {
+    float *out;
+    float alpha;
+} tl_conv_act;
+
+/* y = W * x + b (cross-correlation, as in PyTorch), and act->out from y.
  * x (B,C,H,W), w (OC,C,KH,KW), b (OC) or NULL, y (B,OC,OH,OW);
  * scratch (B * tl_conv2d_scratch + tl_conv2d_scratch_once floats): the
  * lowered input, kept for the backward.  Where the direct convolution
  * applies (conv_direct.c: stride 1, AVX2 and FMA) it runs instead, whose sums
  * come in another order than the lowering's, and the backward lowers the
  * input itself. */
-void tl_conv2d_forward(float *out, float *scratch, const float *inp, const float *w, const float *b, int B,
-                       const tl_conv_geom *g);
+void tl_conv2d_forward(float *out, const tl_conv_act *act, float *scratch, const float *inp, const float *w,
+                       const float *b, int B, const tl_conv_geom *g);
 /* dW += dY col^T; db += sum dY; dx += col2im(W^T dY) (set_dx: dx =; set_w:
  * dW =, db =).  Needs the scratch of the forward on the same batch and its
  * input x; overwrites the scratch. */

@@ -116,6 +116,8 @@ typedef struct {
     const tl_conv_geom *g;
     int64_t sc_sz;
     int isa;
+    float *act; /* the activation's output, or NULL */
+    float alpha;
 } direct_job;
 #endif
 
@@ -134,10 +136,10 @@ typedef struct {
 
 /* One AVX2 tile: outputs y[oc0 + o][row, ow0 + l] for o < no, l < nw (nw < 8: masked).
  * x points at input (c = 0, row, ow0) of the (padded) example, planes of Hp x Wp. */
-__attribute__((target("avx2,fma"))) static void tile8(float *restrict y, int64_t P, const float *restrict x,
-                                                      int64_t plane, int Wp, const float *restrict wk,
-                                                      const float *restrict bias, int no, int nw,
-                                                      const tl_conv_geom *g) {
+__attribute__((target("avx2,fma"))) static void tile8(float *restrict y, float *restrict r, float alpha, int64_t P,
+                                                      const float *restrict x, int64_t plane, int Wp,
+                                                      const float *restrict wk, const float *restrict bias, int no,
+                                                      int nw, const tl_conv_geom *g) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     const int C = g->C, KH = g->KH, KW = g->KW;
     if (nw == LANES) {
@@ -163,14 +165,22 @@ __attribute__((target("avx2,fma"))) static void tile8(float *restrict y, int64_t
             }
     }
     __m256 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    const __m256 zero = _mm256_setzero_ps(), va = _mm256_set1_ps(alpha);
     for (int o = 0; o < no; o++) {
         const __m256 v = bias ? _mm256_add_ps(acc[o], _mm256_set1_ps(bias[o])) : acc[o];
+        /* v > 0 ? v : alpha v, as tl_leaky_relu_forward (a NaN takes alpha v) */
+        const __m256 f = r ? _mm256_blendv_ps(_mm256_mul_ps(va, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)) : v;
         if (nw == LANES) {
             _mm256_storeu_ps(y + o * P, v);
+            if (r) _mm256_storeu_ps(r + o * P, f);
         } else {
             float t[LANES];
             _mm256_storeu_ps(t, v);
             memcpy(y + o * P, t, sizeof(float) * (size_t)nw);
+            if (r) {
+                _mm256_storeu_ps(t, f);
+                memcpy(r + o * P, t, sizeof(float) * (size_t)nw);
+            }
         }
     }
 }
@@ -201,9 +211,9 @@ __attribute__((target("avx2,fma"))) static void tile8(float *restrict y, int64_t
  * lane r * 8 + l.  x points at input (c = 0, row, ow0) of the (padded) example, planes of Hp x Wp.
  * Lanes 8-15 load from Wp - 8 floats further on and store OW - 8 further on, so that lane 8 meets the
  * second row; with one row their mask is empty and the offsets 0. */
-TARGET512 static void tile16(float *restrict y, int64_t P, int OW, const float *restrict x, int64_t plane, int Wp,
-                             const float *restrict wk, const float *restrict bias, int no, int nw, int nr,
-                             const tl_conv_geom *g) {
+TARGET512 static void tile16(float *restrict y, float *restrict r, float alpha, int64_t P, int OW,
+                             const float *restrict x, int64_t plane, int Wp, const float *restrict wk,
+                             const float *restrict bias, int no, int nw, int nr, const tl_conv_geom *g) {
     const __mmask16 lo = (__mmask16)((1u << nw) - 1u), hi = nr == 2 ? (__mmask16)(lo << LANES) : 0;
     const int64_t xo = nr == 2 ? Wp - LANES : 0, yo = nr == 2 ? OW - LANES : 0;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -230,6 +240,12 @@ TARGET512 static void tile16(float *restrict y, int64_t P, int OW, const float *
         const __m512 v = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
         _mm512_mask_storeu_ps(y + o * P, lo, v);
         _mm512_mask_storeu_ps(y + o * P + yo, hi, v);
+        if (r) { /* v > 0 ? v : alpha v, as tl_leaky_relu_forward: alpha v, then v where v > 0 */
+            const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+            const __m512 f = _mm512_mask_mov_ps(_mm512_mul_ps(_mm512_set1_ps(alpha), v), pos, v);
+            _mm512_mask_storeu_ps(r + o * P, lo, f);
+            _mm512_mask_storeu_ps(r + o * P + yo, hi, f);
+        }
     }
 }
 #endif
@@ -259,36 +275,37 @@ static void direct_examples(void *ctx, int64_t b0, int64_t b1) {
             const int no = OC - ob * ocb < ocb ? OC - ob * ocb : ocb;
             const float *wk = j->wp + (int64_t)ob * K * ocb;
             const float *bias = j->b ? j->b + ob * ocb : NULL;
-            float *yo = yb + (int64_t)ob * ocb * P;
+            float *yo = yb + (int64_t)ob * ocb * P, *ro = j->act ? j->act + b * OC * P + (int64_t)ob * ocb * P : NULL;
 #if HAVE_512
             if (j->isa == ISA_512) {
                 for (int oh = 0; oh < OH; oh += 2)
                     for (int ow = 0; ow < OW; ow += LANES)
-                        tile16(yo + (int64_t)oh * OW + ow, P, OW, x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias,
-                               no, OW - ow < LANES ? OW - ow : LANES, OH - oh < 2 ? 1 : 2, g);
+                        tile16(yo + (int64_t)oh * OW + ow, ro ? ro + (int64_t)oh * OW + ow : NULL, j->alpha, P, OW,
+                               x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no, OW - ow < LANES ? OW - ow : LANES,
+                               OH - oh < 2 ? 1 : 2, g);
                 continue;
             }
 #endif
 #if HAVE_AVX2
             for (int oh = 0; oh < OH; oh++)
                 for (int ow = 0; ow < OW; ow += LANES)
-                    tile8(yo + (int64_t)oh * OW + ow, P, x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no,
-                          OW - ow < LANES ? OW - ow : LANES, g);
+                    tile8(yo + (int64_t)oh * OW + ow, ro ? ro + (int64_t)oh * OW + ow : NULL, j->alpha, P,
+                          x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no, OW - ow < LANES ? OW - ow : LANES, g);
 #endif
         }
     }
 }
 #endif
 
-void tl_conv2d_direct(float *out, float *scratch, int64_t sc_sz, float *wp, const float *inp, const float *w,
-                      const float *b, int B, const tl_conv_geom *g) {
+void tl_conv2d_direct(float *out, const tl_conv_act *act, float *scratch, int64_t sc_sz, float *wp, const float *inp,
+                      const float *w, const float *b, int B, const tl_conv_geom *g) {
 #if HAVE_DIRECT
-    direct_job j = {out, scratch, inp, wp, b, g, sc_sz, isa()};
+    direct_job j = {out, scratch, inp, wp, b, g, sc_sz, isa(), act->out, act->alpha};
     pack_weights(wp, w, j.isa == ISA_512 ? 16 : 8, g);
     const int64_t per = (int64_t)g->OC * g->OH * g->OW * g->C * g->KH * g->KW; /* multiply-adds an example */
     tl_parallel_for(B, per >= TL_GRAIN_FLOATS * 64 ? 1 : TL_GRAIN_FLOATS * 64 / (per > 0 ? per : 1), direct_examples,
                     &j);
 #else
-    (void)out, (void)scratch, (void)sc_sz, (void)wp, (void)inp, (void)w, (void)b, (void)B, (void)g;
+    (void)out, (void)act, (void)scratch, (void)sc_sz, (void)wp, (void)inp, (void)w, (void)b, (void)B, (void)g;
 #endif
 }

@@ -35,6 +35,10 @@ typedef struct tl_node {
     int64_t loss_count;           /* labelled entries in the last forward */
     int64_t loss_correct;         /* of which predicted right (classification losses) */
     float *owned_out;             /* buffer owned by the net (NULL for inputs/reshape views) */
+    /* planned: a conv2d's forward also writes the output of the relu / leaky_relu node act_into
+     * (-1: none), whose own forward then does nothing (act_done) */
+    int act_into;
+    int act_done;
 } tl_node;
 
 typedef struct tl_param {

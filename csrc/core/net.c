@@ -196,6 +196,7 @@ static tl_status add_node(tl_net *net, int op, const int *inputs, int n_inputs, 
     }
     node->n_in = n_inputs;
     node->loss_weight = 1.0f;
+    node->act_into = -1;
     int n_params_before = net->n_params;
     tl_status st = set_attrs(net, node, op, nm, attrs);
     if (st == TL_OK) st = def->infer(net, node, shape, ndim);

@@ -96,6 +96,7 @@ static void bwd_dense(tl_net *net, tl_node *node, int B) {
 
 static void fwd_relu(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
+    if (node->act_done) return; /* written by the conv before it (plan.c) */
     tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, 0.0f, B64(B, node->size));
 }
 static void bwd_relu(tl_net *net, tl_node *node, int B) {
@@ -105,6 +106,7 @@ static void bwd_relu(tl_net *net, tl_node *node, int B) {
 enum { LEAKY_ALPHA }; /* fattr slots */
 static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
+    if (node->act_done) return;
     tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, node->fattr[LEAKY_ALPHA], B64(B, node->size));
 }
 static void bwd_leaky(tl_net *net, tl_node *node, int B) {
@@ -369,7 +371,9 @@ static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_conv_geom g;
     node_geom(net, node, &g);
-    tl_conv2d_forward(node->owned_out, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
+    const tl_node *act = node->act_into >= 0 ? &net->nodes[node->act_into] : NULL;
+    const tl_conv_act a = {act ? act->owned_out : NULL, act && act->op == TL_OP_LEAKY_RELU ? act->fattr[LEAKY_ALPHA] : 0.0f};
+    tl_conv2d_forward(node->owned_out, &a, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
                       node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g);
 }
 static void bwd_conv2d(tl_net *net, tl_node *node, int B) {

@@ -672,7 +672,7 @@ static void test_conv_direct_shapes(void) {
         for (int i = 0; i < NB * IN; i++) xin[i] = frand(&s);
         for (int i = 0; i < g.OC * K; i++) w[i] = frand(&s);
         for (int o = 0; o < g.OC; o++) b[o] = 0.1f * (float)o;
-        tl_conv2d_forward(y, scratch, xin, w, b, NB, &g);
+        tl_conv2d_forward(y, NULL, scratch, xin, w, b, NB, &g);
         double err = 0;
         for (int n = 0; n < NB; n++)
             for (int o = 0; o < g.OC; o++)
@@ -690,10 +690,70 @@ static void test_conv_direct_shapes(void) {
                         err = fmax(err, fabs(acc - y[n * OUT + (o * g.OH + i) * g.OW + j]));
                     }
         CHECK(err < 1e-4, "conv of shape %zu (direct: %d) differs from loops by %g", t, tl_conv2d_direct_ok(&g), err);
-        tl_conv2d_forward(y1, scratch, xin + 2 * IN, w, b, 1, &g);
+        tl_conv2d_forward(y1, NULL, scratch, xin + 2 * IN, w, b, 1, &g);
         CHECK(!memcmp(y1, y + 2 * OUT, sizeof(float) * (size_t)OUT), "shape %zu: an example alone differs", t);
         free(scratch);
     }
+}
+
+/* A relu or leaky_relu reading a conv2d is written by the conv's forward
+ * (plan.c, conv.c, conv_direct.c): its output has the bits of the
+ * activation's own pass over the conv's output (a second relu on the same
+ * conv, not fused, and the formula of tl_leaky_relu_forward), NaN and
+ * negative zeros included, on the direct path (stride 1) and the lowering
+ * (stride 2); the conv's own output is unchanged. */
+static void test_conv_fused_activation(void) {
+    tl_net *net;
+    CHECK(tl_net_create(&net, 11) == TL_OK, "create");
+    int x, c1, r1, r2, c2, l2, c3, l3, c4, r4, shape[3] = {3, 9, 11};
+    tl_attrs a1 = {5, {"filters", "kh", "kw", "ph", "pw"}, {8, 3, 3, 1, 1}};
+    tl_attrs a2 = {5, {"filters", "kh", "kw", "sh", "sw"}, {5, 3, 3, 2, 2}};
+    tl_attrs a3 = {3, {"filters", "kh", "kw"}, {17, 2, 4}};
+    tl_attrs s2 = {1, {"alpha"}, {0.3}}, s3 = {1, {"alpha"}, {0.1}};
+    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 3, &x));
+    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c1", &a1, NULL, 0, &c1));
+    OK(tl_net_add(net, TL_OP_RELU, &c1, 1, "r1", NULL, NULL, 0, &r1));
+    OK(tl_net_add(net, TL_OP_RELU, &c1, 1, "r2", NULL, NULL, 0, &r2));
+    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c2", &a2, NULL, 0, &c2));
+    OK(tl_net_add(net, TL_OP_LEAKY_RELU, &c2, 1, "l2", &s2, NULL, 0, &l2));
+    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c3", &a3, NULL, 0, &c3));
+    OK(tl_net_add(net, TL_OP_LEAKY_RELU, &c3, 1, "l3", &s3, NULL, 0, &l3));
+    OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, "c4", &a2, NULL, 0, &c4));
+    OK(tl_net_add(net, TL_OP_RELU, &c4, 1, "r4", NULL, NULL, 0, &r4));
+    OK(tl_net_finalize(net));
+    enum { NB = 5, IN = 3 * 9 * 11 };
+    static float xin[NB * IN];
+    uint64_t s = 5;
+    for (int i = 0; i < NB * IN; i++) xin[i] = frand(&s);
+    xin[IN + 40] = NAN;
+    tl_net_set_input(net, x, xin);
+    OK(tl_net_forward(net, NB, 0, NULL));
+    const int conv[4] = {c1, c2, c3, c4}, act[4] = {r1, l2, l3, r4};
+    const float alpha[4] = {0.0f, 0.3f, 0.1f, 0.0f};
+    int nan = 0, negzero = 0;
+    for (int k = 0; k < 4; k++) {
+        int os[TL_MAX_DIM];
+        const int nd = tl_node_shape(net, conv[k], os);
+        int64_t n = NB;
+        for (int d = 0; d < nd; d++) n *= os[d];
+        const float *y = tl_node_output(net, conv[k]), *r = tl_node_output(net, act[k]);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float want = y[i] > 0.0f ? y[i] : alpha[k] * y[i];
+            bad += memcmp(&want, &r[i], sizeof want) != 0;
+            nan += y[i] != y[i];
+            negzero += want == 0.0f && signbit(want);
+        }
+        CHECK(bad == 0, "activation %d: %d of %lld values are not those of its own pass", k, bad, (long long)n);
+    }
+    CHECK(nan > 0 && negzero > 0, "no NaN (%d) or negative zero (%d) went through", nan, negzero);
+    int os[TL_MAX_DIM];
+    const int nd = tl_node_shape(net, c1, os);
+    int64_t n = NB;
+    for (int d = 0; d < nd; d++) n *= os[d];
+    CHECK(!memcmp(tl_node_output(net, r1), tl_node_output(net, r2), sizeof(float) * (size_t)n),
+          "the fused relu differs from a second one on the same conv");
+    tl_net_free(net);
 }
 
 /* A batch of several conv chunks (conv.c: chunks side by side on the pool,
@@ -792,6 +852,7 @@ int main(void) {
     test_conv_against_loops(); /* again, with the pool's threads running */
     test_conv_chunks_and_threads();
     test_conv_direct_shapes();
+    test_conv_fused_activation();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
