@@ -13,7 +13,9 @@
  * tile has its accumulator; each term (c, kh, kw) is one load of the input
  * under the lanes (contiguous in the NCHW input at stride 1) and one FMA per
  * channel with its weight broadcast, summed over (c, kh, kw) in that order,
- * and stored with the bias straight into the NCHW output.
+ * and stored with the bias straight into the NCHW output (and, where plan.c
+ * fused a relu or leaky_relu into the conv, its output from the same
+ * registers).
  *   AVX2: a tile is 8 consecutive outputs of one row times 8 channels; a
  *         row's last tile masks its missing lanes.
  *   AVX-512F: a tile is 8 consecutive outputs of two rows (lanes 0-7 the
@@ -21,10 +23,11 @@
  *         channels, so that the 8 x 8 outputs of a small map fill whole
  *         tiles; masks drop the missing columns and a lone last row.
  * Padding: each example is first copied into a zero-padded plane in its
- * scratch.  Per example, the same bits for any batch, chunk or thread count
- * (each kernel on its own: the two sum in the same order, with the same
- * FMAs); not the bits of the GEMM path (another order of the sums), which
- * runs where this one does not apply.
+ * scratch.  Per example, the same bits for any batch, chunk or thread count,
+ * and on AVX2 and AVX-512 CPUs alike: the two kernels sum each output in the
+ * same order with the same FMAs (.ci/ctests compares their bits); not the
+ * bits of the GEMM path (another order of the sums), which runs where this
+ * one does not apply.
  *
  * Built with -DTL_DIRECT_EMU512 (the C tests' fourth build), the AVX-512
  * kernel is the one used on any CPU, its intrinsics defined in plain C by

@@ -659,6 +659,8 @@ static void test_conv_direct_shapes(void) {
     };
     enum { NB = 3 };
     static float xin[NB * 32 * 28 * 28], w[48 * 32 * 25], b[48], y[NB * 48 * 28 * 28], y1[48 * 28 * 28];
+    uint64_t digest = 1469598103934665603ull; /* FNV-1a of the direct outputs' bytes */
+    int direct = 0;
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
         const int *q = shapes[t];
         tl_conv_geom g = {q[0], q[1], q[2], q[3], q[1] + 2 * q[6] - q[4] + 1, q[2] + 2 * q[7] - q[5] + 1,
@@ -693,7 +695,14 @@ static void test_conv_direct_shapes(void) {
         tl_conv2d_forward(y1, NULL, scratch, xin + 2 * IN, w, b, 1, &g);
         CHECK(!memcmp(y1, y + 2 * OUT, sizeof(float) * (size_t)OUT), "shape %zu: an example alone differs", t);
         free(scratch);
+        if (!tl_conv2d_direct_ok(&g)) continue;
+        direct = 1;
+        const unsigned char *by = (const unsigned char *)y;
+        for (size_t i = 0; i < sizeof(float) * (size_t)(NB * OUT); i++) digest = (digest ^ by[i]) * 1099511628211ull;
     }
+    /* .ci/ctests compares this line between the builds: the AVX2 and the (emulated) AVX-512 kernels
+     * sum each output in the same order with the same FMAs, so they give the same bits */
+    if (direct) printf("direct convolution digest: %016llx\n", (unsigned long long)digest);
 }
 
 /* A relu or leaky_relu reading a conv2d is written by the conv's forward
