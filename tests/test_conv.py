@@ -221,6 +221,29 @@ def test_frozen_conv_trunk_is_bit_identical_with_zero_grads():
     assert m.grads["c2.w"].any() and not np.array_equal(m.params["c2.w"], before["c2.w"])
 
 
+@pytest.mark.parametrize("stride", [1, 2])  # 1: the direct convolution (where the CPU has AVX2), 2: the lowering
+def test_activation_fused_into_the_conv_has_the_bits_of_its_own_pass(stride):
+    """A relu or leaky_relu after a conv is written by the conv's forward (the
+    core's plan): its output, read through predict(outputs=...), is exactly
+    y > 0 ? y : alpha y of the conv's output y, -0.0 included (NaN: the C
+    tests; inputs here must be finite), and a second relu on the same conv
+    (computed by its own pass) agrees."""
+    x = tl.Input((2, 9, 10))
+    c1 = L.Conv2d(6, 3, stride=stride, padding=1, name="c1")(x)
+    r1, r2 = L.ReLU(name="r1")(c1), L.ReLU(name="r2")(c1)
+    c2 = L.Conv2d(19, (2, 4), stride=stride, name="c2")(x)
+    l2 = L.LeakyReLU(0.2, name="l2")(c2)
+    m = tl.Model(x, [L.Flatten()(r1), L.Flatten()(r2), L.Flatten()(l2)], seed=4)
+    X = np.random.default_rng(0).standard_normal((7, 2, 9, 10)).astype(np.float32)
+    out = m.predict(X, batch_size=4, outputs=["c1", "r1", "r2", "c2", "l2"])
+    for conv, act, alpha in (("c1", "r1", 0.0), ("c2", "l2", 0.2)):
+        y = out[conv]
+        want = np.where(y > 0, y, np.float32(alpha) * y)
+        np.testing.assert_array_equal(out[act].view(np.uint32), want.view(np.uint32), err_msg=act)
+    assert np.signbit(out["r1"][out["r1"] == 0]).any() and (out["l2"] < 0).any()
+    np.testing.assert_array_equal(out["r1"].view(np.uint32), out["r2"].view(np.uint32))
+
+
 def test_conv_gradient_wrt_input_through_a_network():
     """dloss/dx of a whole CNN (conv, pools, dense) against finite differences."""
     m = small_cnn(seed=2)
