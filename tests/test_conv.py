@@ -242,6 +242,10 @@ def test_activation_fused_into_the_conv_has_the_bits_of_its_own_pass(stride):
         np.testing.assert_array_equal(out[act].view(np.uint32), want.view(np.uint32), err_msg=act)
     assert np.signbit(out["r1"][out["r1"] == 0]).any() and (out["l2"] < 0).any()
     np.testing.assert_array_equal(out["r1"].view(np.uint32), out["r2"].view(np.uint32))
+    # not asked for, c2 (read by l2 alone) stores no output of its own: l2 is the same
+    plain = m.predict(X, batch_size=4)
+    np.testing.assert_array_equal(plain[m.output_names[2]].view(np.uint32),
+                                  out["l2"].reshape(len(X), -1).view(np.uint32))
 
 
 def test_conv_gradient_wrt_input_through_a_network():

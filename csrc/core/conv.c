@@ -262,14 +262,19 @@ static void ych_to_nchw(void *ctx, int64_t b0, int64_t b1) {
     const int64_t P = P_OF(j->g), OC = j->g->OC, BP = (int64_t)j->B * P;
     for (int64_t b = b0; b < b1; b++)
         for (int64_t o = 0; o < OC; o++) {
-            float *restrict y = j->dst + (b * OC + o) * P;
             const float *restrict s = j->src + o * BP + b * P;
             const float bias = j->b ? j->b[o] : 0.0f;
-            for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
+            if (j->dst) {
+                float *restrict y = j->dst + (b * OC + o) * P;
+                for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
+            }
             if (!j->act) continue;
             float *restrict r = j->act + (b * OC + o) * P;
             const float a = j->alpha;
-            for (int64_t p = 0; p < P; p++) r[p] = y[p] > 0.0f ? y[p] : a * y[p];
+            for (int64_t p = 0; p < P; p++) {
+                const float y = s[p] + bias;
+                r[p] = y > 0.0f ? y : a * y;
+            }
         }
 }
 
@@ -474,8 +479,8 @@ static void forward_chunks(void *ctx, int64_t c0, int64_t c1) {
     const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g), sc_sz = tl_conv2d_scratch(g);
     for (int64_t c = c0; c < c1; c++) {
         const int i = chunk_lo(r->B, r->nc, c), n = chunk_lo(r->B, r->nc, c + 1) - i;
-        conv_forward_chunk(r->out + i * out_sz, r->act.out ? r->act.out + i * out_sz : NULL, r->act.alpha,
-                           r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr, r->b, n, g, r->nc == 1);
+        conv_forward_chunk(r->out ? r->out + i * out_sz : NULL, r->act.out ? r->act.out + i * out_sz : NULL,
+                           r->act.alpha, r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr, r->b, n, g, r->nc == 1);
     }
 }
 

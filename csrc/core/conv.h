@@ -32,7 +32,8 @@ typedef struct tl_conv_act {
     float alpha;
 } tl_conv_act;
 
-/* y = W * x + b (cross-correlation, as in PyTorch), and act->out from y.
+/* y = W * x + b (cross-correlation, as in PyTorch), and act->out from y;
+ * out may be NULL where act->out is not (the activation alone).
  * x (B,C,H,W), w (OC,C,KH,KW), b (OC) or NULL, y (B,OC,OH,OW);
  * scratch (B * tl_conv2d_scratch + tl_conv2d_scratch_once floats): the
  * lowered input, kept for the backward.  Where the direct convolution

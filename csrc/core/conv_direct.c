@@ -15,7 +15,7 @@
  * channel with its weight broadcast, summed over (c, kh, kw) in that order,
  * and stored with the bias straight into the NCHW output (and, where plan.c
  * fused a relu or leaky_relu into the conv, its output from the same
- * registers).
+ * registers; then the conv's own only if something else reads it).
  *   AVX2: a tile is 8 consecutive outputs of one row times 8 channels; a
  *         row's last tile masks its missing lanes.
  *   AVX-512F: a tile is 8 consecutive outputs of two rows (lanes 0-7 the
@@ -174,12 +174,12 @@ __attribute__((target("avx2,fma"))) static void tile8(float *restrict y, float *
         /* v > 0 ? v : alpha v, as tl_leaky_relu_forward (a NaN takes alpha v) */
         const __m256 f = r ? _mm256_blendv_ps(_mm256_mul_ps(va, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)) : v;
         if (nw == LANES) {
-            _mm256_storeu_ps(y + o * P, v);
+            if (y) _mm256_storeu_ps(y + o * P, v);
             if (r) _mm256_storeu_ps(r + o * P, f);
         } else {
             float t[LANES];
             _mm256_storeu_ps(t, v);
-            memcpy(y + o * P, t, sizeof(float) * (size_t)nw);
+            if (y) memcpy(y + o * P, t, sizeof(float) * (size_t)nw);
             if (r) {
                 _mm256_storeu_ps(t, f);
                 memcpy(r + o * P, t, sizeof(float) * (size_t)nw);
@@ -241,8 +241,10 @@ TARGET512 static void tile16(float *restrict y, float *restrict r, float alpha, 
     const __m512 acc[16] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15};
     for (int o = 0; o < no; o++) {
         const __m512 v = bias ? _mm512_add_ps(acc[o], _mm512_set1_ps(bias[o])) : acc[o];
-        _mm512_mask_storeu_ps(y + o * P, lo, v);
-        _mm512_mask_storeu_ps(y + o * P + yo, hi, v);
+        if (y) {
+            _mm512_mask_storeu_ps(y + o * P, lo, v);
+            _mm512_mask_storeu_ps(y + o * P + yo, hi, v);
+        }
         if (r) { /* v > 0 ? v : alpha v, as tl_leaky_relu_forward: alpha v, then v where v > 0 */
             const __mmask16 pos = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
             const __m512 f = _mm512_mask_mov_ps(_mm512_mul_ps(_mm512_set1_ps(alpha), v), pos, v);
@@ -273,26 +275,26 @@ static void direct_examples(void *ctx, int64_t b0, int64_t b1) {
                            sizeof(float) * (size_t)W);
             x = xp;
         }
-        float *yb = j->out + b * OC * P;
         for (int ob = 0; ob < nb; ob++) {
             const int no = OC - ob * ocb < ocb ? OC - ob * ocb : ocb;
             const float *wk = j->wp + (int64_t)ob * K * ocb;
             const float *bias = j->b ? j->b + ob * ocb : NULL;
-            float *yo = yb + (int64_t)ob * ocb * P, *ro = j->act ? j->act + b * OC * P + (int64_t)ob * ocb * P : NULL;
+            const int64_t at = b * OC * P + (int64_t)ob * ocb * P; /* the block's first output */
+            float *yo = j->out ? j->out + at : NULL, *ro = j->act ? j->act + at : NULL;
 #if HAVE_512
             if (j->isa == ISA_512) {
                 for (int oh = 0; oh < OH; oh += 2)
                     for (int ow = 0; ow < OW; ow += LANES)
-                        tile16(yo + (int64_t)oh * OW + ow, ro ? ro + (int64_t)oh * OW + ow : NULL, j->alpha, P, OW,
-                               x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no, OW - ow < LANES ? OW - ow : LANES,
-                               OH - oh < 2 ? 1 : 2, g);
+                        tile16(yo ? yo + (int64_t)oh * OW + ow : NULL, ro ? ro + (int64_t)oh * OW + ow : NULL,
+                               j->alpha, P, OW, x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no,
+                               OW - ow < LANES ? OW - ow : LANES, OH - oh < 2 ? 1 : 2, g);
                 continue;
             }
 #endif
 #if HAVE_AVX2
             for (int oh = 0; oh < OH; oh++)
                 for (int ow = 0; ow < OW; ow += LANES)
-                    tile8(yo + (int64_t)oh * OW + ow, ro ? ro + (int64_t)oh * OW + ow : NULL, j->alpha, P,
+                    tile8(yo ? yo + (int64_t)oh * OW + ow : NULL, ro ? ro + (int64_t)oh * OW + ow : NULL, j->alpha, P,
                           x + (int64_t)oh * Wp + ow, plane, Wp, wk, bias, no, OW - ow < LANES ? OW - ow : LANES, g);
 #endif
         }

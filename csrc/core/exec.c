@@ -31,6 +31,7 @@ static tl_status check_bound(tl_net *net, int B, int need_targets) {
 
 static tl_status run_forward(tl_net *net, int B, int train, int with_losses, double *losses) {
     int k = 0;
+    tl_plan_fusion(net);
     for (int i = 0; i < net->n_nodes; i++) {
         tl_node *n = &net->nodes[i];
         int is_loss = tl_ops[n->op].info.is_loss;
@@ -41,7 +42,8 @@ static tl_status run_forward(tl_net *net, int B, int train, int with_losses, dou
             k++;
             if (net->check_finite && !isfinite(n->loss))
                 return tl_set_error(net, TL_ERR_NONFINITE, "loss '%s' is %g", n->name, n->loss);
-        } else if (net->check_finite && !all_finite(n->out, (int64_t)B * n->size)) {
+        } else if (net->check_finite && !n->out_elided && !all_finite(n->out, (int64_t)B * n->size)) {
+            /* an elided conv output: its fused activation is checked instead (non-finite where it is) */
             return tl_set_error(net, TL_ERR_NONFINITE, "node '%s' (%s) produced NaN or infinity%s", n->name,
                                 tl_ops[n->op].info.name, n->op == TL_OP_INPUT ? " (in the input data)" : "");
         }

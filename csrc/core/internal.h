@@ -36,9 +36,12 @@ typedef struct tl_node {
     int64_t loss_correct;         /* of which predicted right (classification losses) */
     float *owned_out;             /* buffer owned by the net (NULL for inputs/reshape views) */
     /* planned: a conv2d's forward also writes the output of the relu / leaky_relu node act_into
-     * (-1: none), whose own forward then does nothing (act_done) */
+     * (-1: none), whose own forward then does nothing (act_done); out_elided: and none of its own,
+     * nothing else reading it (plan.c) */
     int act_into;
     int act_done;
+    int out_elided;
+    int keep_out;                 /* the caller reads this output (tl_net_keep_output): never elided */
 } tl_node;
 
 typedef struct tl_param {
@@ -131,6 +134,8 @@ static inline float *tl_pgrad(tl_net *net, const tl_node *node, int k) {
 
 /* planning (plan.c): frees the slab; net.c calls it when the network goes */
 void tl_plan_free(tl_net *net);
+/* the activations fused into convolutions and the outputs elided (plan.c); exec.c before each forward */
+void tl_plan_fusion(tl_net *net);
 /* one update of the configured optimizer with learning rate lr (optim.c) */
 void tl_optim_update(tl_net *net, float lr);
 

@@ -99,9 +99,11 @@ static void fwd_relu(tl_net *net, tl_node *node, int B, int train) {
     if (node->act_done) return; /* written by the conv before it (plan.c) */
     tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, 0.0f, B64(B, node->size));
 }
+/* The backward of relu and leaky_relu tests its own output, y > 0 exactly where x > 0 (alpha >= 0,
+ * NaN in both), so that a conv with the activation fused need not store its output (plan.c). */
 static void bwd_relu(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, x->out, 0.0f, B64(B, node->size), node->assign_in & 1);
+    tl_leaky_relu_backward(x->dout, node->dout, node->out, 0.0f, B64(B, node->size), node->assign_in & 1);
 }
 enum { LEAKY_ALPHA }; /* fattr slots */
 static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
@@ -111,7 +113,7 @@ static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
 }
 static void bwd_leaky(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, x->out, node->fattr[LEAKY_ALPHA], B64(B, node->size),
+    tl_leaky_relu_backward(x->dout, node->dout, node->out, node->fattr[LEAKY_ALPHA], B64(B, node->size),
                            node->assign_in & 1);
 }
 static void fwd_sigmoid(tl_net *net, tl_node *node, int B, int train) {
@@ -373,7 +375,7 @@ static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
     node_geom(net, node, &g);
     const tl_node *act = node->act_into >= 0 ? &net->nodes[node->act_into] : NULL;
     const tl_conv_act a = {act ? act->owned_out : NULL, act && act->op == TL_OP_LEAKY_RELU ? act->fattr[LEAKY_ALPHA] : 0.0f};
-    tl_conv2d_forward(node->owned_out, &a, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
+    tl_conv2d_forward(node->out_elided ? NULL : node->owned_out, &a, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
                       node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g);
 }
 static void bwd_conv2d(tl_net *net, tl_node *node, int B) {

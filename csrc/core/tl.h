@@ -189,7 +189,11 @@ void tl_net_snapshot(tl_net *net);           /* snapshot := values */
 tl_status tl_net_set_input(tl_net *net, int node, const float *data);
 tl_status tl_net_set_target(tl_net *net, int loss_node, const void *data);
 void tl_net_set_input_grad(tl_net *net, int node, int wanted); /* gradient w.r.t. an input */
-const float *tl_node_output(const tl_net *net, int node);     /* (B, size) after forward */
+/* (B, size) after forward.  A conv2d read by nothing but the relu / leaky_relu
+ * fused into it (plan.c) stores no output of its own unless the caller asked
+ * for it with tl_net_keep_output before the forward. */
+const float *tl_node_output(const tl_net *net, int node);
+void tl_net_keep_output(tl_net *net, int node, int keep);
 const float *tl_node_grad(const tl_net *net, int node);       /* (B, size) after backward or NULL */
 
 /* --- computation --- */

@@ -540,6 +540,9 @@ static tl_status run_forward(tl_net *net, const bound_t *b, call_t *c) {
     forward_call *f = (forward_call *)c;
     npy_intp N = b->B, chunk = f->bs > 0 ? f->bs : N;
     tl_status st = TL_OK;
+    /* the outputs read here are stored even where the core would leave them out (a conv read only by
+     * the activation fused into it) */
+    for (int k = 0; k < f->nout; k++) tl_net_keep_output(net, f->outs[k], 1);
     for (npy_intp start = 0; start < N && !st; start += chunk) {
         int B = (int)(N - start < chunk ? N - start : chunk);
         bind_rows(net, b, start);
@@ -551,6 +554,7 @@ static tl_status run_forward(tl_net *net, const bound_t *b, call_t *c) {
                        sizeof(float) * (size_t)(B * sz));
             }
     }
+    for (int k = 0; k < f->nout; k++) tl_net_keep_output(net, f->outs[k], 0);
     return st;
 }
 

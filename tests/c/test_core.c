@@ -710,7 +710,9 @@ static void test_conv_direct_shapes(void) {
  * activation's own pass over the conv's output (a second relu on the same
  * conv, not fused, and the formula of tl_leaky_relu_forward), NaN and
  * negative zeros included, on the direct path (stride 1) and the lowering
- * (stride 2); the conv's own output is unchanged. */
+ * (stride 2); the conv's own output is unchanged, stored where asked for
+ * (tl_net_keep_output) or read by another node, and the activation the same
+ * with or without it. */
 static void test_conv_fused_activation(void) {
     tl_net *net;
     CHECK(tl_net_create(&net, 11) == TL_OK, "create");
@@ -736,7 +738,22 @@ static void test_conv_fused_activation(void) {
     for (int i = 0; i < NB * IN; i++) xin[i] = frand(&s);
     xin[IN + 40] = NAN;
     tl_net_set_input(net, x, xin);
+    /* first with no output asked for: c2, c3 and c4 (read by their fused activation alone) store
+     * none, and the activations are kept for the comparison below */
     OK(tl_net_forward(net, NB, 0, NULL));
+    static float alone[3][NB * 17 * 8 * 8]; /* the largest: c3, 17 x 8 x 8 */
+    const int elided[3] = {l2, l3, r4};
+    for (int k = 0; k < 3; k++) {
+        CHECK(NB * tl_node_size(net, elided[k]) <= (int64_t)(sizeof alone[k] / sizeof(float)), "size %d", k);
+        memcpy(alone[k], tl_node_output(net, elided[k]), sizeof(float) * (size_t)(NB * tl_node_size(net, elided[k])));
+    }
+    tl_net_keep_output(net, c2, 1), tl_net_keep_output(net, c3, 1), tl_net_keep_output(net, c4, 1);
+    OK(tl_net_forward(net, NB, 0, NULL));
+    for (int k = 0; k < 3; k++) {
+        const size_t bytes = sizeof(float) * (size_t)(NB * tl_node_size(net, elided[k]));
+        CHECK(!memcmp(alone[k], tl_node_output(net, elided[k]), bytes), "activation %d differs with its conv's output stored",
+              k + 1);
+    }
     const int conv[4] = {c1, c2, c3, c4}, act[4] = {r1, l2, l3, r4};
     const float alpha[4] = {0.0f, 0.3f, 0.1f, 0.0f};
     int nan = 0, negzero = 0;
