@@ -29,8 +29,8 @@
  * its weight gradient (none when the weights are frozen).  The chunks run
  * side by side on the core's pool (threadpool.c), each on one thread with
  * its lowering, one-thread GEMMs (blas.c) and copies; the weight gradient is
- * summed per group of chunks and the groups' sums added in order.  A batch of one chunk spreads its loops
- * and GEMMs over the pool instead.  Every part writes memory of its own, in
+ * summed per group of chunks and the groups' sums added in order.  A batch
+ * of one chunk spreads its loops and GEMMs over the pool instead.  Every part writes memory of its own, in
  * an order fixed by the shapes, so the results are the same bits for any
  * thread count.  No allocation: the scratch is the op's planned aux buffer. */
 #include "conv.h"
@@ -62,8 +62,7 @@ typedef struct {
     int B;
     const tl_conv_geom *g;
     int set;        /* backward: overwrite dst instead of adding */
-    float *act;     /* forward: the activation's output too (ych_to_nchw), or NULL */
-    float alpha;
+    tl_conv_act act; /* forward: the activation's output too (ych_to_nchw), act.out NULL: none */
 } conv_job;
 
 /* d[c * ldd + r] (+)= s[r * lds + c] (+ bias[c]) for r < R, c < Cn: a
@@ -268,9 +267,9 @@ static void ych_to_nchw(void *ctx, int64_t b0, int64_t b1) {
                 float *restrict y = j->dst + (b * OC + o) * P;
                 for (int64_t p = 0; p < P; p++) y[p] = s[p] + bias;
             }
-            if (!j->act) continue;
-            float *restrict r = j->act + (b * OC + o) * P;
-            const float a = j->alpha;
+            if (!j->act.out) continue;
+            float *restrict r = j->act.out + (b * OC + o) * P;
+            const float a = j->act.alpha;
             for (int64_t p = 0; p < P; p++) {
                 const float y = s[p] + bias;
                 r[p] = y > 0.0f ? y : a * y;
@@ -376,7 +375,7 @@ static void lower_chunk(const conv_scratch *s, const float *inp, int B, const tl
 }
 
 /* par: the loops and the GEMMs on the pool (one chunk), or all inline (a chunk in a part of the pool) */
-static void conv_forward_chunk(float *out, float *act, float alpha, float *scratch, const float *inp, const float *wr,
+static void conv_forward_chunk(float *out, tl_conv_act act, float *scratch, const float *inp, const float *wr,
                                const float *b, int B, const tl_conv_geom *g, int par) {
     const int64_t P = P_OF(g), K = K_OF(g), BP = (int64_t)B * P;
     const conv_scratch s = scratch_of(scratch, B, g);
@@ -387,7 +386,7 @@ static void conv_forward_chunk(float *out, float *act, float alpha, float *scrat
     else
         tl_gemm(par, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP, 0.0f, s.yt,
                 (int)BP);
-    conv_job y = {.dst = out, .src = s.yt, .b = b, .B = B, .g = g, .act = act, .alpha = alpha};
+    conv_job y = {.dst = out, .src = s.yt, .b = b, .B = B, .g = g, .act = act};
     tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
 }
 
@@ -479,8 +478,9 @@ static void forward_chunks(void *ctx, int64_t c0, int64_t c1) {
     const int64_t in_sz = IN_OF(g), out_sz = (int64_t)g->OC * P_OF(g), sc_sz = tl_conv2d_scratch(g);
     for (int64_t c = c0; c < c1; c++) {
         const int i = chunk_lo(r->B, r->nc, c), n = chunk_lo(r->B, r->nc, c + 1) - i;
-        conv_forward_chunk(r->out ? r->out + i * out_sz : NULL, r->act.out ? r->act.out + i * out_sz : NULL,
-                           r->act.alpha, r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr, r->b, n, g, r->nc == 1);
+        const tl_conv_act act = {r->act.out ? r->act.out + i * out_sz : NULL, r->act.alpha};
+        conv_forward_chunk(r->out ? r->out + i * out_sz : NULL, act, r->scratch + i * sc_sz, r->inp + i * in_sz, r->wr,
+                           r->b, n, g, r->nc == 1);
     }
 }
 
@@ -703,8 +703,10 @@ static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, c
             const v4i iv = (v4i)v;
             const v4f tl = (v4f)(iv & (r == 0)), tr = (v4f)(iv & (r == 1));
             const v4f bl = (v4f)(iv & (r == W)), br = (v4f)(iv & (r == W + 1));
-            const v4f t_lo = __builtin_shuffle(tl, tr, (v4i){0, 4, 1, 5}), t_hi = __builtin_shuffle(tl, tr, (v4i){2, 6, 3, 7});
-            const v4f b_lo = __builtin_shuffle(bl, br, (v4i){0, 4, 1, 5}), b_hi = __builtin_shuffle(bl, br, (v4i){2, 6, 3, 7});
+            const v4f t_lo = __builtin_shuffle(tl, tr, (v4i){0, 4, 1, 5});
+            const v4f t_hi = __builtin_shuffle(tl, tr, (v4i){2, 6, 3, 7});
+            const v4f b_lo = __builtin_shuffle(bl, br, (v4i){0, 4, 1, 5});
+            const v4f b_hi = __builtin_shuffle(bl, br, (v4i){2, 6, 3, 7});
             memcpy(top + 2 * ow, &t_lo, sizeof t_lo);
             memcpy(top + 2 * ow + 4, &t_hi, sizeof t_hi);
             memcpy(bot + 2 * ow, &b_lo, sizeof b_lo);

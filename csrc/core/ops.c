@@ -94,26 +94,22 @@ static void bwd_dense(tl_net *net, tl_node *node, int B) {
 
 /* ---- activations ---- */
 
-static void fwd_relu(tl_net *net, tl_node *node, int B, int train) {
-    (void)train;
-    if (node->act_done) return; /* written by the conv before it (plan.c) */
-    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, 0.0f, B64(B, node->size));
-}
-/* The backward of relu and leaky_relu tests its own output, y > 0 exactly where x > 0 (alpha >= 0,
- * NaN in both), so that a conv with the activation fused need not store its output (plan.c). */
-static void bwd_relu(tl_net *net, tl_node *node, int B) {
-    const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, node->out, 0.0f, B64(B, node->size), node->assign_in & 1);
-}
+/* relu is leaky_relu with alpha 0: one forward and one backward for both, and the slope of
+ * either for the conv that writes it (fwd_conv2d). */
 enum { LEAKY_ALPHA }; /* fattr slots */
+static float leaky_alpha(const tl_node *node) {
+    return node->op == TL_OP_LEAKY_RELU ? node->fattr[LEAKY_ALPHA] : 0.0f;
+}
 static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
-    if (node->act_done) return;
-    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, node->fattr[LEAKY_ALPHA], B64(B, node->size));
+    if (node->act_done) return; /* written by the conv before it (plan.c) */
+    tl_leaky_relu_forward(node->owned_out, tl_in(net, node, 0)->out, leaky_alpha(node), B64(B, node->size));
 }
+/* The backward tests the node's own output, y > 0 exactly where x > 0 (alpha >= 0, NaN in both), so
+ * that a conv with the activation fused need not store its output (plan.c). */
 static void bwd_leaky(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    tl_leaky_relu_backward(x->dout, node->dout, node->out, node->fattr[LEAKY_ALPHA], B64(B, node->size),
+    tl_leaky_relu_backward(x->dout, node->dout, node->out, leaky_alpha(node), B64(B, node->size),
                            node->assign_in & 1);
 }
 static void fwd_sigmoid(tl_net *net, tl_node *node, int B, int train) {
@@ -374,9 +370,9 @@ static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
     tl_conv_geom g;
     node_geom(net, node, &g);
     const tl_node *act = node->act_into >= 0 ? &net->nodes[node->act_into] : NULL;
-    const tl_conv_act a = {act ? act->owned_out : NULL, act && act->op == TL_OP_LEAKY_RELU ? act->fattr[LEAKY_ALPHA] : 0.0f};
-    tl_conv2d_forward(node->out_elided ? NULL : node->owned_out, &a, node->aux, tl_in(net, node, 0)->out, tl_pval(net, node, 0),
-                      node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g);
+    const tl_conv_act a = {act ? act->owned_out : NULL, act ? leaky_alpha(act) : 0.0f};
+    tl_conv2d_forward(node->out_elided ? NULL : node->owned_out, &a, node->aux, tl_in(net, node, 0)->out,
+                      tl_pval(net, node, 0), node->n_param > 1 ? tl_pval(net, node, 1) : NULL, B, &g);
 }
 static void bwd_conv2d(tl_net *net, tl_node *node, int B) {
     tl_conv_geom g;
@@ -622,8 +618,8 @@ const tl_op_def tl_ops[] = {
                          BOOL_ATTR("use_bias", DENSE_USE_BIAS, 1, "add the bias b")},
                      "y = x W^T + b on the flattened example"}, TL_VIEW_NONE, infer_dense, NULL, fwd_dense, bwd_dense,
                      NULL, 1},
-    [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_relu,
-                    bwd_relu, NULL, 1},
+    [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_leaky,
+                    bwd_leaky, NULL, 1},
     [TL_OP_LEAKY_RELU] = {{"leaky_relu", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
                               {"alpha", TL_ATTR_FLOAT, LEAKY_ALPHA, 0.01, 0, HUGE_VAL, 0, 1, ">= 0", 1, NULL,
                                "slope for x < 0"}},
