@@ -644,18 +644,19 @@ static void test_single_writers(void) {
 
 /* The stride-1 convolution (conv_direct.c where it applies, the lowering
  * elsewhere) on shapes that leave every tile of the kernels partial some way:
- * channels past a block of 8 or 16, columns past a tile of 8, a lone last
- * row of the AVX-512 tile's two, rows narrower than a tile (its second row's
- * lanes then load from before the first row's start), padding on one side
- * only, one output channel (the packed weights then need more scratch than
- * the lowering): equal to loops in double, and each example the same bits
- * alone as in its batch. */
+ * channels past a block of 4 or 16 (by 1, 2 and 3), columns past a run of 8,
+ * 1 or 2 runs in a plane's last AVX2 tile, a lone last row of the AVX-512
+ * tile's two, rows narrower than a tile (its second row's lanes then load
+ * from before the first row's start), padding on one side only, one output
+ * channel (the packed weights then need more scratch than the lowering):
+ * equal to loops in double, and each example the same bits alone as in its
+ * batch. */
 static void test_conv_direct_shapes(void) {
     static const int shapes[][8] = {
         /* C, H, W, OC, KH, KW, PH, PW */
         {1, 28, 28, 32, 5, 5, 0, 0}, {32, 12, 12, 48, 5, 5, 0, 0}, {3, 7, 9, 20, 3, 3, 1, 1},
-        {2, 5, 13, 17, 3, 2, 0, 1},  {1, 1, 1, 1, 1, 1, 0, 0},     {4, 6, 3, 9, 1, 1, 0, 0},
-        {5, 4, 4, 33, 4, 4, 2, 1},   {2, 9, 17, 16, 2, 3, 0, 0},  {3, 6, 10, 1, 3, 3, 1, 1},
+        {2, 5, 13, 17, 3, 2, 0, 1},  {1, 1, 1, 1, 1, 1, 0, 0},     {4, 6, 3, 10, 1, 1, 0, 0},
+        {5, 4, 4, 33, 4, 4, 2, 1},   {2, 9, 17, 19, 2, 3, 0, 0},  {3, 6, 10, 1, 3, 3, 1, 1},
     };
     enum { NB = 3 };
     static float xin[NB * 32 * 28 * 28], w[48 * 32 * 25], b[48], y[NB * 48 * 28 * 28], y1[48 * 28 * 28];
