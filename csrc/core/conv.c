@@ -586,6 +586,7 @@ typedef struct {
     const float *inp;
     const tl_conv_geom *g;
     int set; /* backward: overwrite instead of adding */
+    const tl_pool_gate *gate; /* backward: the activation before the pool, or NULL */
 } pool_job;
 
 /* 2x2 windows, stride 2, W even, W <= MP_BUF: the maxima of the horizontal
@@ -672,7 +673,7 @@ static void maxpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
 static int64_t plane_grain(const tl_conv_geom *g) { return grain_of((int64_t)g->H * g->W); }
 
 void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g) {
-    pool_job j = {out, argmax, inp, g, 0};
+    pool_job j = {out, argmax, inp, g, 0, NULL};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_planes, &j);
 }
 
@@ -683,8 +684,15 @@ void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, 
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
-static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, const int32_t *restrict am, int OH,
-                                 int OW) {
+/* The gradient a pooled output passes back: dy, or through the activation gate->act before the pool,
+ * y > 0 ? dy : alpha dy with y the pooled output (the activation's output at the winner), as its own
+ * backward (tl_leaky_relu_backward) would compute it there */
+static inline float gated(float dy, const float *y, int64_t k, float alpha) {
+    return y && !(y[k] > 0.0f) ? alpha * dy : dy;
+}
+
+static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, const int32_t *restrict am,
+                                 const float *restrict y, float alpha, int OH, int OW) {
     const int W = 2 * OW;
     for (int oh = 0; oh < OH; oh++) {
         float *restrict top = dx + (int64_t)2 * oh * W, *restrict bot = top + W;
@@ -699,6 +707,12 @@ static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, c
             v4i k;
             memcpy(&v, d + ow, sizeof v);
             memcpy(&k, a + ow, sizeof k);
+            if (y) { /* v = y > 0 ? v : alpha v (a NaN in y takes alpha v) */
+                v4f yv;
+                memcpy(&yv, y + (int64_t)oh * OW + ow, sizeof yv);
+                const v4i pos = yv > (v4f){0.0f, 0.0f, 0.0f, 0.0f};
+                v = (v4f)(((v4i)v & pos) | ((v4i)(alpha * v) & ~pos));
+            }
             const v4i r = k - ((v4i){0, 2, 4, 6} + (t0 + 2 * ow));
             const v4i iv = (v4i)v;
             const v4f tl = (v4f)(iv & (r == 0)), tr = (v4f)(iv & (r == 1));
@@ -714,7 +728,7 @@ static void maxpool_back_2x2_set(float *restrict dx, const float *restrict dy, c
         }
         for (; ow < OW; ow++) {
             const int32_t k = a[ow], t = t0 + 2 * ow, b = b0 + 2 * ow;
-            const float v = d[ow];
+            const float v = gated(d[ow], y, (int64_t)oh * OW + ow, alpha);
             top[2 * ow] = k == t ? v : 0.0f;
             top[2 * ow + 1] = k == t + 1 ? v : 0.0f;
             bot[2 * ow] = k == b ? v : 0.0f;
@@ -732,18 +746,20 @@ static void maxpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
         float *dx = j->out + pl * in_pl;
         const float *dy = j->inp + pl * out_pl;
         const int32_t *am = j->argmax + pl * out_pl;
+        const float *y = j->gate ? j->gate->y + pl * out_pl : NULL;
+        const float alpha = j->gate ? j->gate->alpha : 0.0f;
         if (j->set && tiles) {
-            maxpool_back_2x2_set(dx, dy, am, g->OH, g->OW);
+            maxpool_back_2x2_set(dx, dy, am, y, alpha, g->OH, g->OW);
             continue;
         }
         if (j->set) memset(dx, 0, sizeof(float) * (size_t)in_pl);
-        for (int64_t k = 0; k < out_pl; k++) dx[am[k]] += dy[k];
+        for (int64_t k = 0; k < out_pl; k++) dx[am[k]] += gated(dy[k], y, k, alpha);
     }
 }
 
-void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, int B, const tl_conv_geom *g,
-                           int set) {
-    pool_job j = {dinp, (int32_t *)argmax, dout, g, set};
+void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, const tl_pool_gate *gate, int B,
+                           const tl_conv_geom *g, int set) {
+    pool_job j = {dinp, (int32_t *)argmax, dout, g, set, gate};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), maxpool_back_planes, &j);
 }
 
@@ -767,7 +783,7 @@ static void avgpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
 }
 
 void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g) {
-    pool_job j = {out, NULL, inp, g, 0};
+    pool_job j = {out, NULL, inp, g, 0, NULL};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), avgpool_planes, &j);
 }
 
@@ -790,7 +806,7 @@ static void avgpool_back_planes(void *ctx, int64_t pl0, int64_t pl1) {
 }
 
 void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g) {
-    pool_job j = {dinp, NULL, dout, g, 0};
+    pool_job j = {dinp, NULL, dout, g, 0, NULL};
     tl_parallel_for((int64_t)B * g->C, plane_grain(g), avgpool_back_planes, &j);
 }
 

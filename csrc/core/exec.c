@@ -74,7 +74,7 @@ static void run_backward(tl_net *net, int B) {
         tl_node *n = &net->nodes[i];
         if (tl_ops[n->op].info.is_loss) {
             if (n->n_in && net->nodes[n->in[0]].needs_grad) tl_ops[n->op].backward(net, n, B);
-        } else if (n->needs_grad && n->op != TL_OP_INPUT) {
+        } else if (n->needs_grad && n->op != TL_OP_INPUT && !n->bwd_fused) {
             tl_ops[n->op].backward(net, n, B);
         }
     }

@@ -4,6 +4,7 @@
 #define TL_INTERNAL_H
 
 #include "tl.h"
+#include "conv.h"
 
 typedef struct tl_node {
     int op;
@@ -42,6 +43,10 @@ typedef struct tl_node {
     int act_done;
     int out_elided;
     int keep_out;                 /* the caller reads this output (tl_net_keep_output): never elided */
+    /* planned: a maxpool2d's backward also does the backward of the relu / leaky_relu node pool_gate
+     * (-1: none) it reads, which then has no backward (bwd_fused) nor gradient of its own (plan.c) */
+    int pool_gate;
+    int bwd_fused;
 } tl_node;
 
 typedef struct tl_param {
@@ -123,6 +128,8 @@ tl_status tl_check_labels(tl_net *net, int k, const int32_t *y, int64_t n, const
 tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const int *shape, int ndim,
                            int fan_in, int fan_out, int init);
 static inline tl_node *tl_in(tl_net *net, const tl_node *node, int k) { return &net->nodes[node->in[k]]; }
+/* the geometry of a conv2d or pooling node (ops.c) */
+void tl_node_geom(tl_net *net, const tl_node *node, tl_conv_geom *g);
 static inline float *tl_pval(tl_net *net, const tl_node *node, int k) {
     return net->arena[TL_ARENA_VALUE] + net->params[node->param[k]].offset;
 }

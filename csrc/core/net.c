@@ -486,7 +486,9 @@ void tl_net_set_input_grad(tl_net *net, int node, int wanted) {
 
 const float *tl_node_output(const tl_net *net, int node) { return net->nodes[node].out; }
 void tl_net_keep_output(tl_net *net, int node, int keep) { net->nodes[node].keep_out = keep != 0; }
-const float *tl_node_grad(const tl_net *net, int node) { return net->nodes[node].dout; }
+const float *tl_node_grad(const tl_net *net, int node) {
+    return net->nodes[node].bwd_fused ? NULL : net->nodes[node].dout;
+}
 
 int tl_net_n_losses(const tl_net *net) { return net->n_nodes - net->n_regular; }
 int tl_net_finalized(const tl_net *net) { return net->finalized; }

@@ -299,7 +299,7 @@ static void shape3_str(char *buf, size_t n, const tl_node *x) {
 }
 
 /* Geometry of a conv (is_conv) or pooling node from its input and attributes. */
-static void node_geom(tl_net *net, const tl_node *node, tl_conv_geom *g) {
+void tl_node_geom(tl_net *net, const tl_node *node, tl_conv_geom *g) {
     const tl_node *x = tl_in(net, node, 0);
     const int *a = node->iattr;
     g->C = x->shape[0], g->H = x->shape[1], g->W = x->shape[2];
@@ -323,7 +323,7 @@ static tl_status infer_window(tl_net *net, tl_node *node) {
         return tl_set_error(net, TL_ERR_SHAPE, "%s '%s': expected an input of shape (C, H, W), got '%s' of shape %s "
                             "(rank %d)", op, node->name, x->name, xs, x->ndim);
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     if (g.KH <= 0 || g.KW <= 0)
         return tl_set_error(net, TL_ERR_VALUE, "%s '%s': kernel must be positive, got %dx%d", op, node->name, g.KH, g.KW);
     if (g.SH <= 0 || g.SW <= 0)
@@ -348,7 +348,7 @@ static tl_status infer_conv2d(tl_net *net, tl_node *node, const int *shape, int 
     tl_status st = infer_window(net, node);
     if (st) return st;
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     int wshape[4] = {g.OC, g.C, g.KH, g.KW};
     st = tl_declare_param(net, node, "w", wshape, 4, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_HE);
     if (st == TL_OK && node->iattr[CONV_USE_BIAS])
@@ -357,18 +357,18 @@ static tl_status infer_conv2d(tl_net *net, tl_node *node, const int *shape, int 
 }
 static int64_t aux_conv2d(const tl_net *net, const tl_node *node) {
     tl_conv_geom g;
-    node_geom((tl_net *)net, node, &g);
+    tl_node_geom((tl_net *)net, node, &g);
     return tl_conv2d_scratch(&g);
 }
 static int64_t aux_once_conv2d(const tl_net *net, const tl_node *node) {
     tl_conv_geom g;
-    node_geom((tl_net *)net, node, &g);
+    tl_node_geom((tl_net *)net, node, &g);
     return tl_conv2d_scratch_once(&g);
 }
 static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     const tl_node *act = node->act_into >= 0 ? &net->nodes[node->act_into] : NULL;
     const tl_conv_act a = {act ? act->owned_out : NULL, act ? leaky_alpha(act) : 0.0f};
     tl_conv2d_forward(node->out_elided ? NULL : node->owned_out, &a, node->aux, tl_in(net, node, 0)->out,
@@ -376,7 +376,7 @@ static void fwd_conv2d(tl_net *net, tl_node *node, int B, int train) {
 }
 static void bwd_conv2d(tl_net *net, tl_node *node, int B) {
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     tl_conv2d_backward(tl_in(net, node, 0)->dout, tl_pgrad(net, node, 0),
                        node->n_param > 1 ? tl_pgrad(net, node, 1) : NULL, node->aux, node->dout,
                        tl_in(net, node, 0)->out, tl_pval(net, node, 0), B, &g, node->assign_in & 1,
@@ -390,24 +390,32 @@ static tl_status infer_pool(tl_net *net, tl_node *node, const int *shape, int nd
 static void fwd_maxpool(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     tl_maxpool2d_forward(node->owned_out, (int32_t *)node->aux, tl_in(net, node, 0)->out, B, &g);
 }
+/* With pool_gate (plan.c), the backward of the relu / leaky_relu before the pool too: into that
+ * activation's input gradient, which it alone overwrites. */
 static void bwd_maxpool(tl_net *net, tl_node *node, int B) {
     tl_conv_geom g;
-    node_geom(net, node, &g);
-    tl_maxpool2d_backward(tl_in(net, node, 0)->dout, node->dout, (const int32_t *)node->aux, B, &g,
+    tl_node_geom(net, node, &g);
+    if (node->pool_gate >= 0) {
+        const tl_node *act = &net->nodes[node->pool_gate];
+        const tl_pool_gate gate = {node->out, leaky_alpha(act)};
+        tl_maxpool2d_backward(tl_in(net, act, 0)->dout, node->dout, (const int32_t *)node->aux, &gate, B, &g, 1);
+        return;
+    }
+    tl_maxpool2d_backward(tl_in(net, node, 0)->dout, node->dout, (const int32_t *)node->aux, NULL, B, &g,
                           node->assign_in & 1);
 }
 static void fwd_avgpool(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     tl_avgpool2d_forward(node->owned_out, tl_in(net, node, 0)->out, B, &g);
 }
 static void bwd_avgpool(tl_net *net, tl_node *node, int B) {
     tl_conv_geom g;
-    node_geom(net, node, &g);
+    tl_node_geom(net, node, &g);
     tl_avgpool2d_backward(tl_in(net, node, 0)->dout, node->dout, B, &g);
 }
 

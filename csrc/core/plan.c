@@ -150,6 +150,32 @@ static tl_status plan_assign(tl_net *net) {
     return TL_OK;
 }
 
+/* Activations whose backward the max-pool after them does: a relu or
+ * leaky_relu whose gradient only a maxpool2d writes (it overwrites it:
+ * plan_assign) and which alone overwrites its input's gradient, the pool's
+ * windows not overlapping.  The pool's backward then passes each pooled
+ * gradient through the activation (y > 0 ? dy : alpha dy, y the pooled
+ * output, which is the activation's output at the winner) straight into the
+ * activation's input gradient: the bits of the two passes (every other
+ * element +0 either way, alpha >= 0), one pass over the conv-sized gradient
+ * instead of three.  Planned with the convolutions' activations, before
+ * every forward; the activation's gradient is then not computed
+ * (tl_node_grad gives NULL for it). */
+static void plan_pool_gates(tl_net *net) {
+    for (int i = 0; i < net->n_nodes; i++) net->nodes[i].pool_gate = -1, net->nodes[i].bwd_fused = 0;
+    for (int i = 0; i < net->n_nodes; i++) {
+        tl_node *p = &net->nodes[i];
+        if (p->op != TL_OP_MAXPOOL2D || p->n_in != 1 || !p->needs_grad || !(p->assign_in & 1)) continue;
+        tl_node *a = &net->nodes[p->in[0]];
+        if ((a->op != TL_OP_RELU && a->op != TL_OP_LEAKY_RELU) || a->n_in != 1 || !(a->assign_in & 1)) continue;
+        tl_conv_geom g;
+        tl_node_geom(net, p, &g);
+        if (g.SH < g.KH || g.SW < g.KW) continue; /* overlapping windows: a sum per element, in another order */
+        p->pool_gate = p->in[0];
+        a->bwd_fused = 1;
+    }
+}
+
 /* Activations fused into the convolution before them: the first relu or
  * leaky_relu reading a conv2d has its output written by the conv's forward,
  * from the registers (or the copy to NCHW) that hold the conv's output,
@@ -181,6 +207,7 @@ void tl_plan_fusion(tl_net *net) {
             if (c->out_elided && c->act_into != i) c->out_elided = 0;
         }
     }
+    plan_pool_gates(net);
 }
 
 tl_status tl_net_plan(tl_net *net, int B) {

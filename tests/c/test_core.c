@@ -8,6 +8,7 @@
  * kernel of the direct convolution emulated (-DTL_DIRECT_EMU512).  Exit status: number of failed checks (0 = all passed). */
 #include "conv.h"
 #include "conv_direct.h"
+#include "kernels.h"
 #include "tl.h"
 #include "threadpool.h"
 
@@ -783,6 +784,76 @@ static void test_conv_fused_activation(void) {
     tl_net_free(net);
 }
 
+/* The backward of a relu or leaky_relu done by the max-pool after it
+ * (plan.c, plan_pool_gates): on 2x2 windows (the vectorized path, with an
+ * odd number of windows a row) and 3x3 windows of stride 3 (the generic
+ * path, elements in no window), the conv's gradient has the bits of the
+ * pool's backward followed by the activation's own, NaN and negative zeros
+ * included; the activation has no gradient of its own.  Overlapping
+ * windows (3x3, stride 2) keep the two passes. */
+static void test_pool_gate(void) {
+    tl_net *net;
+    CHECK(tl_net_create(&net, 13) == TL_OK, "create");
+    int x, c[3], a[3], p[3], l[3], shape[3] = {3, 8, 10};
+    tl_attrs ca = {5, {"filters", "kh", "kw", "ph", "pw"}, {6, 3, 3, 1, 1}};
+    tl_attrs la = {1, {"alpha"}, {0.2}};
+    static const int win[3][2] = {{2, 2}, {3, 3}, {3, 2}}; /* window, stride */
+    tl_attrs pa[3];
+    for (int k = 0; k < 3; k++)
+        pa[k] = (tl_attrs){4, {"kh", "kw", "sh", "sw"}, {win[k][0], win[k][0], win[k][1], win[k][1]}};
+    const float alpha[3] = {0.0f, 0.2f, 0.0f};
+    OK(tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 3, &x));
+    for (int k = 0; k < 3; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%d", k);
+        OK(tl_net_add(net, TL_OP_CONV2D, &x, 1, name, &ca, NULL, 0, &c[k]));
+        snprintf(name, sizeof name, "a%d", k);
+        OK(tl_net_add(net, k == 1 ? TL_OP_LEAKY_RELU : TL_OP_RELU, &c[k], 1, name, k == 1 ? &la : NULL, NULL, 0,
+                      &a[k]));
+        snprintf(name, sizeof name, "p%d", k);
+        OK(tl_net_add(net, TL_OP_MAXPOOL2D, &a[k], 1, name, &pa[k], NULL, 0, &p[k]));
+    }
+    OK(tl_net_finalize(net));
+    enum { NB = 4, IN = 3 * 8 * 10, CONV = 6 * 8 * 10 };
+    static float xin[NB * IN], tgt[3][NB * CONV], pooled[NB * CONV], dact[NB * CONV], want[NB * CONV];
+    static int32_t am[NB * CONV];
+    uint64_t s = 9;
+    for (int i = 0; i < NB * IN; i++) xin[i] = frand(&s);
+    xin[IN + 33] = NAN;
+    for (int k = 0; k < 3; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "l%d", k);
+        OK(tl_net_add_loss(net, TL_OP_MSE, p[k], name, 1.0f, NULL, &l[k]));
+        for (int i = 0; i < NB * CONV; i++) tgt[k][i] = frand(&s);
+        tl_net_set_target(net, l[k], tgt[k]);
+    }
+    tl_net_set_input(net, x, xin);
+    double loss[3]; /* one a loss */
+    OK(tl_net_forward_backward(net, NB, 0, loss, NULL));
+    int nan = 0, negzero = 0;
+    for (int k = 0; k < 3; k++) {
+        const int K = win[k][0], S = win[k][1];
+        const tl_conv_geom g = {6, 8, 10, 6, (8 - K) / S + 1, (10 - K) / S + 1, K, K, S, S, 0, 0};
+        const int64_t n = (int64_t)NB * CONV;
+        /* the two passes, from the pool's gradient and the activation's output */
+        tl_maxpool2d_forward(pooled, am, tl_node_output(net, a[k]), NB, &g);
+        tl_maxpool2d_backward(dact, tl_node_grad(net, p[k]), am, NULL, NB, &g, 1);
+        tl_leaky_relu_backward(want, dact, tl_node_output(net, a[k]), alpha[k], n, 1);
+        const float *got = tl_node_grad(net, c[k]);
+        int bad = 0;
+        for (int64_t i = 0; i < n; i++) {
+            bad += memcmp(&want[i], &got[i], sizeof want[i]) != 0;
+            nan += want[i] != want[i];
+            negzero += want[i] == 0.0f && signbit(want[i]);
+        }
+        CHECK(bad == 0, "pool %d: %d of %lld gradients differ from the two passes'", k, bad, (long long)n);
+        CHECK((tl_node_grad(net, a[k]) == NULL) == (k < 2), "pool %d: activation gradient %s", k,
+              k < 2 ? "kept though fused" : "missing");
+    }
+    CHECK(nan > 0 && negzero > 0, "no NaN (%d) or negative zero (%d) went through", nan, negzero);
+    tl_net_free(net);
+}
+
 /* A batch of several conv chunks (conv.c: chunks side by side on the pool,
  * the weight gradient summed per group of chunks) at stride 1 (the direct
  * convolution of conv_direct.c where the CPU has AVX2): the output equals
@@ -879,6 +950,7 @@ int main(void) {
     test_conv_against_loops(); /* again, with the pool's threads running */
     test_conv_chunks_and_threads();
     test_conv_direct_shapes();
+    test_pool_gate();
     test_conv_fused_activation();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
