@@ -42,6 +42,7 @@ def test_quick_report(quick):
     assert len(claims) == 7
     for c in claims:
         assert set(c) == {"statement", "paper", "ours", "holds"} and isinstance(c["holds"], bool)
+        assert c["paper"], f"claim without its source: {c['statement']}"
     # the goal's verdict follows the numbers
     assert claims[0]["holds"] == (g.mean() >= dann.GOAL)
     pad = dann.values(rows, "dann", "proxy_a_distance")
