@@ -684,9 +684,9 @@ void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, 
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 
-/* The gradient a pooled output passes back: dy, or through the activation gate->act before the pool,
- * y > 0 ? dy : alpha dy with y the pooled output (the activation's output at the winner), as its own
- * backward (tl_leaky_relu_backward) would compute it there */
+/* The gradient a pooled output passes back: dy, or, with y (the pool's gate), through the activation
+ * before the pool: y > 0 ? dy : alpha dy, y the pooled output (the activation's output at the winner),
+ * as the activation's own backward (tl_leaky_relu_backward) computes it there */
 static inline float gated(float dy, const float *y, int64_t k, float alpha) {
     return y && !(y[k] > 0.0f) ? alpha * dy : dy;
 }

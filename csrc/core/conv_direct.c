@@ -68,7 +68,7 @@
 #endif
 #define HAVE_DIRECT (HAVE_AVX2 || HAVE_512)
 
-#define OCB_MAX 16 /* output channels a tile: 8 (AVX2) or 16 (AVX-512) */
+#define OCB_MAX 16  /* output channels a tile: AVX2_OCB (AVX2) or 16 (AVX-512) */
 #define LANES 8    /* outputs of a row a tile */
 #define AVX2_OCB 4  /* output channels of an AVX2 tile */
 #define AVX2_RUNS 3 /* runs of LANES outputs of an AVX2 tile */
@@ -133,20 +133,20 @@ typedef struct {
 #endif
 
 #if HAVE_AVX2
-/* One AVX2 tile: M runs of outputs (run i: up to 8 consecutive outputs of one row, at yo[i] in each
- * channel's plane, reading the input from xo[i] on; nw[i] of them, masked below 8; whole: all 8)
- * times N output channels, y[oc0 + o][yo[i] + l] for o < no, l < nw[i].  Its M x N accumulators
+/* One AVX2 tile: M runs of outputs (run i: up to 8 consecutive outputs of one row, at yoff[i] in each
+ * channel's plane, reading the input from xoff[i] on; nw[i] of them, masked below 8; whole: all 8)
+ * times N output channels, y[oc0 + o][yoff[i] + l] for o < no, l < nw[i].  Its M x N accumulators
  * (12 of the 16 registers) leave the FMAs' latency slack to hide and load M + N floats a term for
  * M x N FMAs.  x points at input (c = 0) of the (padded) example, planes of Hp x Wp. */
 __attribute__((always_inline, target("avx2,fma"))) static inline void tile_avx2(
     const int M, const int N, const int WHOLE, float *restrict y, float *restrict r, float alpha, int64_t P,
     const float *restrict x, int64_t plane, int Wp, const float *restrict wk, const float *restrict bias, int no,
-    const int *xo, const int *yo, const int *nw, const tl_conv_geom *g) {
-    __m256 acc[3][4];
-    __m256i mask[3];
-    const float *xp[3];
+    const int *xoff, const int *yoff, const int *nw, const tl_conv_geom *g) {
+    __m256 acc[AVX2_RUNS][AVX2_OCB]; /* [M][N] used */
+    __m256i mask[AVX2_RUNS];
+    const float *xp[AVX2_RUNS];
     _Pragma("GCC unroll 4") for (int i = 0; i < M; i++) {
-        xp[i] = x + xo[i];
+        xp[i] = x + xoff[i];
         _Pragma("GCC unroll 4") for (int o = 0; o < N; o++) acc[i][o] = _mm256_setzero_ps();
         if (!WHOLE) {
             int32_t m[LANES];
@@ -159,7 +159,7 @@ __attribute__((always_inline, target("avx2,fma"))) static inline void tile_avx2(
         for (int kh = 0; kh < KH; kh++) {
             const int64_t at = c * plane + (int64_t)kh * Wp;
             for (int kw = 0; kw < KW; kw++, wk += N) {
-                __m256 xv[3];
+                __m256 xv[AVX2_RUNS];
                 _Pragma("GCC unroll 4") for (int i = 0; i < M; i++) xv[i] =
                     WHOLE ? _mm256_loadu_ps(xp[i] + at + kw) : _mm256_maskload_ps(xp[i] + at + kw, mask[i]);
                 _Pragma("GCC unroll 4") for (int o = 0; o < N; o++) {
@@ -177,21 +177,21 @@ __attribute__((always_inline, target("avx2,fma"))) static inline void tile_avx2(
             /* v > 0 ? v : alpha v, as tl_leaky_relu_forward (a NaN takes alpha v) */
             const __m256 f = r ? _mm256_blendv_ps(_mm256_mul_ps(va, v), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ)) : v;
             if (WHOLE) {
-                if (y) _mm256_storeu_ps(y + o * P + yo[i], v);
-                if (r) _mm256_storeu_ps(r + o * P + yo[i], f);
+                if (y) _mm256_storeu_ps(y + o * P + yoff[i], v);
+                if (r) _mm256_storeu_ps(r + o * P + yoff[i], f);
             } else {
-                if (y) _mm256_maskstore_ps(y + o * P + yo[i], mask[i], v);
-                if (r) _mm256_maskstore_ps(r + o * P + yo[i], mask[i], f);
+                if (y) _mm256_maskstore_ps(y + o * P + yoff[i], mask[i], v);
+                if (r) _mm256_maskstore_ps(r + o * P + yoff[i], mask[i], f);
             }
         }
 }
 
-#define TILE_AVX2(M, W)                                                                                               \
-    __attribute__((noinline, target("avx2,fma"))) static void tile_##M##_##W(                                         \
-        float *restrict y, float *restrict r, float alpha, int64_t P, const float *restrict x, int64_t plane, int Wp,  \
-        const float *restrict wk, const float *restrict bias, int no, const int *xo, const int *yo, const int *nw,    \
-        const tl_conv_geom *g) {                                                                                      \
-        tile_avx2(M, AVX2_OCB, W, y, r, alpha, P, x, plane, Wp, wk, bias, no, xo, yo, nw, g);                         \
+#define TILE_AVX2(M, W)                                                                                          \
+    __attribute__((noinline, target("avx2,fma"))) static void tile_##M##_##W(                                    \
+        float *restrict y, float *restrict r, float alpha, int64_t P, const float *restrict x, int64_t plane,    \
+        int Wp, const float *restrict wk, const float *restrict bias, int no, const int *xoff, const int *yoff, \
+        const int *nw, const tl_conv_geom *g) {                                                                  \
+        tile_avx2(M, AVX2_OCB, W, y, r, alpha, P, x, plane, Wp, wk, bias, no, xoff, yoff, nw, g);                \
     }
 TILE_AVX2(1, 0)
 TILE_AVX2(2, 0)
@@ -314,13 +314,13 @@ static void direct_examples(void *ctx, int64_t b0, int64_t b1) {
             const int rpr = (OW + LANES - 1) / LANES, nrun = OH * rpr;
             for (int s0 = 0; s0 < nrun; s0 += AVX2_RUNS) {
                 const int m = nrun - s0 < AVX2_RUNS ? nrun - s0 : AVX2_RUNS;
-                int xo[AVX2_RUNS], yo_[AVX2_RUNS], nw[AVX2_RUNS], whole = 1;
+                int xoff[AVX2_RUNS], yoff[AVX2_RUNS], nw[AVX2_RUNS], whole = 1;
                 for (int i = 0; i < m; i++) {
                     const int oh = (s0 + i) / rpr, ow = (s0 + i) % rpr * LANES;
-                    xo[i] = oh * Wp + ow, yo_[i] = oh * OW + ow, nw[i] = OW - ow < LANES ? OW - ow : LANES;
+                    xoff[i] = oh * Wp + ow, yoff[i] = oh * OW + ow, nw[i] = OW - ow < LANES ? OW - ow : LANES;
                     whole &= nw[i] == LANES;
                 }
-                tiles_avx2[whole][m](yo, ro, j->alpha, P, x, plane, Wp, wk, bias, no, xo, yo_, nw, g);
+                tiles_avx2[whole][m](yo, ro, j->alpha, P, x, plane, Wp, wk, bias, no, xoff, yoff, nw, g);
             }
 #endif
         }
