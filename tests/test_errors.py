@@ -121,6 +121,40 @@ def test_non_finite_inputs(model, value, word):
         assert np.array_equal(v, before[k])
 
 
+def test_non_finite_rows_found_in_parts_name_the_first():
+    # rows of 784 floats: the core checks and gathers them in parts on its pool;
+    # the message names the first bad row (in row order for the up-front check,
+    # in batch order for a shuffled batch), whichever part finds which
+    inp = tl.Input((784,), name="x")
+    m = tl.Model(inp, L.Dense(3, name="d")(inp), seed=0)
+    m.compile(tl.optim.SGD(0.1), loss="softmax_ce")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2000, 784)).astype(np.float32)
+    y = rng.integers(0, 3, 2000).astype(np.int32)
+    x[1700, 5], x[1500, 700] = np.nan, np.inf
+    before = m.state_dict()
+    with pytest.raises(ValueError, match=r"input 'x': example 1500 holds NaN or infinity; inputs must be finite$"):
+        m.fit(x, y, batch_size=256, verbose=False)
+    perm = rng.permutation(2000)
+    perm = np.concatenate([[1700], perm[(perm != 1700) & (perm != 1500)][:198], [1500], perm[:0]])
+    perm = np.concatenate([perm, np.setdiff1d(np.arange(2000), perm)])
+    with pytest.raises(ValueError, match=r"input 'x': example 1700 holds NaN or infinity; inputs must be finite$"):
+        m._net.train_batches([x], [y], 256, np.full(8, 0.1, np.float32), perm)
+    x[1700, 5] = 0.0
+    with pytest.raises(ValueError, match=r"example 1500 holds NaN or infinity; inputs must be finite$"):
+        m._net.train_batches([x], [y], 256, np.full(8, 0.1, np.float32), perm)
+    for k, v in m.params.items():
+        assert np.array_equal(v, before[k])
+    x[1500, 700] = 1.0
+    # lr 0: each step's loss and correct count are those of the rows gathered for it
+    res = m._net.train_batches([x], [y], 256, np.full(8, 0.0, np.float32), perm)
+    for s in (0, 7):
+        rows = perm[256 * s: 256 * (s + 1)]
+        ev = m.evaluate(x[rows], y[rows])
+        assert res["correct"][s, 0] == round(ev["d_acc"] * len(rows))
+        assert res["count"][s, 0] == len(rows) and res["loss"][s, 0] == pytest.approx(ev["d"], rel=1e-5)
+
+
 def test_huge_finite_inputs_are_accepted(model):
     # the sum of these finite values overflows float32: fit's fast finiteness
     # check must fall back to the exact one rather than refuse the data

@@ -7,9 +7,15 @@
  * every class label in range, every index a row.  tl_net_train_batches checks
  * the index and the labels of all its rows before the first step, and the
  * inputs of each batch as it gathers them (while they are in cache), before
- * the batch's step. */
+ * the batch's step.  Both passes over rows run in parts on the core's pool
+ * (rows_on_pool).  784-256-256-10 MLP, SGD momentum, two threads, steps of
+ * fit alternating a serial and a pooled gather in one process, 40 pairs
+ * (median step ratio, quartiles): batch 256 0.957 (0.939-0.973), batch 64
+ * 0.984 (0.967-1.012). */
 #include "internal.h"
+#include "threadpool.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +64,50 @@ static int row_finite(const float *x, int64_t n) {
     return !bad;
 }
 
+/* Rows start .. start + n - 1 of an array (through index when given: rows
+ * index[start + i]) of rb bytes each, copied to dst (when not NULL) and, when
+ * `floats` > 0, checked finite (the copy, while it is in cache), in parts on
+ * the core's pool: a batch's gather is a pass over scattered rows that one
+ * thread would otherwise make while the other waits for the step's first
+ * GEMM.  Returns the lowest i whose row is not finite, or n; the parts
+ * above a bad row may stop early, since the caller then runs no step. */
+typedef struct {
+    char *dst;
+    const char *src;
+    const int64_t *index;
+    int64_t start, floats;
+    size_t rb;
+    _Atomic int64_t first_bad;
+} rows_job;
+
+static void rows_range(void *ctx, int64_t lo, int64_t hi) {
+    rows_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) {
+        int64_t r = j->index ? j->index[j->start + i] : j->start + i;
+        const char *row = j->src + (size_t)r * j->rb;
+        if (j->dst) {
+            memcpy(j->dst + (size_t)i * j->rb, row, j->rb);
+            row = j->dst + (size_t)i * j->rb;
+        }
+        if (j->floats > 0 && !row_finite((const float *)row, j->floats)) {
+            int64_t cur = atomic_load_explicit(&j->first_bad, memory_order_relaxed);
+            while (i < cur && !atomic_compare_exchange_weak_explicit(&j->first_bad, &cur, i, memory_order_relaxed,
+                                                                     memory_order_relaxed)) {
+            }
+            return;
+        }
+    }
+}
+
+static int64_t rows_on_pool(char *dst, const char *src, const int64_t *index, int64_t start, int64_t n, size_t rb,
+                            int64_t floats) {
+    rows_job j = {dst, src, index, start, floats, rb, n};
+    int64_t row_floats = (int64_t)(rb / sizeof(float)) > 0 ? (int64_t)(rb / sizeof(float)) : 1;
+    int64_t grain = TL_GRAIN_FLOATS / row_floats > 0 ? TL_GRAIN_FLOATS / row_floats : 1;
+    tl_parallel_for(n, grain, rows_range, &j);
+    return atomic_load_explicit(&j.first_bad, memory_order_relaxed);
+}
+
 static tl_status check_rows(tl_net *net, const tl_data *d, const int64_t *index, int64_t n) {
     if (n < 0 || d->rows < 0) return tl_set_error(net, TL_ERR_VALUE, "negative row count");
     if (index)
@@ -95,10 +145,9 @@ tl_status tl_net_check_data(tl_net *net, const tl_data *d, const int64_t *index,
     if (n_in && !d->inputs) return tl_set_error(net, TL_ERR_VALUE, "no input arrays for the %d inputs", n_in);
     for (int k = 0; k < n_in; k++) {
         const tl_node *x = &net->nodes[input_node(net, k)];
-        for (int64_t i = 0; i < n; i++) {
-            int64_t r = index ? index[i] : i;
-            if (!row_finite(d->inputs[k] + r * x->size, x->size)) return nonfinite(net, x, r, 0);
-        }
+        int64_t bad = rows_on_pool(NULL, (const char *)d->inputs[k], index, 0, n, sizeof(float) * (size_t)x->size,
+                                   x->size);
+        if (bad < n) return nonfinite(net, x, index ? index[bad] : bad, 0);
     }
     return check_labels_of(net, d, index, n);
 }
@@ -147,18 +196,15 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
         for (int k = 0; k < nb; k++) {
             size_t rb = rbytes[k];
             const char *src = k < n_in ? (const char *)d->inputs[k] : (const char *)d->targets[k - n_in];
-            const char *rows = src + (size_t)start * rb;
-            if (index) {
-                for (int64_t i = 0; i < B; i++) memcpy(stage[k] + (size_t)i * rb, src + (size_t)index[start + i] * rb, rb);
-                rows = stage[k];
-            }
-            if (k < n_in) {
-                const tl_node *x = &net->nodes[in_node[k]];
-                for (int64_t i = 0; i < B; i++)
-                    if (!row_finite((const float *)rows + i * x->size, x->size)) {
-                        st = nonfinite(net, x, index ? index[start + i] : start + i, s);
-                        goto out;
-                    }
+            const char *rows = index ? stage[k] : src + (size_t)start * rb;
+            const tl_node *x = k < n_in ? &net->nodes[in_node[k]] : NULL;
+            int64_t bad = B;
+            if (index || x) bad = rows_on_pool(index ? stage[k] : NULL, src, index, start, B, rb, x ? x->size : 0);
+            if (x) {
+                if (bad < B) {
+                    st = nonfinite(net, x, index ? index[start + bad] : start + bad, s);
+                    goto out;
+                }
                 tl_net_set_input(net, in_node[k], (const float *)rows);
             } else {
                 tl_net_set_target(net, net->n_regular + k - n_in, rows);
