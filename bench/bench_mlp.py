@@ -27,7 +27,11 @@ neither is the input gradient of the first layer, which none of the three
 computes.  The peak is ``tlearn._core.sgemm_probe`` (cblas_sgemm of the
 OpenBLAS tlearn links, its default two threads) on 2048^3, and on the GEMM
 shapes of the step, before and after the training runs (the higher is kept:
-other load only lowers it).
+other load only lowers it).  Since that probe catches a quiet moment while an
+epoch's median does not, the step's GEMM shapes are also timed as a
+pseudo-framework, ``gemm-shapes`` (an epoch's worth of each shape, back to
+back), in the same rotation as the frameworks: ``%inter`` is its median
+epoch over a framework's median epoch, two figures taken under the same load.
 
 Results go to bench/results/mlp.json.
 """
@@ -167,6 +171,26 @@ class NumpyLoop:
         return self.net.evaluate(self.x, self.y)
 
 
+class GemmShapes:
+    """Not a trainer: an epoch's worth of the step's GEMM shapes (each shape run
+    steps-per-epoch times back to back through ``tlearn._core.sgemm_probe``),
+    timed in the same rotation as the frameworks, so that the fraction of the
+    shape peak compares two medians taken under the same load."""
+
+    name = "gemm-shapes"
+
+    def __init__(self, sizes, x, y, bs):
+        self.shapes = step_shapes(sizes, bs) if bs in (64, 256) else []
+        self.steps = -(-len(x) // bs)
+
+    def epoch(self):
+        for M, N, K in self.shapes:
+            _core.sgemm_probe(M, N, K, self.steps)
+
+    def evaluate(self):
+        return float("nan"), float("nan")
+
+
 # ---------------------------------------------------------------- peak
 def sgemm_gflops(M, N, K, min_time=0.2, tries=3):
     one = _core.sgemm_probe(M, N, K, 1)
@@ -207,6 +231,7 @@ def run_case(label, sizes, x, y, bs, reps, frameworks):
     P = sum(i * o for i, o in zip(sizes[:-1], sizes[1:]))
     flops_epoch = 6.0 * len(x) * P
     trainers = [cls(sizes, x, y, bs) for cls in frameworks]
+    trainers = [t for t in trainers if not isinstance(t, GemmShapes) or t.shapes]
     times = {t.name: [] for t in trainers}
     for t in trainers:  # warm-up epoch (plans buffers, spins up thread pools)
         t.epoch()
@@ -243,7 +268,7 @@ def main():
     reps = 2 if args.quick else args.reps
     if torch is not None:
         torch.set_num_threads(2)
-    frameworks = [TlearnFit, TlearnCore] + ([TorchLoop] if torch is not None else []) + [NumpyLoop]
+    frameworks = [TlearnFit, TlearnCore] + ([TorchLoop] if torch is not None else []) + [NumpyLoop, GemmShapes]
 
     big = [784, 256, 256, 10]
     tiny = [64, 32, 10]
@@ -275,18 +300,23 @@ def main():
     print(f"sgemm peak, 2 threads: {peak:.1f} GFLOP/s (2048^3); batch-256 step shapes {peak256:.1f}; "
           f"batch-64 step shapes {peak64:.1f}")
     hdr = f"{'case':<10} {'framework':<12} {'s/epoch':>8} {'min':>7} {'GFLOP/s':>8} {'%peak':>6} {'%shape':>6} " \
-          f"{'loss':>7} {'acc':>6}"
+          f"{'%inter':>6} {'loss':>7} {'acc':>6}"
     print(hdr)
     print("-" * len(hdr))
     for c, r in results.items():
         shp = peak256 if r["batch"] == 256 else peak64 if r["batch"] == 64 else None
+        gs = r["frameworks"].get("gemm-shapes")
         for name, f in r["frameworks"].items():
             f["fraction_of_peak"] = f["gflops"] / peak
             if shp:
                 f["fraction_of_shape_peak"] = f["gflops"] / shp
+            if gs:
+                f["fraction_of_interleaved_shapes"] = gs["seconds_per_epoch"] / f["seconds_per_epoch"]
+                f["fraction_of_interleaved_shapes_min"] = gs["min_seconds"] / f["min_seconds"]
             print(f"{c:<10} {name:<12} {f['seconds_per_epoch']:>8.3f} {f['min_seconds']:>7.3f} {f['gflops']:>8.1f} "
                   f"{100 * f['fraction_of_peak']:>5.1f}% "
                   + (f"{100 * f['fraction_of_shape_peak']:>5.1f}%" if shp else f"{'':>6}")
+                  + (f" {100 * f['fraction_of_interleaved_shapes']:>5.1f}%" if gs else f"{'':>7}")
                   + f" {f['train_loss']:>7.4f} {f['train_acc']:>6.3f}")
         ratios = "  ".join(f"{k} = {r[k]:.3f}" for k in ("tlearn/pytorch", "tlearn/numpy", "tlearn/pytorch (min)",
                                                          "tlearn/numpy (min)") if k in r)
@@ -308,8 +338,12 @@ def main():
     if "mlp-b256" in R:
         v = R["mlp-b256"]["tlearn/numpy"]
         target("batch 256: tlearn <= NumPy", v <= 1.0, v)
-        v = R["mlp-b256"]["frameworks"]["tlearn"]["fraction_of_shape_peak"]
-        target("batch 256: tlearn >= 95% of the step's GEMM-shape peak", v >= 0.95, v)
+        tf = R["mlp-b256"]["frameworks"]["tlearn"]
+        v = tf["fraction_of_shape_peak"]
+        target("batch 256: tlearn >= 95% of the step's GEMM-shape peak (quiet probe, higher of two)", v >= 0.95, v)
+        if "fraction_of_interleaved_shapes" in tf:
+            v = tf["fraction_of_interleaved_shapes"]
+            target("batch 256: tlearn >= 95% of the step's GEMM shapes timed in the rotation (medians)", v >= 0.95, v)
     print()
     for t in targets:
         print(f"  [{'met' if t['met'] else 'NOT met'}] {t['target']}: {t['value']:.3f}")
