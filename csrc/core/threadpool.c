@@ -107,12 +107,21 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* The CPUs this process may run on, read once (sched_getaffinity is a system
+ * call, and tl_parallel_for asks on every loop: 1-2 us a step of a small
+ * MLP) and again in a forked child, whose affinity may differ. */
+static atomic_int pool_cpus;
+
 static int cpus_available(void) {
+    int n = atomic_load_explicit(&pool_cpus, memory_order_relaxed);
+    if (n) return n;
     cpu_set_t set;
-    int n = 1;
+    n = 1;
     if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
     if (n < 1) n = 1;
-    return n > TL_POOL_MAX ? TL_POOL_MAX : n;
+    n = n > TL_POOL_MAX ? TL_POOL_MAX : n;
+    atomic_store_explicit(&pool_cpus, n, memory_order_relaxed);
+    return n;
 }
 
 static void atfork_child(void) {
@@ -123,6 +132,7 @@ static void atfork_child(void) {
     pool_cv = c;
     pool_workers = 0;
     pool_sleepers = 0;
+    atomic_store(&pool_cpus, 0);
     atomic_store(&pool_done, 0);
     atomic_store(&pool_busy, 0);
 }
@@ -164,9 +174,13 @@ int tl_set_num_threads(int n) {
 void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx) {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
-    int threads = tl_num_threads();
     int64_t most = n / grain;
-    if (threads < 2 || most < 2) {
+    if (most < 2) { /* too small to share: not even the thread count is asked */
+        fn(ctx, 0, n);
+        return;
+    }
+    int threads = tl_num_threads();
+    if (threads < 2) {
         fn(ctx, 0, n);
         return;
     }

@@ -29,8 +29,9 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
 #define TL_GRAIN_FLOATS 16384
 
 /* Threads used by tl_parallel_for (1 = serial).  The default is the number of
- * CPUs this process may run on, at most TL_POOL_MAX.  Setting it joins no
- * thread: extra threads stay asleep; it returns the value in effect. */
+ * CPUs this process may run on (read at first use, and again after fork), at
+ * most TL_POOL_MAX.  Setting it joins no thread: extra threads stay asleep; it
+ * returns the value in effect. */
 #define TL_POOL_MAX TL_MAX_THREADS
 int tl_set_num_threads(int n);
 int tl_num_threads(void);
