@@ -48,12 +48,6 @@
 /* per example: colT (P, K), yT or dyT (P, OC), the NHWC input or dx (C*H*W) */
 int64_t tl_conv2d_scratch(const tl_conv_geom *g) { return (K_OF(g) + g->OC) * P_OF(g) + IN_OF(g); }
 
-/* Items per part of a parallel loop whose items are `floats` floats each
- * (the pool's grain rule, TL_GRAIN_FLOATS floats a part). */
-static int64_t grain_of(int64_t floats) {
-    return floats >= TL_GRAIN_FLOATS ? 1 : TL_GRAIN_FLOATS / (floats > 0 ? floats : 1);
-}
-
 typedef struct {
     float *dst;
     const float *src;
@@ -135,7 +129,7 @@ static void im2col_rows(void *ctx, int64_t k0, int64_t k1) {
 
 static void im2col(float *col, const float *x, int B, const tl_conv_geom *g) {
     conv_job j = {.dst = col, .src = x, .B = B, .g = g};
-    tl_parallel_for(K_OF(g), grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
+    tl_parallel_for(K_OF(g), tl_grain_of((int64_t)B * P_OF(g)), im2col_rows, &j);
 }
 
 /* (B, C, HW) -> (B, HW, C), examples [b0, b1) */
@@ -364,11 +358,11 @@ static void lower_chunk(const conv_scratch *s, const float *inp, int B, const tl
         const float *xh = inp;
         if (g->C > 1) {
             conv_job t = {.dst = s->xh, .src = inp, .B = B, .g = g};
-            tl_parallel_for(B, grain_of(IN_OF(g)), to_nhwc, &t);
+            tl_parallel_for(B, tl_grain_of(IN_OF(g)), to_nhwc, &t);
             xh = s->xh;
         }
         conv_job r = {.dst = s->col, .src = xh, .B = B, .g = g};
-        tl_parallel_for((int64_t)B * P_OF(g), grain_of(K_OF(g)), im2row_rows, &r);
+        tl_parallel_for((int64_t)B * P_OF(g), tl_grain_of(K_OF(g)), im2row_rows, &r);
     } else {
         im2col(s->col, inp, B, g);
     }
@@ -387,7 +381,7 @@ static void conv_forward_chunk(float *out, tl_conv_act act, float *scratch, cons
         tl_gemm(par, CblasNoTrans, CblasNoTrans, g->OC, (int)BP, (int)K, 1.0f, wr, (int)K, s.col, (int)BP, 0.0f, s.yt,
                 (int)BP);
     conv_job y = {.dst = out, .src = s.yt, .b = b, .B = B, .g = g, .act = act};
-    tl_parallel_for(B, grain_of(g->OC * P), ych_to_nchw, &y);
+    tl_parallel_for(B, tl_grain_of(g->OC * P), ych_to_nchw, &y);
 }
 
 /* wbeta: 0 overwrites dW (the first chunk of a single writer), 1 adds; set_dx: dx is overwritten;
@@ -416,7 +410,7 @@ static void conv_backward_chunk(float *dinp, float *dwr, float *db, float *scrat
         tl_parallel_for(B, 1, row2im_examples, &r);
         if (nhwc) {
             conv_job t = {.dst = dinp, .src = s.xh, .B = B, .g = g, .set = set_dx};
-            tl_parallel_for(B, grain_of(IN_OF(g)), add_from_nhwc, &t);
+            tl_parallel_for(B, tl_grain_of(IN_OF(g)), add_from_nhwc, &t);
         }
     } else {
         tl_gemm(par, CblasTrans, CblasNoTrans, (int)K, (int)BP, g->OC, 1.0f, wr, (int)K, s.yt, (int)BP,
@@ -670,7 +664,7 @@ static void maxpool_planes(void *ctx, int64_t pl0, int64_t pl1) {
     }
 }
 
-static int64_t plane_grain(const tl_conv_geom *g) { return grain_of((int64_t)g->H * g->W); }
+static int64_t plane_grain(const tl_conv_geom *g) { return tl_grain_of((int64_t)g->H * g->W); }
 
 void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g) {
     pool_job j = {out, argmax, inp, g, 0, NULL};

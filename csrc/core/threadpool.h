@@ -28,6 +28,11 @@ void tl_parallel_for(int64_t n, int64_t grain, tl_range_fn fn, void *ctx);
  * items of f floats each passes a grain of TL_GRAIN_FLOATS / f items). */
 #define TL_GRAIN_FLOATS 16384
 
+/* Items per part of a loop whose items are `floats` floats each (the rule above). */
+static inline int64_t tl_grain_of(int64_t floats) {
+    return floats >= TL_GRAIN_FLOATS ? 1 : TL_GRAIN_FLOATS / (floats > 0 ? floats : 1);
+}
+
 /* Threads used by tl_parallel_for (1 = serial).  The default is the number of
  * CPUs this process may run on (read at first use, and again after fork), at
  * most TL_POOL_MAX.  Setting it joins no thread: extra threads stay asleep; it

@@ -66,7 +66,7 @@ static int row_finite(const float *x, int64_t n) {
 
 /* Rows start .. start + n - 1 of an array (through index when given: rows
  * index[start + i]) of rb bytes each, copied to dst (when not NULL) and, when
- * `floats` > 0, checked finite (the copy, while it is in cache), in parts on
+ * `check` is set, checked finite (the copy, while it is in cache), in parts on
  * the core's pool: a batch's gather is a pass over scattered rows that one
  * thread would otherwise make while the other waits for the step's first
  * GEMM.  Returns the lowest i whose row is not finite, or n; the parts
@@ -75,8 +75,9 @@ typedef struct {
     char *dst;
     const char *src;
     const int64_t *index;
-    int64_t start, floats;
+    int64_t start;
     size_t rb;
+    int check;
     _Atomic int64_t first_bad;
 } rows_job;
 
@@ -89,7 +90,7 @@ static void rows_range(void *ctx, int64_t lo, int64_t hi) {
             memcpy(j->dst + (size_t)i * j->rb, row, j->rb);
             row = j->dst + (size_t)i * j->rb;
         }
-        if (j->floats > 0 && !row_finite((const float *)row, j->floats)) {
+        if (j->check && !row_finite((const float *)row, (int64_t)(j->rb / sizeof(float)))) {
             int64_t cur = atomic_load_explicit(&j->first_bad, memory_order_relaxed);
             while (i < cur && !atomic_compare_exchange_weak_explicit(&j->first_bad, &cur, i, memory_order_relaxed,
                                                                      memory_order_relaxed)) {
@@ -100,11 +101,9 @@ static void rows_range(void *ctx, int64_t lo, int64_t hi) {
 }
 
 static int64_t rows_on_pool(char *dst, const char *src, const int64_t *index, int64_t start, int64_t n, size_t rb,
-                            int64_t floats) {
-    rows_job j = {dst, src, index, start, floats, rb, n};
-    int64_t row_floats = (int64_t)(rb / sizeof(float)) > 0 ? (int64_t)(rb / sizeof(float)) : 1;
-    int64_t grain = TL_GRAIN_FLOATS / row_floats > 0 ? TL_GRAIN_FLOATS / row_floats : 1;
-    tl_parallel_for(n, grain, rows_range, &j);
+                            int check) {
+    rows_job j = {dst, src, index, start, rb, check, n};
+    tl_parallel_for(n, tl_grain_of((int64_t)(rb / sizeof(float))), rows_range, &j);
     return atomic_load_explicit(&j.first_bad, memory_order_relaxed);
 }
 
@@ -145,8 +144,7 @@ tl_status tl_net_check_data(tl_net *net, const tl_data *d, const int64_t *index,
     if (n_in && !d->inputs) return tl_set_error(net, TL_ERR_VALUE, "no input arrays for the %d inputs", n_in);
     for (int k = 0; k < n_in; k++) {
         const tl_node *x = &net->nodes[input_node(net, k)];
-        int64_t bad = rows_on_pool(NULL, (const char *)d->inputs[k], index, 0, n, sizeof(float) * (size_t)x->size,
-                                   x->size);
+        int64_t bad = rows_on_pool(NULL, (const char *)d->inputs[k], index, 0, n, sizeof(float) * (size_t)x->size, 1);
         if (bad < n) return nonfinite(net, x, index ? index[bad] : bad, 0);
     }
     return check_labels_of(net, d, index, n);
@@ -199,7 +197,7 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
             const char *rows = index ? stage[k] : src + (size_t)start * rb;
             const tl_node *x = k < n_in ? &net->nodes[in_node[k]] : NULL;
             int64_t bad = B;
-            if (index || x) bad = rows_on_pool(index ? stage[k] : NULL, src, index, start, B, rb, x ? x->size : 0);
+            if (index || x) bad = rows_on_pool(index ? stage[k] : NULL, src, index, start, B, rb, x != NULL);
             if (x) {
                 if (bad < B) {
                     st = nonfinite(net, x, index ? index[start + bad] : start + bad, s);
