@@ -20,6 +20,9 @@ def mean_std(values: Sequence[float]) -> Dict[str, float]:
 
 
 def fmt(ms: Dict[str, float], digits: int = 3) -> str:
+    """``mean ± std``; ``mean (one seed)`` when there is no spread to show."""
+    if ms.get("n") == 1:
+        return f"{ms['mean']:.{digits}f} (one seed)"
     return f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}"
 
 

@@ -9,6 +9,7 @@ A section is a module of declarations and measurement (see CONTRIBUTING.md,
     def units(s): ...                      # [Unit(name, args), ...] for ONE seed
     def measure(data, unit, seed, s): ...  # [(method, setting, metric, value), ...]
     CLAIMS = [Claim(...), ...]             # or def claims(s): ...
+    ABOUT = {...}                          # optional: more for the report's data dict
     def figures(results, s): ...           # optional: {name: draw(plt)}
     def tables(results, s): ...            # optional: {name: (rows, note)}
     def derive(results, s): ...            # optional: more rows from all the runs
@@ -322,10 +323,20 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
         a = res.values(c.a)
         b = res.values(c.b) if isinstance(c.b, Sel) else np.full_like(a, float(c.b))
         d = a - b
-        bt = f"{c.b}: {fmt(mean_std(b))}" if isinstance(c.b, Sel) else f"{float(c.b):g}"
-        ours = f"{c.a}: {fmt(mean_std(a))} vs {bt}"
+        ours = f"{c.a}: {fmt(mean_std(a))}"
+        if isinstance(c.b, Sel):
+            ours += f" vs {c.b}: {fmt(mean_std(b))}"
+        elif float(c.b) != 0.0:
+            ours += f" vs {float(c.b):g}"
     v, summary = verdict(d, c.threshold)
-    diff = f"difference {summary['mean']:+.3f} ± {summary['std']:.3f} (se {summary['se']:.3f}, {summary['n']} seeds)"
+    if summary["n"] > 1:
+        diff = f"{summary['mean']:+.3f} ± {summary['std']:.3f} (se {summary['se']:.3f}, {summary['n']} seeds)"
+    else:
+        diff = f"{summary['mean']:+.3f} (one seed)"
+    if c.paired is not None or isinstance(c.b, Sel) or float(c.b) != 0.0:
+        diff = "difference " + diff
+    else:
+        diff = "per seed " + diff
     text = c.describe(res, s) if c.describe is not None else ours
     ours = f"{text}; {diff}" if text else diff
     out = {"key": c.key, "statement": c.statement, "paper": c.paper, "ours": ours, "threshold": float(c.threshold),
@@ -389,10 +400,16 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
                 prog(f"seed {i} {u.name} ({len(rows)} values; {sec:.1f} s); {head}", rows[0][3] if rows else None)
     finally:
         _SHARED.pop(modname, None)
+    seen: Dict[tuple, str] = {}
     for i in seed_idx:  # the table in a fixed order: seed, then unit as declared
         for u in the_units:
             rows, keep, nts, _ = done[(i, u.name)]
             for method, setting, metric, value in rows:
+                k = (method, setting, metric, i)
+                if k in seen:
+                    raise ValueError(f"{name}: units {seen[k]!r} and {u.name!r} both measured {metric!r} of "
+                                     f"method {method!r}, setting {setting!r}, seed {i}")
+                seen[k] = u.name
                 res.add(method, setting, i, metric, value)
             if keep is not None:
                 res.keep[(i, u.name)] = keep
@@ -400,6 +417,7 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
     if callable(getattr(mod, "derive", None)):
         for method, setting, i, metric, value in mod.derive(res, s):
             res.add(method, setting, i, metric, value)
+    desc.update(getattr(mod, "ABOUT", {}))
     desc.update({k: v for k, v in s.items() if k not in ("seeds",) and _jsonable(v)})
     desc["workers"] = w
     report = Report(name, mod.TITLE, desc, seed_idx, scale == "quick", started=started)
