@@ -268,3 +268,16 @@ def test_grid_search_with_the_table_routed_to_fit(fashion):
 def test_per_class_accuracy_averages_over_classes():
     y = np.array([0, 0, 0, 0, 1])
     assert per_class_accuracy(y, np.array([0, 0, 0, 0, 0])) == pytest.approx(0.5)
+
+
+def test_readme_zero_shot_example_runs():
+    import os
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    text = open(readme, encoding="utf-8").read()
+    code = text[text.index("## Zero-shot learning"):].split("```python", 1)[1].split("```", 1)[0]
+    ns = {}
+    exec(compile(code, readme, "exec"), ns)
+    dap, x, y, seen = ns["dap"], ns["x"], ns["y"], ns["seen"]
+    assert dap.classes_.tolist() == list(range(7))
+    assert set(np.unique(dap.predict(x[~seen]))) <= {7, 8, 9}
+    assert 0.0 <= dap.score(x[~seen], y[~seen]) <= 1.0
