@@ -346,7 +346,8 @@ class DAP(ZeroShot):
     prior_clip : float in (0, 0.5)
         Keeps attribute priors away from 0 and 1 (an attribute no seen class
         has would otherwise give unseen classes with it an infinite score).
-    epochs, batch_size, lr, weight_decay : Adam training.
+        [1] states no clamp; 0.1 is tlearn's choice.
+    epochs, batch_size, lr, weight_decay : Adam training (lr 1e-3: Kingma & Ba's default).
     predict_on : {"table", "unseen", "seen"}
     calibration : float
         Subtracted from the seen classes' scores (calibrated stacking).
