@@ -3,18 +3,20 @@
 
 Fashion-MNIST's ten classes are split at random (per seed) into a source
 task A of five classes and a target task B of the five others.  A source
-network (784-128-64 MLP + head) learns A; the target network learns B from
-k labelled examples per class, k in {1, 5, 10, 50}, by: training from
-scratch, fine-tuning all layers, fine-tuning the new head only, L2-SP, EWC
-(Fisher on source data) and output consistency (LwF, the source head kept).
-Every method trains for the same number of SGD steps.  The source head is
-kept in every transferred model, so the table of retention measures how
-much of task A each method keeps.
+convnet (conv 8 - pool - conv 16 - pool - dense 64 - head) learns A; the
+target network learns B from k labelled examples per class, k in
+{1, 5, 10, 50}, by: training from scratch, fine-tuning all layers,
+fine-tuning the new head only, L2-SP, EWC (Fisher on source data) and output
+consistency (LwF, the source head kept).  Every method trains for the same
+number of SGD steps.  The k examples are drawn ``draws`` times per seed; a
+seed's value is the mean over its draws (the per-draw values are in
+``report.json``).  The source head is kept in every transferred model, so
+the table of retention measures how much of task A each method keeps.
 
-Seeds: seed number ``i`` uses ``i`` itself for its class split, source
-network, few-shot draw and recipes (the numbers of the replay before the
-shared machinery); one unit of work per k retrains the seed's source network
-(the same network for every k).
+Seeds: seed number ``i`` uses ``i`` for its class split, source network and
+recipes; draw ``d`` at k uses ``Seed.derive("draw d")`` of the unit ``k``.
+One unit of work per k retrains the seed's source network (the same network
+for every k).
 """
 from __future__ import annotations
 
@@ -28,22 +30,27 @@ from ._section import Claim, Sel, Unit
 
 TITLE = "Fine-tuning, few-shot learning and conservative training"
 SCALES = {
-    "quick": {"seeds": 2, "ks": (1, 10), "source_epochs": 2, "target_steps": 40, "per_class_train": 600,
+    # CI and the notebook: <= 60 s
+    "quick": {"seeds": 2, "draws": 2, "ks": (1, 10), "source_epochs": 2, "target_steps": 40, "per_class_train": 600,
               "per_class_test": 200},
-    "full": {"seeds": 5, "ks": (1, 5, 10, 50), "source_epochs": 3, "target_steps": 60, "per_class_train": 1200,
-             "per_class_test": 200},
+    # the default: <= 5 minutes on 2 cores
+    "full": {"seeds": 5, "draws": 4, "ks": (1, 5, 10, 50), "source_epochs": 3, "target_steps": 60,
+             "per_class_train": 1200, "per_class_test": 200},
+    # as close to the papers' protocols as 2 cores allow in <= 30 minutes: the full Fashion-MNIST, more
+    # source epochs, target steps and draws
+    "paper": {"seeds": 5, "draws": 8, "ks": (1, 5, 10, 50), "source_epochs": 10, "target_steps": 200,
+              "per_class_train": None, "per_class_test": None},
 }
-HIDDEN = (128, 64)
+GOAL = 0.10   # the gain over scratch at the smallest k this replay aims at (the lecture gives no number)
 METHODS = ("scratch", "fine-tune all", "fine-tune head only", "L2-SP", "EWC", "output consistency (LwF)")
 TRANSFERRED = METHODS[1:]
-ABOUT = {"source_classes": 5, "target_classes": 5, "network": f"784-{'-'.join(map(str, HIDDEN))}-5 MLP"}
+ABOUT = {"source_classes": 5, "target_classes": 5, "network": "conv8-conv16-dense64-head convnet"}
 
 
 def features(x):
-    h = L.Flatten(name="flat")(x)
-    for i, u in enumerate(HIDDEN, 1):
-        h = L.ReLU(name=f"relu{i}")(L.Dense(u, name=f"fc{i}")(h))
-    return h
+    h = L.MaxPool2d(2, name="pool1")(L.ReLU(name="relu1")(L.Conv2d(8, 3, padding=1, name="conv1")(x)))
+    h = L.MaxPool2d(2, name="pool2")(L.ReLU(name="relu2")(L.Conv2d(16, 3, padding=1, name="conv2")(h)))
+    return L.ReLU(name="relu3")(L.Dense(64, name="fc3")(L.Flatten(name="flat")(h)))
 
 
 def _methods(src, fisher):
@@ -79,20 +86,43 @@ def measure(data, unit, seed, s):
     if k == s["ks"][0]:
         rows.append(("source network", "", "source_acc", src.score(xat, yat)))
     fisher = estimate_fisher(src, xa[:500], ya[:500])
-    xk, yk, _, _ = datasets.few_shot(xb, yb, k, seed=i)
-    for name, kw in _methods(src, fisher).items():
-        r = FineTune(features, n_classes=5, steps=s["target_steps"], batch_size=16, seed=i, **kw).fit(xk, yk)
-        rows.append((name, unit.name, "target_acc", r.score(xbt, ybt)))
-        if kw["source"] is not None:
-            rows.append((name, unit.name, "source_acc", r.score_source(xat, yat)))
+    acc = {}
+    for d in range(s["draws"]):
+        xk, yk, _, _ = datasets.few_shot(xb, yb, k, seed=seed.derive(f"draw {d}"))
+        for name, kw in _methods(src, fisher).items():
+            r = FineTune(features, n_classes=5, steps=s["target_steps"], batch_size=16, seed=i, **kw).fit(xk, yk)
+            a = r.score(xbt, ybt)
+            rows.append((name, unit.name, f"target_acc draw {d}", a))
+            acc.setdefault((name, "target_acc"), []).append(a)
+            if kw["source"] is not None:
+                acc.setdefault((name, "source_acc"), []).append(r.score_source(xat, yat))
+    for (name, metric), v in acc.items():
+        rows.append((name, unit.name, metric, float(np.mean(v))))
     return rows
+
+
+GAIN = "fine-tune all minus scratch"
+
+
+def derive(res, s):
+    """The per-seed gain of fine-tuning over scratch at every k (metric ``gain``)."""
+    out = []
+    for k in s["ks"]:
+        g = res.values("fine-tune all", f"k={k}", "target_acc") - res.values("scratch", f"k={k}", "target_acc")
+        out += [(GAIN, f"k={k}", i, "gain", float(x)) for i, x in zip(res.seeds, g)]
+    return out
 
 
 def tables(res, s):
     src = res.values("source network", "", "source_acc")
     return {
+        "gain of fine-tuning over scratch": (res.by_setting("gain", [GAIN]),
+                                             "Fine-tuning all layers minus training from scratch, target test "
+                                             "accuracy (fraction), per seed (mean over its draws), mean ± std over "
+                                             f"seeds; the goal at k = {s['ks'][0]}: {GOAL:+.2f}."),
         "target accuracy": (res.by_setting("target_acc", METHODS),
-                            "Test accuracy on the five target classes (fraction), k labelled examples per class."),
+                            "Test accuracy on the five target classes (fraction), k labelled examples per class "
+                            f"(per seed the mean over {s['draws']} draws)."),
         "source accuracy retained": (res.by_setting("source_acc", TRANSFERRED),
                                      "Accuracy on the source test set (fraction) through the kept source head; the "
                                      f"source network itself: {fmt(mean_std(src))}."),
@@ -123,12 +153,18 @@ _CONSERVATIVE = {
 def claims(s):
     ks = s["ks"]
     k1, kl = f"k={ks[0]}", f"k={ks[-1]}"
+    def goal(res, s):
+        g = res.values(GAIN, k1, "gain").mean()
+        return (f"gain {g:+.3f}; goal {GOAL:+.2f}: {'reached' if g >= GOAL else 'not reached'} "
+                "(mean over seeds)")
+
     out = [Claim("finetune_vs_scratch_k1",
                  f"With {ks[0]} labelled example(s) per class, fine-tuning a source network beats training from "
-                 "scratch by at least 10 points", "lecture (no number at this scale)",
-                 a=Sel("fine-tune all", k1, "target_acc"), b=Sel("scratch", k1, "target_acc"), threshold=0.10,
-                 why_not="one few-shot draw per seed and a small MLP source: the difference varies more from seed "
-                         "to seed than the 10 points asked")]
+                 f"scratch (goal: by {100 * GOAL:.0f} points)", "lecture (no number)",
+                 a=Sel("fine-tune all", k1, "target_acc"), b=Sel("scratch", k1, "target_acc"), describe=goal,
+                 why_not="a small convnet's random filters serve a few target images about as well as the "
+                         "source's (as random filters did for Jarrett et al. 2009 and Saxe et al. 2011): from the "
+                         "same few steps both starts reach about the same accuracy")]
     for m, (key, paper) in _CONSERVATIVE.items():
         out.append(Claim(key, f"At k = {ks[0]}, {m} beats plain fine-tuning", paper,
                          a=Sel(m, k1, "target_acc"), b=Sel("fine-tune all", k1, "target_acc"),
@@ -138,7 +174,7 @@ def claims(s):
                      f"The gain of fine-tuning over scratch shrinks as target data grows (k = {ks[-1]} vs "
                      f"k = {ks[0]}; per seed: gain at k = {ks[0]} minus gain at k = {ks[-1]})", "lecture",
                      paired=_gain_shrinks(s),
-                     why_not="with one few-shot draw per seed the gain at small k is noisy"))
+                     why_not="the gain at small k varies from draw to draw more than it shrinks"))
     for m, (key, paper) in _RETAIN.items():
         out.append(Claim(key, f"{m} retains more of the source task than plain fine-tuning (k = {ks[-1]})", paper,
                          a=Sel(m, kl, "source_acc"), b=Sel("fine-tune all", kl, "source_acc"),
@@ -151,14 +187,14 @@ def figures(res, s):
 
 
 def _plot(plt, res, ks):
-    for name in METHODS:
+    for j, name in enumerate(METHODS):
         v = [res.values(name, f"k={k}", "target_acc") for k in ks]
-        plt.errorbar(ks, [x.mean() for x in v], yerr=[x.std(ddof=1) if len(x) > 1 else 0.0 for x in v],
-                     marker="o", capsize=3, label=name)
+        plt.errorbar([k * 1.03 ** (j - 2.5) for k in ks], [x.mean() for x in v],
+                     yerr=[x.std(ddof=1) if len(x) > 1 else 0.0 for x in v], marker="o", capsize=3, label=name)
     plt.xscale("log")
     plt.xticks(list(ks), [str(k) for k in ks])
     plt.minorticks_off()
     plt.xlabel("labelled target examples per class (k, log scale)")
     plt.ylabel("target test accuracy (fraction)")
-    plt.title("Fashion-MNIST: 5 source classes -> 5 target classes")
-    plt.legend(fontsize=8)
+    plt.title("Fashion-MNIST: 5 source classes -> 5 target classes;\nmean ± std over seeds", fontsize=9)
+    plt.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
