@@ -8,13 +8,15 @@ masks, update) is a single C function with the GIL released.
 """
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core, _ops, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
-    state as _state, torchnames as _torchnames
+    state as _state, torchnames as _torchnames, weights as _weights
 from .callbacks import History
 from .graph import named, topo
 
@@ -281,21 +283,40 @@ class Model:
     def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
         """Copy arrays into the parameters of the same name, checking shapes.
 
+        ``weights`` is a dict, or the name of a weights file
+        (:meth:`save_weights`'s ``.npz``) or of a model file (``.tlm``).
         Names are tlearn's (``"fc1.w"``) or PyTorch's (``"fc1.weight"``,
         ``.bias``, ``.running_mean``, ``.running_var``; ``num_batches_tracked``
         is ignored), so a ``torch.nn.Module.state_dict()`` whose module names
         are the layer names loads as it is (torch tensors are accepted).
         With ``strict``, every parameter must be given and no unknown name may
-        appear.  Returns the (tlearn) names loaded.
+        appear.  With ``strict=False`` parameters may be left out; names that
+        match no parameter are warned about (with how to map a
+        ``torch.nn.Sequential``'s positions ``'0.weight'`` onto layer names),
+        and a dict none of whose names matches is refused.  Returns the
+        (tlearn) names loaded.
         """
+        if isinstance(weights, (str, os.PathLike)):
+            weights = _weights.read(weights)
         if not isinstance(weights, dict):
-            raise TypeError(f"weights: expected a dict name -> array, got {type(weights).__name__}")
+            raise TypeError(f"weights: expected a dict name -> array or a file name, got {type(weights).__name__}")
         params = self.params
+        given = list(weights)
         weights, origin, unknown, notes = _torchnames.translate(weights, params, self._layers)
         missing = [k for k in params if k not in weights]
+        hint = "".join("; " + n for n in notes)
+        if unknown:
+            hint += _weights.positional_hint(unknown, {l: LayerHandle(self, self._layers[l]).param_names
+                                                      for l in self._layers})
         if strict and (unknown or missing):
-            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}"
-                           + "".join("; " + n for n in notes))
+            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}" + hint)
+        if given and not weights and unknown:
+            raise KeyError(f"load_weights(strict=False): none of the {len(given)} names matches a parameter of "
+                           f"model '{self.name}' (given {given[:6]}{' ...' if len(given) > 6 else ''}; "
+                           f"parameters {list(params)[:6]}{' ...' if len(params) > 6 else ''}){hint}")
+        if unknown:
+            warnings.warn(f"load_weights(strict=False): loaded {len(weights)} of {len(given)} names; these match "
+                          f"no parameter and were not loaded: {unknown}{hint}", UserWarning, stacklevel=2)
         arrays = {}
         for k, v in weights.items():
             what = f"parameter {k!r}" + (f" (from {origin[k]!r})" if k in origin else "")
@@ -310,6 +331,41 @@ class Model:
         for k, a in arrays.items():
             params[k][...] = a
         return list(arrays)
+
+    # Keras's verbs for weights
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of the parameters (BatchNorm's running statistics included) as
+        a list, in the order of :attr:`params`; Keras's verb.  The layouts are
+        tlearn's (PyTorch's): a Dense weight is (units, in_features), where
+        Keras's kernel is (in_features, units)."""
+        return [v.copy() for v in self.params.values()]
+
+    def set_weights(self, weights: Sequence) -> None:
+        """Set every parameter from a list in the order of :meth:`get_weights`
+        (shapes checked; nothing is written unless all fit)."""
+        if isinstance(weights, (dict, str, bytes)) or not hasattr(weights, "__len__"):
+            raise TypeError(f"set_weights: expected a list of arrays (as get_weights returns), got "
+                            f"{type(weights).__name__}; a dict by name goes to load_weights")
+        names = list(self.params)
+        if len(weights) != len(names):
+            raise ValueError(f"set_weights: expected {len(names)} arrays ({', '.join(names)}), got {len(weights)}")
+        self.load_weights(dict(zip(names, (_torchnames.as_array(w) for w in weights))), strict=True)
+
+    def count_params(self) -> int:
+        """The number of parameters (trainable or not, buffers included), as Keras counts."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def save_weights(self, path) -> None:
+        """Write the weights alone (by tlearn's names) as NumPy's ``.npz``,
+        atomically; :meth:`load_weights` (or ``numpy.load``) reads it back.
+        :meth:`save` writes the whole model."""
+        _weights.check_weights_path(path)
+        _weights.write_npz(path, self.state_dict())
+
+    @property
+    def optimizer(self) -> Optional[_optim.Optimizer]:
+        """The optimizer given to :meth:`compile` (None before)."""
+        return self._optimizer
 
     def snapshot(self) -> None:
         """Record the current weights as the source that L2-SP/EWC pull toward."""
@@ -563,7 +619,12 @@ class Model:
         return Model._from_state(meta, arrays, optimizer=opt)
 
     def save(self, path) -> None:
-        """Save everything needed to continue training to ``path``, atomically."""
+        """Save everything needed to continue training to ``path``, atomically,
+        in tlearn's model file format (name it ``.tlm``; :func:`tlearn.load`
+        reads it).  A name whose extension promises another format (``.h5``,
+        ``.keras``, ``.pt``, ``.pth``, ``.onnx``, ``.npz``, ``.pkl``, ...) is
+        refused with what writes that format, rather than written in tlearn's."""
+        _weights.check_model_path(path)
         meta, arrays = self._get_state()
         io.write_atomic(path, io.dumps(meta, arrays))
 
