@@ -163,6 +163,8 @@ class Model:
         self._param_index = {net.param_info(p)["name"]: p for p in range(net.n_params)}
         self._losses: List[_LossSpec] = []
         self._optimizer: Optional[_optim.Optimizer] = None
+        self._metrics: Dict[str, str] = {}  # Keras's metric log name -> tlearn's ("accuracy" -> "head_acc")
+        self._metric_spec = None
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
         self.history: Dict[str, List[float]] = {}
@@ -412,8 +414,23 @@ class Model:
         fisher.fill_fisher(self, x, y, batch_size)
 
     # -------------------------------------------------------------- compile
-    def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None) -> None:
+    def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None,
+                metrics=None) -> None:
         """Attach losses and an optimizer.
+
+        ``optimizer`` is a :mod:`tlearn.optim` object or Keras's name
+        (``"sgd"``, ``"adam"``, ``"adamw"`` with Keras's default rates).
+        Keras's loss names work (``"sparse_categorical_crossentropy"``,
+        ``"categorical_crossentropy"`` with one-hot targets,
+        ``"binary_crossentropy"``, ``"mean_squared_error"``); like every
+        tlearn loss they take logits (Keras's ``from_logits=True``), so a
+        model whose output is a ``Softmax`` (or ``Sigmoid``) layer is refused
+        for them.  ``metrics=["accuracy"]`` (or ``"acc"``,
+        ``"sparse_categorical_accuracy"``, ``"categorical_accuracy"``,
+        ``"binary_accuracy"``) adds Keras's log names (``accuracy``,
+        ``val_accuracy``; ``<loss>_accuracy`` with several classification
+        losses) beside tlearn's ``<loss>_acc``, which every classification
+        loss reports anyway; a dict output -> list names the outputs.
 
         ``loss`` is a loss name (``"softmax_ce"``, ``"sigmoid_bce"``, ``"mse"``,
         ``"soft_ce"``) or a :class:`tlearn.losses.Loss` for a single-output
@@ -423,8 +440,7 @@ class Model:
         output has several, or by its ``name``; targets are passed by these
         names.  ``loss_weights`` maps loss (or output) names to weights.
         """
-        if not isinstance(optimizer, _optim.Optimizer):
-            raise TypeError(f"optimizer: expected a tlearn.optim optimizer, got {type(optimizer).__name__}")
+        optimizer = _optim.get(optimizer)
         if loss is None:
             raise ValueError("compile needs loss=...")
         if not isinstance(loss, dict):
@@ -443,6 +459,9 @@ class Model:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"loss names must be unique, got {names}")
+        for s in specs:
+            self._check_logits(s)
+        metric_keys = _metric_keys(metrics, specs, self.output_names)
         weights = dict(loss_weights or {})
         for k in weights:
             if k not in names and k not in self._output_alias:
@@ -462,6 +481,20 @@ class Model:
             self._losses = []
             raise
         self._optimizer = optimizer
+        self._metrics, self._metric_spec = metric_keys, metrics
+
+    def _check_logits(self, s: "_LossSpec") -> None:
+        """tlearn's losses take logits: refuse one on a Softmax / Sigmoid output (a softmax applied twice
+        trains badly without a word)."""
+        layer = self._layers[next(ln for ln, ns in self._uses.items() if self._output_alias[s.output] in ns)]
+        probs = {"softmax_ce": _layers.Softmax, "soft_ce": _layers.Softmax, "sigmoid_bce": _layers.Sigmoid}
+        cls = probs.get(s.loss.kind)
+        if cls is not None and isinstance(layer, cls):
+            raise ValueError(f"loss {s.name!r} ({type(s.loss).__name__}) takes logits (Keras's from_logits=True), "
+                             f"but output {s.output!r} is a {cls.__name__} layer: the {cls.__name__.lower()} "
+                             "would be applied twice. Build the model without the final "
+                             f"{cls.__name__} (predict then gives logits; a second output "
+                             f"{cls.__name__}()(logits) without a loss gives probabilities)")
 
     def _require_compiled(self) -> None:
         if not self._losses or self._optimizer is None:
@@ -482,7 +515,7 @@ class Model:
 
     def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
             validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
-            steps_per_epoch: Optional[int] = None) -> History:
+            steps_per_epoch: Optional[int] = None, validation_split: float = 0.0) -> History:
         """Train for ``epochs`` passes over ``(x, y)``, or over an iterable of batches.
 
         Parameters
@@ -509,8 +542,12 @@ class Model:
             last epoch stopped (an endless generator needs it); a list or
             another re-iterable starts again when it runs out.  Default: one
             pass over the iterable.
-        validation_data : (x_val, y_val), optional
+        validation_data : (x_val, y_val) or an iterable of (x, y) batches, optional
             Evaluated after each epoch; reported with a ``val_`` prefix.
+        validation_split : float
+            Arrays only: the fraction of the examples held out for
+            validation, taken from the END of the arrays before any shuffling
+            (as Keras does); not with ``validation_data``.
         verbose : 0, 1 or 2
             As Keras: 0 silent, 1 a tqdm progress bar (when tqdm is
             installed), 2 one line per epoch.  True is 1, False 0.
@@ -529,6 +566,13 @@ class Model:
             (weighted total), each loss by name, ``<name>_acc`` for
             classification losses, ``reg``, and the ``val_`` twins.
         """
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError("fit: give validation_data or validation_split, not both")
+            if _fitloop.is_batches(x, y):
+                raise ValueError("fit: validation_split takes the last examples of arrays; with an iterable of "
+                                 "batches pass validation_data (another iterable, or arrays)")
+            x, y, validation_data = feed.split_last(self, x, y, validation_split)
         if _fitloop.is_batches(x, y):
             if batch_size is not None or steps_per_call is not None:
                 raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's; "
@@ -547,9 +591,14 @@ class Model:
     def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
         """Outputs for ``x`` in evaluation mode (no dropout): an array for a
         single-output model, else a dict output name -> array.  ``outputs``
-        may also name any layer, for features of an inner layer."""
+        may also name any layer, for features of an inner layer.  ``x`` may
+        be an iterable of batches, as :meth:`fit` takes (a generator, a
+        DataLoader, a list of tuples): each item is ``x`` or ``(x, y)``
+        (``y`` ignored); the predictions are concatenated."""
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if _fitloop.is_batches(x, None):
+            return _fitloop.predict_batches(self, x, batch_size, outputs)
         names = list(outputs) if outputs is not None else self.output_names
         nodes = []
         for n in names:
@@ -573,10 +622,16 @@ class Model:
 
         adabn.reestimate_batchnorm(self, x, batch_size, layers)
 
-    def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
+    def evaluate(self, x, y=None, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for
-        classification losses, and ``loss``, the weighted total, in evaluation mode."""
+        classification losses, and ``loss``, the weighted total, in evaluation mode.
+        ``x`` may be an iterable of ``(x, y)`` batches, as :meth:`fit` takes
+        (then no ``y``): the means are over all of its examples."""
         self._require_compiled()
+        if _fitloop.is_batches(x, y):
+            return _fitloop.evaluate_batches(self, x, min(batch_size, _core.INT_MAX))
+        if y is None:
+            raise ValueError("evaluate: targets y are missing (or pass an iterable of (x, y) batches)")
         xs, ys, n = self._prepare(x, y)
         r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
         return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)
@@ -657,6 +712,40 @@ class Model:
     def __repr__(self):
         return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
                f"{sum(p.size for p in self.params.values())} parameters>"
+
+
+_ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+
+
+def _metric_keys(metrics, specs, outputs) -> Dict[str, str]:
+    """Keras's metric log names -> tlearn's ``<loss>_acc`` log names."""
+    if metrics is None:
+        return {}
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    by_output = metrics if isinstance(metrics, dict) else {o: list(metrics) for o in outputs}
+    if not isinstance(by_output, dict) or any(isinstance(v, str) or not hasattr(v, "__iter__")
+                                              for v in by_output.values()):
+        raise TypeError(f"metrics: expected a list of names or a dict output -> list, got {metrics!r}")
+    keys: Dict[str, str] = {}
+    cls_specs = [s for s in specs if s.loss.classification]
+    for out, ms in by_output.items():
+        if out not in outputs:
+            raise KeyError(f"metrics for unknown output {out!r}; outputs: {outputs}")
+        for m in ms:
+            if m not in _ACCURACY:
+                raise ValueError(f"metric {m!r}: tlearn reports each loss and, for classification losses, the "
+                                 f"accuracy; the metric names it takes are {list(_ACCURACY)}")
+            on = [s for s in cls_specs if s.output == out]
+            if not on and isinstance(metrics, dict):
+                raise ValueError(f"metric {m!r} on output {out!r}: no classification loss there (losses: "
+                                 f"{[(s.name, s.loss.kind) for s in specs]})")
+            for s in on:
+                keys[m if len(cls_specs) == 1 else f"{s.name}_{m}"] = s.name + "_acc"
+    if metrics and not keys:
+        raise ValueError(f"metrics {metrics!r}: accuracy needs a classification loss (softmax_ce, sigmoid_bce, "
+                         f"Keras's crossentropies); the losses are {[(s.name, s.loss.kind) for s in specs]}")
+    return keys
 
 
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
