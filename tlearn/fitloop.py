@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from . import links
 from .callbacks import History
 
 
@@ -65,6 +66,7 @@ class Loop:
     # ---------------------------------------------------------------- run
     def begin(self) -> History:
         m = self.model
+        links.pull(m)  # the weights of layers shared with other models, as they are now
         m.stop_training = False
         hist = m.history = History(m, {"epochs": self.epochs, "steps": self.steps, "verbose": self.verbose})
         for c in self.callbacks:
@@ -82,6 +84,7 @@ class Loop:
 
     def epoch_begin(self, epoch: int) -> "Sums":
         self._call("on_epoch_begin", epoch, {})
+        links.dirty(self.model)
         return Sums(self.nl)
 
     def batch_begin(self, batch: int) -> None:
@@ -107,6 +110,7 @@ class Loop:
     def epoch_end(self, epoch: int, acc, steps: int) -> bool:
         """Logs, validation, history and callbacks of an epoch; True when training should stop."""
         m = self.model
+        links.push(m)  # the epoch's steps reach the other models that share layers before anyone looks
         logs = epoch_logs(m, acc, steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data

@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from . import _core, _ops, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
-    state as _state, torchnames as _torchnames, weights as _weights
+    state as _state, torchnames as _torchnames, weights as _weights, links as _links
 from .callbacks import History
 from .graph import named, topo
 
@@ -61,12 +61,12 @@ class LayerHandle:
     @property
     def trainable(self) -> bool:
         names = self.param_names
-        return bool(names) and all(self._model._net.param_info(self._model._param_index[n])["trainable"] for n in names)
+        return bool(names) and all(self._model._param_trainable(n) for n in names)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         for n in self.param_names:
-            self._model._net.set_trainable(self._model._param_index[n], bool(value))
+            _links.set_trainable(self._model, n, value)
 
     def reset(self) -> None:
         """Re-initialise this layer's parameters (and their optimizer state)."""
@@ -169,6 +169,8 @@ class Model:
         self._rng = np.random.default_rng(self.seed)
         self.history: Dict[str, List[float]] = {}
         self.stop_training = False  # set by a callback to end fit after the current epoch
+        # a layer object is one set of weights in every model built from it (see tlearn.links)
+        _links.attach(self, list(self._layers.values()))
 
     @property
     def input_names(self) -> List[str]:
@@ -202,14 +204,56 @@ class Model:
         False`` freezes every layer (Keras's transfer idiom), ``True``
         unfreezes every layer; single layers are then set with
         ``model.layer(name).trainable``."""
-        return any(self._net.param_info(p)["trainable"] for p in self._param_index.values())
+        return any(self._param_trainable(n) for n in self._param_index)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"model.trainable: expected True or False, got {value!r}")
-        for p in self._param_index.values():
-            self._net.set_trainable(p, bool(value))
+        for n in self._param_index:
+            _links.set_trainable(self, n, value)
+
+    def _param_trainable(self, name: str) -> bool:
+        net, p = _links.where(self, name)
+        return net.param_info(p)["trainable"]
+
+    def __call__(self, *inputs):
+        """The model as a block of another: its layers applied to ``inputs``
+        (tensors, one per input, or a dict input name -> tensor), as Keras's
+        ``x = base(inputs)``.  Returns the output tensor (a list for several
+        outputs).  The layers are the same objects, so a model built from
+        the result shares their weights with this one: training it trains
+        them here too, and ``self.trainable = False`` freezes them there
+        (see :mod:`tlearn.links`)."""
+        from .graph import Tensor
+
+        names = self.input_names
+        if len(inputs) == 1 and isinstance(inputs[0], dict):
+            given = dict(inputs[0])
+            if sorted(given) != sorted(names):
+                raise KeyError(f"model '{self.name}' called on inputs {sorted(given)}; its inputs are {names}")
+        else:
+            if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+                inputs = tuple(inputs[0])
+            if len(inputs) != len(names):
+                raise ValueError(f"model '{self.name}' takes {len(names)} input tensor(s) ({names}), got {len(inputs)}")
+            given = dict(zip(names, inputs))
+        mapped = {}
+        for n, t in given.items():
+            if not isinstance(t, Tensor):
+                raise TypeError(f"model '{self.name}' is called on tlearn Tensors (a block of another model); got "
+                                f"{type(t).__name__} for input {n!r}: for arrays use model.predict(x)")
+            node = self._input_alias[n]
+            want = tuple(self._net.node(self._node[node])["shape"])
+            if t.shape != want:
+                raise ValueError(f"model '{self.name}': input {n!r} takes shape {want}, got a tensor of shape {t.shape}")
+            mapped[node] = t
+        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
+        for nm in self._node:  # topological order
+            if nm not in mapped:
+                mapped[nm] = self._layers[owner_of[nm]](*[mapped[p] for p in self._inputs_of[nm]])
+        outs = [mapped[self._output_alias[o]] for o in self.output_names]
+        return outs[0] if len(outs) == 1 else outs
 
     def _summary_text(self) -> str:
         lines = [f"Model '{self.name}'",
@@ -228,7 +272,7 @@ class Model:
             lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} {np_:>9}{frozen}")
         total = sum(p.size for p in self.params.values())
         train = sum(self.params[n].size for n, p in self._param_index.items()
-                    if self._net.param_info(p)["trainable"] and not self._net.param_info(p)["buffer"])
+                    if self._param_trainable(n) and not self._net.param_info(p)["buffer"])
         lines.append(f"  parameters: {total} (trainable: {train})")
         return "\n".join(lines)
 
@@ -245,6 +289,8 @@ class Model:
 
     # ----------------------------------------------------------- parameters
     def _views(self, arena: str) -> Dict[str, np.ndarray]:
+        if arena == "value" and getattr(self, "_links", None):  # the home's values of shared layers
+            return {n: net.view(arena, p) for n in self._param_index for net, p in [_links.where(self, n)]}
         return {n: self._net.view(arena, p) for n, p in self._param_index.items()}
 
     @property
@@ -371,6 +417,7 @@ class Model:
 
     def snapshot(self) -> None:
         """Record the current weights as the source that L2-SP/EWC pull toward."""
+        _links.pull(self)
         self._net.snapshot()
 
     def _param_names_for(self, which) -> List[str]:
@@ -411,6 +458,7 @@ class Model:
         :mod:`tlearn.transfer.fisher`)."""
         from .transfer import fisher
 
+        _links.pull(self)
         fisher.fill_fisher(self, x, y, batch_size)
 
     # -------------------------------------------------------------- compile
@@ -511,7 +559,11 @@ class Model:
     # --------------------------------------------------------------- train
     def train_on_batch(self, x, y, lr: Optional[float] = None) -> Dict[str, float]:
         """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
-        return _fitloop.train_on_batch(self, x, y, lr)
+        _links.pull(self)
+        _links.dirty(self)
+        out = _fitloop.train_on_batch(self, x, y, lr)
+        _links.push(self)
+        return out
 
     def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
             validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
@@ -609,6 +661,7 @@ class Model:
             else:
                 raise KeyError(f"unknown output or layer {n!r}; outputs: {self.output_names}")
         xs = self._input_list(x)
+        _links.pull(self)
         res = self._net.forward(xs, nodes, False, min(batch_size, _core.INT_MAX))
         if outputs is None and len(names) == 1:
             return res[0]
@@ -620,7 +673,10 @@ class Model:
         ``layers`` names the BatchNorm layers to re-estimate (default all)."""
         from .transfer import adabn
 
+        _links.pull(self)
+        _links.dirty(self)
         adabn.reestimate_batchnorm(self, x, batch_size, layers)
+        _links.push(self)
 
     def evaluate(self, x, y=None, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for
@@ -629,9 +685,11 @@ class Model:
         (then no ``y``): the means are over all of its examples."""
         self._require_compiled()
         if _fitloop.is_batches(x, y):
+            _links.pull(self)
             return _fitloop.evaluate_batches(self, x, min(batch_size, _core.INT_MAX))
         if y is None:
             raise ValueError("evaluate: targets y are missing (or pass an iterable of (x, y) batches)")
+        _links.pull(self)
         xs, ys, n = self._prepare(x, y)
         r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
         return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)

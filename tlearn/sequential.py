@@ -172,6 +172,11 @@ class Sequential(Model):
         self._build_from(x)
         return Model.train_on_batch(self, x, y, lr)
 
+    def __call__(self, *inputs):
+        if not self._built() and len(inputs) == 1 and isinstance(inputs[0], Tensor):
+            self.build(inputs[0].shape)
+        return Model.__call__(self, *inputs)
+
     def __repr__(self):
         if not self._built():
             return f"<tlearn.Sequential '{self.name}': {len(self._seq)} layers, not built>"
