@@ -45,8 +45,8 @@ from .layers import Input  # noqa: E402
 from .model import Model, load  # noqa: E402
 from .sequential import Sequential  # noqa: E402
 
-__all__ = ["Input", "Tensor", "Model", "Sequential", "load", "layers", "optim", "callbacks", "TlearnError", "datasets", "transfer",
-           "replay", "set_num_threads", "get_num_threads"]
+__all__ = ["Input", "Tensor", "Model", "Sequential", "load", "layers", "optim", "callbacks", "TlearnError",
+           "datasets", "transfer", "replay", "set_num_threads", "get_num_threads"]
 __version__ = "0.1.0"
 
 

@@ -246,7 +246,8 @@ class Model:
             node = self._input_alias[n]
             want = tuple(self._net.node(self._node[node])["shape"])
             if t.shape != want:
-                raise ValueError(f"model '{self.name}': input {n!r} takes shape {want}, got a tensor of shape {t.shape}")
+                raise ValueError(f"model '{self.name}': input {n!r} takes shape {want}, got a tensor of shape "
+                                 f"{t.shape}")
             mapped[node] = t
         owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
         for nm in self._node:  # topological order
