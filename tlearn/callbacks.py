@@ -75,6 +75,15 @@ def _mode_of(monitor: str, mode: str) -> str:
     return mode
 
 
+def _monitored(logs: Optional[dict], monitor: str, who: str) -> Optional[float]:
+    """The monitored value of an epoch's logs, or an error naming what there is."""
+    logs = logs or {}
+    if monitor not in logs:
+        raise KeyError(f"{who}: monitor {monitor!r} is not among this epoch's logs {sorted(logs)} "
+                       "(val_* values need validation_data)")
+    return float(logs[monitor])
+
+
 class _Tracker:
     """Best value so far of a monitored quantity, with Keras's min_delta rule."""
 
