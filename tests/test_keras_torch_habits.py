@@ -259,6 +259,9 @@ def test_two_models_built_from_the_same_layers_share_their_weights():
     m1.params["enc.w"][...] = 0
     m1.params["enc.b"][...] = 0
     np.testing.assert_array_equal(m2.predict(X), np.broadcast_to(m2.params["h2.b"], (len(X), 2)))
+    m2.layer("enc").reset()  # re-initialised for every model that has the layer
+    assert np.any(m1.params["enc.w"] != 0) and np.array_equal(m1.params["enc.w"], m2.params["enc.w"])
+    m1.params["enc.b"][...] = 0
     c = m2.clone()  # a clone has layers of its own
     m1.params["enc.b"][...] = 1
     assert np.all(c.params["enc.b"] == 0) and np.all(m2.params["enc.b"] == 1)

@@ -34,15 +34,19 @@ import weakref
 from typing import Dict, Tuple
 
 
+# layer object -> weak reference to its home model (nothing is stored on the layer: it stays picklable)
+_HOMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def attach(model, layers) -> None:
     """Make ``model`` the home of the layers that have none (alive), and link
     its parameters of the others to their home.  ``layers``: the model's layer objects."""
     links: Dict[str, Tuple[object, str]] = {}
     for layer in layers:
-        ref = layer.__dict__.get("_home")
+        ref = _HOMES.get(layer)
         home = ref() if ref is not None else None
         if home is None or home is model or "_net" not in home.__dict__:
-            layer._home = weakref.ref(model)
+            _HOMES[layer] = weakref.ref(model)
             continue
         for n in model._param_index:
             if n.split(".", 1)[0] == layer.name and n in home._param_index:

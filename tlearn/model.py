@@ -71,8 +71,11 @@ class LayerHandle:
 
     def reset(self) -> None:
         """Re-initialise this layer's parameters (and their optimizer state)."""
+        _links.pull(self._model)  # a layer shared with other models is re-initialised for all of them
         for n in self.param_names:
             self._model._net.reset_param(self._model._param_index[n])
+        _links.dirty(self._model)
+        _links.push(self._model)
 
     def __getattr__(self, attr):
         names = dict(_ops.settable(self._layer.op))
