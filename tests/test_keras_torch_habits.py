@@ -297,6 +297,8 @@ def test_save_refuses_a_name_that_promises_another_format(tmp_path, ext):
     with pytest.raises(ValueError, match=r"model.save writes tlearn's own model file; name it '\.tlm'"):
         m.save(tmp_path / f"m{ext}")
     assert not list(tmp_path.iterdir())
+    with pytest.raises(ValueError, match="model.save writes tlearn's own model file"):
+        C.ModelCheckpoint(str(tmp_path / ("best-{epoch}" + ext)))  # refused before any training
     m.save(tmp_path / "m.tlm")
     assert np.array_equal(tl.load(tmp_path / "m.tlm").params["fc1.w"], m.params["fc1.w"])
 

@@ -197,6 +197,10 @@ class ModelCheckpoint(Callback):
         except TypeError:
             raise TypeError(f"ModelCheckpoint filepath: expected a str or path, got {type(filepath).__name__}") \
                 from None
+        from . import weights as _weights
+
+        # a name that promises another format is refused now, not after the first epoch
+        (_weights.check_weights_path if save_weights_only else _weights.check_model_path)(self.filepath)
         self._tracker = _Tracker(monitor, mode, 0.0)
         self.monitor, self.mode = monitor, self._tracker.mode
         self.verbose, self.save_best_only = int(verbose), bool(save_best_only)
