@@ -193,6 +193,12 @@ def test_predict_and_evaluate_take_what_fit_takes():
     # validation data as a list of batches
     h = m.fit(X, Y, epochs=1, verbose=0, validation_data=[(X[:60], Y[:60]), (X[60:], Y[60:])])
     assert h["val_loss"][-1] == pytest.approx(m.evaluate(X, Y)["loss"], rel=1e-6)
+    # a list of arrays (or nested lists) stays the inputs of a model with several
+    a, b = tl.Input(6, name="a"), tl.Input(6, name="b")
+    two = tl.Model({"a": a, "b": b}, L.Dense(2, name="o")(L.Concat()(a, b)))
+    assert np.array_equal(two.predict([X.tolist(), X]), two.predict({"a": X, "b": X}))
+    assert np.array_equal(two.predict(({"a": X[i:i + 7], "b": X[i:i + 7]}, None) for i in range(0, 120, 7)),
+                          two.predict({"a": X, "b": X}))
     with pytest.raises(ValueError, match="yielded no batch"):
         m.predict(iter([]))
     with pytest.raises(ValueError, match="predict: batch 1: "):

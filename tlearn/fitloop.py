@@ -521,12 +521,21 @@ def _batch_x(model, item):
     return _untorch(item)
 
 
+def is_predict_batches(x) -> bool:
+    """Whether ``predict(x)`` was given an iterable of batches: a list (or tuple) of ``(x, y)`` tuples, or
+    an iterable that is not an array, a dict, a list or a tuple (a list of arrays or of nested lists is the
+    inputs of a model with several, as always)."""
+    if isinstance(x, (list, tuple)):
+        return len(x) > 0 and isinstance(x[0], tuple)
+    return is_batches(x, None)
+
+
 def predict_batches(model, batches, batch_size: int, outputs):
     """:meth:`Model.predict` on an iterable: one prediction per batch, concatenated."""
     parts = []
     for i, item in enumerate(batches):
         try:
-            parts.append(model.predict(_batch_x(model, item), batch_size=batch_size, outputs=outputs))
+            parts.append(model._predict_arrays(_batch_x(model, item), batch_size, outputs))
         except (ValueError, TypeError, KeyError) as e:
             raise type(e)(f"predict: batch {i}: {e.args[0] if e.args else e}") from None
     if not parts:

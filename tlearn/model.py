@@ -785,8 +785,11 @@ class Model:
         (``y`` ignored); the predictions are concatenated."""
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if _fitloop.is_batches(x, None):
+        if _fitloop.is_predict_batches(x):
             return _fitloop.predict_batches(self, x, batch_size, outputs)
+        return self._predict_arrays(x, batch_size, outputs)
+
+    def _predict_arrays(self, x, batch_size: int, outputs):
         names = list(outputs) if outputs is not None else self.output_names
         nodes = []
         for n in names:
