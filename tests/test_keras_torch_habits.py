@@ -185,7 +185,7 @@ def test_predict_and_evaluate_take_what_fit_takes():
     want = m.predict(X)
     assert np.array_equal(m.predict(X[i:i + 16] for i in range(0, 120, 16)), want)  # a generator of x
     assert np.array_equal(m.predict((X[i:i + 16], Y[i:i + 16]) for i in range(0, 120, 16)), want)  # of (x, y)
-    assert np.array_equal(m.predict([(X[:50], Y[:50]), (X[50:], Y[50:])]), want)
+    assert np.array_equal(m.predict(iter([(X[:50], Y[:50]), (X[50:], Y[50:])])), want)  # a list is the inputs
     ev = m.evaluate((X[i:i + 16], Y[i:i + 16]) for i in range(0, 120, 16))
     ref = m.evaluate(X, Y)
     assert ev.keys() == ref.keys() and ev["accuracy"] == ref["accuracy"]

@@ -522,11 +522,11 @@ def _batch_x(model, item):
 
 
 def is_predict_batches(x) -> bool:
-    """Whether ``predict(x)`` was given an iterable of batches: a list (or tuple) of ``(x, y)`` tuples, or
-    an iterable that is not an array, a dict, a list or a tuple (a list of arrays or of nested lists is the
-    inputs of a model with several, as always)."""
+    """Whether ``predict(x)`` was given an iterable of batches: an iterable that is not an array, a dict,
+    a list or a tuple (a generator, an iterator, a DataLoader).  A list or a tuple is the inputs, as in
+    Keras: one array-like, or one per input of a model with several (``iter(list)`` makes it batches)."""
     if isinstance(x, (list, tuple)):
-        return len(x) > 0 and isinstance(x[0], tuple)
+        return False
     return is_batches(x, None)
 
 

@@ -780,8 +780,9 @@ class Model:
         """Outputs for ``x`` in evaluation mode (no dropout): an array for a
         single-output model, else a dict output name -> array.  ``outputs``
         may also name any layer, for features of an inner layer.  ``x`` may
-        be an iterable of batches, as :meth:`fit` takes (a generator, a
-        DataLoader, a list of tuples): each item is ``x`` or ``(x, y)``
+        be an iterable of batches, as :meth:`fit` takes (a generator, an
+        iterator, a DataLoader; a list is the inputs, as in Keras, and
+        ``iter(list)`` its batches): each item is ``x`` or ``(x, y)``
         (``y`` ignored); the predictions are concatenated."""
         if not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
