@@ -20,6 +20,14 @@ from tlearn import callbacks as C, layers as L
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def run_python(args, tmp_path):
+    """``python args`` in an empty directory, importing the tlearn these tests import (the source tree
+    built in place, or an installed one: CI installs and leaves the source tree unbuilt)."""
+    pkg_root = os.path.dirname(os.path.dirname(os.path.abspath(tl.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([pkg_root] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+    return subprocess.run([sys.executable] + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
 def data(n=120, d=6, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, d)).astype(np.float32)
@@ -207,10 +215,10 @@ def test_predict_and_evaluate_take_what_fit_takes():
         m.evaluate(X)
 
 
-def test_transfer_and_replay_are_attributes_without_import_cost():
+def test_transfer_and_replay_are_attributes_without_import_cost(tmp_path):
     code = ("import sys, tlearn; assert 'tlearn.transfer' not in sys.modules and 'tlearn.replay' not in sys.modules;"
             "print(tlearn.transfer.FineTune.__name__, tlearn.replay.__name__)")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    r = run_python(["-c", code], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["FineTune", "tlearn.replay"]
 
@@ -330,9 +338,8 @@ def test_import_from_an_unbuilt_source_tree_says_what_to_run(tmp_path):
         assert "circular import" not in r.stderr
 
 
-def test_python_m_tlearn_runs_when_built():
-    r = subprocess.run([sys.executable, "-m", "tlearn", "--help"], cwd=ROOT, capture_output=True, text=True,
-                       timeout=120)
+def test_python_m_tlearn_runs_when_built(tmp_path):
+    r = run_python(["-m", "tlearn", "--help"], tmp_path)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("usage: tlearn") and "replay" in r.stdout
 
