@@ -84,6 +84,14 @@ tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const
                            int fan_out, int init) {
     if (node->n_param >= TL_MAX_PARAMS)
         return tl_set_error(net, TL_ERR_STATE, "node '%s': more than %d parameters", node->name, TL_MAX_PARAMS);
+    /* the row lists every parameter its op declares, and whether it is a buffer */
+    const tl_op_info *o = &tl_ops[node->op].info;
+    const tl_param_def *pd = NULL;
+    for (int k = 0; k < o->n_params && !pd; k++)
+        if (!strcmp(o->params[k].name, suffix)) pd = &o->params[k];
+    if (!pd)
+        return tl_set_error(net, TL_ERR_STATE, "%s '%s': parameter '%s' is not in the op's row", o->name, node->name,
+                            suffix);
     if (!grow((void **)&net->params, &net->cap_params, net->n_params + 1, sizeof(tl_param)))
         return tl_set_error(net, TL_ERR_NOMEM, "node '%s': out of memory for parameters", node->name);
     tl_param *p = &net->params[net->n_params];
@@ -100,6 +108,7 @@ tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const
     p->fan_out = fan_out;
     p->init = init;
     p->trainable = 1;
+    p->buffer = pd->buffer;
     node->param[node->n_param++] = net->n_params++;
     return TL_OK;
 }
