@@ -6,7 +6,9 @@
  * (DENSE_UNITS, ...), the same names its row gives them. */
 #include "internal.h"
 #include "kernels.h"
+#include "batchnorm.h"
 #include "conv.h"
+#include "pool.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -511,24 +513,22 @@ static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int nd
 }
 static int64_t aux_probs(const tl_net *net, const tl_node *node) { return tl_in((tl_net *)net, node, 0)->size; }
 
-#define LOSS_COUNT(node) ((node)->loss_count)
-
 static void fwd_softmax_ce(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int n = 0, ok = 0;
     node->loss = tl_softmax_ce_forward(node->aux, x->out, node->target, B, (int)x->size, &n, &ok);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
     node->loss_correct = ok;
 }
 static void bwd_softmax_ce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     if (!x->dout) return;
-    if (!LOSS_COUNT(node)) { /* no labelled row: no gradient */
+    if (!node->loss_count) { /* no labelled row: no gradient */
         if (node->assign_in & 1) memset(x->dout, 0, sizeof(float) * (size_t)B64(B, x->size));
         return;
     }
-    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)LOSS_COUNT(node),
+    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)node->loss_count,
                            node->assign_in & 1);
 }
 static void fwd_bce(tl_net *net, tl_node *node, int B, int train) {
@@ -536,25 +536,25 @@ static void fwd_bce(tl_net *net, tl_node *node, int B, int train) {
     const tl_node *x = tl_in(net, node, 0);
     int64_t n = 0, ok = 0;
     node->loss = tl_sigmoid_bce_forward(x->out, node->target, B64(B, x->size), &n, &ok);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
     node->loss_correct = ok;
 }
 static void bwd_bce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
-    tl_sigmoid_bce_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)LOSS_COUNT(node));
+    if (!node->loss_count || !x->dout) return;
+    tl_sigmoid_bce_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)node->loss_count);
 }
 static void fwd_mse(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int64_t n = 0;
     node->loss = tl_mse_forward(x->out, node->target, B64(B, x->size), &n);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
 }
 static void bwd_mse(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
-    tl_mse_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)LOSS_COUNT(node));
+    if (!node->loss_count || !x->dout) return;
+    tl_mse_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)node->loss_count);
 }
 static void fwd_soft_ce(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -562,13 +562,13 @@ static void fwd_soft_ce(tl_net *net, tl_node *node, int B, int train) {
     int n = 0;
     node->loss = tl_soft_ce_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[SOFT_CE_TEMPERATURE],
                                     &n);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
 }
 static void bwd_soft_ce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
+    if (!node->loss_count || !x->dout) return;
     tl_soft_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[SOFT_CE_TEMPERATURE],
-                        node->loss_weight / (float)LOSS_COUNT(node));
+                        node->loss_weight / (float)node->loss_count);
 }
 
 /* CORAL: |C_s - C_t|_F^2 / (4 D^2) between the covariances of the rows labelled 0 and 1.
@@ -592,12 +592,12 @@ static void fwd_coral(tl_net *net, tl_node *node, int B, int train) {
     coral_parts(node, B, &xc, &xd, &cov);
     int ns = 0, nt = 0;
     node->loss = tl_coral_forward(xc, xd, cov, x->out, node->target, B, (int)x->size, &ns, &nt);
-    LOSS_COUNT(node) = ns >= 2 && nt >= 2 ? ns + nt : 0;
+    node->loss_count = ns >= 2 && nt >= 2 ? ns + nt : 0;
     node->loss_correct = 0;
 }
 static void bwd_coral(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
+    if (!node->loss_count || !x->dout) return;
     float *xc, *xd, *cov;
     coral_parts(node, B, &xc, &xd, &cov);
     const int32_t *d = node->target;

@@ -252,7 +252,6 @@ void tl_net_reset_optim(tl_net *net); /* zero moments and step count */
 int64_t tl_net_optim_steps(const tl_net *net);
 void tl_net_set_optim_steps(tl_net *net, int64_t t);
 void tl_net_set_check_finite(tl_net *net, int on);
-void tl_net_seed_dropout(tl_net *net, uint64_t seed);
 uint64_t tl_net_rng_state(const tl_net *net);
 void tl_net_set_rng_state(tl_net *net, uint64_t s);
 

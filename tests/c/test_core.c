@@ -10,6 +10,7 @@
 #include "conv.h"
 #include "conv_direct.h"
 #include "kernels.h"
+#include "pool.h"
 #include "tl.h"
 #include "threadpool.h"
 
