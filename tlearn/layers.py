@@ -481,6 +481,23 @@ class Scale(Layer):
     op = "scale"
 
 
+class Compatibility(Layer):
+    """Every example's compatibility with every class: ``Compatibility(metric="dot", *, name=None)([x, g])``.
+
+    ``x`` holds D features per example; ``g`` the class embeddings, per
+    example of shape (D, C) or (D, C, 1), one column per class -- the class
+    table rides along in every example, and a tower of 1x1
+    :class:`Conv2d` layers over the table laid out as (attributes, C, 1)
+    embeds all classes with shared weights.  Output (C,):
+    ``s_c = x . g[:, c]`` (``metric="dot"``) or the cosine of their angle
+    (``metric="cosine"``, norms below 1e-8 clamped).  Forward and backward
+    (into ``x`` and ``g``) run in the core; no parameters.
+    """
+
+    op = "compat"
+    positional = ("metric",)
+
+
 def from_config(class_name: str, config: dict) -> Layer:
     """Rebuild a layer from ``type(layer).__name__`` and ``layer.get_config()``."""
     if class_name not in LAYERS:

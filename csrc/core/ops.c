@@ -9,6 +9,7 @@
 #include "batchnorm.h"
 #include "conv.h"
 #include "pool.h"
+#include "zeroshot.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -720,6 +721,15 @@ const tl_op_def tl_ops[] = {
                               PARAMS({.name = "alpha"}),
                               .doc = "y = alpha x, alpha learned (ones at start)"},
                      .infer = infer_scale, .forward = fwd_scale, .backward = bwd_scale},
+    [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2,
+                               ATTRS({.name = "metric", .kind = TL_ATTR_CHOICE, .slot = COMPAT_METRIC,
+                                      .def = TL_COMPAT_DOT, .lo = 0, .hi = TL_COMPAT_COSINE, .must = "one of dot, cosine",
+                                      .choices = tl_compat_metrics,
+                                      .doc = "x . g, or the cosine of the angle between x and g"}),
+                               .doc = "s_c = x . G[:, c]: features (D) against each column of the class "
+                                      "embeddings (D, C) of input 1"},
+                      .infer = tl_compat_infer, .aux_size = tl_compat_aux, .forward = tl_compat_fwd,
+                      .backward = tl_compat_bwd},
     [TL_OP_SOFTMAX_CE] = {.info = {LOSS_ROW("softmax_ce", TL_TARGET_INT), .classification = 1,
                                    .doc = "target: int32 (B,), -1 = no label"},
                           .infer = infer_loss, .aux_size = aux_probs, .forward = fwd_softmax_ce,
