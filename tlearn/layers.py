@@ -144,16 +144,12 @@ class Layer:
                                 f"{', '.join([n for n, _ in self._args] + ['name'])}")
             given[target] = v
         for n, attrs in self._args:
-            if n not in given and n in self.defaults_from and given.get(self.defaults_from[n]) is not None:
-                continue
-            v = given.get(n, _default(attrs)) if n not in self.defaults_from or given.get(n) is not None else None
-            if v is _REQUIRED:
-                raise TypeError(f"{cls}: missing the {n} argument")
-            if v is not None:
-                given[n] = v
-        for n, attrs in self._args:
-            if n in self.defaults_from and given.get(n) is None:
-                continue
+            if given.get(n) is None and n in self.defaults_from:
+                continue  # takes its source's value, below
+            if n not in given:
+                given[n] = _default(attrs)
+                if given[n] is _REQUIRED:
+                    raise TypeError(f"{cls}: missing the {n} argument")
             setattr(self, n, self._checked(n, attrs, given[n]))
         for n, src in self.defaults_from.items():
             if given.get(n) is None:
