@@ -142,6 +142,7 @@ def test_validation_split_takes_the_last_fraction_before_shuffling():
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)  # trained on the first 80 only
     assert h["val_loss"][-1] == a.evaluate(X[80:], Y[80:])["loss"]
     assert h["val_accuracy"][-1] == a.evaluate(X[80:], Y[80:])["accuracy"]
+    assert a.clone().evaluate(X, Y)["accuracy"] == a.evaluate(X, Y)["accuracy"]  # metrics travel with the model
     with pytest.raises(ValueError, match="validation_split must be a float in \\(0, 1\\)"):
         a.fit(X, Y, verbose=0, validation_split=1.5)
     with pytest.raises(ValueError, match="not both"):
