@@ -37,10 +37,22 @@ from ._section import Claim, Sel, Unit
 SECTION = "dann"
 TITLE = "Domain-adversarial training (labelled source, unlabelled target)"
 
+#: the second pair of the full replay: the 8x8 digits -> digits-M, with the quick scale's settings
+DIGITS = {"pair": "digits", "n_per_domain": 700, "n_test": 397, "epochs": 20, "batch_size": 64}
 SCALES = {
-    "quick": {"seeds": 3, "pair": "digits", "n_per_domain": 700, "n_test": 397, "epochs": 20, "batch_size": 64},
-    "full": {"seeds": 3, "pair": "fashion", "n_per_domain": 6000, "n_test": 2000, "epochs": 8, "batch_size": 128},
+    # CI and the notebook: the digits pair only
+    "quick": {"seeds": 3, **DIGITS},
+    # the default: Fashion-MNIST -> Fashion-MNIST-M, and the digits as a second pair with its own gap
+    "full": {"seeds": 3, "pair": "fashion", "n_per_domain": 6000, "n_test": 2000, "epochs": 8, "batch_size": 128,
+             "second_pair": "digits"},
+    # as close to Ganin et al. as 2 cores allow in <= 30 minutes (declared, not yet run): the papers train
+    # MNIST -> MNIST-M on all 60,000 source images for ~10^4 steps; here 10,000 images per domain and 25
+    # epochs (~1,950 DANN steps, 5x the default's)
+    "paper": {"seeds": 3, "pair": "fashion", "n_per_domain": 10000, "n_test": 5000, "epochs": 25,
+              "batch_size": 128, "second_pair": "digits"},
 }
+#: the setting that names the second pair's rows (the first pair's have setting "")
+SECOND = "digits -> digits-M"
 METHODS = ("source_only", "adabn", "deep_coral", "dann", "train_on_target")
 LABELS = {"source_only": "source only", "adabn": "AdaBN", "deep_coral": "Deep CORAL", "dann": "DANN",
           "train_on_target": "train on target"}
@@ -118,7 +130,7 @@ class _Base:
         return self.xtr, self.ytr, self.xte, self.yte
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def _pair_cached(base_id: int, seed: int) -> dict:
     return load_pair(_BASES[base_id], seed)
 
@@ -145,14 +157,42 @@ def load_pair(base: _Base, seed: int) -> dict:
     }
 
 
+class _Pairs:
+    """The first pair's base and, in the full replay, the second's."""
+
+    def __init__(self, first: _Base, second=None):
+        self.first, self.second = first, second
+
+    def describe(self) -> dict:
+        d = self.first.describe()
+        if self.second is not None:
+            d2 = self.second.describe()
+            d["description"] += f"; second pair: {d2['description']}"
+            d["second_pair"] = d2["name"]
+        return d
+
+
+def _second_settings(s: dict) -> dict:
+    return dict(s, **DIGITS)
+
+
 def load(s, data=None):
-    base = _Base(s, data)
-    _BASES[id(base)] = base
-    return base
+    first = _Base(s, data)
+    _BASES[id(first)] = first
+    second = None
+    if s.get("second_pair"):
+        if s["second_pair"] != "digits":
+            raise ValueError(f"dann: second_pair must be 'digits', got {s['second_pair']!r}")
+        second = _Base(_second_settings(s))
+        _BASES[id(second)] = second
+    return _Pairs(first, second)
 
 
 def units(s):
-    return [Unit(m, m) for m in _ORDER]
+    out = [Unit(m, m) for m in _ORDER]
+    if s.get("second_pair"):
+        out += [Unit(f"{SECOND}: {m}", (m, SECOND)) for m in _ORDER]
+    return out
 
 
 def _recipe(method: str, s: dict, seed: int):
@@ -167,6 +207,10 @@ def measure(base, unit, seed, s):
     accuracy, the epoch kept; for source only and DANN the proxy A-distance
     of their features; for DANN the held-out domain accuracy at the end."""
     i, method = seed.index, unit.args
+    pairs = base
+    if isinstance(method, tuple):  # the second pair: accuracies only, no monitoring
+        return _measure_second(pairs.second, method[0], i, _second_settings(s))
+    base = pairs.first
     if id(base) not in _BASES:
         _BASES[id(base)] = base
     d = _pair_cached(id(base), i)
@@ -206,15 +250,35 @@ def measure(base, unit, seed, s):
     return {"rows": rows, "keep": keep or None}
 
 
+def _measure_second(base: _Base, method: str, i: int, s: dict):
+    if id(base) not in _BASES:
+        _BASES[id(base)] = base
+    d = _pair_cached(id(base), i)
+    rec = _recipe(method, s, i)
+    try:
+        if method == "train_on_target":
+            rec.fit(d["xt"], d["yt"], d["xs"])
+        else:
+            rec.fit(d["xs"], d["ys"], d["xt"])
+    except TlearnError as e:
+        nan = float("nan")
+        return {"rows": [(method, SECOND, m, nan) for m in ("target_acc", "source_acc")],
+                "notes": [f"{SECOND}, {LABELS[method]} FAILED: {e}"]}
+    return [(method, SECOND, "target_acc", rec.score(d["xt_test"], d["yt_test"])),
+            (method, SECOND, "source_acc", rec.score(d["xs_test"], d["yt_test"]))]
+
+
 def derive(res, s):
-    """The share of the source-only -> train-on-target gap, per seed."""
+    """The share of the source-only -> train-on-target gap, per seed, in percent."""
+    for st in ("", SECOND) if s.get("second_pair") else ("",):
+        lo, hi = res.values("source_only", st, "target_acc"), res.values("train_on_target", st, "target_acc")
+        for m in METHODS:
+            g = 100 * _gap(res.values(m, st, "target_acc"), lo, hi)
+            for i, v in zip(res.seeds, g):
+                yield m, st, i, "gap_closed", v
     lo, hi = res.values("source_only", "", "target_acc"), res.values("train_on_target", "", "target_acc")
-    for m in METHODS:
-        g = _gap(res.values(m, "", "target_acc"), lo, hi)
-        for i, v in zip(res.seeds, g):
-            yield m, "", i, "gap_closed", v
     for e in res.settings("target_acc_by_epoch", "dann"):
-        for i, v in zip(res.seeds, _gap(res.values("dann", e, "target_acc_by_epoch"), lo, hi)):
+        for i, v in zip(res.seeds, 100 * _gap(res.values("dann", e, "target_acc_by_epoch"), lo, hi)):
             yield "dann", e, i, "gap_closed_by_epoch", v
 
 
@@ -226,26 +290,31 @@ def _ms(v) -> str:
 
 def tables(res, s) -> Dict[str, tuple]:
     seeds = res.seeds
+    gap_note = ("accuracy as a fraction; gap closed (percent) = 100 (method - source only) / (train on target - "
+                "source only) on the target test set, per seed")
     out = {"results": (res.by_metric({"target accuracy": "target_acc", "source accuracy": "source_acc",
-                                      "gap closed": "gap_closed"}, methods=METHODS, labels=LABELS),
-                       "accuracy as a fraction; gap closed = (method - source only) / (train on target - source only) "
-                       "on the target test set, per seed, as a fraction")}
+                                      "gap closed (%)": "gap_closed"}, methods=METHODS, labels=LABELS), gap_note)}
+    if s.get("second_pair"):
+        out[f"second pair: {SECOND}"] = (
+            res.by_metric({"target accuracy": "target_acc", "source accuracy": "source_acc",
+                           "gap closed (%)": "gap_closed"}, setting=SECOND, methods=METHODS, labels=LABELS),
+            gap_note + f"; {DIGITS['n_per_domain']} training images per domain, {DIGITS['epochs']} epochs")
     per_seed = []
     for m in ("adabn", "deep_coral", "dann"):
         g = res.values(m, "", "gap_closed")
-        per_seed.append({"method": LABELS[m], **{f"seed {i}": f"{100 * x:.1f}%" for i, x in zip(seeds, g)},
-                         "mean ± std": fmt(mean_std(100 * g), 1) + "%"})
+        per_seed.append({"method": LABELS[m], **{f"seed {i}": f"{x:.1f}%" for i, x in zip(seeds, g)},
+                         "mean ± std": fmt(mean_std(g), 1) + "%"})
     for name, gap in paper_gaps().items():
         per_seed.append({"method": f"DANN, {name}", **{f"seed {i}": "" for i in seeds},
                          "mean ± std": f"{100 * gap:.1f}%"})
-    out["gap closed per seed (percent)"] = (per_seed, "")
+    out["gap closed per seed (%)"] = (per_seed, "")
     out["proxy A-distance"] = ([
         {"method": "source only (before)", "proxy A-distance": _ms(res.values("source_only", "", "proxy_a_distance")),
          "held-out domain accuracy": ""},
         {"method": "DANN (after)", "proxy A-distance": _ms(res.values("dann", "", "proxy_a_distance")),
          "held-out domain accuracy": _ms(res.values("dann", "", "domain_val_acc_last"))}], "")
     by_epoch = res.by_setting("target_acc_by_epoch", [m for m in METHODS if m != "adabn"], LABELS)
-    by_epoch += res.by_setting("gap_closed_by_epoch", ["dann"], {"dann": "DANN, gap closed (final baselines)"})
+    by_epoch += res.by_setting("gap_closed_by_epoch", ["dann"], {"dann": "DANN, gap closed (%, final baselines)"})
     out["target accuracy after each epoch (monitoring only: selection never sees it)"] = (by_epoch, "")
     out["epoch kept (best source-validation accuracy; target labels never used)"] = ([
         {"method": LABELS[m], **{f"seed {i}": ("failed" if np.isnan(e) else str(int(e) + 1))
@@ -260,9 +329,13 @@ def claims(s) -> List[Claim]:
               "papers train for tens of thousands")
     out = [
         Claim("dann_gap_closed", f"DANN closes at least {100 * PAPER_GAP:.1f}% of the source-only -> "
-                                 f"train-on-target gap, the smaller of the papers' figures (our goal: "
-                                 f"{100 * GOAL:.0f}%)",
-              paper_txt, a=Sel("dann", "", "gap_closed"), b=0.0, threshold=PAPER_GAP, why_not=budget),
+                                 f"train-on-target gap, the papers' figure (JMLR 2016 Table 2; per seed: its share "
+                                 f"of the gap in percent; our goal beyond it: {100 * GOAL:.0f}%)",
+              paper_txt, a=Sel("dann", "", "gap_closed"), b=0.0, threshold=100 * PAPER_GAP, why_not=budget,
+              describe=lambda res, s: (f"DANN closes {fmt(mean_std(res.values('dann', '', 'gap_closed')), 1)}% of the gap; goal "
+                                       f"{100 * GOAL:.0f}%: "
+                                       f"{'reached' if res.values('dann', '', 'gap_closed').mean() >= 100 * GOAL else 'not reached'}"
+                                       " (mean over seeds)")),
         Claim("dann_beats_source_only", "DANN beats source only on the target domain (per seed: DANN minus source "
                                         "only, target test accuracy)", ".7666 vs .5225 (JMLR 2016 Table 2)",
               a=Sel("dann", "", "target_acc"), b=Sel("source_only", "", "target_acc"), why_not=budget),
@@ -282,9 +355,16 @@ def claims(s) -> List[Claim]:
               "JMLR 2016 section 5.1.4 (PAD drops)",
               a=Sel("source_only", "", "proxy_a_distance"), b=Sel("dann", "", "proxy_a_distance"), why_not=budget),
     ]
+    if s.get("second_pair"):
+        out.append(Claim("dann_gap_closed_digits", f"On the second pair ({SECOND}), DANN closes at least "
+                                                   f"{100 * PAPER_GAP:.1f}% of its own source-only -> "
+                                                   "train-on-target gap (per seed, percent)",
+                         paper_txt + " on MNIST -> MNIST-M", a=Sel("dann", SECOND, "gap_closed"), b=0.0,
+                         threshold=100 * PAPER_GAP,
+                         why_not=f"{DIGITS['n_per_domain']} 8x8 images per domain and {DIGITS['epochs']} epochs"))
     for m in ("adabn", "deep_coral"):
-        out.append(Claim(f"{m}_closes_gap", f"{LABELS[m]} closes part of the gap (per seed: its share of the gap, "
-                                            "above 0)", BASELINE_PAPERS[m],
+        out.append(Claim(f"{m}_closes_gap", f"{LABELS[m]} closes part of the gap (per seed: its share of the gap in "
+                                            "percent, above 0)", BASELINE_PAPERS[m],
                          a=Sel(m, "", "gap_closed"), b=0.0,
                          why_not="no paper figure on this pair; the statistics of small batches of digits shift "
                                  "little between the domains" if m == "adabn" else
@@ -311,26 +391,41 @@ def _embedders() -> Dict[str, object]:
 
 def _draw_features(plt, keep: dict, ename: str, embed) -> None:
     """2 x 2 panels: before (source only) / after (DANN), by domain / by class."""
-    y = keep["y"]
+    from matplotlib.lines import Line2D
+
+    y = np.asarray(keep["y"])
+    classes = [int(c) for c in np.unique(y)]
+    cmap = plt.get_cmap("tab10")
     fig = plt.gcf()
-    fig.set_size_inches(9, 8)
+    fig.set_size_inches(11, 8)
+    unit = "PCA component" if ename == "pca" else "t-SNE dimension"
     for r, (method, title) in enumerate((("source_only", "before (source only)"), ("dann", "after (DANN)"))):
         fs, ft = keep["features"][method]
         e = embed(np.concatenate([fs, ft]).astype(np.float64))
         es, et = e[:len(fs)], e[len(fs):]
-        ax = plt.subplot(2, 2, 2 * r + 1)
-        ax.scatter(es[:, 0], es[:, 1], s=4, c="tab:blue", label="source")
-        ax.scatter(et[:, 0], et[:, 1], s=4, c="tab:red", label="target")
-        ax.set_title(f"{title}: by domain", fontsize=9)
-        ax.legend(markerscale=3, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax = plt.subplot(2, 2, 2 * r + 2)
-        ax.scatter(es[:, 0], es[:, 1], s=4, c=y, cmap="tab10", marker="o", vmin=0, vmax=9)
-        ax.scatter(et[:, 0], et[:, 1], s=6, c=y, cmap="tab10", marker="x", vmin=0, vmax=9)
-        ax.set_title(f"{title}: by class (o source, x target)", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        for c, panel in enumerate(("by domain", "by class")):
+            ax = plt.subplot(2, 2, 2 * r + c + 1)
+            if panel == "by domain":
+                ax.scatter(es[:, 0], es[:, 1], s=5, c="tab:blue", marker="o", label="source (o)")
+                ax.scatter(et[:, 0], et[:, 1], s=9, c="tab:red", marker="^", label="target (triangle)")
+                ax.legend(markerscale=2, fontsize=8, loc="best")
+            else:
+                ax.scatter(es[:, 0], es[:, 1], s=7, c=cmap(y % 10), marker="o")
+                ax.scatter(et[:, 0], et[:, 1], s=14, facecolors="none", edgecolors=cmap(y % 10), marker="^",
+                           linewidths=0.6)
+            ax.set_title(f"{title}: {panel}", fontsize=9)
+            ax.set_xlabel(f"{unit} 1 (feature units)" if ename == "pca" else f"{unit} 1 (arbitrary units)",
+                          fontsize=8)
+            ax.set_ylabel(f"{unit} 2 (feature units)" if ename == "pca" else f"{unit} 2 (arbitrary units)",
+                          fontsize=8)
+            ax.tick_params(labelsize=7)
+            if r == 0 and panel == "by class":
+                key_ax = ax
+    handles = [Line2D([], [], ls="", marker="s", color=cmap(c % 10), label=f"class {c}") for c in classes]
+    handles += [Line2D([], [], ls="", marker="o", color="grey", label="source: filled circle"),
+                Line2D([], [], ls="", marker="^", markerfacecolor="none", color="grey", label="target: open triangle")]
+    key_ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title="key (by class)",
+                  title_fontsize=8)
     fig.suptitle(f"features of target test images and their source twins ({ename.upper()})")
 
 
@@ -350,17 +445,25 @@ def _draw_domain_accuracy(plt, steps: dict) -> None:
 
 
 def _draw_by_epoch(plt, res, s) -> None:
+    n_ep = 0
     for m in METHODS:
         eps = res.settings("target_acc_by_epoch", m)
         if not eps:
             continue
         v = np.array([res.values(m, e, "target_acc_by_epoch") for e in eps])
         x = np.arange(1, len(eps) + 1)
-        plt.errorbar(x, v.mean(1), yerr=v.std(1, ddof=1) if v.shape[1] > 1 else None, label=LABELS[m], capsize=2)
+        n_ep = max(n_ep, len(eps))
+        plt.errorbar(x, v.mean(1), yerr=v.std(1, ddof=1) if v.shape[1] > 1 else None, label=LABELS[m], capsize=2,
+                     marker="o", ms=3)
+    # AdaBN re-estimates its statistics once, after training: one value, drawn at the last epoch
+    a = res.values("adabn", "", "target_acc")
+    plt.errorbar([n_ep], [a.mean()], yerr=[a.std(ddof=1)] if len(a) > 1 else None, ls="", marker="D", ms=6,
+                 color="k", capsize=3, label="AdaBN (after training only)")
+    plt.xticks(np.arange(1, n_ep + 1))
     plt.xlabel("epoch")
     plt.ylabel("target test accuracy (fraction)")
-    plt.legend(fontsize=8)
-    plt.title("accuracy on the target domain after each epoch (mean ± std over seeds)", fontsize=10)
+    plt.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    plt.title("accuracy on the target domain after each epoch\n(mean ± std over seeds; monitoring only)", fontsize=9)
 
 
 def figures(res, s) -> Dict[str, object]:
