@@ -73,6 +73,14 @@ def _yosinski(digits, source):
     return r, (x[a][:90], y[a][:90], x[b][:90], y[b][:90] - 3), None, {"variants": ("nope",)}
 
 
+def _multitask(digits, source):
+    x, y = digits
+    ym = y.copy()
+    ym[::3] = -1                                   # examples without a label for the task
+    r = T.MultiTask(feats, loss_weights={"digit": 1.0}, steps=20, batch_size=16, seed=4)
+    return r, (x, {"digit": ym}), x[:50], {"steps": 0}
+
+
 CASES = {
     "SourceOnly": _domain(T.SourceOnly),
     "DANN": _domain(T.DANN),
@@ -80,6 +88,7 @@ CASES = {
     "AdaBN": _domain(T.AdaBN),
     "FineTune": _finetune,
     "Yosinski": _yosinski,
+    "MultiTask": _multitask,
 }
 
 
