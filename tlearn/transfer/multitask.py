@@ -125,6 +125,9 @@ class MultiTask(Recipe):
         How each step's batch is drawn (see the module docstring).
     lr, momentum : float
         SGD with momentum.
+    lr_schedule : {"constant", "cosine"}
+        ``"cosine"`` decays the learning rate from ``lr`` to 0 over the
+        ``steps`` (:class:`tlearn.optim.CosineDecay`).
     steps : int
         Exactly this many training steps of ``batch_size`` rows.
     batch_size : int
@@ -154,7 +157,7 @@ class MultiTask(Recipe):
     def __init__(self, trunk: Callable[[Tensor], Tensor], heads: Optional[dict] = None,
                  branches: Optional[Dict[str, Callable[[Tensor], Tensor]]] = None,
                  loss_weights: Optional[Dict[str, float]] = None, sampling: str = "balanced", lr: float = 0.01,
-                 momentum: float = 0.9, steps: int = 500, batch_size: int = 64, weight_decay: float = 0.0,
+                 lr_schedule: str = "constant", momentum: float = 0.9, steps: int = 500, batch_size: int = 64, weight_decay: float = 0.0,
                  seed: int = 0):
         self.trunk = trunk
         self.heads = heads
@@ -162,6 +165,7 @@ class MultiTask(Recipe):
         self.loss_weights = loss_weights
         self.sampling = sampling
         self.lr = lr
+        self.lr_schedule = lr_schedule
         self.momentum = momentum
         self.steps = steps
         self.batch_size = batch_size
@@ -186,6 +190,7 @@ class MultiTask(Recipe):
                                     f"{type(b).__name__}")
         c = {"sampling": check_choice(_ME, "sampling", self.sampling, ("balanced", "shuffle")),
              "lr": check_float(_ME, "lr", self.lr, 0.0, lo_open=True),
+             "lr_schedule": check_choice(_ME, "lr_schedule", self.lr_schedule, ("constant", "cosine")),
              "momentum": check_float(_ME, "momentum", self.momentum, 0.0, 1.0, hi_open=True),
              "steps": check_int(_ME, "steps", self.steps, 1),
              "batch_size": check_int(_ME, "batch_size", self.batch_size, 1),
@@ -350,7 +355,8 @@ class MultiTask(Recipe):
         if c["weight_decay"]:
             m.regularize(l2=c["weight_decay"])
         m.check_finite = True
-        m.compile(_optim.SGD(c["lr"], momentum=c["momentum"]), loss={t: "softmax_ce" for t in tasks},
+        lr = c["lr"] if c["lr_schedule"] == "constant" else _optim.CosineDecay(c["lr"])
+        m.compile(_optim.SGD(lr, momentum=c["momentum"]), loss={t: "softmax_ce" for t in tasks},
                   loss_weights=weights)
         hist = m.fit(feed_x, feed_y, epochs=1, batch_size=c["batch_size"], sampler=lambda epoch: rows, verbose=0)
         return {"model_": m, "tasks_": list(tasks), "n_classes_": n_classes, "input_shapes_": dict(shapes),
