@@ -195,3 +195,16 @@ def test_callers_arrays_untouched(digits, fashion):
     MultiTask(middle, branches={"digits": branch, "fashion": branch}, steps=5).fit(xs, ys)
     for k in xs:
         assert np.array_equal(xs[k], keep[0][k]) and np.array_equal(ys[k], keep[1][k])
+
+
+def test_readme_multitask_example_runs():
+    import os
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    text = open(readme, encoding="utf-8").read()
+    code = text[text.index("## Multitask learning"):].split("```python", 1)[1].split("```", 1)[0]
+    ns = {}
+    exec(compile(code, readme, "exec"), ns)
+    x, y, mt, mb = ns["x"], ns["y"], ns["mt"], ns["mb"]
+    assert mt.score(x[1500:], y[1500:], task="digit") > 0.8
+    assert mt.predict_proba(x[1500:], task="parity").shape == (297, 2)
+    assert mb.transform(x[1500:], task="digits").shape == (297, 32)
