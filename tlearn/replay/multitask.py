@@ -60,7 +60,7 @@ from .. import datasets, layers as L
 from ..transfer import MultiTask
 from ._data import fashion_for
 from ._report import fmt, mean_std
-from ._section import Claim, Sel, Unit, derive_seed
+from ._section import HOLDS, Claim, Sel, Unit, derive_seed, verdict
 
 TITLE = "Multitask learning: how much target data is a shared trunk worth?"
 SCALES = {
@@ -205,6 +205,8 @@ def derive(res, s):
                 n, cens = equivalent_size(n_mt, a_mt, goal)
                 yield m, pct(f), seed, "data_ratio", n / n_of[f][i]
                 yield m, pct(f), seed, "ratio_censored", float(cens)
+                yield m, pct(f), seed, "gain", res.values(m, pct(f), "accuracy")[i] - goal
+                yield m, pct(f), seed, "half_gap", res.values(m, pct(f / 2), "accuracy")[i] - goal
 
 
 # -------------------------------------------------------------------- claims
@@ -244,6 +246,12 @@ def tables(res, s):
             if lo or hi:
                 bounds.append(f"{m} at {k}: {lo} seed(s) at most (already matched at the smallest size), "
                               f"{hi} at least (never matched)")
+    where = []
+    for m in MULTI:
+        helps = [pct(f) for f in single if verdict(res.values(m, pct(f), "gain"))[0] == HOLDS]
+        rest = [pct(f) for f in single if pct(f) not in helps]
+        where.append(f"{m} is ahead by more than its standard error at " + (", ".join(helps) if helps else "no size")
+                     + (f" and not at {', '.join(rest)}" if helps and rest else ""))
     return {
         "target accuracy": (res.by_setting("accuracy", METHODS),
                             "Test accuracy on the five target classes (fraction), by the share of the target's "
@@ -253,6 +261,11 @@ def tables(res, s):
                                    "divided by N (1: no gain; the lecture: 0.5). "
                                    + ("Bounds: " + "; ".join(bounds) + "." if bounds else "No bound: every ratio "
                                       "was interpolated between measured sizes.")),
+        "gain over single-task": (res.by_setting("gain", MULTI),
+                                  "Per seed, multitask accuracy minus single-task accuracy at the same N (fraction; "
+                                  "mean ± std over seeds). Where it helps: " + "; ".join(where) + "."),
+        "multitask at N/2 minus single-task at N": (res.by_setting("half_gap", MULTI),
+                                                    "The lecture's goal is >= 0 (fraction, mean ± std over seeds)."),
         "auxiliary accuracy": (res.by_setting("aux_accuracy", (MT,)),
                                "Test accuracy of the shared-trunk model on the auxiliary task (fraction)."),
     }
