@@ -282,12 +282,14 @@ _STYLE = {ST: ("tab:gray", "o"), MT: ("tab:blue", "s"), BR: ("tab:orange", "^")}
 def _plot_accuracy(plt, res, s):
     single, multi = sizes(s)
     n = {f: res.values("target examples", pct(f), "n_target").mean() for f in multi}
-    for m in METHODS:
+    for k, m in enumerate((MT, BR, ST)):  # single-task last, on top; each method nudged sideways to stay visible
         fr = single if m == ST else multi
         v = [res.values(m, pct(f), "accuracy") for f in fr]
         c, mk = _STYLE[m]
-        plt.errorbar([n[f] for f in fr], [x.mean() for x in v], yerr=[x.std(ddof=1) if len(x) > 1 else 0.0 for x in v],
-                     color=c, marker=mk, capsize=3, label=m)
+        shift = {MT: 0.96, BR: 1.04, ST: 1.0}[m]
+        plt.errorbar([n[f] * shift for f in fr], [x.mean() for x in v],
+                     yerr=[x.std(ddof=1) if len(x) > 1 else 0.0 for x in v], color=c, marker=mk, capsize=3,
+                     ls="--" if m == ST else "-", mfc="white" if m == ST else c, zorder=3 if m == ST else 2, label=m)
     plt.xscale("log")
     ticks = [n[f] for f in multi]
     plt.xticks(ticks, [f"{int(t)}\n{pct(f)}" for t, f in zip(ticks, multi)], fontsize=7)
@@ -295,7 +297,9 @@ def _plot_accuracy(plt, res, s):
     plt.xlabel("target training images (count and share of the target's training set; log scale)")
     plt.ylabel("target test accuracy (fraction)")
     plt.title("Starved target: single-task vs multitask\n(mean ± std over seeds; each seed draws its own class split)", fontsize=9)
-    plt.legend(fontsize=8)
+    handles, labels = plt.gca().get_legend_handles_labels()
+    order = [labels.index(m) for m in METHODS]
+    plt.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
 
 
 def _plot_ratio(plt, res, s):
