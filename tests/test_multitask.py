@@ -29,6 +29,10 @@ def small_branch(x):
     return L.ReLU()(L.Dense(16)(L.Flatten()(x)))
 
 
+def fashion_branch(x):
+    return L.ReLU()(L.Dense(48)(L.Reshape((784,))(x)))   # built for 28x28 images only
+
+
 def head3(h):
     return L.Dense(3)(h)
 
@@ -154,6 +158,9 @@ def test_bad_input_is_named(fitted, digits, fashion):
         MultiTask(middle, branches=br).fit(x, {"digits": y, "fashion": yf})
     with pytest.raises(ValueError, match=r"branch 'digits' gives \(48,\), branch 'fashion' gives \(16,\)"):
         MultiTask(middle, branches={"digits": branch, "fashion": small_branch}).fit(
+            {"digits": x, "fashion": xf}, {"digits": y, "fashion": yf})
+    with pytest.raises(ValueError, match=r"input branch of task 'digits' cannot take its examples of shape \(1, 8, 8\)"):
+        MultiTask(middle, branches={"digits": fashion_branch, "fashion": branch}).fit(
             {"digits": x, "fashion": xf}, {"digits": y, "fashion": yf})
     with pytest.raises(ValueError, match="BatchNorm"):
         MultiTask(middle, branches={"digits": bn_branch, "fashion": branch}).fit(
