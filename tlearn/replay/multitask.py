@@ -59,7 +59,6 @@ import numpy as np
 from .. import datasets, layers as L
 from ..transfer import MultiTask
 from ._data import fashion_for
-from ._report import fmt, mean_std
 from ._section import HOLDS, Claim, Sel, Unit, derive_seed, verdict
 
 TITLE = "Multitask learning: how much target data is a shared trunk worth?"

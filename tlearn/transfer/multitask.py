@@ -338,7 +338,6 @@ class MultiTask(Recipe):
         if self.branches is None:
             feed_x = np.ascontiguousarray(xs, dtype=np.float32)
             feed_y = {t: labels[t].astype(np.int32) for t in tasks}
-            n = len(feed_x)
         else:
             sizes = [len(xs[t]) for t in tasks]
             n = int(sum(sizes))
@@ -351,7 +350,7 @@ class MultiTask(Recipe):
                 lab = np.full(n, -1, np.int32)
                 lab[offs[k]:offs[k + 1]] = labels[t]
                 feed_y[t] = lab
-        rows = self._rows(feed_y, tasks, n, c)
+        rows = self._rows(feed_y, tasks, c)
         if c["weight_decay"]:
             m.regularize(l2=c["weight_decay"])
         m.check_finite = True
@@ -363,7 +362,7 @@ class MultiTask(Recipe):
                 "representation_": rep_nodes, "loss_weights_": weights, "branched_": self.branches is not None,
                 "history_": {k: [float(v) for v in vals] for k, vals in hist.items()}}
 
-    def _rows(self, feed_y, tasks, n: int, c: dict) -> np.ndarray:
+    def _rows(self, feed_y, tasks, c: dict) -> np.ndarray:
         """The row numbers of every step, one step after another (the sampler's one epoch)."""
         rng = np.random.default_rng(c["seed"])
         bs, steps = c["batch_size"], c["steps"]
