@@ -81,6 +81,15 @@ def _multitask(digits, source):
     return r, (x, {"digit": ym}), x[:50], {"steps": 0}
 
 
+def _zeroshot(cls):
+    def case(digits, source):
+        x, y = digits
+        table, _ = datasets.attributes("digits")
+        seen = y < 7
+        return cls(hidden=(16,), epochs=1, batch_size=32, seed=3), (x[seen], y[seen], table), x[~seen], {"epochs": 0}
+    return case
+
+
 CASES = {
     "SourceOnly": _domain(T.SourceOnly),
     "DANN": _domain(T.DANN),
@@ -89,6 +98,9 @@ CASES = {
     "FineTune": _finetune,
     "Yosinski": _yosinski,
     "MultiTask": _multitask,
+    "DAP": _zeroshot(T.DAP),
+    "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
+    "ConSE": _zeroshot(T.ConSE),
 }
 
 
