@@ -218,8 +218,11 @@ def _half(m, f):
                  f"(at most {100 * TOLERANCE:g} point below)",
                  "Huang et al. 2013 (lecture): ~50 h with shared layers = ~100 h alone",
                  a=Sel(m, pct(f / 2), "accuracy"), b=Sel(ST, pct(f), "accuracy"), threshold=-TOLERANCE,
-                 why_not=("the auxiliary classes' features buy the target less than half its data at this size"
-                          if m == MT else "only the middle layer is shared, with 1,797 digits on the other side"))
+                 why_not=("the five auxiliary classes share the kind of input but no label with the target: what they "
+                          "teach an MLP on pixels is worth less than half the target's own images (Huang et al.'s "
+                          "languages share phonetic units)" if m == MT else
+                          "only the middle layer is shared, with an unrelated task (8x8 digits): the target's own "
+                          "first layer learns as it would alone"))
 
 
 def _gain(m, f):
@@ -227,7 +230,8 @@ def _gain(m, f):
                  f"{m} beats single-task at the same N = {pct(f)}",
                  "Huang et al. 2013 (shared layers help every language)",
                  a=Sel(m, pct(f), "accuracy"), b=Sel(ST, pct(f), "accuracy"), threshold=0.0,
-                 why_not="no gain beyond the seed spread at this size")
+                 why_not="no gain beyond the standard error at this size: the auxiliary task neither helps nor hurts "
+                         "the target by more than the seeds vary")
 
 
 def claims(s):
