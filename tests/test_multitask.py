@@ -113,6 +113,8 @@ def test_input_branches_share_the_middle(digits, fashion):
     assert sum(1 for n in m.layers if n.startswith("head_")) == 2
     with pytest.raises(ValueError, match="name the task"):
         r.transform(xt)
+    back = pickle.loads(pickle.dumps(r))               # a branched recipe pickles and predicts the same
+    assert np.array_equal(back.predict(xft, task="fashion"), r.predict(xft, task="fashion"))
     with pytest.raises(ValueError, match=r"task 'digits' takes examples of shape \(1, 8, 8\).*\(5, 1, 28, 28\)"):
         r.predict(xf[:5], task="digits")
 
