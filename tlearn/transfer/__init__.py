@@ -15,6 +15,9 @@ Labelled source, unlabelled target (domain adaptation):
 :class:`SourceOnly` (trained on labelled target data it is the
 train-on-target bound); :func:`proxy_a_distance` measures how well a linear
 classifier tells two domains apart.
+
+Tasks one after another: :class:`ProgressiveNet` (progressive neural
+networks, a frozen column per earlier task and lateral adapters).
 """
 from ._domain import DomainAdaptation, SourceOnly
 from .adabn import AdaBN, reestimate_batchnorm
@@ -26,7 +29,9 @@ from .finetune import FineTune, source_network
 from .fisher import estimate_fisher
 from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
 from .yosinski import transferred, yosinski
+from .progressive import ProgressiveNet
 
 __all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "reestimate_batchnorm", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
            "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski"]
+__all__ += ["ProgressiveNet"]
