@@ -117,7 +117,7 @@ def test_three_columns_have_adapters_from_every_earlier_column(tasks):
 
 def test_convolutional_columns_use_1x1_adapters():
     x, y = datasets.load_digits()  # (N, 1, 8, 8)
-    net = ProgressiveNet(layers=(("conv", 4, 3), ("conv", 6, 3, 2, 1), 12), reduction=2, epochs=2, seed=0)
+    net = ProgressiveNet(layers=(("conv", 4, 3), ("conv", 6, 3, 2, 1), 12), reduction=2, lr=0.01, epochs=4, seed=0)
     net.add_task(x[:300], (y[:300] % 2), task="parity").add_task(x[300:600], y[300:600], task="digit")
     P = net.model_.params
     assert P["c1_V1_0.w"].shape == (2, 4, 1, 1)          # 1x1 convolution to half the channels
