@@ -245,3 +245,16 @@ def test_bad_input_names_what_was_expected_and_what_came(tasks):
     with pytest.raises(TypeError, match=r"task must be a non-empty string, got 3"):
         net.add_task(x, y, task=3)
     assert net.tasks_ == ["lo"]
+
+
+def test_an_interrupted_add_task_leaves_the_previous_columns(tasks):
+    net = ProgressiveNet(layers=(16, 8), epochs=2).add_task(*tasks["lo"][:2], task="lo")
+    model, tasks_ = net.model_, net.tasks_
+
+    class Stop(tl.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        net.add_task(*tasks["hi"][:2], task="hi", callbacks=[Stop()])
+    assert net.model_ is model and net.tasks_ is tasks_ and list(net.history_) == ["lo"]
