@@ -197,7 +197,7 @@ def measure(data, unit, seed, s):
                 net.add_task(*T["source"][:2], task=f"random{k}", epochs=0)
             net.add_task(*T[t][:2], task=t, validation_data=T[t][2:])
             rows += _curve_rows("random column(s)", t, net.history_[t]["val_acc"])
-    else:  # "head only" or "fine-tune": a chain source -> shifted -> inverted through one column
+    else:  # "head only" or "fine-tune": a chain source -> shifted -> shifted2 through one column
         whole = unit.name == "fine-tune"
         src = _source_net(T, s, base).model_
         body = {k: v for k, v in src.params.items() if k.startswith("c0_l")}
@@ -256,6 +256,13 @@ def _alpha_shrink(res, s):
     return ALPHA_INIT - np.mean(np.stack(list(a.values())), axis=0)
 
 
+def _alpha_gap(res, s):
+    """Per seed: the mean lateral alpha of the shifted2 column minus that of the permuted column."""
+    def mean(t):
+        return np.mean(np.stack(list(_alphas(res, t).values())), axis=0)
+    return mean("shifted2") - mean("permuted")
+
+
 CLAIMS = [
     Claim("transfer_col2", "The second column (shifted) transfers: area under its learning curve above a single "
           "column from scratch (transfer > 100%)", "Rusu et al. 2016, Table 1: 209% (Pong Soup mean)",
@@ -288,6 +295,10 @@ CLAIMS = [
           "column (transfer > 97%)", "lecture",
           a=Sel("progressive", "permuted", "transfer_pct"), b=97.0,
           why_not="the laterals' extra parameters slow the first epochs"),
+    Claim("alpha_lower_unrelated", "The lateral alphas of the column on the task that shares nothing end lower than "
+          "those of the column on a related task after the same two columns (permuted vs shifted2, mean over "
+          "adapters)", "lecture: a new column can ignore an unhelpful old one", paired=_alpha_gap,
+          why_not="alpha multiplies a learned V: the column can silence a lateral by V as well as by alpha"),
 ]
 
 
@@ -327,35 +338,40 @@ def _curves(plt, res, s):
             v = np.stack([res.values(m, t, f"acc_epoch{e}") for e in ep])
             ax.errorbar(ep, v.mean(1), yerr=v.std(1, ddof=1) if v.shape[1] > 1 else None, marker="o", ms=3,
                         capsize=2, label=m)
-        ax.set_xticks(ep)
+        ax.set_xticks(ep if len(ep) <= 10 else ep[::2])
         ax.set_xlabel("epoch over the target examples")
-        ax.set_ylabel("target test accuracy (fraction)")
+        ax.set_ylabel("target test accuracy (fraction,\nmean ± std over seeds)")
         ax.set_title(f"target: {t}")
         ax.legend(fontsize=7)
     fig.tight_layout()
 
 
+LAYER_NAMES = {2: "2nd conv", 3: "dense 64", 4: "head"}
+
+
 def _alpha_plot(plt, res):
     fig = plt.gcf()
-    fig.set_size_inches(7, 4)
-    ax = fig.add_subplot(1, 1, 1)
-    labels, means, errs, colors = [], [], [], []
-    palette = {"shifted": "tab:blue", "shifted2": "tab:orange", "permuted": "tab:red"}
-    for t in ("shifted", "shifted2", "permuted"):
-        for n, v in _alphas(res, t).items():
-            _, layer, _, frm = n.split("_", 3)
-            labels.append(f"{t}\n{layer} <- {frm}")
-            means.append(v.mean())
-            errs.append(v.std(ddof=1) if len(v) > 1 else 0.0)
-            colors.append(palette[t])
-    x = np.arange(len(labels))
-    ax.bar(x, means, yerr=errs, color=colors, capsize=3)
-    ax.axhline(ALPHA_INIT, color="k", ls="--", lw=1, label=f"initial alpha ({ALPHA_INIT})")
-    for t, c in palette.items():
-        ax.bar([0], [0], color=c, label=f"column: {t}")
-    ax.set_xticks(x)
-    ax.set_xticklabels(labels, fontsize=6)
-    ax.set_ylabel("lateral alpha after training")
-    ax.set_xlabel("column, receiving layer <- earlier column (l2: second hidden layer, l3: head)")
-    ax.legend(fontsize=7)
+    fig.set_size_inches(12, 3.8)
+    colors = {"source": "tab:blue", "shifted": "tab:orange"}
+    cols = ("shifted", "shifted2", "permuted")
+    axes = [fig.add_subplot(1, 3, k + 1) for k in range(3)]
+    top = max([v.max() for t in cols for v in _alphas(res, t).values()] + [ALPHA_INIT]) * 1.15
+    for ax, t in zip(axes, cols):
+        a = _alphas(res, t)
+        layers = sorted({int(n.split("_")[1][1:]) for n in a})
+        froms = [f for f in ("source", "shifted") if any(n.endswith("_from_" + f) for n in a)]
+        w = 0.8 / len(froms)
+        for k, f in enumerate(froms):
+            v = [a[f"alpha_l{l}_from_{f}"] for l in layers]
+            ax.bar(np.arange(len(layers)) + (k - (len(froms) - 1) / 2) * w, [x.mean() for x in v], width=w,
+                   yerr=[x.std(ddof=1) if len(x) > 1 else 0.0 for x in v], capsize=3, color=colors[f],
+                   label=f"from column: {f}")
+        ax.axhline(ALPHA_INIT, color="k", ls="--", lw=1, label=f"initial alpha ({ALPHA_INIT})")
+        ax.set_xticks(np.arange(len(layers)))
+        ax.set_xticklabels([LAYER_NAMES.get(l, f"layer {l}") for l in layers])
+        ax.set_ylim(0, top)
+        ax.set_xlabel("receiving layer of the new column")
+        ax.set_ylabel("lateral alpha after training\n(mean ± std over seeds)")
+        ax.set_title(f"column: {t}")
+        ax.legend(fontsize=7)
     fig.tight_layout()
