@@ -258,3 +258,41 @@ def test_an_interrupted_add_task_leaves_the_previous_columns(tasks):
     with pytest.raises(KeyboardInterrupt):
         net.add_task(*tasks["hi"][:2], task="hi", callbacks=[Stop()])
     assert net.model_ is model and net.tasks_ is tasks_ and list(net.history_) == ["lo"]
+
+
+# ------------------------------------------------------------ the replay
+
+def test_replay_measures_transfer_forgetting_and_alphas():
+    from tlearn.replay import _data, _section
+    from tlearn.replay import progressive as P
+
+    s = {"source_per_class": 20, "target_per_class": 3, "test_per_class": 5, "source_epochs": 1,
+         "target_epochs": 2, "seeds": 2}
+    data = _data.fashion(per_class_train=29, per_class_test=5, which="subset")
+    T = P.tasks_of(data, s, 0)
+    assert {t: len(v[1]) for t, v in T.items()} == {"source": 200, "shifted": 30, "shifted2": 30, "permuted": 30}
+    assert all(v[0].shape[1:] == (1, 28, 28) for v in T.values())
+    # shifted: the source image moved SHIFT pixels right and down; permuted: the same pixels reordered
+    np.testing.assert_array_equal(T["shifted"][2][:, :, P.SHIFT:, P.SHIFT:], T["source"][2][:, :, :-P.SHIFT, :-P.SHIFT])
+    np.testing.assert_allclose(np.sort(T["permuted"][2].reshape(50, -1), 1), np.sort(T["source"][2].reshape(50, -1), 1))
+    rows = {}
+    for u in P.units(s):
+        for m, st, metric, v in P.measure(data, u, _section.Seed("progressive", 0, u.name), s):
+            assert (m, st, metric) not in rows
+            rows[(m, st, metric)] = v
+    assert rows[("progressive", "", "earlier_columns_bit_identical")] == 1.0
+    assert rows[("progressive", "source", "forgetting")] == 0.0
+    assert rows[("progressive", "shifted", "forgetting")] == 0.0
+    assert rows[("head only", "source", "forgetting_after_shifted2")] == 0.0  # its body and heads are frozen
+    for m in P.METHODS:
+        for t in (("shifted", "shifted2", "permuted") if m in ("progressive", "scratch") else ("shifted", "shifted2")):
+            curve = [rows[(m, t, f"acc_epoch{e}")] for e in (1, 2)]
+            assert rows[(m, t, "auc")] == pytest.approx(np.mean(curve)) and rows[(m, t, "final_acc")] == curve[-1]
+    # one alpha per receiving layer (2nd conv, dense, head) and earlier column
+    assert sum(1 for k in rows if k[0] == "progressive" and k[1] == "permuted" and k[2].startswith("alpha_")) == 6
+    res = _section.Results([{"method": m, "setting": st, "seed": 0, "metric": me, "value": v}
+                            for (m, st, me), v in rows.items()], [0])
+    derived = {(m, t): v for m, t, _, metric, v in P.derive(res, s)}
+    assert derived[("scratch", "shifted")] == pytest.approx(100.0)
+    assert derived[("progressive", "shifted")] == pytest.approx(
+        100 * rows[("progressive", "shifted", "auc")] / rows[("scratch", "shifted", "auc")])

@@ -18,6 +18,7 @@ from tlearn import replay
 HOLDING = {
     "finetune": ["retains_l2-sp", "retains_ewc", "retains_output"],
     "layers": ["anb_below_bnb_top"],
+    "progressive": ["pnn_bit_identical", "pnn_forgets_less", "finetune_forgets"],
 }
 
 

@@ -44,7 +44,7 @@ TITLE = "Progressive neural networks"
 SCALES = {
     "quick": {"seeds": 2, "source_per_class": 300, "target_per_class": 10, "test_per_class": 50,
               "source_epochs": 3, "target_epochs": 10},
-    "full": {"seeds": 3, "source_per_class": 900, "target_per_class": 10, "test_per_class": 100,
+    "full": {"seeds": 5, "source_per_class": 900, "target_per_class": 10, "test_per_class": 100,
              "source_epochs": 4, "target_epochs": 20},
 }
 LAYERS = (("conv", 8, 5, 2), ("conv", 16, 5, 2), 64)
@@ -282,6 +282,15 @@ CLAIMS = [
           "Rusu et al. 2016, Table 1: 209% vs 181%",
           a=Sel("progressive", "shifted2", "transfer_pct"), b=Sel("fine-tune", "shifted2", "transfer_pct"),
           threshold=0.0, why_not="fine-tuning a column on a task this close to its source is as fast"),
+    Claim("pnn_bit_identical", "Progressive networks do not forget: after columns 2 and 3 trained, every weight of "
+          "columns 1 and 2 is bit-identical (1 per seed when all are)", "Rusu et al. 2016 (immune to forgetting by "
+          "construction)", a=Sel("progressive", "", "earlier_columns_bit_identical"), b=0.5,
+          why_not="a frozen layer changed: a defect"),
+    Claim("pnn_forgets_less", "Fine-tuning forgets the source task by more than 5 points more than the "
+          "progressive network does (source accuracy lost after shifted then shifted2)",
+          "Rusu et al. 2016 (motivation)", a=Sel("fine-tune", "source", "forgetting_after_shifted2"),
+          b=Sel("progressive", "source", "forgetting"), threshold=0.05,
+          why_not="the fine-tuned body still serves the source head"),
     Claim("finetune_forgets", "Fine-tuning forgets: the source task's accuracy through its kept head drops by "
           "more than 5 points after fine-tuning on shifted then shifted2", "Rusu et al. 2016 (motivation)",
           a=Sel("fine-tune", "source", "forgetting_after_shifted2"), b=0.05,
