@@ -296,3 +296,15 @@ def test_replay_measures_transfer_forgetting_and_alphas():
     assert derived[("scratch", "shifted")] == pytest.approx(100.0)
     assert derived[("progressive", "shifted")] == pytest.approx(
         100 * rows[("progressive", "shifted", "auc")] / rows[("scratch", "shifted", "auc")])
+
+
+def test_readme_example_runs():
+    import os
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    text = open(readme, encoding="utf-8").read()
+    code = text[text.index("## Progressive networks"):].split("```python", 1)[1].split("```", 1)[0]
+    ns = {}
+    exec(compile(code, readme, "exec"), ns)
+    pnn, x, y, high = ns["pnn"], ns["x"], ns["y"], ns["high"]
+    assert pnn.tasks_ == ["0-4", "5-9"] and list(pnn.lateral_alphas()) == [("5-9", 2, "0-4"), ("5-9", 3, "0-4")]
+    assert pnn.score(x[high][300:], y[high][300:] - 5, task="5-9") > 0.5
