@@ -308,3 +308,15 @@ def test_readme_example_runs():
     pnn, x, y, high = ns["pnn"], ns["x"], ns["y"], ns["high"]
     assert pnn.tasks_ == ["0-4", "5-9"] and list(pnn.lateral_alphas()) == [("5-9", 2, "0-4"), ("5-9", 3, "0-4")]
     assert pnn.score(x[high][300:], y[high][300:] - 5, task="5-9") > 0.5
+
+
+@pytest.mark.slow
+def test_replay_gives_the_same_numbers_with_one_worker_or_two():
+    from tlearn import replay
+
+    def rows(workers):
+        d = replay.run("progressive", quick=True, seeds=1, progress=lambda s: None, workers=workers).to_dict()
+        return sorted((r["method"], r["setting"], r["metric"], r["value"]) for r in d["results"])
+
+    one = rows(1)
+    assert len(one) > 100 and one == rows(2)
