@@ -267,7 +267,8 @@ def test_replay_measures_transfer_forgetting_and_alphas():
     from tlearn.replay import progressive as P
 
     s = {"source_per_class": 20, "target_per_class": 3, "test_per_class": 5, "source_epochs": 1,
-         "target_epochs": 2, "seeds": 2}
+         "target_epochs": 2, "seeds": 2, "alphas": (1.0, 0.1)}
+    assert [u.name for u in P.units(s)] == list(P.METHODS) + ["progressive alpha0=1"]
     data = _data.fashion(per_class_train=29, per_class_test=5, which="subset")
     T = P.tasks_of(data, s, 0)
     assert {t: len(v[1]) for t, v in T.items()} == {"source": 200, "shifted": 30, "shifted2": 30, "permuted": 30}
@@ -294,6 +295,9 @@ def test_replay_measures_transfer_forgetting_and_alphas():
                             for (m, st, me), v in rows.items()], [0])
     derived = {(m, t): v for m, t, _, metric, v in P.derive(res, s)}
     assert derived[("scratch", "shifted")] == pytest.approx(100.0)
+    # the further initial alpha is its own method, from the same source column
+    assert rows[("progressive (alpha0=1)", "", "earlier_columns_bit_identical")] == 1.0
+    assert ("progressive (alpha0=1)", "permuted") in derived and ("source column", "source", "acc") in rows
     assert derived[("progressive", "shifted")] == pytest.approx(
         100 * rows[("progressive", "shifted", "auc")] / rows[("scratch", "shifted", "auc")])
 

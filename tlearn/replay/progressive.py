@@ -46,6 +46,10 @@ SCALES = {
               "source_epochs": 3, "target_epochs": 10},
     "full": {"seeds": 5, "source_per_class": 900, "target_per_class": 10, "test_per_class": 100,
              "source_epochs": 4, "target_epochs": 20},
+    # closer to the paper: more seeds and epochs, and the paper's three initial alphas side by side
+    # (Rusu et al. sweep alpha in {1, 0.1, 0.01}; every value is reported, none is chosen)
+    "paper": {"seeds": 10, "source_per_class": 1000, "target_per_class": 10, "test_per_class": 200,
+              "source_epochs": 5, "target_epochs": 30, "alphas": (1.0, 0.1, 0.01)},
 }
 LAYERS = (("conv", 8, 5, 2), ("conv", 16, 5, 2), 64)
 INPUT = (1, 28, 28)
@@ -157,33 +161,36 @@ def measure(data, unit, seed, s):
     ep = s["target_epochs"]
     xs_t, ys_t = T["source"][2], T["source"][3]
     rows = []
-    if unit.name == "progressive":
-        net = _source_net(T, s, base)
+    if unit.name.startswith("progressive"):
+        alpha = ALPHA_INIT if unit.args is None else unit.args
+        me = "progressive" if unit.args is None else f"progressive (alpha0={alpha:g})"
+        net = _source_net(T, s, base).set_params(alpha_init=alpha)
         w0 = net.column_weights("source")
         acc0 = net.score(xs_t, ys_t, task="source")
-        rows.append(("source column", "source", "acc", acc0))
+        if unit.args is None:
+            rows.append(("source column", "source", "acc", acc0))
         net.add_task(*T["shifted"][:2], task="shifted", validation_data=T["shifted"][2:])
         w1 = net.column_weights("shifted")
         acc1 = net.score(*T["shifted"][2:], task="shifted")
         branch = copy.deepcopy(net)
         net.add_task(*T["shifted2"][:2], task="shifted2", validation_data=T["shifted2"][2:])
         for t in ("shifted", "shifted2"):
-            rows += _curve_rows("progressive", t, net.history_[t]["val_acc"])
+            rows += _curve_rows(me, t, net.history_[t]["val_acc"])
         same = all(np.array_equal(w0[k], v) for k, v in net.column_weights("source").items()) and \
             all(np.array_equal(w1[k], v) for k, v in net.column_weights("shifted").items())
-        rows.append(("progressive", "", "earlier_columns_bit_identical", float(same)))
-        rows.append(("progressive", "source", "acc_after", net.score(xs_t, ys_t, task="source")))
-        rows.append(("progressive", "source", "forgetting", acc0 - net.score(xs_t, ys_t, task="source")))
-        rows.append(("progressive", "shifted", "forgetting", acc1 - net.score(*T["shifted"][2:], task="shifted")))
+        rows.append((me, "", "earlier_columns_bit_identical", float(same)))
+        rows.append((me, "source", "acc_after", net.score(xs_t, ys_t, task="source")))
+        rows.append((me, "source", "forgetting", acc0 - net.score(xs_t, ys_t, task="source")))
+        rows.append((me, "shifted", "forgetting", acc1 - net.score(*T["shifted"][2:], task="shifted")))
         for (col, layer, frm), a in net.lateral_alphas().items():
-            rows.append(("progressive", col, f"alpha_l{layer}_from_{frm}", a))
+            rows.append((me, col, f"alpha_l{layer}_from_{frm}", a))
         # the task that shares nothing: a third column after the same two
         net = branch
         net.add_task(*T["permuted"][:2], task="permuted", validation_data=T["permuted"][2:])
-        rows += _curve_rows("progressive", "permuted", net.history_["permuted"]["val_acc"])
+        rows += _curve_rows(me, "permuted", net.history_["permuted"]["val_acc"])
         for (col, layer, frm), a in net.lateral_alphas().items():
             if col == "permuted":
-                rows.append(("progressive", col, f"alpha_l{layer}_from_{frm}", a))
+                rows.append((me, col, f"alpha_l{layer}_from_{frm}", a))
     elif unit.name == "scratch":
         for t in TARGETS:
             net = ProgressiveNet(layers=LAYERS, lr=LR, batch_size=BATCH, epochs=ep, seed=base + 1)
@@ -224,7 +231,10 @@ def measure(data, unit, seed, s):
 
 
 def units(s):
-    return [Unit(m) for m in METHODS]
+    """One unit per method; with ``alphas`` in the settings, one more
+    progressive unit per further initial alpha (the paper's three)."""
+    return [Unit(m) for m in METHODS] + [Unit(f"progressive alpha0={a:g}", float(a)) for a in s.get("alphas", ())
+                                         if float(a) != ALPHA_INIT]
 
 
 # ------------------------------------------------------------------ claims
@@ -236,7 +246,7 @@ def _transfer(res, method, task):
 def derive(res, s):
     """Transfer (%) per seed: the area under the learning curve over the scratch column's."""
     out = []
-    for m in METHODS:
+    for m in res.methods("auc"):
         for t in TARGETS:
             if res.has(m, t, "auc"):
                 for seed, v in zip(res.seeds, _transfer(res, m, t)):
@@ -312,7 +322,7 @@ CLAIMS = [
 
 
 def tables(res, s):
-    methods = [m for m in METHODS]
+    methods = res.methods("transfer_pct")
     return {
         "transfer (%)": (res.by_setting("transfer_pct", methods),
                          "Area under the target learning curve (test accuracy after each epoch, averaged) "
