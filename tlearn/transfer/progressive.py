@@ -9,7 +9,9 @@ equation 2)::
     h_i^(k) = relu( W_i^(k) h_{i-1}^(k) + sum_{j<k} U_i^(k:j) relu( V_i^(k:j) alpha_i^(k:j) h_{i-1}^(j) ) )
 
 ``alpha`` is a learned scalar (a :class:`~tlearn.layers.Scale`) initialised
-to ``alpha_init``, one of the paper's choices {1, 0.1, 0.01}; ``V``
+to ``alpha_init``, one of the paper's choices {1, 0.1, 0.01} (written into
+the scale's weight once the network is built: the scale op starts at one;
+the value is saved with the model like any weight); ``V``
 projects to fewer dimensions (``1/reduction`` of the units or channels of
 layer ``i-1``); ``U`` maps into layer ``i``.  For a convolutional layer
 ``V`` is a 1x1 convolution and ``U`` a convolution of the layer's own
@@ -94,12 +96,15 @@ class ProgressiveNet(Recipe):
         layer flattens).  Every column has this shape; its head is a dense
         layer of its task's classes.
     alpha_init : {1.0, 0.1, 0.01}
-        Initial value of every lateral scale alpha (the paper's choices).
+        Initial value of every lateral scale alpha: the paper's three
+        choices (its section 5 draws one per run); default 0.1, the middle one.
     reduction : int
         ``V`` projects layer ``i-1`` of an earlier column to ``1/reduction``
-        of its units (dense) or channels (convolution), at least one.
+        of its units (dense) or channels (convolution), at least one.  The
+        paper reduces without giving a factor for its Atari columns; 2 is ours.
     lr : float
-        Adam's learning rate.
+        Adam's learning rate (the paper trains by asynchronous RL with
+        RMSProp; Adam at 1e-3 is ours, for supervised columns).
     epochs, batch_size : int
         Each column trains ``epochs`` passes over its task's examples.
     seed : int
