@@ -73,12 +73,12 @@ def _yosinski(digits, source):
     return r, (x[a][:90], y[a][:90], x[b][:90], y[b][:90] - 3), None, {"variants": ("nope",)}
 
 
-<<<<<<< HEAD
 def _progressive(digits, source):
     x, y = digits
     a = y < 3
     return T.ProgressiveNet(layers=(16, 8), epochs=1, seed=3), (x[a][:90], y[a][:90]), x[a][90:], {"epochs": -1}
-=======
+
+
 def _zeroshot(cls):
     def case(digits, source):
         x, y = digits
@@ -86,7 +86,6 @@ def _zeroshot(cls):
         seen = y < 7
         return cls(hidden=(16,), epochs=1, batch_size=32, seed=3), (x[seen], y[seen], table), x[~seen], {"epochs": 0}
     return case
->>>>>>> main
 
 
 CASES = {
@@ -96,13 +95,10 @@ CASES = {
     "AdaBN": _domain(T.AdaBN),
     "FineTune": _finetune,
     "Yosinski": _yosinski,
-<<<<<<< HEAD
     "ProgressiveNet": _progressive,
-=======
     "DAP": _zeroshot(T.DAP),
     "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
     "ConSE": _zeroshot(T.ConSE),
->>>>>>> main
 }
 
 
