@@ -54,14 +54,14 @@ def hand_written(kind: str, columns: int, n_classes: int = 10, reduction: int = 
     for k in range(columns):
         h = []
         if kind == "conv":
-            c1 = L.Conv2d(8, 5, 2, name=f"c{k}_l0")(x)
+            c1 = L.Conv2d(8, 5, stride=2, name=f"c{k}_l0")(x)
             h.append(L.ReLU(name=f"c{k}_relu0")(c1))
-            z = L.Conv2d(16, 5, 2, name=f"c{k}_l1")(h[0])
+            z = L.Conv2d(16, 5, stride=2, name=f"c{k}_l1")(h[0])
             lat = []
             for j in range(k):
                 a = L.Scale(name=f"c{k}_alpha1_{j}")(hidden[j][0])
                 v = L.ReLU(name=f"c{k}_Vrelu1_{j}")(L.Conv2d(8 // reduction, 1, name=f"c{k}_V1_{j}")(a))
-                lat.append(L.Conv2d(16, 5, 2, use_bias=False, name=f"c{k}_U1_{j}")(v))
+                lat.append(L.Conv2d(16, 5, stride=2, use_bias=False, name=f"c{k}_U1_{j}")(v))
             h.append(L.ReLU(name=f"c{k}_relu1")(L.Add(name=f"c{k}_sum1")([z] + lat) if lat else z))
             z = L.Dense(64, name=f"c{k}_l2")(L.Flatten(name=f"c{k}_flat2")(h[1]))
             lat = []

@@ -162,7 +162,7 @@ class ProgressiveNet(Recipe):
                     prev = L.Flatten(name=f"c{k}_flat{i}")(prev)
                 z = L.Dense(sp[1], name=f"c{k}_out" if head else f"c{k}_l{i}")(prev)
             else:
-                z = L.Conv2d(sp[1], sp[2], sp[3], sp[4], name=f"c{k}_l{i}")(prev)
+                z = L.Conv2d(sp[1], sp[2], stride=sp[3], padding=sp[4], name=f"c{k}_l{i}")(prev)
             terms = [z]
             if i > 0:
                 for j, col in enumerate(earlier):
@@ -173,7 +173,8 @@ class ProgressiveNet(Recipe):
                     v = (L.Conv2d(r, 1, name=f"c{k}_V{i}_{j}") if conv_in else L.Dense(r, name=f"c{k}_V{i}_{j}"))(a)
                     v = L.ReLU(name=f"c{k}_Vrelu{i}_{j}")(v)
                     if sp[0] == "conv":
-                        u = L.Conv2d(sp[1], sp[2], sp[3], sp[4], use_bias=False, name=f"c{k}_U{i}_{j}")(v)
+                        u = L.Conv2d(sp[1], sp[2], stride=sp[3], padding=sp[4], use_bias=False,
+                                     name=f"c{k}_U{i}_{j}")(v)
                     else:
                         if conv_in:
                             v = L.Flatten(name=f"c{k}_Vflat{i}_{j}")(v)
