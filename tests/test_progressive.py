@@ -324,3 +324,27 @@ def test_replay_gives_the_same_numbers_with_one_worker_or_two():
 
     one = rows(1)
     assert len(one) > 100 and one == rows(2)
+
+
+def test_scale_init_starts_alpha_survives_reset_save_and_load(tmp_path):
+    """The scale op's ``init`` attribute: alpha's value at start and after a reset, saved with the model."""
+    x = tl.Input((4,), name="x")
+    h = tl.layers.Scale(init=0.01, name="a")(x)
+    pc = tl.layers.Scale(per_channel=True, init=-2.0, name="b")(x)
+    m = tl.Model(x, {"o": tl.layers.Dense(3, name="d")(tl.layers.Add(name="s")([h, pc]))}, seed=0)
+    assert m.params["a.alpha"].tolist() == [pytest.approx(0.01)]
+    assert m.params["b.alpha"].tolist() == [-2.0] * 4
+    rng = np.random.default_rng(0)
+    xs, ys = rng.standard_normal((64, 4)).astype(np.float32), rng.integers(0, 3, 64)
+    m.compile(tl.optim.SGD(0.1), loss={"o": "softmax_ce"})
+    m.fit(xs, {"o": ys}, epochs=2, batch_size=16, verbose=0)
+    assert m.params["a.alpha"][0] != pytest.approx(0.01)  # learned
+    m.save(tmp_path / "m.tlm")
+    back = tl.load(tmp_path / "m.tlm")
+    np.testing.assert_array_equal(back.params["a.alpha"], m.params["a.alpha"])
+    back.layer("a").reset()
+    back.layer("b").reset()
+    assert back.params["a.alpha"].tolist() == [pytest.approx(0.01)] and back.params["b.alpha"].tolist() == [-2.0] * 4
+    with pytest.raises(ValueError, match="init must be finite, got inf"):
+        tl.layers.Scale(init=float("inf"))
+    assert tl.layers.Scale().init == 1.0

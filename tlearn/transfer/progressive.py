@@ -9,9 +9,8 @@ equation 2)::
     h_i^(k) = relu( W_i^(k) h_{i-1}^(k) + sum_{j<k} U_i^(k:j) relu( V_i^(k:j) alpha_i^(k:j) h_{i-1}^(j) ) )
 
 ``alpha`` is a learned scalar (a :class:`~tlearn.layers.Scale`) initialised
-to ``alpha_init``, one of the paper's choices {1, 0.1, 0.01} (written into
-the scale's weight once the network is built: the scale op starts at one;
-the value is saved with the model like any weight); ``V``
+to ``alpha_init`` (the scale op's ``init``), one of the paper's choices
+{1, 0.1, 0.01}; ``V``
 projects to fewer dimensions (``1/reduction`` of the units or channels of
 layer ``i-1``); ``U`` maps into layer ``i``.  For a convolutional layer
 ``V`` is a 1x1 convolution and ``U`` a convolution of the layer's own
@@ -149,7 +148,8 @@ class ProgressiveNet(Recipe):
 
     # -------------------------------------------------------- the network
     @staticmethod
-    def _column(k: int, x, spec: List[tuple], n_classes: int, earlier: List[List], reduction: int) -> List:
+    def _column(k: int, x, spec: List[tuple], n_classes: int, earlier: List[List], reduction: int,
+                alpha_init: float = 0.1) -> List:
         """Column ``k`` on input ``x`` with adapters from the hidden layers
         ``earlier[j][i]`` of columns ``j < k``; returns its hidden layers and head."""
         hs: List = []
@@ -167,7 +167,7 @@ class ProgressiveNet(Recipe):
             if i > 0:
                 for j, col in enumerate(earlier):
                     h = col[i - 1]
-                    a = L.Scale(name=f"c{k}_alpha{i}_{j}")(h)
+                    a = L.Scale(init=alpha_init, name=f"c{k}_alpha{i}_{j}")(h)
                     conv_in = len(h.shape) == 3
                     r = max(1, (h.shape[0] if conv_in else h.shape[-1]) // reduction)
                     v = (L.Conv2d(r, 1, name=f"c{k}_V{i}_{j}") if conv_in else L.Dense(r, name=f"c{k}_V{i}_{j}"))(a)
@@ -190,7 +190,8 @@ class ProgressiveNet(Recipe):
         x = Input(tuple(input_shape), name="x")
         cols: List[List] = []
         for k, n in enumerate(n_classes):
-            cols.append(self._column(k, x, c["layers"], n, [col[:-1] for col in cols], c["reduction"]))
+            cols.append(self._column(k, x, c["layers"], n, [col[:-1] for col in cols], c["reduction"],
+                                     c["alpha_init"]))
         k = len(n_classes) - 1
         return Model(x, {f"c{j}": col[-1] for j, col in enumerate(cols)}, seed=c["seed"] + k,
                      name=f"progressive_{k + 1}")
@@ -256,8 +257,6 @@ class ProgressiveNet(Recipe):
             for nm in m.layers:
                 if not nm.startswith(f"c{k}_") and m.layer(nm).param_names:
                     m.layer(nm).trainable = False
-        m.load_weights({nm: np.full(m.params[nm].shape, c["alpha_init"], np.float32)
-                        for nm in new if nm.endswith(".alpha")}, strict=False)
         out = f"c{k}"
         m.check_finite = True
         m.compile(_optim.Adam(c["lr"]), loss={out: "softmax_ce"})
