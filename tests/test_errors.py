@@ -382,8 +382,10 @@ def test_bad_optimizer_settings_fail_at_compile(opt, msg):
 
 
 def test_compile_and_fit_argument_errors(model):
-    with pytest.raises(TypeError, match="optimizer: expected a tlearn.optim optimizer, got str"):
-        model.compile("sgd", loss="softmax_ce")
+    with pytest.raises(TypeError, match="optimizer: expected a tlearn.optim optimizer or one of .*, got int"):
+        model.compile(3, loss="softmax_ce")
+    with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'; tlearn has \['adam', 'adamw', 'sgd'\]"):
+        model.compile("rmsprop", loss="softmax_ce")
     with pytest.raises(ValueError, match="compile needs loss="):
         model.compile(tl.optim.SGD(0.1))
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
