@@ -78,10 +78,6 @@ def _parse_layers(layers, me: str) -> List[tuple]:
     return out
 
 
-def _width(spec) -> int:
-    return spec[1]
-
-
 class ProgressiveNet(Recipe):
     """Progressive neural network: a new column per task, earlier columns
     frozen, lateral adapters from every earlier column (Rusu et al. 2016).
