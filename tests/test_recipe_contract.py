@@ -81,6 +81,12 @@ def _multitask(digits, source):
     return r, (x, {"digit": ym}), x[:50], {"steps": 0}
 
 
+def _progressive(digits, source):
+    x, y = digits
+    a = y < 3
+    return T.ProgressiveNet(layers=(16, 8), epochs=1, seed=3), (x[a][:90], y[a][:90]), x[a][90:], {"epochs": -1}
+
+
 def _zeroshot(cls):
     def case(digits, source):
         x, y = digits
@@ -98,6 +104,7 @@ CASES = {
     "FineTune": _finetune,
     "Yosinski": _yosinski,
     "MultiTask": _multitask,
+    "ProgressiveNet": _progressive,
     "DAP": _zeroshot(T.DAP),
     "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
     "ConSE": _zeroshot(T.ConSE),
