@@ -438,8 +438,8 @@ def _draw_domain_accuracy(plt, steps: dict) -> None:
         plt.plot(np.arange(len(sm)) + k, sm, label=label)
     plt.axhline(0.5, color="grey", ls="--", lw=1, label="chance (domain)")
     plt.xlabel("training step")
-    plt.ylabel("accuracy (fraction)")
-    plt.ylim(0.3, 1.0)
+    plt.ylabel(f"accuracy (fraction; mean over {k} steps)")
+    plt.ylim(0.3, 1.02)
     plt.legend(fontsize=8)
     plt.title("DANN: the domain classifier against the label predictor", fontsize=10)
 
@@ -459,7 +459,7 @@ def _draw_by_epoch(plt, res, s) -> None:
     a = res.values("adabn", "", "target_acc")
     plt.errorbar([n_ep], [a.mean()], yerr=[a.std(ddof=1)] if len(a) > 1 else None, ls="", marker="D", ms=6,
                  color="k", capsize=3, label="AdaBN (after training only)")
-    plt.xticks(np.arange(1, n_ep + 1))
+    plt.xticks(np.arange(1, n_ep + 1), fontsize=7 if n_ep > 12 else None)
     plt.xlabel("epoch")
     plt.ylabel("target test accuracy (fraction)")
     plt.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
