@@ -1,0 +1,180 @@
+"""Files, threads and values: what a hostile (or unlucky) user meets one floor
+above the core.
+
+- saving follows the path (tlearn.io.write_atomic, used by every writer):
+  a symbolic link is written through, a directory, FIFO or device is refused
+  and left alone, a new file gets the umask's permissions and a replaced one
+  keeps its mode;
+- a model trained by one thread is read (save, pickle, clone, state_dict) and
+  written (load_weights) by another at step boundaries only: every file saved
+  during training equals a replay of the steps at the step it records;
+- values refused: non-finite weights after the float32 cast, a negative
+  BatchNorm running variance, ill-shaped or non-integer labels in score,
+  freeze requests that are half bad, bad domain-shift settings;
+- BatchNorm in a non-trainable layer runs in inference mode during fit.
+"""
+import os
+import pickle
+import stat
+import threading
+
+import numpy as np
+import pytest
+
+import tlearn as tl
+from tlearn import io as tio, layers as L
+
+
+def small_model(seed=0, n_in=3, hidden=4, n_out=2, opt=None):
+    x = tl.Input((n_in,), name="x")
+    h = L.ReLU(name="r")(L.Dense(hidden, name="d0")(x))
+    m = tl.Model(x, L.Dense(n_out, name="d1")(h), seed=seed)
+    m.compile(opt or tl.optim.Adam(0.01), loss="softmax_ce")
+    return m
+
+
+def toy(n=16, n_in=3, n_out=2, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, n_in)).astype(np.float32), rng.integers(0, n_out, n).astype(np.int64)
+
+
+def temp_files(d):
+    return sorted(p.name for p in d.iterdir() if p.name.startswith(".tlearn-"))
+
+
+# ------------------------------------------------------------- saving
+
+
+def _savers(tmp_path):
+    """Each writer of tlearn, as a function of a path."""
+    X, Y = toy()
+
+    def checkpoint(path, weights_only):
+        m = small_model()
+        cb = tl.callbacks.ModelCheckpoint(str(path), monitor="loss", save_weights_only=weights_only)
+        m.fit(X, Y, epochs=1, verbose=0, callbacks=[cb])
+
+    return {
+        "Model.save": lambda p: small_model().save(p),
+        "ModelCheckpoint": lambda p: checkpoint(p, False),
+        "ModelCheckpoint(weights)": lambda p: checkpoint(p, True),
+        "write_atomic": lambda p: tio.write_atomic(p, b"tlearn bytes"),
+    }
+
+
+WRITERS = ["Model.save", "ModelCheckpoint", "ModelCheckpoint(weights)", "write_atomic"]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_symbolic_link_is_written_through(tmp_path, writer):
+    save = _savers(tmp_path)[writer]
+    target = tmp_path / "real" / "model.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"old")
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_bytes() != b"old" and link.read_bytes() == target.read_bytes()
+    assert temp_files(tmp_path) == [] and temp_files(target.parent) == []
+    # a relative link, a chain of links and a dangling link (its target is created)
+    rel = tmp_path / "rel.bin"
+    rel.symlink_to(os.path.join("real", "model.bin"))
+    chain = tmp_path / "chain.bin"
+    chain.symlink_to(rel)
+    target.write_bytes(b"old")
+    save(chain)
+    assert chain.is_symlink() and rel.is_symlink() and target.read_bytes() != b"old"
+    dangling = tmp_path / "dangling.bin"
+    dangling.symlink_to(tmp_path / "real" / "new.bin")
+    save(dangling)
+    assert dangling.is_symlink() and (tmp_path / "real" / "new.bin").stat().st_size > 0
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_directory_or_fifo_is_refused_and_left_alone(tmp_path, writer):
+    save = _savers(tmp_path)[writer]
+    d = tmp_path / "adir"
+    d.mkdir()
+    (d / "inside").write_bytes(b"x")
+    with pytest.raises(IsADirectoryError, match=r"expected a regular file .*found a directory"):
+        save(d)
+    assert d.is_dir() and (d / "inside").read_bytes() == b"x"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=r"pipe: expected a regular file .*found a FIFO"):
+        save(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    link = tmp_path / "to-pipe"
+    link.symlink_to(fifo)
+    with pytest.raises(ValueError, match=r"to-pipe \(a link to .*pipe\).*found a FIFO"):
+        save(link)
+    assert link.is_symlink() and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert temp_files(tmp_path) == []
+
+
+def test_a_device_is_refused(tmp_path):
+    """A device node is refused and stays a device (as root, a save to
+    /dev/null used to replace the system's null device).  The node is made in
+    a temporary directory (a copy of /dev/null's numbers), so that a broken
+    writer harms nothing."""
+    dev = tmp_path / "null"
+    try:
+        os.mknod(dev, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, OSError):
+        pytest.skip("cannot make a device node here (not root)")
+    before = os.lstat(dev)
+    with pytest.raises(ValueError, match=r"null: expected a regular file .*found a character device"):
+        small_model().save(dev)
+    with pytest.raises(ValueError, match="character device"):
+        tio.write_atomic(dev, b"x")
+    after = os.lstat(dev)
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino and after.st_rdev == before.st_rdev
+    assert temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+@pytest.mark.parametrize("writer", WRITERS)
+def test_permissions_of_new_and_replaced_files(tmp_path, writer, umask):
+    save = _savers(tmp_path)[writer]
+    old = os.umask(umask)
+    try:
+        save(tmp_path / "new.bin")
+        ref = tmp_path / "ref.bin"
+        with open(ref, "wb"):  # what any new file gets
+            pass
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.bin").st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(os.stat(tmp_path / "new.bin").st_mode) == stat.S_IMODE(os.stat(ref).st_mode)
+    # an existing file keeps its mode, whatever the umask
+    for mode in (0o640, 0o604, 0o755):
+        p = tmp_path / "existing.bin"
+        p.write_bytes(b"old")
+        os.chmod(p, mode)
+        old = os.umask(umask)
+        try:
+            save(p)
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(os.stat(p).st_mode) == mode and p.read_bytes() != b"old"
+
+
+def test_a_replaced_regular_file_is_replaced_atomically(tmp_path):
+    """The replace is still a rename: a reader holding the old file keeps the
+    old bytes (a new inode), and the new file loads."""
+    p = tmp_path / "m.tlm"
+    small_model(seed=0).save(p)
+    with open(p, "rb") as f:
+        ino = os.fstat(f.fileno()).st_ino
+        small_model(seed=1).save(p)
+        old = f.read()
+    assert os.stat(p).st_ino != ino
+    assert tl.load(p).params["d0.w"].tolist() == small_model(seed=1).params["d0.w"].tolist()
+    assert old != p.read_bytes() and temp_files(tmp_path) == []
+
+
+def test_write_atomic_wants_bytes(tmp_path):
+    with pytest.raises(TypeError, match="expected bytes, got str"):
+        tio.write_atomic(tmp_path / "t", "text")
+    assert list(tmp_path.iterdir()) == []
