@@ -178,3 +178,162 @@ def test_write_atomic_wants_bytes(tmp_path):
     with pytest.raises(TypeError, match="expected bytes, got str"):
         tio.write_atomic(tmp_path / "t", "text")
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------- threads
+
+ARENAS = ("value", "m", "v")
+
+
+def _thread_model(seed=3):
+    x = tl.Input((96,), name="x")
+    h = L.ReLU(name="r")(L.Dense(96, name="h")(x))
+    m = tl.Model(x, L.Dense(10, name="o")(L.Dense(64, name="g")(h)), seed=seed)
+    m.compile(tl.optim.Adam(0.003), loss="softmax_ce")
+    return m
+
+
+def _thread_data(n=384):
+    rng = np.random.default_rng(7)
+    return rng.standard_normal((n, 96)).astype(np.float32), rng.integers(0, 10, n).astype(np.int64)
+
+
+def _arena_state(m):
+    return {(a, n): m._net.view(a, p).copy() for a in ARENAS for n, p in m._param_index.items()}
+
+
+class _Recorder(tl.callbacks.Callback):
+    """The replay: the state before every step (the core then runs one step per call)."""
+
+    def __init__(self):
+        self.states = {}
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.states[self.model._net.optim_steps] = _arena_state(self.model)
+
+
+def _replay(epochs, X, Y):
+    m = _thread_model()
+    rec = _Recorder()
+    m.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, callbacks=[rec])
+    rec.states[m._net.optim_steps] = _arena_state(m)
+    return rec.states
+
+
+def _same_as_step(states, step, arrays):
+    """Which arena of ``arrays`` ((arena, name) -> array) differs from the replay at ``step``."""
+    if step not in states:
+        return f"step {step} is no step of the replay"
+    return [k for k, v in states[step].items() if not np.array_equal(arrays[k], v)]
+
+
+def test_whole_state_read_during_fit_is_one_step_of_a_replay(tmp_path):
+    """Thread A fits (one step per core call); the main thread meanwhile saves,
+    pickles, clones and copies the state_dict as fast as it can.  Every file,
+    pickle, clone and state_dict is compared with a replay of the same fit:
+    weights and Adam moments equal the replay's at the step the file records
+    (and the model's step counter agrees), never a mix of two steps."""
+    X, Y = _thread_data()
+    epochs = 16
+    states = _replay(epochs, X, Y)
+    m = _thread_model()
+    errors, got = [], {"save": [], "pickle": [], "clone": [], "state_dict": []}
+    started = threading.Event()
+
+    def train():
+        try:
+            started.set()
+            m.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, steps_per_call=1)
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    t = threading.Thread(target=train)
+    t.start()
+    started.wait()
+    k = 0
+    while t.is_alive():
+        kind = ("save", "pickle", "clone", "state_dict")[k % 4]
+        if kind == "save":
+            p = tmp_path / f"during-{k}.tlm"
+            m.save(p)
+            got["save"].append(p)
+        elif kind == "pickle":
+            got["pickle"].append(pickle.dumps(m))
+        elif kind == "clone":
+            got["clone"].append(m.clone())
+        else:
+            got["state_dict"].append(m.state_dict())
+        k += 1
+    t.join()
+    assert not errors, errors
+    final = max(states)
+    assert m._net.optim_steps == final
+    bad, steps_seen = [], set()
+    for p in got["save"]:
+        meta, arrays = tio.read(p)
+        step = meta["optim_steps"]
+        steps_seen.add(step)
+        diff = _same_as_step(states, step, {tuple(k.split("/", 1)): v for k, v in arrays.items()})
+        if diff or meta["step"] != step:
+            bad.append((p.name, step, meta["step"], diff))
+    for c in [pickle.loads(b) for b in got["pickle"]] + got["clone"]:
+        step = c._net.optim_steps
+        steps_seen.add(step)
+        diff = _same_as_step(states, step, _arena_state(c))
+        if diff or c._step != step:
+            bad.append(("model", step, c._step, diff))
+    for sd in got["state_dict"]:
+        if not any(all(np.array_equal(sd[n], st[("value", n)]) for n in sd) for st in states.values()):
+            bad.append(("state_dict", None, None, "weights of no step"))
+    n_read = sum(len(v) for v in got.values())
+    assert not bad, f"{len(bad)} of {n_read} states read during fit are of no single step: {bad[:3]}"
+    inner = [s for s in steps_seen if 0 < s < final]
+    assert len(inner) >= 3, f"too few reads during training to test anything: steps {sorted(steps_seen)}"
+    print(f"\n{n_read} states read during a {final}-step fit, {len(inner)} distinct inner steps, all consistent")
+
+
+def _long_call(m, X, Y, steps):
+    """fit as one core call of ``steps`` steps."""
+    return lambda: m.fit(X, Y, epochs=1, batch_size=1, verbose=0, steps_per_call=steps, shuffle=False)
+
+
+@pytest.mark.parametrize("what", ["load_weights", "state_dict"])
+def test_load_weights_and_state_dict_wait_for_the_step_boundary(what):
+    """While A's fit runs one long core call, B's load_weights (or state_dict)
+    waits for the call to end: loaded weights are not trained over half-way
+    (after fit they are exactly what B loaded), a state_dict is the final one."""
+    X, Y = _thread_data(n=4000)
+    for attempt in range(4):
+        m = _thread_model()
+        w0 = m.state_dict()
+        errors = []
+
+        def train():
+            try:
+                _long_call(m, X, Y, len(X))()
+            except Exception as e:  # pragma: no cover
+                errors.append(e)
+
+        t = threading.Thread(target=train)
+        t.start()
+        while not m._net.optim_steps and t.is_alive():
+            pass  # until the core's loop runs
+        mid = m._net.optim_steps
+        if what == "load_weights":
+            m.load_weights(w0)
+            out = None
+        else:
+            out = m.state_dict()
+        t.join()
+        assert not errors, errors
+        if 0 < mid < len(X):
+            break
+    else:
+        pytest.fail("the long call never outlasted the reader")
+    assert m._net.optim_steps == len(X)
+    if what == "load_weights":
+        for n, v in m.params.items():
+            assert np.array_equal(v, w0[n]), n
+    else:
+        for n, v in m.params.items():
+            assert np.array_equal(out[n], v), n

@@ -105,7 +105,8 @@ class Loop:
         logs = epoch_logs(m, acc, steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data
-            logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
+            with m._lock:  # no load_weights from another thread in the middle of it
+                logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
         m.history.append(epoch, logs)
         if self.verbose == 2:
             vals = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
@@ -131,9 +132,10 @@ def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
     xs, ys, _ = model._prepare(x, y)
     if lr is None:
         lr = model._optimizer.lr_at(model._step, 0)
-    res = model._net.train_step(xs, ys, float(lr))
+    with model._lock:
+        res = model._net.train_step(xs, ys, float(lr))
+        model._step += 1
     losses, counts, correct, reg = res["loss"].tolist(), res["count"].tolist(), res["correct"].tolist(), res["reg"]
-    model._step += 1
     out = {s.name: l for s, l in zip(model._losses, losses)}
     for s, c, ok in zip(model._losses, counts, correct):
         if s.loss.classification and c:
@@ -174,11 +176,12 @@ def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, s
                 lrs = np.array([model._optimizer.lr_at(model._step + i, loop.total) for i in range(s1 - s0)],
                                dtype=np.float32)
                 sl = slice(s0 * batch_size, min(n, s1 * batch_size))
-                if perm is None:
-                    res = model._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs)
-                else:
-                    res = model._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
-                model._step += s1 - s0
+                with model._lock:  # a reader of the whole state in another thread waits for this boundary
+                    if perm is None:
+                        res = model._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs)
+                    else:
+                        res = model._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
+                    model._step += s1 - s0
                 loop.add(acc, res, epoch)
             if loop.epoch_end(epoch, acc, steps):
                 break
@@ -332,11 +335,12 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
         for item in itertools.islice(items, None if steps_per_epoch is None else steps_per_epoch - done):
             xs, ys = _batch_arrays(model, item, done)
             loop.batch_begin(done)
-            try:
-                res = net.train_step(xs, ys, float(opt.lr_at(model._step, loop.total)))
-            except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
-                raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
-            model._step += 1
+            with model._lock:
+                try:
+                    res = net.train_step(xs, ys, float(opt.lr_at(model._step, loop.total)))
+                except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
+                    raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
+                model._step += 1
             loop.add_step(acc, res, epoch)
             done += 1
         return done

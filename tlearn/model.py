@@ -106,6 +106,24 @@ class Model:
         shuffling in :meth:`fit`.  The same seed gives the same weights.
     name : str
         A name for messages.
+
+    Threads
+    -------
+    One network runs one call at a time: ``predict``, ``evaluate``,
+    ``compile`` or a second ``fit`` from another thread while the core runs
+    a call of this model is refused with ``TlearnError`` ("in use by another
+    thread").  Reading or writing the *whole state* from another thread
+    during ``fit`` -- ``save``, ``pickle.dumps``/``copy``, ``clone``,
+    ``state_dict``, ``load_weights`` -- instead waits for the next step
+    boundary (``fit`` holds the model's lock around each call of the core's
+    steps, at most ``steps_per_call`` steps) and sees one consistent state:
+    weights, optimizer moments and step counts all of the same step.  They
+    wait rather than fail because a checkpoint or monitoring thread beside a
+    long ``fit`` is an ordinary design, and a refusal would make it fail at
+    random moments (whenever it met a step in progress); the wait is one
+    core call at most, and the training thread in turn waits for one copy
+    of the state.  Arrays from ``model.params`` are live views: reading
+    or writing them during ``fit`` is not synchronised.
     """
 
     def __init__(self, inputs, outputs, seed: int = 0, name: str = "model"):
@@ -163,6 +181,9 @@ class Model:
         self._optimizer: Optional[_optim.Optimizer] = None
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
+        # held by fit around each call of the core's training steps, and by whatever reads or writes the
+        # whole state (save, pickle, clone, state_dict, load_weights): see "Threads" in the class docstring
+        self._lock = _state.StateLock()
         self.history: Dict[str, List[float]] = {}
         self.stop_training = False  # set by a callback to end fit after the current epoch
 
@@ -276,7 +297,8 @@ class Model:
         if format not in ("tlearn", "torch"):
             raise ValueError(f"state_dict format must be 'tlearn' or 'torch', got {format!r}")
         name = _torchnames.to_torch if format == "torch" else str
-        return {name(n): v.copy() for n, v in self.params.items()}
+        with self._lock:  # a step boundary when another thread is in fit (see "Threads")
+            return {name(n): v.copy() for n, v in self.params.items()}
 
     def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
         """Copy arrays into the parameters of the same name, checking shapes.
@@ -307,8 +329,9 @@ class Model:
             if not np.all(np.isfinite(a)):
                 raise ValueError(f"{what}: values must be finite")
             arrays[k] = a
-        for k, a in arrays.items():
-            params[k][...] = a
+        with self._lock:  # a step boundary when another thread is in fit (see "Threads")
+            for k, a in arrays.items():
+                params[k][...] = a
         return list(arrays)
 
     def snapshot(self) -> None:

@@ -3,6 +3,7 @@ model rebuilt from them (save, load, clone and pickle go through here; the
 bytes on disk are :mod:`tlearn.io`'s)."""
 from __future__ import annotations
 
+import threading
 from typing import Dict
 
 import numpy as np
@@ -12,8 +13,71 @@ from . import _core, _ops, layers as _layers, losses as _losses, optim as _optim
 ARENAS = ("value", "mask", "snapshot", "fisher", "m", "v")  # the arrays a saved model carries
 
 
+class StateLock:
+    """A model's lock: held by ``fit`` around each call of the core's steps and
+    by every reader or writer of the whole state (see ``Model``, "Threads").
+
+    Re-entrant, and fair: holders are served in the order they asked (a ticket
+    lock), so a reader waits one core call at most however fast ``fit`` takes
+    the lock again, and ``fit`` waits one read at most however often another
+    thread reads.  (A plain lock is not fair: the training thread releases
+    and re-takes it before a woken waiter runs, and a save could wait for the
+    whole fit.)  A wait interrupted by an exception gives its turn up.
+    """
+
+    __slots__ = ("_cond", "_next", "_serving", "_gone", "_owner", "_depth")
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._next = self._serving = 0
+        self._gone = set()  # tickets whose waiter left (an exception in the wait)
+        self._owner, self._depth = None, 0
+
+    def _skip_gone(self) -> None:
+        while self._serving in self._gone:
+            self._gone.discard(self._serving)
+            self._serving += 1
+
+    def __enter__(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next
+            self._next += 1
+            try:
+                while self._serving != ticket:
+                    self._cond.wait()
+            except BaseException:
+                self._gone.add(ticket)
+                self._skip_gone()
+                self._cond.notify_all()
+                raise
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._skip_gone()
+                self._cond.notify_all()
+        return False
+
+
 def get_state(model):
-    """``(meta, arrays)``: everything needed to rebuild ``model`` and continue training it."""
+    """``(meta, arrays)``: everything needed to rebuild ``model`` and continue training it.
+
+    Taken under the model's lock: when another thread is in ``fit``, at a step
+    boundary, so weights, optimizer moments and step counts are of one step."""
+    with model._lock:
+        return _get_state(model)
+
+
+def _get_state(model):
     spec = []
     owner_of = {nm: ln for ln, ns in model._uses.items() for nm in ns}
     for name in model._node:
