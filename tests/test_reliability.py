@@ -337,3 +337,179 @@ def test_load_weights_and_state_dict_wait_for_the_step_boundary(what):
     else:
         for n, v in m.params.items():
             assert np.array_equal(out[n], v), n
+
+
+# ------------------------------------------------------------- values refused
+
+
+def bn_model(seed=0, momentum=0.1):
+    x = tl.Input((4,), name="x")
+    h = L.BatchNorm(momentum=momentum, name="bn")(L.Dense(6, name="d0")(x))
+    m = tl.Model(x, L.Dense(3, name="d1")(L.ReLU(name="r")(h)), seed=seed)
+    m.compile(tl.optim.SGD(0.1, momentum=0.9), loss="softmax_ce")
+    return m
+
+
+@pytest.mark.parametrize("value", [1e300, -1e39, 3.5e38, np.float64(np.finfo(np.float32).max) * 2, np.inf, np.nan])
+def test_load_weights_refuses_values_that_are_not_finite_in_float32(value):
+    m = small_model()
+    before = m.state_dict()
+    w = {k: v.astype(np.float64) for k, v in before.items()}
+    w["d1.w"][1, 0] = value
+    with pytest.raises(ValueError, match=r"parameter 'd1.w': values must be finite in float32 .*got .* at flat index 4"):
+        m.load_weights(w)
+    for k, v in before.items():
+        assert np.array_equal(m.params[k], v), k
+    w["d1.w"][1, 0] = 3.0e38  # the largest float32 is about 3.4e38: loads
+    m.load_weights(w)
+    assert np.isfinite(m.params["d1.w"]).all() and m.params["d1.w"][1, 0] == np.float32(3.0e38)
+
+
+@pytest.mark.parametrize("names", ["tlearn", "torch"])
+def test_a_negative_batchnorm_running_variance_is_refused(names, tmp_path):
+    m = bn_model()
+    before = m.state_dict()
+    sd = m.state_dict(format="torch" if names == "torch" else "tlearn")
+    key = "bn.running_var"
+    sd[key] = sd[key].copy()
+    sd[key][2] = -0.5
+    with pytest.raises(ValueError, match=r"running variance must be >= 0, got -0.5"):
+        m.load_weights(sd)
+    for k, v in before.items():
+        assert np.array_equal(m.params[k], v), k
+    sd[key][2] = 0.0  # zero is a variance (eps keeps the division finite)
+    m.load_weights(sd)
+    assert np.isfinite(m.predict(np.ones((2, 4), np.float32))).all()
+
+
+def test_a_model_file_with_a_negative_running_variance_is_refused(tmp_path):
+    m = bn_model()
+    meta, arrays = m._get_state()
+    arrays["value/bn.running_var"][0] = -1.0
+    p = tmp_path / "neg.tlm"
+    p.write_bytes(tio.dumps(meta, arrays))  # a well-formed, checksummed file
+    with pytest.raises(ValueError, match=r"neg.tlm: saved array 'value/bn.running_var': .*must be >= 0, got -1.0"):
+        tl.load(p)
+
+
+def _clf(kind):
+    x = tl.Input((3,), name="x")
+    m = tl.Model(x, L.Dense(2 if kind == "softmax_ce" else 1, name="d")(x))
+    m.compile(tl.optim.SGD(0.1), loss=kind)
+    return m
+
+
+@pytest.mark.parametrize("labels,exc,msg", [
+    (np.array([[0], [1], [0], [1], [1]]), ValueError, r"integer class labels of shape \(n,\), got shape \(5, 1\) \(a column of labels"),
+    (np.array([[0, 1, 0, 1, 1]]), ValueError, r"got shape \(1, 5\)"),
+    (np.array(["0", "1", "0", "1", "1"]), TypeError, "integer class labels of shape .*got dtype <U1"),
+    (np.array(["a", "b", "a", "b", "b"]), TypeError, "got dtype <U1"),
+    (np.array([0.0, 1.0, 0.0, 1.0, 1.0]), TypeError, "got dtype float64"),
+    (np.array([True, False, True, True, False]), TypeError, "got dtype bool"),
+])
+def test_score_refuses_what_is_not_class_labels(labels, exc, msg):
+    m = _clf("softmax_ce")
+    X = np.random.default_rng(0).random((5, 3)).astype(np.float32)
+    with pytest.raises(exc, match=r"score: labels of loss 'd' \(softmax_ce\): expected .*" + msg):
+        m.score(X, labels)
+    assert 0.0 <= m.score(X, [0, 1, 0, 1, 1]) <= 1.0
+    assert 0.0 <= m.score(X, np.array([0, 1, -1, 1, 1], np.int8)) <= 1.0
+
+
+@pytest.mark.parametrize("labels,exc,msg", [
+    (np.array([0.0, 1.0, 0.5, 1.0, 1.0]), ValueError, r"targets of 0 and 1 \(NaN: no label\), got 0.5"),
+    (np.array([0, 3, 0, 3, 3]), ValueError, "got 3.0"),
+    (np.array(["0", "1", "0", "1", "1"]), TypeError, "got dtype <U1"),
+])
+def test_score_of_a_sigmoid_model_wants_0_and_1(labels, exc, msg):
+    m = _clf("sigmoid_bce")
+    X = np.random.default_rng(0).random((5, 3)).astype(np.float32)
+    with pytest.raises(exc, match=r"score: labels of loss 'd' \(sigmoid_bce\): expected .*" + msg):
+        m.score(X, labels)
+    assert 0.0 <= m.score(X, np.array([0, 1, np.nan, 1, 1])) <= 1.0
+
+
+def _freeze_state(m):
+    return {n: (m.layer(n).trainable, {k: v.copy() for k, v in m.masks.items()}) for n in m.layers}
+
+
+@pytest.mark.parametrize("layers,masks,exc", [
+    (["d0", "nope"], None, KeyError),
+    (["d0"], {"d1.w": np.zeros((4, 2))}, ValueError),                       # wrong shape
+    (["d0"], {"d1.w": np.full((2, 4), 0.5)}, ValueError),                   # not 0/1
+    (["d0"], {"d1.w": np.zeros((2, 4)), "d9.w": np.zeros(1)}, KeyError),    # second mask unknown
+    (["d0"], {"d1.b": np.zeros(2), "d1.w": np.full((2, 4), np.nan)}, ValueError),
+    (["d0"], {"d1.w": np.full((2, 4), "0")}, TypeError),
+    (["d0", 3], None, KeyError),
+    (["d0"], [("d1.w", np.zeros((2, 4)))], TypeError),
+])
+def test_freeze_is_all_or_nothing(layers, masks, exc):
+    from tlearn.transfer.layers import freeze
+
+    m = small_model(n_in=4)
+    m.fit(*toy(n_in=4), epochs=1, verbose=0)
+    before = _freeze_state(m)
+    with pytest.raises(exc):
+        freeze(m, layers, masks)
+    after = _freeze_state(m)
+    for n in m.layers:
+        assert after[n][0] == before[n][0], n
+        for k, v in before[n][1].items():
+            assert np.array_equal(after[n][1][k], v), k
+    freeze(m, "d0", {"d1.b": np.array([1, 0])})  # a good request applies whole (a str is one layer)
+    assert not m.layer("d0").trainable and m.layer("d1").trainable and m.masks["d1.b"].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("call,exc,msg", [
+    (lambda ds, u, f: ds.invert(u, max_value=1000), ValueError, r"invert: max_value must be a number in \(0, 255\] "
+                                                                r"for uint8 images, got 1000.0"),
+    (lambda ds, u, f: ds.invert(u, max_value=0), ValueError, "invert: max_value must be .*got 0.0"),
+    (lambda ds, u, f: ds.invert(u, max_value=16), ValueError, r"invert: images must hold values in "
+                                                              r"\[0, max_value=16\], got values in \[0, 200\]"),
+    (lambda ds, u, f: ds.invert(f * 255), ValueError, r"invert: images must hold values in \[0, max_value=1\]"),
+    (lambda ds, u, f: ds.invert(f, max_value=float("inf")), ValueError, "max_value must be a positive finite number"),
+    (lambda ds, u, f: ds.rotate(f, float("nan")), ValueError, "rotate: degrees must be a finite number of degrees, "
+                                                              "got nan"),
+    (lambda ds, u, f: ds.rotate(f, float("-inf")), ValueError, "degrees must be a finite number"),
+    (lambda ds, u, f: ds.rotate(f, "30"), TypeError, r"degrees must be a finite number of degrees, got '30' \(str\)"),
+    (lambda ds, u, f: ds.rotate(f, True), TypeError, r"got True \(bool\)"),
+    (lambda ds, u, f: ds.rotate(u, 10, fill=300), ValueError, r"rotate: fill must be a number in \[0, 255\] for "
+                                                              r"uint8 images, got 300.0"),
+    (lambda ds, u, f: ds.rotate(f, 10, fill=float("nan")), ValueError, "fill must be a finite number, got nan"),
+    (lambda ds, u, f: ds.add_noise(f, 0.1, max_value=-1), ValueError, "add_noise: max_value must be a positive "
+                                                                       "finite number, got -1.0"),
+    (lambda ds, u, f: ds.add_noise(u, 0.1, max_value=256), ValueError, r"max_value must be a number in \(0, 255\]"),
+    (lambda ds, u, f: ds.add_noise(f, float("nan")), ValueError, "add_noise: std must be a number >= 0, got nan"),
+    (lambda ds, u, f: ds.add_noise(u, 1e307), ValueError, "std must be .*finite, got std=1e[+]307"),
+    (lambda ds, u, f: ds.add_noise(f, [0.1]), TypeError, r"std must be a number >= 0, got \[0.1\] \(list\)"),
+    (lambda ds, u, f: ds.scale(f, 1e-300), ValueError, r"scale: factor must be a positive number in "
+                                                       r"\[1e-06, 1e\+06\], got 1e-300"),
+    (lambda ds, u, f: ds.scale(f, 1e300), ValueError, "factor must be a positive number in"),
+    (lambda ds, u, f: ds.scale(u, 2, fill=-1), ValueError, "scale: fill must be a number in"),
+    (lambda ds, u, f: ds.mnist_m(np.zeros((2, 8, 8), np.float32), chunk=0), ValueError,
+     "mnist_m: chunk must be a positive int, got 0"),
+    (lambda ds, u, f: ds.mnist_m(np.zeros((2, 8, 8), np.float32), chunk=2.5), ValueError,
+     "chunk must be a positive int, got 2.5"),
+])
+def test_domain_shifts_refuse_bad_settings(call, exc, msg):
+    from tlearn import datasets as ds
+
+    u = np.array([[0, 10, 200], [5, 6, 7]], np.uint8)
+    f = np.array([[0.2, 0.5, 1.0], [0.0, 0.1, 0.3]], np.float32)
+    u0, f0 = u.copy(), f.copy()
+    with pytest.raises(exc, match=msg):
+        call(ds, u, f)
+    assert np.array_equal(u, u0) and np.array_equal(f, f0)
+
+
+def test_domain_shifts_good_settings_still_work():
+    from tlearn import datasets as ds
+
+    u = np.array([[0, 10, 16]], np.uint8)
+    assert ds.invert(u, max_value=16).tolist() == [[16, 6, 0]]
+    img = np.zeros((1, 5, 5), np.float32)
+    img[0, 2, 4] = 1
+    # a huge angle is its exact remainder modulo 360 (fmod), not the cosine of a rounded radian value
+    np.testing.assert_array_equal(ds.rotate(img, 90 + 360 * 10**12), ds.rotate(img, 90))
+    np.testing.assert_array_equal(ds.rotate(img, np.float32(90)), np.rot90(img, 1, axes=(-2, -1)))
+    assert ds.scale(img, 1e-6).sum() == 0 and ds.scale(img, np.float64(1)).sum() == 1

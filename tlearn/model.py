@@ -326,8 +326,16 @@ class Model:
                 raise ValueError(f"{what}: expected shape {params[k].shape}, got {a.shape}")
             if a.dtype.kind not in "iuf":  # timedelta64 counts as an integer to issubdtype
                 raise TypeError(f"{what}: expected a real numeric array, got dtype {a.dtype}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                a = a.astype(np.float32)  # what the parameter will hold: 1e300 is inf in float32
             if not np.all(np.isfinite(a)):
-                raise ValueError(f"{what}: values must be finite")
+                bad = np.flatnonzero(~np.isfinite(a.reshape(-1)))
+                raise ValueError(f"{what}: values must be finite in float32 (|x| < 3.4e38), got "
+                                 f"{float(np.asarray(v).reshape(-1)[bad[0]])!r} at flat index {bad[0]} "
+                                 f"({len(bad)} such values)")
+            if k.endswith(".running_var") and isinstance(self._layers.get(k.rsplit(".", 1)[0]), _layers.BatchNorm) \
+                    and np.any(a < 0):
+                raise ValueError(f"{what}: a BatchNorm running variance must be >= 0, got {float(a.min())!r}")
             arrays[k] = a
         with self._lock:  # a step boundary when another thread is in fit (see "Threads")
             for k, a in arrays.items():
@@ -549,12 +557,17 @@ class Model:
         return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)
 
     def score(self, x, y, batch_size: int = 1024) -> float:
-        """Accuracy of the first classification loss (scikit-learn's word)."""
-        logs = self.evaluate(x, y, batch_size)
-        for s in self._losses:
-            if s.loss.classification:
-                return logs[s.name + "_acc"]
-        raise ValueError("score: the model has no classification loss")
+        """Accuracy of the first classification loss (scikit-learn's word).
+
+        Its labels must be labels: for ``softmax_ce`` integer class labels of
+        shape (n,) (-1: no label; a column (n, 1), floats, booleans and
+        strings are refused), for ``sigmoid_bce`` targets of 0 and 1 (NaN:
+        no label; soft targets have no accuracy)."""
+        spec = next((s for s in self._losses if s.loss.classification), None)
+        if spec is None:
+            raise ValueError("score: the model has no classification loss")
+        _check_score_labels(self, spec, y)
+        return self.evaluate(x, y, batch_size)[spec.name + "_acc"]
 
     # ---------------------------------------------------------- robustness
     @property
@@ -619,6 +632,34 @@ class Model:
     def __repr__(self):
         return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
                f"{sum(p.size for p in self.params.values())} parameters>"
+
+
+def _check_score_labels(model, spec: _LossSpec, y) -> None:
+    """``score``'s labels for the loss ``spec`` (the rest is ``evaluate``'s to check)."""
+    if isinstance(y, dict):
+        lab = y.get(spec.name, y.get(spec.output))
+    elif isinstance(y, (list, tuple)) and len(model._losses) > 1 and len(y) == len(model._losses):
+        lab = y[model._losses.index(spec)]
+    else:
+        lab = y
+    if lab is None:
+        return  # evaluate names the missing target
+    a = np.asarray(lab)
+    what = f"score: labels of loss '{spec.name}' ({spec.loss.kind})"
+    if spec.loss.kind == "softmax_ce":
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{what}: expected integer class labels of shape (n,), got dtype {a.dtype}")
+        if a.ndim != 1:
+            hint = " (a column of labels: pass y.ravel())" if a.ndim == 2 and a.shape[1:] == (1,) else ""
+            raise ValueError(f"{what}: expected integer class labels of shape (n,), got shape {a.shape}{hint}")
+    elif spec.loss.kind == "sigmoid_bce":
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{what}: expected targets of 0 and 1, got dtype {a.dtype}")
+        f = a.astype(np.float64, copy=False)
+        bad = ~((f == 0) | (f == 1) | np.isnan(f))
+        if np.any(bad):
+            raise ValueError(f"{what}: expected targets of 0 and 1 (NaN: no label), got "
+                             f"{float(f.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])!r}; soft targets have no accuracy")
 
 
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:

@@ -139,6 +139,9 @@ def from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None):
             key = f"{arena}/{n}"
             if key not in arrays or arrays[key].shape != v.shape:
                 raise ValueError(f"saved array {key!r} is missing or has the wrong shape")
+            if arena == "value" and n.endswith(".running_var") and np.any(arrays[key] < 0):
+                raise ValueError(f"saved array {key!r}: a BatchNorm running variance must be >= 0, "
+                                 f"got {float(arrays[key].min())!r}")
             v[...] = arrays[key]
     opt = optimizer
     if opt is None and meta["optimizer"] is not None:
