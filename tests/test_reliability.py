@@ -468,6 +468,7 @@ def test_freeze_is_all_or_nothing(layers, masks, exc):
                                                               r"\[0, max_value=16\], got values in \[0, 200\]"),
     (lambda ds, u, f: ds.invert(f * 255), ValueError, r"invert: images must hold values in \[0, max_value=1\]"),
     (lambda ds, u, f: ds.invert(f, max_value=float("inf")), ValueError, "max_value must be a positive finite number"),
+    (lambda ds, u, f: ds.invert(f, max_value=1e300), ValueError, r"at most 3.4e\+38 for float32\), got 1e\+300"),
     (lambda ds, u, f: ds.rotate(f, float("nan")), ValueError, "rotate: degrees must be a finite number of degrees, "
                                                               "got nan"),
     (lambda ds, u, f: ds.rotate(f, float("-inf")), ValueError, "degrees must be a finite number"),
@@ -476,8 +477,9 @@ def test_freeze_is_all_or_nothing(layers, masks, exc):
     (lambda ds, u, f: ds.rotate(u, 10, fill=300), ValueError, r"rotate: fill must be a number in \[0, 255\] for "
                                                               r"uint8 images, got 300.0"),
     (lambda ds, u, f: ds.rotate(f, 10, fill=float("nan")), ValueError, "fill must be a finite number, got nan"),
-    (lambda ds, u, f: ds.add_noise(f, 0.1, max_value=-1), ValueError, "add_noise: max_value must be a positive "
-                                                                       "finite number, got -1.0"),
+    (lambda ds, u, f: ds.add_noise(f, 0.1, max_value=-1), ValueError, r"add_noise: max_value must be a positive "
+                                                                       r"finite number \(at most 3.4e\+38 for float32\), "
+                                                                       r"got -1.0"),
     (lambda ds, u, f: ds.add_noise(u, 0.1, max_value=256), ValueError, r"max_value must be a number in \(0, 255\]"),
     (lambda ds, u, f: ds.add_noise(f, float("nan")), ValueError, "add_noise: std must be a number >= 0, got nan"),
     (lambda ds, u, f: ds.add_noise(u, 1e307), ValueError, "std must be .*finite, got std=1e[+]307"),
@@ -513,3 +515,77 @@ def test_domain_shifts_good_settings_still_work():
     np.testing.assert_array_equal(ds.rotate(img, 90 + 360 * 10**12), ds.rotate(img, 90))
     np.testing.assert_array_equal(ds.rotate(img, np.float32(90)), np.rot90(img, 1, axes=(-2, -1)))
     assert ds.scale(img, 1e-6).sum() == 0 and ds.scale(img, np.float64(1)).sum() == 1
+
+
+# ------------------------------------------------------------- frozen BatchNorm
+
+
+def conv_bn_model(seed=0):
+    x = tl.Input((2, 6, 6), name="x")
+    h = L.BatchNorm(name="bn1")(L.Conv2d(4, 3, padding=1, name="c1")(x))
+    h = L.Flatten(name="f")(L.ReLU(name="r1")(h))
+    h = L.BatchNorm(name="bn2")(L.Dense(8, name="d0")(h))
+    m = tl.Model(x, L.Dense(3, name="d1")(L.ReLU(name="r2")(h)), seed=seed)
+    m.compile(tl.optim.Adam(0.01), loss="softmax_ce")
+    return m
+
+
+def bn_data(n=48, shift=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, 2, 6, 6)) * 2 + 1 + shift).astype(np.float32), rng.integers(0, 3, n)
+
+
+def _trained(seed=0):
+    m = conv_bn_model(seed)
+    m.fit(*bn_data(), epochs=2, batch_size=8, verbose=0)  # running statistics away from 0 and 1
+    return m
+
+
+@pytest.mark.parametrize("how", ["model", "layers"])
+def test_a_frozen_model_predicts_the_same_after_fit(how):
+    """Keras's rule: BatchNorm in a non-trainable layer runs in inference mode
+    during fit, so a frozen model's running statistics and predictions do not
+    move (they did: the statistics followed the new data)."""
+    m = _trained()
+    if how == "model":
+        m.trainable = False
+    else:
+        for n in m.layers:
+            m.layer(n).trainable = False
+    X2, Y2 = bn_data(shift=3.0, seed=1)  # another domain: batch statistics far from the running ones
+    pred, state = m.predict(X2), m.state_dict()
+    m.fit(X2, Y2, epochs=2, batch_size=8, verbose=0)
+    for k, v in state.items():
+        assert np.array_equal(m.params[k], v), k
+    assert np.array_equal(m.predict(X2), pred)
+
+
+def test_a_frozen_batchnorm_layer_normalises_with_its_running_statistics():
+    """Only bn2 frozen: its statistics stay while the layers around it train;
+    the training loss of a step is the evaluation loss of the same weights
+    (bn1 is frozen too here, and nothing else differs between the modes)."""
+    m = _trained()
+    for n in ("bn1", "bn2"):
+        m.layer(n).trainable = False
+    X2, Y2 = bn_data(shift=3.0, seed=1)
+    stats = {k: v.copy() for k, v in m.params.items() if "running" in k}
+    w = m.params["d0.w"].copy()
+    for _ in range(3):
+        want = m.evaluate(X2[:8], Y2[:8])["d1"]
+        got = m.train_on_batch(X2[:8], Y2[:8])["d1"]
+        assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
+    for k, v in stats.items():
+        assert np.array_equal(m.params[k], v), k
+    assert not np.array_equal(m.params["d0.w"], w)  # the rest trains
+
+
+def test_a_trainable_batchnorm_still_uses_the_batch_and_adabn_still_reestimates_a_frozen_model():
+    m = _trained()
+    X2, Y2 = bn_data(shift=3.0, seed=1)
+    stats = m.params["bn1.running_mean"].copy()
+    m.fit(X2, Y2, epochs=1, batch_size=8, verbose=0)
+    assert not np.array_equal(m.params["bn1.running_mean"], stats)  # a trainable layer follows the batches
+    m.trainable = False
+    m.reestimate_batchnorm(X2)  # an explicit re-estimation is not a training step: the target's statistics
+    conv = m.predict(X2, outputs=["c1"])["c1"]
+    np.testing.assert_allclose(m.params["bn1.running_mean"], conv.mean((0, 2, 3)), rtol=1e-4, atol=1e-4)

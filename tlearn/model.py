@@ -218,7 +218,8 @@ class Model:
         """Whether any parameter of the model trains.  ``model.trainable =
         False`` freezes every layer (Keras's transfer idiom), ``True``
         unfreezes every layer; single layers are then set with
-        ``model.layer(name).trainable``."""
+        ``model.layer(name).trainable``.  A frozen BatchNorm runs in inference
+        mode during ``fit`` (Keras's rule, see :class:`tlearn.layers.BatchNorm`)."""
         return any(self._net.param_info(p)["trainable"] for p in self._param_index.values())
 
     @trainable.setter

@@ -86,7 +86,9 @@ def _max_value(a, max_value, caller):
     if a.dtype == np.uint8:
         return _number(max_value, "max_value", caller, "a number in (0, 255] for uint8 images",
                        lambda v: 0 < v <= 255)
-    return _number(max_value, "max_value", caller, "a positive finite number", lambda v: v > 0)
+    big = float(np.finfo(a.dtype).max)  # the result is of the images' dtype
+    return _number(max_value, "max_value", caller, f"a positive finite number (at most {big:.3g} for {a.dtype})",
+                   lambda v: 0 < v <= big)
 
 
 def _check_range(a, top, caller):
