@@ -172,7 +172,9 @@ def test_frozen_batchnorm_gradient_matches_finite_differences(k):
         if s in ("w", "b"):
             net.set_trainable(p, False)
     stats = {s: net.view("value", b.params[s]).copy() for s in ("running_mean", "running_var")}
-    b.backward()
+    (loss,) = b.backward()["loss"]
+    r = net.evaluate(b.xs, [b.target])  # the training objective is the inference-mode one
+    assert loss == pytest.approx(r["loss_sum"][0] / r["count"][0], rel=1e-5)
     g = net.input_grad(b.ins[0], c["B"])
     num = numeric_grad(b, b.xs[0], EPS["default"])
     assert_close(g, num, TOL["default"], f"{c['id']} frozen d/dx")
