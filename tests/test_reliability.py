@@ -589,3 +589,50 @@ def test_a_trainable_batchnorm_still_uses_the_batch_and_adabn_still_reestimates_
     m.reestimate_batchnorm(X2)  # an explicit re-estimation is not a training step: the target's statistics
     conv = m.predict(X2, outputs=["c1"])["c1"]
     np.testing.assert_allclose(m.params["bn1.running_mean"], conv.mean((0, 2, 3)), rtol=1e-4, atol=1e-4)
+
+
+def test_state_lock_is_reentrant_and_an_interrupted_wait_gives_its_turn_up():
+    """The model's lock: re-entrant in one thread; a wait ended by an exception
+    (here a signal handler raising, as Ctrl-C does) gives its turn up, so the
+    lock does not stay taken by a ticket nobody will use."""
+    import signal
+
+    from tlearn.state import StateLock
+
+    lock = StateLock()
+    with lock:
+        with lock:  # re-entrant
+            pass
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with lock:
+            held.set()
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(10)
+
+    class Stop(Exception):
+        pass
+
+    def on_alarm(*a):
+        raise Stop()
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        with pytest.raises(Stop):
+            with lock:
+                pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    release.set()
+    t.join(10)
+    got = []
+    t2 = threading.Thread(target=lambda: lock.__enter__() and got.append(1) or lock.__exit__(None, None, None))
+    t2.start()
+    t2.join(5)
+    assert got == [1] and not t2.is_alive(), "the lock stayed taken by the interrupted wait's turn"
