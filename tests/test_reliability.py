@@ -476,7 +476,9 @@ def test_freeze_is_all_or_nothing(layers, masks, exc):
     (lambda ds, u, f: ds.rotate(f, True), TypeError, r"got True \(bool\)"),
     (lambda ds, u, f: ds.rotate(u, 10, fill=300), ValueError, r"rotate: fill must be a number in \[0, 255\] for "
                                                               r"uint8 images, got 300.0"),
-    (lambda ds, u, f: ds.rotate(f, 10, fill=float("nan")), ValueError, "fill must be a finite number, got nan"),
+    (lambda ds, u, f: ds.rotate(f, 10, fill=float("nan")), ValueError, "fill must be a finite number .*got nan"),
+    (lambda ds, u, f: ds.rotate(f, 10, fill=1e300), ValueError, r"fill must be a finite number with \|fill\| <= "
+                                                                r"8.51e\+37, got 1e\+300"),
     (lambda ds, u, f: ds.add_noise(f, 0.1, max_value=-1), ValueError, r"add_noise: max_value must be a positive "
                                                                        r"finite number \(at most 3.4e\+38 for float32\), "
                                                                        r"got -1.0"),

@@ -654,7 +654,7 @@ class Model:
         """Outputs for ``x`` in evaluation mode (no dropout): an array for a
         single-output model, else a dict output name -> array.  ``outputs``
         may also name any layer, for features of an inner layer."""
-        if not isinstance(batch_size, int) or batch_size <= 0:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:  # as fit
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         names = list(outputs) if outputs is not None else self.output_names
         nodes = []

@@ -103,7 +103,8 @@ def _check_range(a, top, caller):
 def _fill(fill, a, caller):
     if a.dtype == np.uint8:
         return _number(fill, "fill", caller, "a number in [0, 255] for uint8 images", lambda v: 0 <= v <= 255)
-    return _number(fill, "fill", caller, "a finite number")
+    big = float(np.finfo(np.float32).max) / 4  # the interpolation runs in float32: no overflow on the way
+    return _number(fill, "fill", caller, f"a finite number with |fill| <= {big:.3g}", lambda v: abs(v) <= big)
 
 
 def _cast_like(values, like, max_value):
@@ -308,7 +309,7 @@ def rotate(images, degrees, fill=0):
         axes=(-2, -1))`` for square images.
     fill : float
         Value for pixels that come from outside the image (0: black);
-        in 0..255 for uint8 images, finite.
+        in 0..255 for uint8 images, at most 8.5e37 in magnitude for floats.
 
     Returns
     -------
@@ -342,7 +343,8 @@ def scale(images, factor, fill=0):
         (the image shrinks and the border takes ``fill``). Must be in
         [1e-6, 1e6].
     fill : float
-        Value for pixels that come from outside the image.
+        Value for pixels that come from outside the image; in 0..255 for
+        uint8 images, at most 8.5e37 in magnitude for floats.
 
     Returns
     -------
