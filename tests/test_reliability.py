@@ -638,3 +638,55 @@ def test_state_lock_is_reentrant_and_an_interrupted_wait_gives_its_turn_up():
     t2.start()
     t2.join(5)
     assert got == [1] and not t2.is_alive(), "the lock stayed taken by the interrupted wait's turn"
+
+
+def test_training_calls_from_another_thread_are_refused_for_the_whole_fit():
+    """While A is in fit, B's fit, train_on_batch, predict, evaluate, compile
+    and reestimate_batchnorm are refused with the core's "in use" message --
+    between A's core calls too, so B never trains the model in between -- and
+    A's result is that of training alone; B's save waits instead."""
+    X, Y = _thread_data()
+    calls = {
+        "fit": lambda m: m.fit(X[:32], Y[:32], epochs=1, verbose=0),
+        "train_on_batch": lambda m: m.train_on_batch(X[:8], Y[:8]),
+        "predict": lambda m: m.predict(X[:4]),
+        "evaluate": lambda m: m.evaluate(X[:8], Y[:8]),
+        "compile": lambda m: m.compile(tl.optim.SGD(0.1), loss="softmax_ce"),
+        "reestimate_batchnorm": lambda m: m.reestimate_batchnorm(X[:8]),
+    }
+    for attempt in range(4):
+        epochs = 20 * 2 ** attempt
+        m = _thread_model()
+        refused, errors = {}, []
+        started = threading.Event()
+
+        def train():
+            try:
+                started.set()
+                m.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, steps_per_call=1)
+            except Exception as e:  # pragma: no cover
+                errors.append(e)
+
+        t = threading.Thread(target=train)
+        t.start()
+        started.wait()
+        while m._trainer is None and t.is_alive():
+            pass
+        for _ in range(3):  # several rounds: most calls land between two of A's core calls
+            for name, call in calls.items():
+                try:
+                    call(m)
+                except tl.TlearnError as e:
+                    refused.setdefault(name, []).append(str(e))
+        t.join()
+        assert not errors, errors
+        if len(refused) == len(calls) and all(len(v) == 3 for v in refused.values()):
+            break  # every call came while A was in fit (else A finished first: a longer fit)
+    else:
+        pytest.fail(f"refused: { {k: len(v) for k, v in refused.items()} } of 3 each")
+    assert m._net.optim_steps == epochs * 24, "another thread trained the model during fit"
+    assert all("in use by another thread" in s for v in refused.values() for s in v)
+    solo = _thread_model()
+    solo.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, steps_per_call=1)
+    for n, v in solo.params.items():
+        assert np.array_equal(m.params[n], v), n

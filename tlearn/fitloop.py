@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from . import state as _state
 from .callbacks import History
 
 
@@ -135,6 +136,12 @@ class Loop:
 # ------------------------------------------------------- one step, fit on arrays
 
 def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
+    """One training step on one batch (see :func:`_train_on_batch`), this thread training the model."""
+    with _state.training(model):
+        return _train_on_batch(model, x, y, lr)
+
+
+def _train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
     """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
     model._require_compiled()
     xs, ys, _ = model._prepare(x, y)
@@ -153,7 +160,13 @@ def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
     return out
 
 
-def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
+def fit_arrays(model, *args, **kw) -> History:
+    """:meth:`Model.fit` on arrays (see :func:`_fit_arrays`), this thread training the model."""
+    with _state.training(model):
+        return _fit_arrays(model, *args, **kw)
+
+
+def _fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
                validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
                schedules=None, sampler=None) -> History:
     """:meth:`Model.fit` on arrays (documented there): the core runs a run of batches per call,
@@ -432,7 +445,13 @@ def is_batches(x, y) -> bool:
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
-def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
+def fit_batches(model, *args, **kw) -> History:
+    """:meth:`Model.fit` on an iterable of batches (see :func:`_fit_batches`), this thread training the model."""
+    with _state.training(model):
+        return _fit_batches(model, *args, **kw)
+
+
+def _fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
                 callbacks: Sequence = (), validation_data=None, schedules=None) -> History:
     """:meth:`Model.fit` on an iterable of ``(x, y)`` batches (documented there)."""
     from .datasets.batches import DomainBatches
@@ -498,6 +517,6 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
             raise ValueError("fit: the iterable of batches yielded no batch")
         warnings.warn(f"fit: the batches ran out after {epoch} epoch(s) of {epochs}; a generator is consumed "
                       "once: pass steps_per_epoch with an endless generator, or a list or a re-iterable object",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
     loop.finish()
     return hist

@@ -110,10 +110,11 @@ class Model:
 
     Threads
     -------
-    One network runs one call at a time: ``predict``, ``evaluate``,
-    ``compile`` or a second ``fit`` from another thread while the core runs
-    a call of this model is refused with ``TlearnError`` ("in use by another
-    thread").  Reading or writing the *whole state* from another thread
+    One network runs one call at a time: while one thread is in ``fit`` (or
+    ``train_on_batch``), another thread's ``fit``, ``train_on_batch``,
+    ``predict``, ``evaluate``, ``compile`` or ``reestimate_batchnorm`` is
+    refused with ``TlearnError`` ("in use by another thread"), for the
+    whole fit.  Reading or writing the *whole state* from another thread
     during ``fit`` -- ``save``, ``pickle.dumps``/``copy``, ``clone``,
     ``state_dict``, ``load_weights`` -- instead waits for the next step
     boundary (``fit`` holds the model's lock around each call of the core's
@@ -185,6 +186,7 @@ class Model:
         # held by fit around each call of the core's training steps, and by whatever reads or writes the
         # whole state (save, pickle, clone, state_dict, load_weights): see "Threads" in the class docstring
         self._lock = _state.StateLock()
+        self._trainer = None  # (thread id, depth) while a thread is in fit / train_on_batch
         self.history: Dict[str, List[float]] = {}
         self.stop_training = False  # set by a callback to end fit after the current epoch
 
@@ -441,6 +443,7 @@ class Model:
         statistics (weighted by batch size).  Weights, the optimizer state,
         the dropout RNG and each layer's momentum are left as they were.
         ``layers`` names the BatchNorm layers to re-estimate (default all)."""
+        _state.refuse_if_trained_elsewhere(self)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         bns = self.batchnorm_layers
@@ -493,6 +496,7 @@ class Model:
         output has several, or by its ``name``; targets are passed by these
         names.  ``loss_weights`` maps loss (or output) names to weights.
         """
+        _state.refuse_if_trained_elsewhere(self)
         if not isinstance(optimizer, _optim.Optimizer):
             raise TypeError(f"optimizer: expected a tlearn.optim optimizer, got {type(optimizer).__name__}")
         if loss is None:
@@ -654,6 +658,7 @@ class Model:
         """Outputs for ``x`` in evaluation mode (no dropout): an array for a
         single-output model, else a dict output name -> array.  ``outputs``
         may also name any layer, for features of an inner layer."""
+        _state.refuse_if_trained_elsewhere(self)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:  # as fit
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         names = list(outputs) if outputs is not None else self.output_names
@@ -674,6 +679,7 @@ class Model:
     def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for
         classification losses, and ``loss``, the weighted total, in evaluation mode."""
+        _state.refuse_if_trained_elsewhere(self)
         self._require_compiled()
         xs, ys, n = self._prepare(x, y)
         r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))

@@ -68,6 +68,47 @@ class StateLock:
         return False
 
 
+IN_USE = ("this network is in use by another thread; a network runs one call at a time "
+          "(use model.clone() for a second thread)")  # the core's words (csrc/py/nettype.c)
+
+
+def refuse_if_trained_elsewhere(model) -> None:
+    """A TlearnError with the core's "in use" message when another thread is in
+    ``fit`` or ``train_on_batch`` on ``model`` (predict, evaluate, compile and a
+    second training call are refused for the whole fit, not only while a core
+    call runs)."""
+    owner = getattr(model, "_trainer", None)
+    if owner is not None and owner[0] != threading.get_ident():
+        raise _core.TlearnError(IN_USE)
+
+
+class training:
+    """``with training(model):`` -- this thread trains ``model`` (``fit``,
+    ``train_on_batch``); refused as the core refuses a busy network when
+    another thread does.  Re-entrant in one thread (a callback may train)."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        m, me = self.model, threading.get_ident()
+        with m._lock:
+            owner = getattr(m, "_trainer", None)
+            if owner is not None and owner[0] != me:
+                raise _core.TlearnError(IN_USE)
+            m._trainer = (me, 1 if owner is None else owner[1] + 1)
+        return m
+
+    def __exit__(self, *exc):
+        m = self.model
+        with m._lock:
+            me, depth = m._trainer
+            m._trainer = None if depth == 1 else (me, depth - 1)
+        return False
+
+
 def get_state(model):
     """``(meta, arrays)``: everything needed to rebuild ``model`` and continue training it.
 
