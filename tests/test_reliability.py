@@ -23,6 +23,7 @@ import pytest
 
 import tlearn as tl
 from tlearn import io as tio, layers as L
+from tlearn.datasets import write_idx
 
 
 def small_model(seed=0, n_in=3, hidden=4, n_out=2, opt=None):
@@ -59,10 +60,11 @@ def _savers(tmp_path):
         "ModelCheckpoint": lambda p: checkpoint(p, False),
         "ModelCheckpoint(weights)": lambda p: checkpoint(p, True),
         "write_atomic": lambda p: tio.write_atomic(p, b"tlearn bytes"),
+        "write_idx": lambda p: write_idx(str(p), np.arange(6, dtype=np.uint8).reshape(2, 3), compress=False),
     }
 
 
-WRITERS = ["Model.save", "ModelCheckpoint", "ModelCheckpoint(weights)", "write_atomic"]
+WRITERS = ["Model.save", "ModelCheckpoint", "ModelCheckpoint(weights)", "write_atomic", "write_idx"]
 
 
 @pytest.mark.parametrize("writer", WRITERS)
