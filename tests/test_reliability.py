@@ -61,10 +61,12 @@ def _savers(tmp_path):
         "ModelCheckpoint(weights)": lambda p: checkpoint(p, True),
         "write_atomic": lambda p: tio.write_atomic(p, b"tlearn bytes"),
         "write_idx": lambda p: write_idx(str(p), np.arange(6, dtype=np.uint8).reshape(2, 3), compress=False),
+        "Model.save_weights": lambda p: small_model().save_weights(p),
     }
 
 
-WRITERS = ["Model.save", "ModelCheckpoint", "ModelCheckpoint(weights)", "write_atomic", "write_idx"]
+WRITERS = ["Model.save", "ModelCheckpoint", "ModelCheckpoint(weights)", "write_atomic", "write_idx",
+           "Model.save_weights"]
 
 
 @pytest.mark.parametrize("writer", WRITERS)
