@@ -18,6 +18,10 @@ from tlearn import replay
 HOLDING = {
     "finetune": ["retains_l2-sp", "retains_ewc", "retains_output"],
     "layers": ["anb_below_bnb_top"],
+    # none of multitask's claims clears mean - std > 0 (the two that hold by mean - se are within a std of 0);
+    # its full report is still checked for its shape
+    "multitask": [],
+    "progressive": ["pnn_bit_identical", "pnn_forgets_less", "finetune_forgets"],
 }
 
 
