@@ -183,6 +183,13 @@ def _build_coral(rng):
     return [case("coral", [(D,)], B, [normal(rng, (B, D), 1.5) + d[:, None] * 0.5], target=d, tag="mixed")]
 
 
+def _build_kl_sparsity(rng):
+    B, H = 7, 5
+    m = np.array([0, 0, -1, 0, 0, -1, 0], np.int32)
+    h = rng.uniform(0.05, 0.6, (B, H)).astype(np.float32)
+    return [case("kl_sparsity", [(H,)], B, [h], {"rho": r}, target=m, tag=f"rho={r}") for r in (0.05, 0.3)]
+
+
 BUILDERS = {
     "input": _unary("input", normal, shapes=((5,), (2, 3))),
     "dense": _build_dense,
@@ -207,6 +214,7 @@ BUILDERS = {
     "mse": _build_mse,
     "soft_ce": _build_soft_ce,
     "coral": _build_coral,
+    "kl_sparsity": _build_kl_sparsity,
 }
 
 
@@ -578,6 +586,25 @@ class CoralTwin:
         return dx
 
 
+class KLSparsityTwin:
+    """sum_j KL(rho || rhohat_j), rhohat the mean of the rows labelled 0 (a sparse autoencoder's penalty)."""
+
+    def forward(self, c, x, t):
+        rho, r = c["attrs"]["rho"], x[t == 0]
+        if not len(r):
+            return 0.0
+        q = r.mean(0)
+        return float((rho * np.log(rho / q) + (1 - rho) * np.log((1 - rho) / (1 - q))).sum())
+
+    def backward(self, c, x, t):
+        rho, on = c["attrs"]["rho"], t == 0
+        dx = np.zeros_like(x)
+        if on.any():
+            q = x[on].mean(0)
+            dx[on] = (-rho / q + (1 - rho) / (1 - q)) / on.sum()
+        return dx
+
+
 def _relu_like(c):
     return c["attrs"].get("alpha", 0.0)
 
@@ -606,4 +633,5 @@ TWINS = {
     "mse": MSETwin(),
     "soft_ce": SoftCETwin(),
     "coral": CoralTwin(),
+    "kl_sparsity": KLSparsityTwin(),
 }

@@ -26,7 +26,10 @@ from .finetune import FineTune, source_network
 from .fisher import estimate_fisher
 from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
 from .yosinski import transferred, yosinski
+from .selftaught import Autoencoder, SelfTaught, SoftmaxRegression
+from .clustering import KMeans
 
 __all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "reestimate_batchnorm", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
-           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski"]
+           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski",
+           "Autoencoder", "SelfTaught", "SoftmaxRegression", "KMeans"]
