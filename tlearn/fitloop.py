@@ -292,7 +292,7 @@ class Schedules:
             v = np.array([fn(step + i, total) for i in range(count)], dtype=np.float64)
             if not np.all(np.isfinite(v)):
                 i = int(np.argmax(~np.isfinite(v)))
-                raise ValueError(f"schedule {key!r}: step {step + i} gave {v[i]!r}; expected a finite number")
+                raise ValueError(f"schedule {key!r}: step {step + i} gave {float(v[i])!r}; expected a finite number")
             v = v.astype(np.float32)
             out += [(nd, cname, v) for nd in nodes]
         return out

@@ -583,8 +583,8 @@ class Model:
         """
         if _fitloop.is_batches(x, y):
             if batch_size is not None or steps_per_call is not None or sampler is not None:
-                raise ValueError("fit on an iterable of batches: batch_size, steps_per_call and sampler are the "
-                                 "iterable's; do not pass them")
+                raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's "
+                                 "(and so is the order: no sampler); do not pass them")
             rows = getattr(x, "as_arrays", None)
             if rows is not None and steps_per_epoch is None:  # a DomainBatches: one C call per run of steps
                 xa, ya, order = rows()

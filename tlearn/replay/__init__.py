@@ -15,27 +15,12 @@ what the notebooks' tests run.
 How a section plugs in
 ----------------------
 A section is a module ``tlearn/replay/<name>.py`` whose name is in
-``SECTIONS`` and which defines::
-
-    def run(quick=False, seeds=None, data=None, progress=None) -> Report
-
-* ``quick``: fewer seeds/epochs/examples (call :func:`is_quick` on it, so
-  that ``TLEARN_QUICK=1`` also counts);
-* ``seeds``: the number of seeds (``None``: the section's default for the
-  mode);
-* ``data``: a :class:`~tlearn.replay._data.FashionData` (or whatever the
-  section documents) to use instead of :func:`~tlearn.replay._data.fashion`;
-* ``progress``: a callable taking one line of text (default ``print``),
-  called once per training run (:class:`~tlearn.replay._report.Progress`).
-
-It fills a :class:`~tlearn.replay._report.Report`: ``report.data`` (which
-data set and sizes), ``report.add_table(name, rows)`` (rows of method x
-mean ± std over seeds, made by :func:`~tlearn.replay._report.summarize`),
-``report.claim(statement, paper, ours, holds)`` for each of the lecture's
-claims (a claim that does not hold is recorded as not holding, never
-dropped), and ``report.figure(name, fn)`` where ``fn(plt)`` draws on
-matplotlib's pyplot.  :func:`run` finds the module by name; nothing else is
-registered.
+``SECTIONS``: declarations (``TITLE``, ``SCALES``, ``CLAIMS``) and
+measurement (``load``, ``units``, ``measure``, ``figures``); the machinery
+in :mod:`tlearn.replay._section` runs it (seeds, workers, progress, the
+long results table, tables, claims and their verdicts, figures).
+CONTRIBUTING.md, "How to add a replay", shows a whole section.
+:func:`run` finds the module by name; nothing else is registered.
 """
 from __future__ import annotations
 
@@ -45,11 +30,15 @@ from typing import List, Optional
 
 from ._report import Progress, Report, mean_std, summarize
 from ._data import FashionData, fashion
+from ._section import Claim, Results, Sel, Unit, run_section
 
 SECTIONS = ("finetune", "layers", "multitask", "progressive", "dann", "zeroshot", "selftaught")
 
-__all__ = ["SECTIONS", "available", "run", "is_quick", "Report", "Progress", "mean_std", "summarize",
-           "FashionData", "fashion"]
+__all__ = ["SECTIONS", "SCALES", "available", "run", "is_quick", "section", "Report", "Progress", "mean_std",
+           "summarize", "FashionData", "fashion", "Claim", "Results", "Sel", "Unit"]
+
+#: the scales a section may declare ("paper" is optional)
+SCALES = ("quick", "full", "paper")
 
 
 def is_quick(quick: bool = False) -> bool:
@@ -71,17 +60,40 @@ def available() -> List[str]:
     return out
 
 
-def run(name: str, quick: bool = False, seeds: Optional[int] = None, data=None, progress=None,
-        out: Optional[str] = None) -> Report:
-    """Run the section ``name``; with ``out``, write its report to ``out/<name>/``."""
+def section(name: str):
+    """The module of section ``name`` (ValueError if unknown or absent)."""
     if name not in SECTIONS:
         raise ValueError(f"unknown replay section {name!r}; expected one of {list(SECTIONS)}")
-    if seeds is not None and (int(seeds) != seeds or seeds < 1):
-        raise ValueError(f"seeds must be a positive integer, got {seeds!r}")
     if name not in available():
         raise ValueError(f"replay section {name!r} does not exist yet; available: {available()}")
-    mod = importlib.import_module(f"{__name__}.{name}")
-    report = mod.run(quick=is_quick(quick), seeds=seeds, data=data, progress=progress)
+    return importlib.import_module(f"{__name__}.{name}")
+
+
+def run(name: str, quick: bool = False, scale: Optional[str] = None, seeds: Optional[int] = None, data=None,
+        progress=None, out: Optional[str] = None, workers: Optional[int] = None, header=None) -> Report:
+    """Run the section ``name`` and return its :class:`Report`; with
+    ``out``, write it to ``out/<name>/``.
+
+    ``scale``: ``"quick"``, ``"full"`` (default) or ``"paper"`` (where the
+    section declares it); ``quick=True`` (or ``TLEARN_QUICK=1``) means
+    ``"quick"`` when ``scale`` is not given.  ``seeds``: how many (1 to
+    100; default: the scale's).  ``data``: ``"subset"`` (shipped),
+    ``"full"`` (Debian's Fashion-MNIST), ``None`` (full when installed) or
+    a data object the section accepts.  ``progress``: a callable taking a
+    line, ``None`` (stderr) or ``False`` (silent).  ``workers``: runs side
+    by side (default ``$TLEARN_REPLAY_WORKERS`` or the CPUs; the numbers
+    do not depend on it)."""
+    from ._section import check_seeds
+
+    mod = section(name)
+    if scale is None:
+        scale = "quick" if is_quick(quick) else "full"
+    elif scale not in SCALES:
+        raise ValueError(f"scale must be one of {list(SCALES)}, got {scale!r}")
+    if seeds is not None:
+        check_seeds(seeds)
+    report = run_section(mod, scale=scale, seeds=seeds, data=data, progress=progress, workers=workers,
+                         header=header)
     if out is not None:
         report.write(os.path.join(out, name))
     return report

@@ -20,6 +20,9 @@ def mean_std(values: Sequence[float]) -> Dict[str, float]:
 
 
 def fmt(ms: Dict[str, float], digits: int = 3) -> str:
+    """``mean ± std``; ``mean (one seed)`` when there is no spread to show."""
+    if ms.get("n") == 1:
+        return f"{ms['mean']:.{digits}f} (one seed)"
     return f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}"
 
 
@@ -67,6 +70,8 @@ class Report:
         self.figures: Dict[str, Callable] = {}
         self.notes: List[str] = []
         self.seconds = 0.0
+        self.scale = "quick" if quick else "full"
+        self.results = None   # the long results table (tlearn.replay._section.Results), when the machinery ran
         self._t0 = time.perf_counter() if started is None else float(started)
 
     def add_table(self, name: str, rows: List[Dict], note: str = "") -> None:
@@ -75,7 +80,8 @@ class Report:
             self.table_notes[name] = note
 
     def claim(self, statement: str, paper: str, ours: str, holds: bool, **extra) -> Dict:
-        c = {"statement": statement, "paper": paper, "ours": ours, "holds": bool(holds)}
+        c = {"statement": statement, "paper": paper, "ours": ours, "holds": bool(holds),
+             "verdict": "holds" if holds else "does not hold"}
         c.update(extra)
         self.claims.append(c)
         return c
@@ -89,9 +95,20 @@ class Report:
         return self
 
     def to_dict(self) -> dict:
-        return {"section": self.section, "title": self.title, "data": self.data, "seeds": self.seeds,
-                "quick": self.quick, "seconds": round(self.seconds, 2), "tables": self.tables,
-                "claims": self.claims, "notes": self.notes, "figures": sorted(f + ".png" for f in self.figures)}
+        from ._section import VERDICT_RULE
+
+        d = {"section": self.section, "title": self.title, "data": self.data, "seeds": self.seeds,
+             "quick": self.quick, "scale": self.scale, "seconds": round(self.seconds, 2), "verdict_rule": VERDICT_RULE,
+             "tables": self.tables, "claims": self.claims, "notes": self.notes,
+             "figures": sorted(f + ".png" for f in self.figures)}
+        if self.results is not None:
+            d["results"] = self.results.rows
+        return d
+
+    def data_line(self) -> str:
+        """The data and their sizes, in words."""
+        d = self.data
+        return str(d.get("description", d.get("name", "")))
 
     def table_markdown(self, name: str) -> str:
         rows = self.tables[name]
@@ -104,17 +121,23 @@ class Report:
         return "\n".join(lines)
 
     def claims_markdown(self) -> str:
-        lines = ["| claim | paper | ours | holds |", "|---|---|---|---|"]
+        lines = ["| claim | paper | ours | verdict |", "|---|---|---|---|"]
         for c in self.claims:
-            lines.append(f"| {c['statement']} | {c['paper']} | {c['ours']} | {'yes' if c['holds'] else 'NO'} |")
+            v = c.get("verdict", "holds" if c["holds"] else "does not hold")
+            if c.get("threshold"):
+                v += f" (threshold {c['threshold']:g})"
+            if not c["holds"] and c.get("why_not"):
+                v += f": {c['why_not']}"
+            lines.append(f"| {c['statement']} | {c['paper']} | {c['ours']} | {v} |")
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        d = self.data
+        from ._section import VERDICT_RULE
+
         out = [f"# {self.title}", "",
-               f"Data: {d.get('description', d.get('name', ''))}. Seeds: {self.seeds}. "
-               f"Mode: {'quick' if self.quick else 'full'}. Time: {self.seconds:.1f} s.", "",
-               "## Claims", "", self.claims_markdown(), ""]
+               f"Data: {self.data_line()}. Seeds: {self.seeds}. "
+               f"Scale: {self.scale}. Time: {self.seconds:.1f} s.", "",
+               "## Claims", "", f"Rule: {VERDICT_RULE}.", "", self.claims_markdown(), ""]
         for name in self.tables:
             out += [f"## {name}", ""]
             if name in self.table_notes:
