@@ -18,6 +18,9 @@ from tlearn import replay
 HOLDING = {
     "finetune": ["retains_l2-sp", "retains_ewc", "retains_output"],
     "layers": ["anb_below_bnb_top"],
+    # none of the self-taught claims holds at the replay's scale (the report says why); the full report is
+    # still checked for completeness
+    "selftaught": [],
 }
 
 

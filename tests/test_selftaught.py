@@ -164,3 +164,14 @@ def test_selftaught_in_a_scikit_learn_pipeline(digits):
     ae_pipe = Pipeline([("ae", Autoencoder(**small(steps=60))), ("lr", LogisticRegression(max_iter=300))])
     scores = cross_val_score(ae_pipe, x, y, cv=2)
     assert scores.min() > 0.5
+
+
+def test_readme_selftaught_example_runs():
+    import os
+    readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+    text = open(readme, encoding="utf-8").read()
+    code = text[text.index("## Self-taught learning and clustering"):].split("```python", 1)[1].split("```", 1)[0]
+    ns = {}
+    exec(compile(code, readme, "exec"), ns)
+    assert ns["st"].score(ns["xt"][1::2], ns["yt"][1::2]) > 0.8
+    assert ns["km"].cluster_centers_.shape == (5, 32)
