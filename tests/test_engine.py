@@ -146,3 +146,25 @@ def test_keep_best_epoch_and_step_log():
     assert np.mean(log.steps["cls"][:10]) == pytest.approx(h["cls"][0], rel=1e-5)
     with pytest.raises(ValueError, match="ties must be"):
         callbacks.KeepBestEpoch("val_loss", ties="middle")
+
+
+def test_a_loss_weight_schedule_is_the_bits_of_weights_set_by_hand(data):
+    x, t = data
+    a, b = _dann_net(), _dann_net()
+    rows = np.arange(96)
+
+    def w(step, total):
+        return 1.0 - step / total
+
+    a.fit(x, t, epochs=1, batch_size=16, sampler=lambda e: rows, schedules={"domain.weight": w}, verbose=0)
+    total = 6
+    for step in range(total):  # the same steps, the weight given to compile by hand
+        b.compile(optim.SGD(0.05, momentum=0.9), loss={"label": "softmax_ce", "domain": "softmax_ce"},
+                  loss_weights={"domain": w(step, total)}) if step == 0 else b._net.set_loss_weight(
+            b._losses[1].node, w(step, total))
+        r = rows[step * 16:(step + 1) * 16]
+        b.train_on_batch(x[r], {k: v[r] for k, v in t.items()}, lr=0.05)
+    for k in a.params:
+        np.testing.assert_array_equal(a.params[k], b.params[k], err_msg=k)
+    with pytest.raises(KeyError, match="names neither a layer"):
+        a.fit(x, t, schedules={"nope.weight": w}, verbose=0)

@@ -229,27 +229,8 @@ def _sampled(sampler, epoch: int, n: int) -> np.ndarray:
 def _train_run(model, xs, ys, batch_size, lrs, rows, values):
     """One C call for a run of steps, the scheduled values set by the core before each step."""
     if values:
-        if not _CORE_SCHEDULES:  # TEMPORARY until the core takes schedules
-            return _train_run_steps(model, xs, ys, batch_size, lrs, rows, values)
         return model._net.train_batches(xs, ys, batch_size, lrs, rows, values)
     return model._net.train_batches(xs, ys, batch_size, lrs, rows)
-
-
-_CORE_SCHEDULES = "schedule" in (type(None).__doc__ or "")
-
-
-def _train_run_steps(model, xs, ys, batch_size, lrs, rows, values):
-    out = []
-    for i in range(len(lrs)):
-        for nd, nm, v in values:
-            model._net.set_attr(nd, nm, float(v[i]))
-        if rows is None:
-            sl = slice(i * batch_size, (i + 1) * batch_size)
-            out.append(model._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs[i:i + 1]))
-        else:
-            out.append(model._net.train_batches(xs, ys, batch_size, lrs[i:i + 1],
-                                                rows[i * batch_size:(i + 1) * batch_size]))
-    return {k: np.concatenate([np.atleast_1d(r[k]) for r in out]) for k in out[0]}
 
 
 def _train_step(model, xs, ys, lr, values):
