@@ -121,7 +121,7 @@ def test_selftaught_params_clone_pickle_refit(digits):
     src, x, y = digits
     st = SelfTaught(**small(steps=20), classifier_steps=30)
     p = st.get_params()
-    assert p["n_hidden"] == 16 and p["sparsity"] == 3.0
+    assert p["n_hidden"] == 16 and p["sparsity"] == 0.02
     st.set_params(sparsity=0.2)
     assert "sparsity=0.2" in repr(st)
     with pytest.raises(ValueError, match="unknown parameter"):

@@ -61,6 +61,14 @@ def _rows(n: int, steps: int, batch_size: int, seed: int):
 class Autoencoder(Recipe):
     """A (sparse) autoencoder with one hidden layer of sigmoid units.
 
+    Defaults after the UFLDL self-taught exercise (Ng et al., "Unsupervised
+    Feature Learning and Deep Learning" tutorial): 200 hidden units, rho =
+    0.1.  Its cost is a per-example *sum* over the D pixels,
+    ``1/2 |x_hat - x|^2 + beta KL`` with beta = 3, where tlearn's
+    reconstruction losses are *means* over the pixels: its beta = 3
+    corresponds here to ``sparsity = 3 / (D / 2)`` (0.008 for 784 pixels).
+    :class:`SelfTaught` uses ``sparsity=0.02``, the replay's value.
+
     Parameters
     ----------
     n_hidden : int
@@ -85,7 +93,7 @@ class Autoencoder(Recipe):
     history_ : dict of lists
     """
 
-    def __init__(self, n_hidden: int = 200, sparsity: float = 0.0, rho: float = 0.05, weight_decay: float = 0.0,
+    def __init__(self, n_hidden: int = 200, sparsity: float = 0.0, rho: float = 0.1, weight_decay: float = 0.0,
                  reconstruction: str = "bce", steps: int = 2000, batch_size: int = 128, lr: float = 3e-3,
                  seed: int = 0):
         self.n_hidden = n_hidden
@@ -240,7 +248,7 @@ class SelfTaught(Recipe):
     ``classes_``, ``n_features_in_``.
     """
 
-    def __init__(self, n_hidden: int = 200, sparsity: float = 3.0, rho: float = 0.1, weight_decay: float = 0.0,
+    def __init__(self, n_hidden: int = 200, sparsity: float = 0.02, rho: float = 0.1, weight_decay: float = 0.0,
                  reconstruction: str = "bce", steps: int = 2000, batch_size: int = 128, lr: float = 3e-3,
                  l2: float = 1e-3, classifier_steps: int = 300, classifier_lr: float = 0.01, seed: int = 0):
         self.n_hidden = n_hidden
