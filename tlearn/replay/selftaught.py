@@ -126,7 +126,7 @@ def measure(data, unit, seed, s):
     task = unit.args
     U, xp, yp, xt, yt = _task(data, task, seed)
     H = s["hidden"][task]
-    mu, P = pca(U, H)
+    mu, P = pca(U, min(H, U.shape[1]))
     ae = Autoencoder(H, steps=s["ae_steps"], seed=seed.derive("ae"), **AE).fit(U)
     sae = Autoencoder(H, steps=s["ae_steps"], seed=seed.derive("sae"), **AE, **SPARSE).fit(U)
     feats = {"raw pixels": lambda a: a, "PCA": lambda a: (a - mu) @ P.T, "autoencoder": ae.transform,
