@@ -275,3 +275,16 @@ def test_metrics_against_scikit_learn():
         b[: n // 2] = a[: n // 2]  # some agreement
         assert normalized_mutual_info_score(a, b) == pytest.approx(m.normalized_mutual_info_score(a, b), abs=1e-12)
         assert adjusted_rand_score(a, b) == pytest.approx(m.adjusted_rand_score(a, b), abs=1e-12)
+
+
+def test_against_scikit_learn_on_fashion_images():
+    """Real images, 784 features: the same Lloyd trajectory to convergence from the same centres."""
+    sk = pytest.importorskip("sklearn.cluster")
+    x, _ = tlearn.datasets.load_fashion_subset("train")
+    X = np.ascontiguousarray(x.reshape(len(x), -1)[:3000], dtype=np.float32)
+    init, _ = kmeans_plusplus(X, 10, random_state=1)
+    ours = KMeans(10, init=init).fit(X)
+    ref = sk.KMeans(10, init=init, n_init=1, algorithm="lloyd").fit(X)
+    assert ours.n_iter_ == ref.n_iter_ > 5
+    np.testing.assert_array_equal(ours.labels_, ref.labels_)
+    assert ours.inertia_ == pytest.approx(ref.inertia_, rel=1e-5)
