@@ -16,7 +16,7 @@ Runs alternate (tlearn, other, tlearn, other, ...), --reps pairs; the
 medians and their ratio are printed with the load average.  scikit-learn,
 threadpoolctl and torch are needed here only.
 
-    python bench/bench_kmeans.py [--reps 5] [--iters 30] [--steps 300]
+    python bench/bench_kmeans.py [--reps 5] [--iters 30] [--steps 300] [--threads 2]
 """
 import argparse
 import os
@@ -50,7 +50,7 @@ def load_avg():
     return "load %.2f %.2f %.2f" % os.getloadavg()
 
 
-def bench_kmeans(X, reps, iters):
+def bench_kmeans(X, reps, iters, threads=2):
     from sklearn.cluster import KMeans as SKMeans
     from sklearn.cluster import kmeans_plusplus as sk_plusplus
     from threadpoolctl import threadpool_limits
@@ -58,7 +58,8 @@ def bench_kmeans(X, reps, iters):
     k = 10
     init, _ = kmeans_plusplus(X, k, random_state=0)
     ours_t, sk_t, seed_ours, seed_sk = [], [], [], []
-    with threadpool_limits(2):
+    tlearn.set_num_threads(threads)
+    with threadpool_limits(threads):
         for r in range(reps):
             t, a = timed(lambda: KMeans(k, init=init, max_iter=iters, tol=0.0).fit(X))
             ours_t.append(t)
@@ -71,18 +72,18 @@ def bench_kmeans(X, reps, iters):
     mo, ms = statistics.median(ours_t), statistics.median(sk_t)
     same = a.n_iter_ == b.n_iter_ and bool((a.labels_ == b.labels_).all())
     print(f"k-means 10000x784 k=10, Lloyd from the same centres, {a.n_iter_} iterations (tlearn) and {b.n_iter_} "
-          f"(scikit-learn), same labels: {same}, 2 threads: tlearn {mo * 1e3:.1f} ms, scikit-learn {ms * 1e3:.1f} ms, "
+          f"(scikit-learn), same labels: {same}, {threads} thread(s): tlearn {mo * 1e3:.1f} ms, scikit-learn {ms * 1e3:.1f} ms, "
           f"ratio {mo / ms:.2f}x; per iteration {mo / a.n_iter_ / (ms / b.n_iter_):.2f}x  [{load_avg()}]")
     so, ss = statistics.median(seed_ours), statistics.median(seed_sk)
     print(f"k-means++ seeding (greedy, {2 + int(np.log(k))} trials): tlearn {so * 1e3:.1f} ms, scikit-learn "
           f"{ss * 1e3:.1f} ms, ratio {so / ss:.2f}x  [{load_avg()}]")
 
 
-def bench_autoencoder(X, reps, steps, H=200, bs=128):
+def bench_autoencoder(X, reps, steps, H=200, bs=128, threads=2):
     import torch
 
-    torch.set_num_threads(2)
-    tlearn.set_num_threads(2)
+    torch.set_num_threads(threads)
+    tlearn.set_num_threads(threads)
     D = X.shape[1]
     rows = np.concatenate([np.random.default_rng(r).permutation(len(X)) for r in range(-(-steps * bs // len(X)))])
     rows = rows[: steps * bs]
@@ -123,7 +124,7 @@ def bench_autoencoder(X, reps, steps, H=200, bs=128):
         a.append(ours())
         b.append(theirs())
     mo, mt = statistics.median(a), statistics.median(b)
-    print(f"sparse autoencoder {D}-{H}-{D}, batch {bs}, {steps} Adam steps, 2 threads: tlearn {mo:.3f} s, PyTorch "
+    print(f"sparse autoencoder {D}-{H}-{D}, batch {bs}, {steps} Adam steps, {threads} thread(s): tlearn {mo:.3f} s, PyTorch "
           f"{mt:.3f} s, ratio {mo / mt:.2f}x  [{load_avg()}]")
 
 
@@ -132,12 +133,12 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--threads", type=int, default=2, help="threads of each side (the goals are stated for 2)")
     a = ap.parse_args()
-    tlearn.set_num_threads(2)
     X = load()
     print(f"start [{load_avg()}]")
-    bench_kmeans(X, a.reps, a.iters)
-    bench_autoencoder(X, a.reps, a.steps)
+    bench_kmeans(X, a.reps, a.iters, a.threads)
+    bench_autoencoder(X, a.reps, a.steps, threads=a.threads)
 
 
 if __name__ == "__main__":

@@ -260,13 +260,14 @@ typedef struct {
     double *sums;   /* (G, k, d) */
     int64_t *count; /* (G, k) */
     float *buf;     /* (G, KM_CHUNK * k) */
+    float *part;    /* (G, k, d): a chunk's sums in float, added to the group's doubles after the chunk */
 } lloyd_job;
 
 static void lloyd_groups(void *ctx, int64_t g0, int64_t g1) {
     const lloyd_job *j = ctx;
     const int d = j->d, k = j->k;
     for (int64_t g = g0; g < g1; g++) {
-        float *buf = j->buf + g * KM_CHUNK * k;
+        float *buf = j->buf + g * KM_CHUNK * k, *part = j->part + g * (int64_t)k * d;
         double *sums = j->accumulate ? j->sums + g * (int64_t)k * d : NULL;
         int64_t *count = j->accumulate ? j->count + g * k : NULL;
         if (sums) {
@@ -277,6 +278,7 @@ static void lloyd_groups(void *ctx, int64_t g0, int64_t g1) {
             const int m = (int)(hi - lo < KM_CHUNK ? hi - lo : KM_CHUNK);
             const float *x = j->X + lo * d;
             tl_gemm(0, CblasNoTrans, CblasTrans, m, k, d, -2.0f, x, d, j->C, d, 0.0f, buf, k);
+            if (sums) memset(part, 0, sizeof(float) * (size_t)k * d);
             for (int i = 0; i < m; i++) {
                 const float *r = buf + (int64_t)i * k;
                 int best = 0;
@@ -287,12 +289,14 @@ static void lloyd_groups(void *ctx, int64_t g0, int64_t g1) {
                 }
                 j->labels[lo + i] = best;
                 if (sums) {
-                    double *s = sums + (int64_t)best * d;
+                    float *s = part + (int64_t)best * d;
                     const float *xi = x + (int64_t)i * d;
                     for (int f = 0; f < d; f++) s[f] += xi[f];
                     count[best]++;
                 }
             }
+            if (sums)
+                for (int64_t q = 0; q < (int64_t)k * d; q++) sums[q] += part[q];
         }
     }
 }
@@ -405,9 +409,10 @@ tl_status tl_kmeans(const float *X, int64_t n, int d, const tl_kmeans_cfg *cfg, 
     double *sums = malloc(sizeof(double) * (size_t)G * k * d), *total = malloc(sizeof(double) * (size_t)k * d),
            *cc = malloc(sizeof(double) * (size_t)k), *xx = NULL, *part = malloc(sizeof(double) * (size_t)G);
     int64_t *count = malloc(sizeof(int64_t) * (size_t)G * k), *tcount = malloc(sizeof(int64_t) * (size_t)k);
-    float *buf = malloc(sizeof(float) * (size_t)G * KM_CHUNK * k), *other = malloc(sizeof(float) * (size_t)k * d);
+    float *buf = malloc(sizeof(float) * (size_t)G * KM_CHUNK * k), *other = malloc(sizeof(float) * (size_t)k * d),
+          *fpart = malloc(sizeof(float) * (size_t)G * k * d);
     int32_t *old = malloc(sizeof(int32_t) * (size_t)n);
-    if (!sums || !total || !cc || !part || !count || !tcount || !buf || !other || !old) {
+    if (!sums || !total || !cc || !part || !count || !tcount || !buf || !other || !old || !fpart) {
         st = km_error(err, errlen, TL_ERR_NOMEM, "k-means: out of memory for %lld x %d with k=%d", (long long)n, d, k);
         goto done;
     }
@@ -425,7 +430,7 @@ tl_status tl_kmeans(const float *X, int64_t n, int d, const tl_kmeans_cfg *cfg, 
     for (int64_t i = 0; i < n; i++) old[i] = -1;
     float *cur = centers, *next = other;
     int strict = 0, it = 0;
-    lloyd_job j = {X, n, d, k, G, 1, cur, cc, labels, sums, count, buf};
+    lloyd_job j = {X, n, d, k, G, 1, cur, cc, labels, sums, count, buf, fpart};
     for (it = 0; it < cfg->max_iter; it++) {
         centre_norms(cur, k, d, cc);
         j.C = cur, j.accumulate = 1;
@@ -478,5 +483,6 @@ tl_status tl_kmeans(const float *X, int64_t n, int d, const tl_kmeans_cfg *cfg, 
     *n_iter = it;
 done:
     free(sums); free(total); free(cc); free(xx); free(part); free(count); free(tcount); free(buf); free(other); free(old);
+    free(fpart);
     return st;
 }
