@@ -1,4 +1,4 @@
-"""The full replays of ``finetune`` and ``layers``: every claim is reported
+"""The full replays of ``finetune``, ``layers`` and ``selftaught``: every claim is reported
 with the fields the report promises, and the claims that hold at this scale
 hold by a margin wider than their spread over seeds.
 
