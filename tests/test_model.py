@@ -74,6 +74,7 @@ def test_digits_mlp_converges_like_a_numpy_reference():
 FASHION = datasets.DEFAULT_FASHION_MNIST_DIR
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(FASHION), reason=f"Fashion-MNIST not installed in {FASHION} "
                     "(apt-get install dataset-fashion-mnist)")
 def test_fashion_mnist_mlp_reaches_85_percent():

@@ -88,6 +88,15 @@ def _selftaught(cls):
     return case
 
 
+def _zeroshot(cls):
+    def case(digits, source):
+        x, y = digits
+        table, _ = datasets.attributes("digits")
+        seen = y < 7
+        return cls(hidden=(16,), epochs=1, batch_size=32, seed=3), (x[seen], y[seen], table), x[~seen], {"epochs": 0}
+    return case
+
+
 CASES = {
     "SourceOnly": _domain(T.SourceOnly),
     "DANN": _domain(T.DANN),
@@ -99,6 +108,9 @@ CASES = {
     "SoftmaxRegression": _selftaught(T.SoftmaxRegression),
     "SelfTaught": _selftaught(T.SelfTaught),
     "KMeans": _selftaught(T.KMeans),
+    "DAP": _zeroshot(T.DAP),
+    "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
+    "ConSE": _zeroshot(T.ConSE),
 }
 
 

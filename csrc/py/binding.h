@@ -1,6 +1,7 @@
 /* binding.h - what the binding's files share: the Net object, the module
  * state, and the conversions between Python/NumPy values and the core's
- * (convert.c).  The Net type is in nettype.c, the module in module.c. */
+ * (convert.c).  The Net type is in nettype.c, its calls on caller arrays in
+ * netcalls.c, the module in module.c. */
 #ifndef TLPY_BINDING_H
 #define TLPY_BINDING_H
 
@@ -34,6 +35,23 @@ typedef struct {
 } NetObject;
 
 extern PyType_Spec Net_spec; /* nettype.c */
+
+/* nettype.c: one call at a time on a network (net_enter/net_leave, with the GIL held), and the checks
+ * shared by the methods */
+int net_enter(NetObject *self);
+void net_leave(NetObject *self);
+int require_finalized(NetObject *self);
+int check_node(NetObject *self, int i);
+
+/* netcalls.c: the methods that run the core on caller arrays */
+PyObject *Net_train_step(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_train_batches(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_check_data(NetObject *self, PyObject *args);
+PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_input_grad(NetObject *self, PyObject *args);
+PyObject *Net_accumulate_fisher(NetObject *self, PyObject *args);
 
 typedef struct {
     int n_in, n_loss;

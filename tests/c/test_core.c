@@ -10,6 +10,7 @@
 #include "conv.h"
 #include "conv_direct.h"
 #include "kernels.h"
+#include "pool.h"
 #include "tl.h"
 #include "kmeans.h"
 #include "threadpool.h"
@@ -101,11 +102,33 @@ static void test_op_table(void) {
             else islots++, iseen |= 1 << d->slot;
             CHECK((d->kind == TL_ATTR_CHOICE) == (d->choices != NULL), "op %s.%s choices", o->name, d->name);
             CHECK(!d->settable || fl, "op %s.%s: only float attributes change between steps", o->name, d->name);
-            int ok_def = isnan(d->def) || !d->must ||
+            int ok_def = isnan(d->def) ||
                          ((d->lo_open ? d->def > d->lo : d->def >= d->lo) && (d->hi_open ? d->def < d->hi : d->def <= d->hi));
             CHECK(ok_def, "op %s.%s: default %g outside its limits", o->name, d->name, d->def);
         }
         CHECK(iseen == (1 << islots) - 1 && fseen == (1 << fslots) - 1, "op %s: attribute slots not 0..n-1", o->name);
+        /* the counted rows: nothing past the count; pairs come as two ints; parameters named once, their
+         * condition a bool attribute of the row */
+        CHECK(o->n_attrs == TL_MAX_ATTRS || !o->attrs[o->n_attrs].name, "op %s: an attribute past the count", o->name);
+        for (int k = 0; k < o->n_attrs; k++) {
+            const tl_attr_def *d = &o->attrs[k];
+            if (!d->pair) continue;
+            int halves = 0;
+            for (int j = 0; j < o->n_attrs; j++)
+                halves += o->attrs[j].pair && !strcmp(o->attrs[j].pair, d->pair) && o->attrs[j].kind == TL_ATTR_INT;
+            CHECK(halves == 2, "op %s: pair %s has %d int halves", o->name, d->pair, halves);
+        }
+        CHECK(o->n_params >= 0 && o->n_params <= TL_MAX_PARAMS &&
+                  (o->n_params == TL_MAX_PARAMS || !o->params[o->n_params].name),
+              "op %s: %d parameters", o->name, o->n_params);
+        for (int k = 0; k < o->n_params; k++) {
+            const tl_param_def *p = &o->params[k];
+            CHECK(p->name && *p->name, "op %s parameter %d", o->name, k);
+            for (int j = 0; j < k; j++) CHECK(strcmp(o->params[j].name, p->name), "op %s: %s twice", o->name, p->name);
+            int w = p->when ? tl_op_attr_find(op, p->when) : -1;
+            CHECK(!p->when || (w >= 0 && o->attrs[w].kind == TL_ATTR_BOOL), "op %s.%s: when %s", o->name, p->name,
+                  p->when);
+        }
         CHECK(tl_op_find(o->name) == op, "find op %s", o->name);
     }
     CHECK(losses >= 4, "%d losses", losses);
