@@ -326,4 +326,4 @@ def test_registries_follow_the_classes_and_the_op_table():
     assert set(losses.LOSSES) == {n for n, o in ops.items() if o["is_loss"]}
     for kind, cls in losses.LOSSES.items():
         assert cls().classification is ops[kind]["classification"]
-    assert [a["name"] for a in ops["scale"]["attrs"]] == ["per_channel"]
+    assert [a["name"] for a in ops["scale"]["attrs"]] == ["per_channel", "init"]

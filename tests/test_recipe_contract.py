@@ -88,6 +88,20 @@ def _selftaught(cls):
     return case
 
 
+def _multitask(digits, source):
+    x, y = digits
+    ym = y.copy()
+    ym[::3] = -1                                   # examples without a label for the task
+    r = T.MultiTask(feats, loss_weights={"digit": 1.0}, steps=20, batch_size=16, seed=4)
+    return r, (x, {"digit": ym}), x[:50], {"steps": 0}
+
+
+def _progressive(digits, source):
+    x, y = digits
+    a = y < 3
+    return T.ProgressiveNet(layers=(16, 8), epochs=1, seed=3), (x[a][:90], y[a][:90]), x[a][90:], {"epochs": -1}
+
+
 def _zeroshot(cls):
     def case(digits, source):
         x, y = digits
@@ -108,6 +122,8 @@ CASES = {
     "SoftmaxRegression": _selftaught(T.SoftmaxRegression),
     "SelfTaught": _selftaught(T.SelfTaught),
     "KMeans": _selftaught(T.KMeans),
+    "MultiTask": _multitask,
+    "ProgressiveNet": _progressive,
     "DAP": _zeroshot(T.DAP),
     "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
     "ConSE": _zeroshot(T.ConSE),

@@ -468,11 +468,12 @@ class BatchNorm(Layer):
 
 
 class Scale(Layer):
-    """``y = alpha x`` with a learned ``alpha`` (``<name>.alpha``, ones at
-    start): one scalar, or with ``per_channel`` one per channel of a
-    (C, H, W) input or per feature of a flat one: ``Scale(*, per_channel=False,
-    name=None)``.  The adapters of progressive networks (Rusu et al. 2016)
-    scale each lateral input so."""
+    """``y = alpha x`` with a learned ``alpha`` (``<name>.alpha``, ``init``
+    at start and after a reset, 1 by default): one scalar, or with
+    ``per_channel`` one per channel of a (C, H, W) input or per feature of a
+    flat one: ``Scale(*, per_channel=False, init=1.0, name=None)``.  The
+    adapters of progressive networks (Rusu et al. 2016) scale each lateral
+    input so, ``init`` one of the paper's {1, 0.1, 0.01}."""
 
     op = "scale"
 

@@ -57,6 +57,7 @@ typedef struct tl_param {
     int64_t offset, size;
     int fan_in, fan_out;
     int init;                     /* tl_init */
+    float fill;                   /* TL_INIT_ONE's value: 1, or the op's own (scale's "init") */
     int trainable;
     int buffer;                   /* running statistics, never touched by the optimizer */
     float l2, l2sp, ewc;

@@ -107,6 +107,7 @@ tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const
     p->fan_in = fan_in;
     p->fan_out = fan_out;
     p->init = init;
+    p->fill = 1.0f;
     p->trainable = 1;
     p->buffer = pd->buffer;
     node->param[node->n_param++] = net->n_params++;
@@ -297,7 +298,7 @@ static void init_param(tl_net *net, int p) {
         break;
     }
     case TL_INIT_ONE:
-        for (int64_t i = 0; i < pr->size; i++) w[i] = 1.0f;
+        for (int64_t i = 0; i < pr->size; i++) w[i] = pr->fill;
         break;
     default:
         memset(w, 0, sizeof(float) * (size_t)pr->size);

@@ -468,13 +468,16 @@ static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
 /* ---- scale: y = alpha x, alpha one scalar or one per channel (C,...) / feature (F) ---- */
 
 enum { SCALE_PER_CHANNEL }; /* iattr slots */
+enum { SCALE_INIT };        /* fattr slots */
 
 static tl_status infer_scale(tl_net *net, tl_node *node, const int *shape, int ndim) {
     tl_status st = infer_unary(net, node, shape, ndim);
     if (st) return st;
     int C = 1, S;
     if (node->iattr[SCALE_PER_CHANNEL]) bn_dims(tl_in(net, node, 0), &C, &S);
-    return tl_declare_param(net, node, "alpha", &C, 1, C, C, TL_INIT_ONE);
+    st = tl_declare_param(net, node, "alpha", &C, 1, C, C, TL_INIT_ONE);
+    if (st == TL_OK) net->params[node->param[node->n_param - 1]].fill = node->fattr[SCALE_INIT]; /* alpha at start */
+    return st;
 }
 static void scale_dims(const tl_net *net, const tl_node *node, int *C, int *S) {
     if (node->iattr[SCALE_PER_CHANNEL]) {
@@ -738,9 +741,11 @@ const tl_op_def tl_ops[] = {
                          .backward = bwd_batchnorm},
     [TL_OP_SCALE] = {.info = {UNARY("scale"),
                               ATTRS(BOOL_ATTR("per_channel", SCALE_PER_CHANNEL, 0,
-                                              "one alpha per channel of (C, ...) or per feature, else one scalar")),
+                                              "one alpha per channel of (C, ...) or per feature, else one scalar"),
+                                    {.name = "init", .kind = TL_ATTR_FLOAT, .slot = SCALE_INIT, .def = 1.0, NO_LIMIT,
+                                     .must = "finite", .doc = "every alpha's value at start (and after a reset)"}),
                               PARAMS({.name = "alpha"}),
-                              .doc = "y = alpha x, alpha learned (ones at start)"},
+                              .doc = "y = alpha x, alpha learned (init at start, 1 by default)"},
                      .infer = infer_scale, .forward = fwd_scale, .backward = bwd_scale},
     [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2,
                                ATTRS({.name = "metric", .kind = TL_ATTR_CHOICE, .slot = COMPAT_METRIC,
