@@ -425,11 +425,6 @@ class Model:
         _weights.check_weights_path(path)
         _weights.write_npz(path, self.state_dict())
 
-    @property
-    def optimizer(self) -> Optional[_optim.Optimizer]:
-        """The optimizer given to :meth:`compile` (None before)."""
-        return self._optimizer
-
     def snapshot(self) -> None:
         """Record the current weights as the source that L2-SP/EWC pull toward."""
         _links.pull(self)

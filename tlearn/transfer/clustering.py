@@ -84,10 +84,7 @@ class KMeans(Recipe):
         self.n_local_trials = n_local_trials
         self.random_state = random_state
 
-    def __sklearn_tags__(self):
-        from .selftaught import sklearn_tags
-
-        return sklearn_tags("transformer")
+    _sklearn_kind = "transformer"
 
     def _fit(self, X, y=None) -> Dict[str, object]:
         me = "KMeans"

@@ -19,7 +19,6 @@ classifier on the few labelled target examples seen through those features.
 """
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 
@@ -36,20 +35,6 @@ def _flat(owner: str, name: str, X) -> np.ndarray:
     a = check_examples(owner, name, X)
     return np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
 
-
-def sklearn_tags(kind: str):
-    """scikit-learn's estimator tags for a ``"transformer"`` or a
-    ``"classifier"``, asked only by scikit-learn itself (>= 1.6), whose
-    already loaded ``sklearn.utils`` makes them: tlearn does not import it."""
-    u = sys.modules.get("sklearn.utils")
-    if u is None or not hasattr(u, "Tags"):
-        raise AttributeError("__sklearn_tags__: scikit-learn's hook, for scikit-learn >= 1.6")
-    if kind == "classifier":
-        return u.Tags(estimator_type="classifier", target_tags=u.TargetTags(required=True),
-                      classifier_tags=u.ClassifierTags(), transformer_tags=u.TransformerTags(),
-                      input_tags=u.InputTags(two_d_array=True, three_d_array=True), non_deterministic=False)
-    return u.Tags(estimator_type=None, target_tags=u.TargetTags(required=False), transformer_tags=u.TransformerTags(),
-                  input_tags=u.InputTags(two_d_array=True, three_d_array=True), non_deterministic=False)
 
 
 def _rows(n: int, steps: int, batch_size: int, seed: int):
@@ -118,8 +103,7 @@ class Autoencoder(Recipe):
                 "lr": check_float(me, "lr", self.lr, 0.0, lo_open=True),
                 "seed": check_int(me, "seed", self.seed, 0)}
 
-    def __sklearn_tags__(self):
-        return sklearn_tags("transformer")
+    _sklearn_kind = "transformer"
 
     def fit(self, X, y=None) -> "Autoencoder":
         """Learn the features on ``X`` (unlabelled; ``y`` is ignored)."""
@@ -188,8 +172,7 @@ class SoftmaxRegression(Recipe):
         self.lr = lr
         self.seed = seed
 
-    def __sklearn_tags__(self):
-        return sklearn_tags("classifier")
+    _sklearn_kind = "classifier"
 
     def _fit(self, X, y) -> dict:
         me = "SoftmaxRegression"
@@ -264,8 +247,7 @@ class SelfTaught(Recipe):
         self.classifier_lr = classifier_lr
         self.seed = seed
 
-    def __sklearn_tags__(self):
-        return sklearn_tags("classifier")
+    _sklearn_kind = "classifier"
 
     def fit(self, X, y, unlabelled=None) -> "SelfTaught":
         """Learn features on ``unlabelled`` (default ``X``), then the classifier on ``(X, y)``."""
