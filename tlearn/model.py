@@ -779,8 +779,7 @@ class Model:
         iterator, a DataLoader; a list is the inputs, as in Keras, and
         ``iter(list)`` its batches): each item is ``x`` or ``(x, y)``
         (``y`` ignored); the predictions are concatenated."""
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        _check_batch_size(batch_size)
         if _fitloop.is_predict_batches(x):
             return _fitloop.predict_batches(self, x, batch_size, outputs)
         return self._predict_arrays(x, batch_size, outputs)
@@ -808,6 +807,7 @@ class Model:
         ``x`` may be an iterable of ``(x, y)`` batches, as :meth:`fit` takes
         (then no ``y``): the means are over all of its examples."""
         self._require_compiled()
+        _check_batch_size(batch_size)
         if _fitloop.is_batches(x, y):
             _links.pull(self)
             return _fitloop.evaluate_batches(self, x, min(batch_size, _core.INT_MAX))
@@ -928,6 +928,11 @@ def _metric_keys(metrics, specs, outputs) -> Dict[str, str]:
         raise ValueError(f"metrics {metrics!r}: accuracy needs a classification loss (softmax_ce, sigmoid_bce, "
                          f"Keras's crossentropies); the losses are {[(s.name, s.loss.kind) for s in specs]}")
     return keys
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
