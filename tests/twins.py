@@ -742,4 +742,31 @@ class CompatTwin(Twin):
         return [dx.reshape(xs[0].shape), dg.reshape(xs[1].shape)], {}
 
 
+class KLSparsityTwin(LossTwin):
+    """sum_j KL(rho || rhohat_j), rhohat the mean of the rows labelled 0 (a sparse autoencoder's penalty)."""
+
+    op = "kl_sparsity"
+
+    def cases(self, rng):
+        B, H = 7, 5
+        m = np.array([0, 0, -1, 0, 0, -1, 0], np.int32)
+        h = rng.uniform(0.05, 0.6, (B, H)).astype(np.float32)
+        return [case("kl_sparsity", [(H,)], B, [h], {"rho": r}, target=m, tag=f"rho={r}") for r in (0.05, 0.3)]
+
+    def forward(self, c, x, t):
+        rho, r = c["attrs"]["rho"], x[t == 0]
+        if not len(r):
+            return 0.0
+        q = r.mean(0)
+        return float((rho * np.log(rho / q) + (1 - rho) * np.log((1 - rho) / (1 - q))).sum())
+
+    def backward(self, c, x, t):
+        rho, on = c["attrs"]["rho"], t == 0
+        dx = np.zeros_like(x)
+        if on.any():
+            q = x[on].mean(0)
+            dx[on] = (-rho / q + (1 - rho) / (1 - q)) / on.sum()
+        return dx
+
+
 BUILDERS = {op: t.cases for op, t in TWINS.items()}

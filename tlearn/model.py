@@ -459,11 +459,6 @@ class Model:
         _weights.check_weights_path(path)
         _weights.write_npz(path, self.state_dict())
 
-    @property
-    def optimizer(self) -> Optional[_optim.Optimizer]:
-        """The optimizer given to :meth:`compile` (None before)."""
-        return self._optimizer
-
     def snapshot(self) -> None:
         """Record the current weights as the source that L2-SP/EWC pull toward."""
         _links.pull(self)
@@ -821,8 +816,7 @@ class Model:
         ``iter(list)`` its batches): each item is ``x`` or ``(x, y)``
         (``y`` ignored); the predictions are concatenated."""
         _state.refuse_if_trained_elsewhere(self)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:  # as fit
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        _check_batch_size(batch_size)
         if _fitloop.is_predict_batches(x):
             return _fitloop.predict_batches(self, x, batch_size, outputs)
         return self._predict_arrays(x, batch_size, outputs)
@@ -851,6 +845,7 @@ class Model:
         (then no ``y``): the means are over all of its examples."""
         _state.refuse_if_trained_elsewhere(self)
         self._require_compiled()
+        _check_batch_size(batch_size)
         if _fitloop.is_batches(x, y):
             _links.pull(self)
             return _fitloop.evaluate_batches(self, x, min(batch_size, _core.INT_MAX))
@@ -1004,6 +999,11 @@ def _metric_keys(metrics, specs, outputs) -> Dict[str, str]:
         raise ValueError(f"metrics {metrics!r}: accuracy needs a classification loss (softmax_ce, sigmoid_bce, "
                          f"Keras's crossentropies); the losses are {[(s.name, s.loss.kind) for s in specs]}")
     return keys
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:

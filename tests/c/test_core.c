@@ -13,6 +13,7 @@
 #include "kernels.h"
 #include "pool.h"
 #include "tl.h"
+#include "kmeans.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -1106,6 +1107,40 @@ static void test_batchnorm_modes(void) {
     CHECK(rm[0] != 0.3f && rv[1] != 2.5f, "a training forward on the batch left the statistics");
 }
 
+/* k-means: well separated blobs found; the same bits on 1 and 2 threads; k > n and NaN refused */
+static void test_kmeans(void) {
+    enum { KN = 3000, KD = 7, KK = 4 };
+    static float kx[KN * KD], c1[KK * KD], c2[KK * KD], dist[KN * KK];
+    static int32_t l1[KN], l2[KN], nearest[KN];
+    uint64_t s = 7;
+    for (int i = 0; i < KN; i++)
+        for (int j = 0; j < KD; j++) kx[i * KD + j] = 0.3f * frand(&s) + (float)(10 * ((i % KK) == j % KK));
+    tl_kmeans_cfg cfg = {KK, 100, 1e-4, 3, 0, NULL};
+    double in1 = 0, in2 = 0;
+    int it1 = 0, it2 = 0;
+    char err[256];
+    int before = tl_num_threads();
+    tl_set_num_threads(1);
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c1, l1, &in1, &it1, err, sizeof err) == TL_OK, "%s", err);
+    tl_set_num_threads(2);
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c2, l2, &in2, &it2, err, sizeof err) == TL_OK, "%s", err);
+    tl_set_num_threads(before);
+    CHECK(!memcmp(c1, c2, sizeof c1) && !memcmp(l1, l2, sizeof l1) && in1 == in2 && it1 == it2,
+          "k-means differs between 1 and 2 threads");
+    int pure = 1;
+    for (int i = 0; i < KN; i++) pure &= l1[i] == l1[i % KK];
+    CHECK(pure, "k-means did not find the %d blobs", KK);
+    CHECK(tl_sqdist(kx, KN, KD, c1, KK, dist, nearest, err, sizeof err) == TL_OK, "%s", err);
+    CHECK(!memcmp(nearest, l1, sizeof l1), "the nearest centres are not the labels of the fit");
+    cfg.k = KN + 1;
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c1, l1, &in1, &it1, err, sizeof err) == TL_ERR_VALUE && strstr(err, "larger"),
+          "k > n: %s", err);
+    cfg.k = KK;
+    kx[5 * KD + 2] = NAN;
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c1, l1, &in1, &it1, err, sizeof err) == TL_ERR_NONFINITE &&
+              strstr(err, "example 5"), "NaN: %s", err);
+}
+
 int main(void) {
     uint64_t s = 42;
     for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
@@ -1127,6 +1162,7 @@ int main(void) {
     test_pool_gate();
     test_conv_fused_activation();
     test_batchnorm_modes();
+    test_kmeans();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }
