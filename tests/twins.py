@@ -485,6 +485,10 @@ class AvgPoolTwin(PoolTwin):
 
 
 class BatchNormTwin(Twin):
+    """``train``: True (batch statistics), False (running statistics) or
+    "frozen": a layer whose gamma and beta are frozen, in a training step
+    (Keras's rule: the running statistics, as constants of the backward)."""
+
     op = "batchnorm"
     grad_tol = 2e-2
 
@@ -508,7 +512,12 @@ class BatchNormTwin(Twin):
         m, eps = c["attrs"]["momentum"], c["attrs"]["eps"]
         x = self._bcs(xs[0])
         g, b = P["w"][None, :, None], P["b"][None, :, None]
-        if train:
+        if train == "frozen":
+            invstd = 1 / np.sqrt(P["running_var"] + eps)
+            xhat = (x - P["running_mean"][None, :, None]) * invstd[None, :, None]
+            ctx.update(xhat=xhat, invstd=invstd, frozen=True, running_mean=P["running_mean"],
+                       running_var=P["running_var"])
+        elif train:
             mu = x.mean((0, 2))
             var = x.var((0, 2))
             n = x.shape[0] * x.shape[2]
@@ -525,8 +534,11 @@ class BatchNormTwin(Twin):
 
     def backward(self, c, xs, P, y, dy, ctx):
         d = self._bcs(dy)
-        xhat, invstd, n = ctx["xhat"], ctx["invstd"], ctx["n"]
+        xhat, invstd = ctx["xhat"], ctx["invstd"]
         sdy, sdyx = d.sum((0, 2)), (d * xhat).sum((0, 2))
+        if ctx.get("frozen"):  # the statistics are constants: y is affine in x
+            return [((P["w"] * invstd)[None, :, None] * d).reshape(xs[0].shape)], {"w": sdyx, "b": sdy}
+        n = ctx["n"]
         dx = (P["w"] * invstd)[None, :, None] / n * (n * d - sdy[None, :, None] - xhat * sdyx[None, :, None])
         return [dx.reshape(xs[0].shape)], {"w": sdyx, "b": sdy}
 
@@ -728,6 +740,33 @@ class CompatTwin(Twin):
             dx = np.einsum("bc,bdc->bd", dy, g)
             dg = np.einsum("bd,bc->bdc", x, dy)
         return [dx.reshape(xs[0].shape), dg.reshape(xs[1].shape)], {}
+
+
+class KLSparsityTwin(LossTwin):
+    """sum_j KL(rho || rhohat_j), rhohat the mean of the rows labelled 0 (a sparse autoencoder's penalty)."""
+
+    op = "kl_sparsity"
+
+    def cases(self, rng):
+        B, H = 7, 5
+        m = np.array([0, 0, -1, 0, 0, -1, 0], np.int32)
+        h = rng.uniform(0.05, 0.6, (B, H)).astype(np.float32)
+        return [case("kl_sparsity", [(H,)], B, [h], {"rho": r}, target=m, tag=f"rho={r}") for r in (0.05, 0.3)]
+
+    def forward(self, c, x, t):
+        rho, r = c["attrs"]["rho"], x[t == 0]
+        if not len(r):
+            return 0.0
+        q = r.mean(0)
+        return float((rho * np.log(rho / q) + (1 - rho) * np.log((1 - rho) / (1 - q))).sum())
+
+    def backward(self, c, x, t):
+        rho, on = c["attrs"]["rho"], t == 0
+        dx = np.zeros_like(x)
+        if on.any():
+            q = x[on].mean(0)
+            dx[on] = (-rho / q + (1 - rho) / (1 - q)) / on.sum()
+        return dx
 
 
 BUILDERS = {op: t.cases for op, t in TWINS.items()}

@@ -129,6 +129,26 @@ class CORAL(Loss):
     kind = "coral"
 
 
+class KLSparsity(Loss):
+    """The sparsity penalty of a sparse autoencoder (Ng, CS294A notes; the
+    UFLDL exercise), on an output in (0, 1) such as a sigmoid code:
+    ``sum_j KL(rho || rhohat_j)``, ``rhohat_j`` the mean activation of unit
+    ``j`` over the batch's rows labelled 0 (``-1`` leaves a row out); the
+    loss weight is the paper's ``beta``.  The target is one int per example
+    (an array of zeros for "every row counts")."""
+
+    kind = "kl_sparsity"
+
+    def __init__(self, rho: float = 0.05, weight: float = 1.0, name: Optional[str] = None):
+        super().__init__(weight, name)
+        self.rho = float(rho)
+        if not 0.0 < self.rho < 1.0:
+            raise ValueError(f"KLSparsity: rho (the target mean activation) must be in (0, 1), got {rho!r}")
+
+    def get_config(self):
+        return {"rho": self.rho, "weight": self.weight, "name": self.name}
+
+
 # Keras's names (on logits: Keras's from_logits=True)
 ALIASES = {"sparse_categorical_crossentropy": SoftmaxCE, "categorical_crossentropy": CategoricalCE,
            "binary_crossentropy": SigmoidBCE, "mean_squared_error": MSE}

@@ -10,6 +10,7 @@
 #include "conv.h"
 #include "pool.h"
 #include "zeroshot.h"
+#include "selftaught.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -422,7 +423,10 @@ static void bwd_avgpool(tl_net *net, tl_node *node, int B) {
 
 /* ---- batchnorm over channels (C,...) or features (F) ----
  * params w (gamma), b (beta), running_mean, running_var (buffers: saved, never trained).
- * aux per example: xhat (size), then mean and invstd (C each) after the B rows. */
+ * aux per example: xhat (size), then mean and invstd (C each) after the B rows.
+ * Keras's rule: in a training step a layer whose gamma and beta are both frozen runs in
+ * inference mode (normalises with the running statistics and leaves them alone), so a frozen
+ * model predicts the same after fit; an explicit training forward (train 1) uses the batch. */
 
 enum { BN_MOMENTUM, BN_EPS }; /* fattr slots */
 
@@ -451,9 +455,12 @@ static void fwd_batchnorm(tl_net *net, tl_node *node, int B, int train) {
     const tl_node *x = tl_in(net, node, 0);
     bn_dims(x, &C, &S);
     float *stats = node->aux + B64(B, node->size);
+    node->bn_frozen = train == TL_TRAIN_STEP && !net->params[node->param[0]].trainable &&
+                      !net->params[node->param[1]].trainable;
+    int mode = node->bn_frozen ? TL_BN_FROZEN : train ? TL_BN_BATCH : TL_BN_RUNNING;
     tl_batchnorm_forward(node->owned_out, node->aux, stats, stats + C, tl_pval(net, node, 2), tl_pval(net, node, 3),
                          x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[BN_MOMENTUM],
-                         node->fattr[BN_EPS], train);
+                         node->fattr[BN_EPS], mode);
 }
 static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     int C, S;
@@ -461,7 +468,7 @@ static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     bn_dims(x, &C, &S);
     const float *stats = node->aux + B64(B, node->size);
     tl_batchnorm_backward(x->dout, tl_pgrad(net, node, 0), tl_pgrad(net, node, 1), node->dout, node->aux, stats + C,
-                          tl_pval(net, node, 0), B, C, S);
+                          tl_pval(net, node, 0), B, C, S, !node->bn_frozen);
 }
 
 /* ---- scale: y = alpha x, alpha one scalar or one per channel (C,...) / feature (F) ---- */
@@ -610,6 +617,26 @@ static void bwd_coral(tl_net *net, tl_node *node, int B) {
     tl_coral_backward(x->dout, xc, cov, B, (int)x->size, ns, nt, node->loss_weight);
 }
 
+/* KL sparsity (a sparse autoencoder's penalty on the mean activation of its code).
+ * Once per node: the clamped mean activations (H). */
+enum { KL_RHO }; /* fattr slots */
+
+static int64_t aux_once_kl(const tl_net *net, const tl_node *node) { return tl_in((tl_net *)net, node, 0)->size; }
+static void fwd_kl_sparsity(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    int n = 0;
+    node->loss = tl_kl_sparsity_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[KL_RHO], &n);
+    node->loss_count = n;
+    node->loss_correct = 0;
+}
+static void bwd_kl_sparsity(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!node->loss_count || !x->dout) return;
+    tl_kl_sparsity_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[KL_RHO],
+                            (int)node->loss_count, node->loss_weight);
+}
+
 static void fwd_none(tl_net *net, tl_node *node, int B, int train) { (void)net; (void)node; (void)B; (void)train; }
 
 /* ---- the rows ----
@@ -754,6 +781,15 @@ const tl_op_def tl_ops[] = {
                               .doc = "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
                      .infer = infer_loss, .aux_size = aux_coral, .forward = fwd_coral, .backward = bwd_coral,
                      .aux_once = aux_once_coral},
+    [TL_OP_KL_SPARSITY] = {.info = {LOSS_ROW("kl_sparsity", TL_TARGET_INT), .n_labels = 1,
+                                    ATTRS({.name = "rho", .kind = TL_ATTR_FLOAT, .slot = KL_RHO, .def = 0.05, .lo = 0,
+                                           .hi = 1, .lo_open = 1, .hi_open = 1, .must = "in (0, 1)", .settable = 1,
+                                           .doc = "target mean activation of each unit"}),
+                                    .doc = "sum_j KL(rho || mean activation of unit j) over the rows labelled 0 "
+                                           "(input in (0, 1), e.g. a sigmoid); target: int32 (B,), 0 = counted, "
+                                           "-1 = not"},
+                           .infer = infer_loss, .forward = fwd_kl_sparsity, .backward = bwd_kl_sparsity,
+                           .aux_once = aux_once_kl},
 };
 
 /* The array is sized by its rows: an op added to the enum without a row (or a

@@ -68,6 +68,7 @@ typedef enum tl_op {
     TL_OP_MSE,         /* float targets, NaN = missing */
     TL_OP_SOFT_CE,     /* soft targets (probabilities), temperature */
     TL_OP_CORAL,       /* int32 domain labels: 0 source, 1 target, -1 neither */
+    TL_OP_KL_SPARSITY, /* int32 (B,): 0 = row counted in the mean activation, -1 = not */
     TL_OP_COUNT
 } tl_op;
 

@@ -11,6 +11,11 @@
 #define PY_ARRAY_UNIQUE_SYMBOL tlearn_core_ARRAY_API
 #ifndef TLPY_IMPORT_ARRAY
 #define NO_IMPORT_ARRAY /* module.c imports the NumPy C API, the other files use its table */
+/* kmeans.c: the core's k-means */
+PyObject *tlpy_kmeans(PyObject *m, PyObject *args);
+PyObject *tlpy_kmeans_plusplus(PyObject *m, PyObject *args);
+PyObject *tlpy_sqdist(PyObject *m, PyObject *args);
+
 #endif
 #include <numpy/arrayobject.h>
 
@@ -74,5 +79,10 @@ PyObject *int_tuple(const int *v, int n);
 PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl);
 PyObject *loss_results(const char *loss_key, const double *loss, const int64_t *count, const int64_t *correct,
                        int nl);
+
+/* kmeans.c: the core's k-means */
+PyObject *tlpy_kmeans(PyObject *m, PyObject *args);
+PyObject *tlpy_kmeans_plusplus(PyObject *m, PyObject *args);
+PyObject *tlpy_sqdist(PyObject *m, PyObject *args);
 
 #endif

@@ -156,6 +156,11 @@ static PyMethodDef mod_methods[] = {
     {"ops", mod_ops, METH_NOARGS, "ops() -> list of op descriptions (the core's op table)"},
     {"optimizers", mod_optimizers, METH_NOARGS, "optimizers() -> {kind: {hyper-parameter: default}} (the core's table)"},
     {"sgemm_probe", mod_sgemm_probe, METH_VARARGS, "sgemm_probe(M, N, K, reps) -> seconds for reps sgemm calls"},
+    {"kmeans", tlpy_kmeans, METH_VARARGS,
+     "kmeans(X, k, max_iter, tol, seed, n_local_trials, init) -> (centers, labels, inertia, n_iter)"},
+    {"kmeans_plusplus", tlpy_kmeans_plusplus, METH_VARARGS,
+     "kmeans_plusplus(X, k, seed, n_local_trials) -> (centers, row indices): greedy k-means++ seeding"},
+    {"sqdist", tlpy_sqdist, METH_VARARGS, "sqdist(X, C) -> (squared distances (n, k), nearest centre (n,))"},
     {NULL, NULL, 0, NULL}};
 
 static int mod_exec(PyObject *m) {

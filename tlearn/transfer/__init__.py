@@ -40,12 +40,15 @@ from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
 from ._base import NotFittedError, Recipe
 from .yosinski import Yosinski, transferred, yosinski
 from .zeroshot import DAP, AttributeEmbedding, ClassTable, ConSE, class_scores, per_class_accuracy
+from .selftaught import Autoencoder, SelfTaught, SoftmaxRegression
+from .clustering import KMeans
 from .multitask import MultiTask
 from .progressive import ProgressiveNet
 
 __all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "reestimate_batchnorm", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
            "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski", "Yosinski", "Recipe", "NotFittedError",
-           "DAP", "AttributeEmbedding", "ConSE", "ClassTable", "class_scores", "per_class_accuracy"]
+           "DAP", "AttributeEmbedding", "ConSE", "ClassTable", "class_scores", "per_class_accuracy",
+           "Autoencoder", "SelfTaught", "SoftmaxRegression", "KMeans"]
 __all__ += ["ProgressiveNet"]
 __all__ += ["MultiTask"]
