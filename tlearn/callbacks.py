@@ -260,8 +260,8 @@ class LearningRateScheduler(Callback):
             self._n_args = 2
 
     def on_epoch_begin(self, epoch, logs=None):
-        opt = self.model._optimizer
-        current = opt.lr_at(self.model._step, 0)
+        opt = self.model.optimizer
+        current = opt.lr_at(self.model.step, 0)
         lr = self.schedule(epoch, current) if self._n_args >= 2 else self.schedule(epoch)
         try:
             lr = float(lr)

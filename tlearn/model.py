@@ -464,7 +464,10 @@ class Model:
         _links.pull(self)
         self._net.snapshot()
 
-    def _param_names_for(self, which) -> List[str]:
+    def param_names(self, which=None) -> List[str]:
+        """Names of the trainable parameters (not buffers such as BatchNorm's
+        running statistics) of ``which``: a layer name, a parameter name, a
+        list of them, or None for the whole model."""
         if which is None:
             return [n for n, p in self._param_index.items() if not self._net.param_info(p)["buffer"]]
         if isinstance(which, str):
@@ -488,7 +491,7 @@ class Model:
         Fisher-weighted pull, ``ewc/2 sum F (w - w0)^2`` (Kirkpatrick et al.
         2017).  A strength left as None keeps its current value.
         """
-        for n in self._param_names_for(layers):
+        for n in self.param_names(layers):
             p = self._param_index[n]
             info = self._net.param_info(p)
             self._net.set_reg(p, info["l2"] if l2 is None else l2, info["l2sp"] if l2sp is None else l2sp,

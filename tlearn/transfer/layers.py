@@ -21,7 +21,7 @@ def parametric_layers(model: Model, exclude: Iterable[str] = ()) -> List[str]:
     """Names of the layers of ``model`` that hold trainable parameters (not
     buffers such as BatchNorm statistics), inputs first."""
     ex = set(exclude)
-    params = set(model._param_names_for(None))
+    params = set(model.param_names())
     return [n for n in model.layers if n not in ex and any(p in params for p in model.layer(n).param_names)]
 
 
