@@ -6,17 +6,20 @@ import os
 import numpy as np
 import pytest
 
-from tlearn.replay import dann
+from tlearn import replay
+from tlearn.replay import Results, dann
+from tlearn.replay._section import verdict
 
 
 @pytest.fixture(scope="module")
 def quick():
-    return dann.experiment(quick=True, progress=False)
+    return replay.run("dann", scale="quick", progress=False)
 
 
 def test_papers_share_of_the_gap():
     g = dann.paper_gaps()
     assert g == {"JMLR 2016 Table 2": 0.529, "ICML 2015 Table 1": 0.579}
+    assert dann.PAPER_GAP == 0.529
     # recomputed from the tables' accuracies: ICML agrees, JMLR gives 55.8% where it prints 52.9%
     rec = {k: dann._gap(v["dann"], v["source_only"], v["train_on_target"]) for k, v in dann.PAPERS.items()}
     assert rec["ICML 2015 Table 1"] == pytest.approx(0.579, abs=5e-4)
@@ -24,56 +27,63 @@ def test_papers_share_of_the_gap():
 
 
 def test_quick_report(quick):
-    rows = quick["rows"]
-    assert quick["seeds"] == list(dann.SEEDS) and not quick["failures"]
+    res = quick.results
+    assert quick.seeds == [0, 1, 2] and quick.scale == "quick"
+    assert not [n for n in quick.notes if "FAILED" in n]
     for m in dann.METHODS:
-        assert len(dann.values(rows, m, "target_acc")) == len(dann.SEEDS)
+        assert len(res.values(m, "", "target_acc")) == 3
     # the gap is measured per seed between that seed's baselines
-    np.testing.assert_allclose(dann.values(rows, "source_only", "gap_closed"), 0.0)
-    np.testing.assert_allclose(dann.values(rows, "train_on_target", "gap_closed"), 1.0)
-    lo, hi = dann.values(rows, "source_only", "target_acc"), dann.values(rows, "train_on_target", "target_acc")
-    g = dann.values(rows, "dann", "gap_closed")
-    np.testing.assert_allclose(g, (dann.values(rows, "dann", "target_acc") - lo) / (hi - lo))
+    np.testing.assert_allclose(res.values("source_only", "", "gap_closed"), 0.0)
+    np.testing.assert_allclose(res.values("train_on_target", "", "gap_closed"), 1.0)
+    lo, hi = res.values("source_only", "", "target_acc"), res.values("train_on_target", "", "target_acc")
+    g = res.values("dann", "", "gap_closed")
+    np.testing.assert_allclose(g, (res.values("dann", "", "target_acc") - lo) / (hi - lo))
     # the claim that holds at this scale with a margin: labelled target data beat the source by far
     assert (hi - lo).min() > 0.25
-    tables = dann.tables(quick)
-    assert [r[0] for r in tables["results"]["rows"]] == [dann.LABELS[m] for m in dann.METHODS]
-    claims = dann.claims(quick)
-    assert len(claims) == 7
-    for c in claims:
-        assert set(c) == {"statement", "paper", "ours", "holds"} and isinstance(c["holds"], bool)
-        assert c["paper"], f"claim without its source: {c['statement']}"
-    # the goal's verdict follows the numbers
-    assert claims[0]["holds"] == (g.mean() >= dann.GOAL)
-    pad = dann.values(rows, "dann", "proxy_a_distance")
+    assert [r["method"] for r in quick.tables["results"]] == [dann.LABELS[m] for m in dann.METHODS]
+    by = {c["key"]: c for c in quick.claims}
+    assert set(by) == {"dann_gap_closed", "dann_beats_source_only", "domain_classifier_fooled", "source_accuracy_kept",
+                       "pad_drops", "adabn_closes_gap", "deep_coral_closes_gap"}
+    for c in quick.claims:
+        assert c["paper"] and c["verdict"] in ("holds", "does not hold")
+        assert c["verdict"] != "does not hold" or c["why_not"]
+    # every verdict follows the per-seed numbers
+    assert by["dann_gap_closed"]["diff"]["values"] == pytest.approx(list(g))
+    assert by["dann_gap_closed"]["verdict"] == verdict(g, dann.PAPER_GAP)[0]
+    d = res.values("dann", "", "target_acc") - lo
+    assert by["dann_beats_source_only"]["verdict"] == verdict(d, 0.0)[0]
+    pad = res.values("dann", "", "proxy_a_distance")
     assert ((0 <= pad) & (pad <= 2)).all()
+    assert len(res.settings("target_acc_by_epoch", "dann")) == dann.SCALES["quick"]["epochs"]
 
 
-def test_quick_figures(quick, tmp_path):
+def test_quick_report_written(quick, tmp_path):
     pytest.importorskip("matplotlib")
-    figs = dann.figures(quick, outdir=tmp_path)
-    assert {"features_pca", "domain_accuracy"} <= set(figs)
-    for name in figs:
-        assert (tmp_path / f"dann_{name}.png").stat().st_size > 1000
+    paths = quick.write(str(tmp_path / "dann"))
+    assert {"features_pca", "domain_accuracy", "target_accuracy_by_epoch"} <= set(quick.figures)
+    for name in quick.figures:
+        assert (tmp_path / "dann" / f"{name}.png").stat().st_size > 1000
+    assert str(tmp_path / "dann" / "report.json") in paths
 
 
 @pytest.mark.slow
-def test_full_replay(tmp_path):
+def test_full_replay():
     if not os.path.isdir("/usr/share/datasets/fashion-mnist") and not os.environ.get("TLEARN_DATA"):
         pytest.skip("Fashion-MNIST is not installed")
-    res = dann.experiment(quick=False, progress=False)
-    rows = res["rows"]
-    assert not res["failures"], res["failures"]
-    lo, hi = dann.values(rows, "source_only", "target_acc"), dann.values(rows, "train_on_target", "target_acc")
-    dn = dann.values(rows, "dann", "target_acc")
+    from test_replay_claims import report_of   # the report of TLEARN_REPLAY_DIR when CI made it, else run here
+
+    rep = report_of("dann")
+    res = Results.from_report(rep)
+    assert rep["scale"] == "full" and rep["data"]["pair"] == "fashion"
+    assert not [n for n in rep["notes"] if "FAILED" in n]
+    lo, hi = res.values("source_only", "", "target_acc"), res.values("train_on_target", "", "target_acc")
+    dn = res.values("dann", "", "target_acc")
     spread = max(lo.std(ddof=1), dn.std(ddof=1), hi.std(ddof=1))
     # the claims that hold at this scale, each by a margin wider than the seed spread
     assert (hi - lo).min() > 0.3 + 2 * spread
     assert (dn - lo).min() > 2 * spread, f"DANN {dn} vs source only {lo}"
-    pa, pb = dann.values(rows, "dann", "proxy_a_distance"), dann.values(rows, "source_only", "proxy_a_distance")
+    pa, pb = res.values("dann", "", "proxy_a_distance"), res.values("source_only", "", "proxy_a_distance")
     assert (pa < pb).all()
-    # every verdict follows the numbers, whether it holds or not
-    claims = dann.claims(res)
-    g = dann.values(rows, "dann", "gap_closed")
-    assert claims[0]["holds"] == (g.mean() >= dann.GOAL)
-    assert claims[1]["holds"]
+    by = {c["key"]: c for c in rep["claims"]}
+    assert by["dann_beats_source_only"]["holds"]
+    assert by["dann_gap_closed"]["verdict"] == verdict(res.values("dann", "", "gap_closed"), dann.PAPER_GAP)[0]

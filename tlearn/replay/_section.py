@@ -415,7 +415,12 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
                 res.keep[(i, u.name)] = keep
             notes += [f"seed {i}, {u.name}: {n}" for n in nts]
     if callable(getattr(mod, "derive", None)):
-        for method, setting, i, metric, value in mod.derive(res, s):
+        for method, setting, i, metric, value in list(mod.derive(res, s)):
+            k = (str(method), "" if setting is None else str(setting), str(metric), int(i))
+            if k in seen:
+                raise ValueError(f"{name}: derive() gave {metric!r} of method {method!r}, setting {setting!r}, "
+                                 f"seed {i} again (from {seen[k]!r})")
+            seen[k] = "derive"
             res.add(method, setting, i, metric, value)
     desc.update(getattr(mod, "ABOUT", {}))
     desc.update({k: v for k, v in s.items() if k not in ("seeds",) and _jsonable(v)})

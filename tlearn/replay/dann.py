@@ -22,7 +22,6 @@ shared machinery.  A seed's source/target pair is built where a unit runs
 """
 from __future__ import annotations
 
-import functools
 import time
 from typing import Dict, List
 
@@ -101,6 +100,7 @@ class _Base:
             self.name = f.describe()["description"] + " -> Fashion-MNIST-M"
             self.split = "given"
         self.n_per_domain = min(s["n_per_domain"], self._n_train() // 2)
+        self._last = None
 
     def _n_train(self):
         return len(self.x) - self.s["n_test"] if self.split == "digits" else len(self.xtr)
@@ -117,13 +117,13 @@ class _Base:
             return self.x[p[n_test:]], self.y[p[n_test:]], self.x[p[:n_test]], self.y[p[:n_test]]
         return self.xtr, self.ytr, self.xte, self.yte
 
-
-@functools.lru_cache(maxsize=1)
-def _pair_cached(base_id: int, seed: int) -> dict:
-    return load_pair(_BASES[base_id], seed)
-
-
-_BASES: Dict[int, _Base] = {}
+    def pair(self, seed: int) -> dict:
+        """:func:`load_pair` for seed number ``seed``, kept until another
+        seed is asked for (in this process: a worker keeps its own)."""
+        if self._last is None or self._last[0] != seed:
+            self._last = None
+            self._last = (seed, load_pair(self, seed))
+        return self._last[1]
 
 
 def load_pair(base: _Base, seed: int) -> dict:
@@ -146,9 +146,7 @@ def load_pair(base: _Base, seed: int) -> dict:
 
 
 def load(s, data=None):
-    base = _Base(s, data)
-    _BASES[id(base)] = base
-    return base
+    return _Base(s, data)
 
 
 def units(s):
@@ -167,9 +165,7 @@ def measure(base, unit, seed, s):
     accuracy, the epoch kept; for source only and DANN the proxy A-distance
     of their features; for DANN the held-out domain accuracy at the end."""
     i, method = seed.index, unit.args
-    if id(base) not in _BASES:
-        _BASES[id(base)] = base
-    d = _pair_cached(id(base), i)
+    d = base.pair(i)
     rec = _recipe(method, s, i)
     curve: List[float] = []
     watch = None
