@@ -1,7 +1,7 @@
 """Semantics of the core: freezing (whole parameters, element masks, frozen
 prefixes), gradient reversal, L2-SP and EWC, Fisher estimation, multitask
 losses, unlabelled examples, optimizers against NumPy, per-step learning
-rates."""
+rates and per-step schedules of settable values."""
 import numpy as np
 import pytest
 
@@ -512,3 +512,144 @@ def test_model_schedule_gives_the_per_step_learning_rate(toy_data):
         b.train_on_batch(X[s:s + 16], Y[s:s + 16], lr=sched(step))
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
+
+
+# ------------------------------------------------------- per-step schedules
+
+def dann_net(seed):
+    """x -> f (dense) -> relu -> label head y; f -> grad_reverse g -> dropout d -> domain head z."""
+    net = _core.Net(seed)
+    x = net.add("input", name="x", shape=(5,))
+    f = net.add("dense", [x], "f", {"units": 6})
+    r = net.add("relu", [f], "r")
+    y = net.add("dense", [r], "y", {"units": 3})
+    g = net.add("grad_reverse", [r], "g")
+    z = net.add("dense", [g], "z", {"units": 2})
+    net.finalize()
+    ly = net.add_loss("softmax_ce", y, "label")
+    lz = net.add_loss("softmax_ce", z, "domain", 0.5)
+    net.set_optim("adam")
+    return net, {"x": x, "y": y, "g": g, "z": z, "label": ly, "domain": lz}
+
+
+def dann_data(n=20, seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 5)).astype(np.float32)
+    Y = rng.integers(-1, 3, n).astype(np.int32)
+    D = rng.integers(0, 2, n).astype(np.int32)
+    return X, Y, D
+
+
+def test_train_batches_schedule_equals_single_steps_with_set_attr():
+    X, Y, D = dann_data()
+    lrs = np.array([0.01, 0.02, 0.005, 0.01, 0.03], np.float32)
+    lam = np.array([0.0, 0.25, -1.0, 0.7, 2.0])  # float64: converted as set_attr's float would be
+    wd = np.array([0.0, 1.0, 0.3, 2.5, 0.125], np.float32)
+    a, n = dann_net(8)
+    b, _ = dann_net(8)
+    res = a.train_batches([X], [Y, D], 4, lrs,
+                          schedule=[(n["g"], "lambda", lam), (n["domain"], "weight", wd)])
+    for s, lr in enumerate(lrs):
+        b.set_attr(n["g"], "lambda", float(np.float32(lam[s])))
+        b.set_loss_weight(n["domain"], float(wd[s]))
+        r = b.train_step([X[4 * s:4 * s + 4]], [Y[4 * s:4 * s + 4], D[4 * s:4 * s + 4]], float(lr))
+        assert np.array_equal(res["loss"][s], r["loss"])
+    for p in range(a.n_params):
+        assert np.array_equal(a.view("value", p), b.view("value", p))
+    # the last step's values stay
+    assert a.attr(n["g"], "lambda") == np.float32(lam[-1]) and a.loss_weight(n["domain"]) == wd[-1]
+    # a schedule changes the training: the same run with constant values does not give these weights
+    c, _ = dann_net(8)
+    c.train_batches([X], [Y, D], 4, lrs)
+    assert any(not np.array_equal(a.view("value", p), c.view("value", p)) for p in range(a.n_params))
+    # through an index, and train_step's scalar schedule, the same bits
+    perm = np.random.default_rng(1).permutation(20)
+    e, _ = dann_net(9)
+    f, _ = dann_net(9)
+    e.train_batches([X], [Y, D], 8, lrs[:3], perm, [(n["domain"], "weight", wd[:3]), (n["g"], "lambda", lam[:3])])
+    for s in range(3):
+        rows = perm[8 * s:8 * s + 8]
+        f.train_step([X[rows]], [Y[rows], D[rows]], float(lrs[s]),
+                     schedule=[(n["g"], "lambda", lam[s]), (n["domain"], "weight", float(wd[s]))])
+    for p in range(e.n_params):
+        assert np.array_equal(e.view("value", p), f.view("value", p))
+    assert f.attr(n["g"], "lambda") == np.float32(lam[2]) and f.loss_weight(n["domain"]) == wd[2]
+
+
+@pytest.mark.parametrize("entry, exc, words", [
+    ("not a list", TypeError, "schedule: expected a list of (node, name, values), got str"),
+    ([(0, "lambda")], TypeError, "schedule[0]: expected a tuple (node, name, values), got tuple of another length"),
+    ([5], TypeError, "schedule[0]: expected a tuple (node, name, values), got int"),
+    ([("g", "lambda", [0.0] * 3)], TypeError, "schedule[0]: node must be an int (a node index), got str"),
+    ([(99, "lambda", [0.0] * 3)], ValueError, "schedule[0]: node 99 is out of range 0..7"),
+    ([("G", 1, [0.0] * 3)], TypeError, "schedule[0]: name must be a str"),
+    ([("G", "lamda", [0.0] * 3)], ValueError,
+     "schedule[0]: grad_reverse 'g' (node 4) has no attribute 'lamda'; expected one of its settable values: 'lambda'"),
+    ([("F", "units", [1.0] * 3)], ValueError,
+     "schedule[0]: dense 'f' (node 1) fixes when built its 'units'; expected one of its settable values: none"),
+    ([("G", "weight", [1.0] * 3)], ValueError, "grad_reverse 'g' (node 4) has no attribute 'weight'"),
+    ([("DOMAIN", "temperature", [1.0] * 3)], ValueError,
+     "softmax_ce 'domain' (node 7) has no attribute 'temperature'; expected one of its settable values: 'weight'"),
+    ([("G", "lambda", [0.0] * 2)], ValueError,
+     "schedule[0] ('lambda' of grad_reverse 'g'): expected 3 values, one per learning rate, got 2 values of 1 dimension"),
+    ([("G", "lambda", np.zeros((3, 1)))], ValueError, "expected 3 values, one per learning rate, got 3 values of 2 dimensions"),
+    ([("G", "lambda", ["a", "b", "c"])], TypeError, "schedule values of 'lambda': expected a real numeric array"),
+    ([("G", "lambda", "abc")], TypeError, "schedule values of 'lambda': expected a NumPy array, got str"),
+    ([("G", "lambda", [0.0, np.nan, 1.0])], ValueError,
+     "schedule entry 0, step 1: grad_reverse 'g': lambda must be finite, got nan"),
+    ([("G", "lambda", [0.0, 1.0, np.inf])], ValueError,
+     "schedule entry 0, step 2: grad_reverse 'g': lambda must be finite, got inf"),
+    ([("G", "lambda", [0.0] * 3), ("DOMAIN", "weight", [1.0, -0.5, 1.0])], ValueError,
+     "schedule entry 1, step 1: loss 'domain': weight must be finite and >= 0, got -0.5"),
+    ([("G", "lambda", [0.0] * 3), ("G", "lambda", [1.0] * 3)], ValueError,
+     "schedule entries 0 and 1 both set the lambda of grad_reverse 'g'"),
+])
+def test_train_batches_refuses_a_bad_schedule_and_changes_nothing(entry, exc, words):
+    X, Y, D = dann_data(n=12)
+    net, n = dann_net(2)
+    names = {"G": n["g"], "F": 1, "DOMAIN": n["domain"]}
+    if isinstance(entry, list):
+        entry = [tuple(names.get(v, v) if isinstance(v, str) and k == 0 else v for k, v in enumerate(e))
+                 if isinstance(e, tuple) else e for e in entry]
+    before = values(net)
+    given = repr(entry)
+    with pytest.raises(exc) as err:
+        net.train_batches([X], [Y, D], 4, np.full(3, 0.1, np.float32), schedule=entry)
+    assert words in str(err.value)
+    assert repr(entry) == given  # the caller's schedule is not modified
+    for p, v in values(net).items():
+        assert np.array_equal(v, before[p])
+    assert net.attr(n["g"], "lambda") == 1.0 and net.loss_weight(n["domain"]) == 0.5 and net.optim_steps == 0
+
+
+def test_train_step_schedule_and_set_loss_weight_errors():
+    X, Y, D = dann_data(n=4)
+    net, n = dann_net(2)
+    with pytest.raises(TypeError, match=r"schedule\[0\] \('lambda' of grad_reverse 'g'\): expected a real number, "
+                                        r"got list"):
+        net.train_step([X], [Y, D], 0.1, schedule=[(n["g"], "lambda", [0.5])])
+    with pytest.raises(TypeError, match=r"expected a tuple \(node, name, value\)"):
+        net.train_step([X], [Y, D], 0.1, schedule=[(n["g"], "lambda")])
+    with pytest.raises(ValueError, match="schedule entry 0, step 0: loss 'domain': weight must be finite and >= 0, got nan"):
+        net.train_step([X], [Y, D], 0.1, schedule=[(n["domain"], "weight", float("nan"))])
+    assert net.optim_steps == 0 and net.loss_weight(n["domain"]) == 0.5
+    with pytest.raises(ValueError, match=r"loss 'domain': weight must be finite and >= 0, got -1"):
+        net.set_loss_weight(n["domain"], -1.0)
+    with pytest.raises(ValueError, match=r"dense 'f' \(node 1\) is not a loss: only a loss node has a weight"):
+        net.set_loss_weight(1, 1.0)
+    with pytest.raises(ValueError, match=r"node 1 \('f'\) is not a loss"):
+        net.loss_weight(1)
+    with pytest.raises(IndexError, match="node index 42 out of range"):
+        net.set_loss_weight(42, 1.0)
+    net.set_loss_weight(n["domain"], 2.0)
+    assert net.loss_weight(n["domain"]) == 2.0
+    # a weight of 0 removes a loss from the gradient, whatever its value
+    X, Y, D = dann_data(n=8)
+    a, _ = dann_net(5)
+    b, _ = dann_net(5)
+    b.clear_losses()
+    b.add_loss("softmax_ce", n["y"], "label")
+    a.train_step([X], [Y, D], 0.01, schedule=[(n["domain"], "weight", 0)])
+    b.train_step([X], [Y], 0.01)
+    for p in range(a.n_params):
+        assert np.array_equal(a.view("value", p), b.view("value", p))

@@ -1,5 +1,7 @@
 """The domain-adaptation recipes (tlearn.transfer): scikit-learn's contract,
 the schedules of Ganin et al., bad input, and the CORAL loss of the core."""
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -61,43 +63,57 @@ def test_params_are_stored_as_given(pair):
     assert "DANN(" in repr(r)
 
 
-def test_dann_schedules_are_the_papers(pair):
+def _spy_fit(monkeypatch):
+    """Record what a recipe hands to Model.fit (its one training engine)."""
+    calls = []
+    real = tl.Model.fit
+
+    def fit(self, *args, **kwargs):
+        calls.append((self, args, kwargs))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(tl.Model, "fit", fit)
+    return calls
+
+
+def test_dann_schedules_are_the_papers(pair, monkeypatch):
     xs, ys, xt, _ = pair
-    seen = []
-
-    class Spy(T.DANN):
-        def _before_step(self, model, step, total):
-            super()._before_step(model, step, total)
-            seen.append((step, total, model.layer("grl").lambda_, model._optimizer.lr_at(step, total)))
-
-    Spy(epochs=2, seed=0).fit(xs, ys, xt)
-    total = seen[0][1]
-    assert len(seen) == total and total == 2 * int(np.ceil(270 / 64))
-    for step, tot, lam, lr in seen:
-        p = step / tot
-        assert lam == pytest.approx(2 / (1 + np.exp(-10 * p)) - 1, abs=1e-6)
-        assert lr == pytest.approx(0.01 / (1 + 10 * p) ** 0.75, rel=1e-6)
-    assert seen[0][2] == 0.0 and seen[-1][2] > 0.5
+    calls = _spy_fit(monkeypatch)
+    r = T.DANN(epochs=2, seed=0).fit(xs, ys, xt)
+    assert len(calls) == 1  # one engine: the recipe trains through Model.fit
+    model, args, kw = calls[0]
+    total = 2 * int(np.ceil(270 / 64))
+    assert len(r.step_log_["label"]) == total and len(r.step_log_["domain_acc"]) == total
+    lam = kw["schedules"]["grl.lambda_"]
+    for step in range(total):
+        p = step / total
+        assert lam(step, total) == pytest.approx(2 / (1 + np.exp(-10 * p)) - 1, abs=1e-6)
+        assert model.optimizer.lr_at(step, total) == pytest.approx(0.01 / (1 + 10 * p) ** 0.75, rel=1e-6)
+    assert lam(0, total) == 0.0 and lam(total - 1, total) > 0.5
+    # the core set the last step's value
+    assert r.model_.layer("grl").lambda_ == pytest.approx(lam(total - 1, total), abs=1e-6)
     assert T.DANN().momentum == 0.9
     # overridable
     r = T.DANN(lambda_schedule=lambda p: 0.25, lr=O.CosineDecay(0.02), epochs=1).fit(xs, ys, xt)
     assert r.model_.layer("grl").lambda_ == pytest.approx(0.25)
-    assert r.model_._optimizer.lr_at(0, 10) == pytest.approx(0.02)
+    assert r.model_.optimizer.lr_at(0, 10) == pytest.approx(0.02)
 
 
-def test_dann_batches_are_half_source_half_target(pair):
+def test_dann_batches_are_half_source_half_target(pair, monkeypatch):
     xs, ys, xt, _ = pair
-    batches = []
-
-    class Spy(T.DANN):
-        def _targets(self, y, d):
-            batches.append((y.copy(), d.copy()))
-            return super()._targets(y, d)
-
-    Spy(epochs=1, batch_size=32).fit(xs, ys, xt)
-    for y, d in batches:
-        assert list(d) == [0] * 16 + [1] * 16
-        assert (y[:16] >= 0).all() and (y[16:] == -1).all()
+    calls = _spy_fit(monkeypatch)
+    T.DANN(epochs=2, batch_size=32, validation_fraction=0.1).fit(xs, ys, xt)
+    model, (x, targets), kw = calls[0]
+    n_src = int(np.sum(targets["domain"] == 0))
+    y, d = targets["label"], targets["domain"]
+    assert (d[:n_src] == 0).all() and (d[n_src:] == 1).all()
+    assert (y[:n_src] >= 0).all() and (y[n_src:] == -1).all()
+    assert kw["batch_size"] == 32
+    orders = [kw["sampler"](e) for e in range(2)]
+    assert not np.array_equal(orders[0], orders[1])  # a fresh pass per epoch
+    for rows in orders:
+        for b in rows.reshape(-1, 32):
+            assert (b[:16] < n_src).all() and (b[16:] >= n_src).all()
 
 
 def test_adabn_reestimates_on_target(pair):
@@ -105,9 +121,8 @@ def test_adabn_reestimates_on_target(pair):
     r = T.AdaBN(epochs=1, seed=0).fit(xs, ys, xt)
     assert r.model_.layer("feat_bn1") is not None
     before = r.model_.params["feat_bn1.running_mean"].copy()
-    so = T.AdaBN(epochs=1, seed=0)
-    so._after_fit = lambda xt: None  # the same training without the re-estimation
-    so.fit(xs, ys, xt)
+    # the same training without the re-estimation: the source-only recipe with AdaBN's network
+    so = T.SourceOnly(features=partial(nets.ganin_features, batchnorm=True), epochs=1, seed=0).fit(xs, ys, xt)
     assert not np.allclose(so.model_.params["feat_bn1.running_mean"], before)
     # the statistics are the target's: re-estimating again changes nothing
     r.model_.reestimate_batchnorm(r._norm(xt))
@@ -136,11 +151,11 @@ def test_bad_target_input(pair, cls):
 
 def test_bad_source_input_and_settings(pair):
     xs, ys, xt, _ = pair
-    with pytest.raises(ValueError, match=r"y must hold one label per source example, shape \(300,\), got \(299,\)"):
+    with pytest.raises(ValueError, match=r"y \(source labels\): expected one label per example, shape \(300,\), got \(299,\)"):
         T.DANN(epochs=1).fit(xs, ys[:-1], xt)
-    with pytest.raises(ValueError, match="source labels must be >= 0"):
+    with pytest.raises(ValueError, match=r"source labels\): labels must be >= 0, got -1 at row 5"):
         T.DANN(epochs=1).fit(xs, np.where(np.arange(300) == 5, -1, ys), xt)
-    with pytest.raises(TypeError, match="y must be integer class labels, got dtype float64"):
+    with pytest.raises(TypeError, match="expected integer class labels, got dtype float64"):
         T.DANN(epochs=1).fit(xs, ys.astype(float), xt)
     with pytest.raises(ValueError, match="the source set is empty"):
         T.DANN(epochs=1).fit(xs[:0], ys[:0], xt)

@@ -87,11 +87,12 @@ def test_finetune_copies_by_name_and_scratch_does_not(digits_task):
 
 def test_finetune_bad_arguments(digits_task):
     src, _, _ = digits_task
+    x, y = np.zeros((4, 1, 8, 8), np.float32), np.array([0, 1, 2, 3])
     with pytest.raises(ValueError, match="source_data"):
-        FineTune(feats, source=src, n_classes=5, ewc=1.0)
+        FineTune(feats, source=src, n_classes=5, ewc=1.0).fit(x, y)
     with pytest.raises(ValueError, match="needs a source"):
-        FineTune(feats, source=None, n_classes=5, l2sp=1.0)
+        FineTune(feats, source=None, n_classes=5, l2sp=1.0).fit(x, y)
     with pytest.raises(ValueError, match="train"):
-        FineTune(feats, source=src, n_classes=5, train="some")
+        FineTune(feats, source=src, n_classes=5, train="some").fit(x, y)
     with pytest.raises(RuntimeError, match="fit first"):
         FineTune(feats, source=src, n_classes=5).predict(np.zeros((1, 1, 8, 8), np.float32))

@@ -262,3 +262,70 @@ class LearningRateScheduler(Callback):
         opt.lr = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+
+class KeepBestEpoch(Callback):
+    """Keep the weights of the best epoch by a named metric and put them back
+    at the end of training (model selection; unlike
+    ``EarlyStopping(restore_best_weights=True)`` it never stops training).
+
+    Parameters
+    ----------
+    monitor : str
+        A name of the epoch logs (``"val_loss"``, ``"val_label_acc"``, or a
+        value another callback earlier in the list adds to the logs).
+    mode : "auto", "min" or "max"
+        ``auto`` maximises names ending in ``acc``, minimises the others.
+    ties : "last" or "first"
+        Which epoch wins among equal values (``"last"``: the later one).
+
+    After training, ``best_epoch`` is the kept epoch (0-based) and ``best``
+    its value; the weights (parameters and BatchNorm buffers) are that
+    epoch's.  A NaN value never wins.
+    """
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "auto", ties: str = "last"):
+        if ties not in ("last", "first"):
+            raise ValueError(f"KeepBestEpoch: ties must be 'last' or 'first', got {ties!r}")
+        self._tracker = _Tracker(monitor, mode, 0.0)
+        self.monitor, self.mode, self.ties = monitor, self._tracker.mode, ties
+        self.best_epoch: Optional[int] = None
+        self.best_weights = None
+
+    def on_train_begin(self, logs=None):
+        self._tracker = _Tracker(self.monitor, self.mode, 0.0)
+        self.best_epoch, self.best_weights = None, None
+
+    @property
+    def best(self) -> float:
+        return self._tracker.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor, "KeepBestEpoch")
+        t = self._tracker
+        better = t.improved(value) or (self.ties == "last" and not math.isnan(value) and value == t.best)
+        if better or self.best_epoch is None and not math.isnan(value):
+            t.best, self.best_epoch = value, epoch
+            self.best_weights = self.model.state_dict()
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.load_weights(self.best_weights)
+
+
+class StepLog(Callback):
+    """Per-step values of the training run (each loss, ``<name>_acc``,
+    ``reg``), kept in ``steps``: a dict of lists with one entry per step.
+    It does not make the core run one step per call: it reads the run's
+    per-step results (the ``on_steps_end(logs)`` hook, tlearn's, whose
+    ``logs`` hold arrays with one entry per step of a run)."""
+
+    def __init__(self):
+        self.steps: Dict[str, List[float]] = {}
+
+    def on_train_begin(self, logs=None):
+        self.steps = {}
+
+    def on_steps_end(self, logs):
+        for k, v in logs.items():
+            self.steps.setdefault(k, []).extend(float(x) for x in np.asarray(v))

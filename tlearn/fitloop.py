@@ -48,6 +48,7 @@ class Loop:
         self.validation_data = validation_data
         self.total = epochs * steps if steps is not None else 0  # 0: unknown (a schedule then sees 0)
         self.per_batch = any(hasattr(c, "on_train_batch_begin") for c in self.callbacks)
+        self.per_step = [c for c in self.callbacks if hasattr(c, "on_steps_end")]
         self.nl = len(model._losses)
         self.bar = None
 
@@ -86,6 +87,8 @@ class Loop:
     def add(self, acc: "Sums", res: dict, epoch: int) -> None:
         """Add the core's results of a run of steps (``Net.train_batches``) to ``acc``; move the bar."""
         acc.add_run(res)
+        for c in self.per_step:
+            c.on_steps_end(step_logs(self.model, res))
         if self.bar is not None:
             self.bar.update(len(res["reg"]))
             last = float(res["loss"][-1] @ loss_weights(self.model) + res["reg"][-1])
@@ -94,6 +97,10 @@ class Loop:
     def add_step(self, acc: "Sums", res: dict, epoch: int) -> None:
         """:meth:`add` for the one step of ``Net.train_step``."""
         losses = acc.add_step(res)
+        if self.per_step:
+            one = {k: np.asarray(v)[None] for k, v in res.items()}
+            for c in self.per_step:
+                c.on_steps_end(step_logs(self.model, one))
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(epoch=epoch + 1,
@@ -106,11 +113,12 @@ class Loop:
         if self.validation_data is not None:
             vx, vy = self.validation_data
             logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
+        # Keras's order: the callbacks first (a callback may add to the logs), then the history
+        self._call("on_epoch_end", epoch, logs)
         m.history.append(epoch, logs)
         if self.verbose == 2:
             vals = " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
             print(f"Epoch {epoch + 1}/{self.epochs} - {steps} steps - {vals}", flush=True)
-        self._call("on_epoch_end", epoch, logs)
         return bool(m.stop_training)
 
     def end(self) -> None:
@@ -144,41 +152,57 @@ def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
 
 
 def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
-               validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None
-               ) -> History:
+               validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
+               schedules=None, sampler=None) -> History:
     """:meth:`Model.fit` on arrays (documented there): the core runs a run of batches per call,
-    gathering each shuffled batch itself."""
+    gathering each batch itself by row number, and sets the scheduled values before each step."""
     model._require_compiled()
     batch_size = 32 if batch_size is None else batch_size
-    if not isinstance(batch_size, int) or batch_size <= 0:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if sampler is not None and not callable(sampler):
+        raise TypeError(f"sampler: expected a callable epoch -> array of row numbers, got {type(sampler).__name__}")
     loop = Loop(model, epochs, None, verbose, callbacks, validation_data)
+    sched = Schedules(model, schedules)
     xs, ys, n = model._prepare(x, y)
     if n == 0:
         raise ValueError("fit: empty training set (0 examples)")
     # the core checks every row before the first step (each run checks its rows again, which then pass)
     model._net.check_data(xs, ys)
-    batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
-    steps = math.ceil(n / batch_size)
+    if sampler is None:
+        batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
+        steps = math.ceil(n / batch_size)
+    else:
+        first = _sampled(sampler, 0, n)
+        steps = math.ceil(len(first) / batch_size)
     loop.steps, loop.total = steps, epochs * steps
     chunk = 1 if loop.per_batch else (steps_per_call or max(1, math.ceil(steps / 20)))
     hist = loop.begin()
     try:
         for epoch in range(epochs):
             acc = loop.epoch_begin(epoch)
-            # the core gathers each shuffled batch itself: no copy of the data set per epoch
-            perm = model._rng.permutation(n) if shuffle else None
+            # the core gathers each batch itself: no copy of the data set per epoch
+            if sampler is not None:
+                rows = first if epoch == 0 else _sampled(sampler, epoch, n)
+                if math.ceil(len(rows) / batch_size) != steps:
+                    raise ValueError(f"sampler: epoch {epoch} gave {len(rows)} rows, epoch 0 gave {len(first)}; "
+                                     "every epoch must have the same number of steps")
+            else:
+                rows = model._rng.permutation(n) if shuffle else None
+            ran = len(rows) if rows is not None else n
             for s0 in range(0, steps, chunk):
                 s1 = min(steps, s0 + chunk)
                 loop.batch_begin(s0)
                 lrs = np.array([model._optimizer.lr_at(model._step + i, loop.total) for i in range(s1 - s0)],
                                dtype=np.float32)
-                sl = slice(s0 * batch_size, min(n, s1 * batch_size))
-                if perm is None:
-                    res = model._net.train_batches([a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs)
+                sl = slice(s0 * batch_size, min(ran, s1 * batch_size))
+                values = sched.run(model._step, s1 - s0, loop.total)
+                if rows is None:
+                    res = _train_run(model, [a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs, None, values)
                 else:
-                    res = model._net.train_batches(xs, ys, batch_size, lrs, perm[sl])
+                    res = _train_run(model, xs, ys, batch_size, lrs, rows[sl], values)
                 model._step += s1 - s0
+                sched.after_run(values)
                 loop.add(acc, res, epoch)
             if loop.epoch_end(epoch, acc, steps):
                 break
@@ -186,6 +210,90 @@ def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, s
         loop.end()
     loop.finish()
     return hist
+
+
+def _sampled(sampler, epoch: int, n: int) -> np.ndarray:
+    """The row numbers ``sampler(epoch)`` gives, checked against ``n`` rows."""
+    rows = np.asarray(sampler(epoch))
+    if rows.ndim != 1 or rows.dtype.kind not in "iu":
+        raise TypeError(f"sampler({epoch}): expected a 1-d integer array of row numbers, got "
+                        f"{rows.dtype} of shape {rows.shape}")
+    if len(rows) == 0:
+        raise ValueError(f"sampler({epoch}) gave no rows")
+    if rows.min() < 0 or rows.max() >= n:
+        raise ValueError(f"sampler({epoch}): row numbers must be in 0..{n - 1}, got {int(rows.min())}.."
+                         f"{int(rows.max())}")
+    return np.ascontiguousarray(rows, dtype=np.int64)
+
+
+def _train_run(model, xs, ys, batch_size, lrs, rows, values):
+    """One C call for a run of steps, the scheduled values set by the core before each step."""
+    if values:
+        return model._net.train_batches(xs, ys, batch_size, lrs, rows, values)
+    return model._net.train_batches(xs, ys, batch_size, lrs, rows)
+
+
+def _train_step(model, xs, ys, lr, values):
+    """One C call for one step, the scheduled values (one each) set by the core first."""
+    if values:
+        return model._net.train_step(xs, ys, lr, [(nd, nm, float(v[0])) for nd, nm, v in values])
+    return model._net.train_step(xs, ys, lr)
+
+
+class Schedules:
+    """Per-step values of a model's settable settings during :meth:`Model.fit`.
+
+    ``schedules`` maps ``"<layer>.<attribute>"`` (a settable attribute, as
+    ``model.layer("grl").lambda_``) or ``"<loss>.weight"`` (a loss weight) to a
+    callable ``(step, total_steps) -> float`` (the learning-rate schedules'
+    signature) or a constant.  For each run of steps the values are computed
+    here and handed to the core with the run, which sets them before each step
+    (one C call per run).  After ``fit`` the settings hold the last step's values."""
+
+    def __init__(self, model, schedules):
+        self.model, self.items = model, []
+        if schedules is None:
+            return
+        if not isinstance(schedules, dict):
+            raise TypeError(f"schedules: expected a dict '<layer>.<attribute>' or '<loss>.weight' -> "
+                            f"callable (step, total) -> float, got {type(schedules).__name__}")
+        for key, fn in schedules.items():
+            nodes, cname, loss = model._schedule_target(key)
+            if not callable(fn):
+                fn = _constant(key, fn)
+            self.items.append((key, nodes, cname, fn, loss))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def run(self, step: int, count: int, total: int) -> list:
+        """``[(node, name, float32 values)]`` for ``count`` steps from ``step``."""
+        out = []
+        for key, nodes, cname, fn, _ in self.items:
+            v = np.array([fn(step + i, total) for i in range(count)], dtype=np.float64)
+            if not np.all(np.isfinite(v)):
+                i = int(np.argmax(~np.isfinite(v)))
+                raise ValueError(f"schedule {key!r}: step {step + i} gave {float(v[i])!r}; expected a finite number")
+            v = v.astype(np.float32)
+            out += [(nd, cname, v) for nd in nodes]
+        return out
+
+    def after_run(self, values: list) -> None:
+        """The Python side of loss weights follows the core's (the logs' weighted total)."""
+        k = 0
+        for key, nodes, cname, fn, loss in self.items:
+            if loss is not None:
+                loss.loss.weight = float(values[k][2][-1])
+            k += len(nodes)
+
+
+def _constant(key, value):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"schedule {key!r}: expected a callable (step, total) -> float or a number, "
+                        f"got {type(value).__name__}") from None
+    return lambda step, total: v
 
 
 def loss_weights(model) -> np.ndarray:
@@ -232,6 +340,21 @@ class Sums:
         self._add([l * c for l, c in zip(losses, counts)], counts, res["correct"].tolist())
         self.reg += res["reg"]
         return losses
+
+
+def step_logs(model, res: dict) -> Dict[str, np.ndarray]:
+    """Per-step logs of a run of steps (``Net.train_batches``' arrays): each loss (its
+    mean over the labelled entries of the step), ``<name>_acc`` for a classification
+    loss (NaN for a step without labelled entries) and ``reg``; one entry per step."""
+    out: Dict[str, np.ndarray] = {}
+    count = np.asarray(res["count"], dtype=np.float64)
+    for k, s in enumerate(model._losses):
+        out[s.name] = np.asarray(res["loss"], dtype=np.float64)[:, k]
+        if s.loss.classification:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[s.name + "_acc"] = np.asarray(res["correct"], dtype=np.float64)[:, k] / count[:, k]
+    out["reg"] = np.asarray(res["reg"], dtype=np.float64)
+    return out
 
 
 def epoch_logs(model, acc: Sums, steps: int) -> Dict[str, float]:
@@ -306,9 +429,9 @@ def is_batches(x, y) -> bool:
 
 
 def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
-                callbacks: Sequence = (), validation_data=None) -> History:
+                callbacks: Sequence = (), validation_data=None, schedules=None) -> History:
     """:meth:`Model.fit` on an iterable of ``(x, y)`` batches (documented there)."""
-    from .datasets.splits import DomainBatches
+    from .datasets.batches import DomainBatches
 
     model._require_compiled()
     if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int)
@@ -322,7 +445,8 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
         length = None
     loop = Loop(model, epochs, steps_per_epoch if steps_per_epoch is not None else length, verbose, callbacks,
                 validation_data)
-    net, opt = model._net, model._optimizer
+    opt = model._optimizer
+    sched = Schedules(model, schedules)
 
     def fresh():
         return _domain_pairs(batches) if isinstance(batches, DomainBatches) else iter(batches)
@@ -333,10 +457,12 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
             xs, ys = _batch_arrays(model, item, done)
             loop.batch_begin(done)
             try:
-                res = net.train_step(xs, ys, float(opt.lr_at(model._step, loop.total)))
+                values = sched.run(model._step, 1, loop.total)
+                res = _train_step(model, xs, ys, float(opt.lr_at(model._step, loop.total)), values)
             except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
                 raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
             model._step += 1
+            sched.after_run(values)
             loop.add_step(acc, res, epoch)
             done += 1
         return done

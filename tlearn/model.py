@@ -8,6 +8,7 @@ masks, update) is a single C function with the GIL released.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -173,6 +174,16 @@ class Model:
     @property
     def output_names(self) -> List[str]:
         return list(self._output_alias)
+
+    @property
+    def optimizer(self) -> Optional[_optim.Optimizer]:
+        """The optimizer given to :meth:`compile` (None before)."""
+        return self._optimizer
+
+    @property
+    def step(self) -> int:
+        """Training steps taken so far (what a learning-rate schedule counts)."""
+        return self._step
 
     @property
     def loss_names(self) -> List[str]:
@@ -345,15 +356,98 @@ class Model:
             self._net.set_reg(p, info["l2"] if l2 is None else l2, info["l2sp"] if l2sp is None else l2sp,
                               info["ewc"] if ewc is None else ewc)
 
-    def estimate_fisher(self, x, y, batch_size: int = 1) -> None:
-        """Estimate the diagonal (empirical) Fisher information on ``(x, y)``:
-        the mean of squared loss gradients over batches of ``batch_size``
-        (1 gives the per-example estimate of Kirkpatrick et al.).  Replaces the
-        current Fisher values; computed by the core (see
-        :mod:`tlearn.transfer.fisher`)."""
-        from .transfer import fisher
+    def estimate_fisher(self, x, y, batch_size: int = 1, loss=None) -> Dict[str, np.ndarray]:
+        """Estimate the diagonal (empirical) Fisher information on ``(x, y)``
+        (Kirkpatrick et al. 2017, for EWC): the mean of squared loss gradients
+        over batches of ``batch_size`` (1 gives the paper's per-example
+        estimate), the squares and sums computed by the core.  Replaces
+        ``self.fisher`` (what EWC's penalty reads) and returns copies by name.
 
-        fisher.fill_fisher(self, x, y, batch_size)
+        The gradients are taken on a copy of the model with every parameter
+        trainable, so the estimate does not depend on the freeze mask, and
+        with ``loss`` (default: the compiled losses, or ``"softmax_ce"`` for
+        an uncompiled single-output model); the model itself is not
+        recompiled and its optimizer state is not touched."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"estimate_fisher: batch_size must be a positive int, got {batch_size!r}")
+        work = self.clone()
+        for p in work._param_index.values():
+            work._net.set_trainable(p, True)
+        for arr in work.masks.values():
+            arr[...] = 1.0
+        if loss is not None or not work._losses:
+            if loss is None and len(self._output_alias) != 1:
+                raise ValueError(f"estimate_fisher: model '{self.name}' has outputs {self.output_names} and is "
+                                 "not compiled; pass loss= (a loss, or a dict output -> loss)")
+            work.compile(_optim.SGD(0.0), loss="softmax_ce" if loss is None else loss)
+        xs, ys, n = work._prepare(x, y)
+        if n == 0:
+            raise ValueError("estimate_fisher: no examples")
+        for v in work.fisher.values():
+            v[...] = 0.0
+        nb = math.ceil(n / batch_size)
+        for s in range(nb):
+            sl = slice(s * batch_size, min(n, (s + 1) * batch_size))
+            work._net.accumulate_fisher([a[sl] for a in xs], [t[sl] for t in ys], 1.0 / nb)
+        out = {k: v.copy() for k, v in work.fisher.items()}
+        mine = self.fisher
+        for k, v in out.items():
+            mine[k][...] = v
+        return out
+
+    @property
+    def batchnorm_layers(self) -> List[str]:
+        """The names of the model's BatchNorm layers, in order."""
+        return [n for n, l in self._layers.items() if isinstance(l, _layers.BatchNorm)]
+
+    def reestimate_batchnorm(self, x, batch_size: int = 256, layers: Optional[Sequence[str]] = None) -> None:
+        """Re-estimate the running statistics of the BatchNorm layers on ``x``
+        (AdaBN, Li et al. 2016: normalise with the target domain's statistics).
+
+        The running mean and variance are reset, then forward passes in
+        training mode over batches of ``batch_size`` average the batch
+        statistics (weighted by batch size).  Weights, the optimizer state,
+        the dropout RNG and each layer's momentum are left as they were.
+        ``layers`` names the BatchNorm layers to re-estimate (default all)."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        bns = self.batchnorm_layers
+        if layers is not None:
+            unknown = [n for n in layers if n not in bns]
+            if unknown:
+                raise KeyError(f"not BatchNorm layers of model '{self.name}': {unknown}; BatchNorm layers: {bns}")
+            bns = list(layers)
+        if not bns:
+            raise ValueError(f"model '{self.name}' has no BatchNorm layer")
+        shared = [n for n in bns if len(self._uses[n]) > 1]
+        if shared:
+            raise ValueError(f"reestimate_batchnorm: BatchNorm layers {shared} are shared (used several times "
+                             "per forward pass); their running statistics mix the uses and cannot be re-estimated")
+        xs = self._input_list(x)
+        n = len(xs[0])
+        if n == 0:
+            raise ValueError("reestimate_batchnorm: no examples")
+        others = [nm for nm in self.batchnorm_layers if nm not in bns]
+        params, net = self.params, self._net
+        momentum = {nm: net.attr(self._node[nm], "momentum") for nm in bns + others}
+        rng = net.rng_state
+        for nm in bns:
+            params[nm + ".running_mean"][...] = 0.0
+            params[nm + ".running_var"][...] = 1.0
+        try:
+            for nm in others:  # only the named layers move
+                net.set_attr(self._node[nm], "momentum", 0.0)
+            seen = 0
+            for s in range(0, n, batch_size):
+                b = min(n, s + batch_size) - s
+                seen += b
+                for nm in bns:  # cumulative average: the k-th batch weighs b_k / (b_1 + ... + b_k)
+                    net.set_attr(self._node[nm], "momentum", b / seen)
+                net.forward([a[s:s + b] for a in xs], [], True, 0)
+        finally:
+            for nm, m in momentum.items():
+                net.set_attr(self._node[nm], "momentum", m)
+            net.rng_state = rng
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None) -> None:
@@ -426,7 +520,8 @@ class Model:
 
     def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
             validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
-            steps_per_epoch: Optional[int] = None) -> History:
+            steps_per_epoch: Optional[int] = None, schedules: Optional[Dict[str, object]] = None,
+            sampler=None) -> History:
         """Train for ``epochs`` passes over ``(x, y)``, or over an iterable of batches.
 
         Parameters
@@ -465,6 +560,19 @@ class Model:
             per call); ``model.stop_training = True`` ends training after the epoch.
         steps_per_call : int, optional
             Arrays only: steps the core runs per call (default: about 20 calls per epoch).
+        schedules : dict, optional
+            Per-step values of settable settings, carried into the core's run
+            of steps (the core sets them before each step): keys
+            ``"<layer>.<attribute>"`` (a settable layer attribute, e.g.
+            ``"grl.lambda_"`` of a :class:`~tlearn.layers.GradReverse`) or
+            ``"<loss>.weight"`` (a loss weight); values a callable
+            ``(step, total_steps) -> float``, as a learning-rate schedule, or
+            a constant.  The settings keep the last step's values.
+        sampler : callable epoch -> array of row numbers, optional
+            Arrays only: the rows of each epoch in batch order (``batch_size``
+            rows a step, the last step may be short; rows may repeat), in
+            place of the shuffle; every epoch the same number of rows.  A
+            :class:`tlearn.datasets.DomainBatches` passed as ``x`` is run this way.
 
         Returns
         -------
@@ -474,18 +582,40 @@ class Model:
             classification losses, ``reg``, and the ``val_`` twins.
         """
         if _fitloop.is_batches(x, y):
-            if batch_size is not None or steps_per_call is not None:
-                raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's; "
-                                 "do not pass them")
-            return _fitloop.fit_batches(self, x, epochs, steps_per_epoch, verbose, callbacks, validation_data)
+            if batch_size is not None or steps_per_call is not None or sampler is not None:
+                raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's "
+                                 "(and so is the order: no sampler); do not pass them")
+            rows = getattr(x, "as_arrays", None)
+            if rows is not None and steps_per_epoch is None:  # a DomainBatches: one C call per run of steps
+                xa, ya, order = rows()
+                return _fitloop.fit_arrays(self, xa, ya, epochs, x.batch_size, False, validation_data, verbose,
+                                           callbacks, None, schedules, lambda epoch: order)
+            return _fitloop.fit_batches(self, x, epochs, steps_per_epoch, verbose, callbacks, validation_data,
+                                        schedules)
         if steps_per_epoch is not None:
             raise ValueError("steps_per_epoch is for fit on an iterable of batches; with arrays an epoch is one "
                              "pass over them")
         return _fitloop.fit_arrays(self, x, y, epochs, batch_size, shuffle, validation_data, verbose, callbacks,
-                                   steps_per_call)
+                                   steps_per_call, schedules, sampler)
 
-    def _weights(self) -> np.ndarray:
-        return _fitloop.loss_weights(self)
+    def _schedule_target(self, key):
+        """``(node ids, core attribute name, loss spec or None)`` of a schedule key
+        ``"<layer>.<attribute>"`` or ``"<loss>.weight"`` (see :meth:`fit`)."""
+        if not isinstance(key, str) or "." not in key:
+            raise KeyError(f"schedules: expected keys '<layer>.<attribute>' or '<loss>.weight', got {key!r}")
+        owner, attr = key.rsplit(".", 1)
+        if attr == "weight":
+            for s in self._losses:
+                if s.name == owner:
+                    return [s.node], "weight", s
+        if owner in self._layers:
+            names = dict(_ops.settable(self._layers[owner].op))
+            if attr not in names:
+                raise KeyError(f"schedules: layer '{owner}' ({type(self._layers[owner]).__name__}) has no settable "
+                               f"attribute {attr!r}; settable: {sorted(names) or 'none'}")
+            return [self._node[nm] for nm in self._uses[owner]], names[attr], None
+        raise KeyError(f"schedules: {key!r} names neither a layer ({', '.join(self._layers)}) nor a loss "
+                       f"('<loss>.weight'; losses: {', '.join(self.loss_names) or 'none: compile first'})")
 
     # ------------------------------------------------------------ inference
     def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
@@ -508,14 +638,6 @@ class Model:
         if outputs is None and len(names) == 1:
             return res[0]
         return dict(zip(names, res))
-
-    def reestimate_batchnorm(self, x, batch_size: int = 256, layers: Optional[Sequence[str]] = None) -> None:
-        """Re-estimate the running statistics of the BatchNorm layers on ``x``
-        (AdaBN, see :func:`tlearn.transfer.adabn.reestimate_batchnorm`);
-        ``layers`` names the BatchNorm layers to re-estimate (default all)."""
-        from .transfer import adabn
-
-        adabn.reestimate_batchnorm(self, x, batch_size, layers)
 
     def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for

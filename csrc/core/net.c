@@ -386,6 +386,88 @@ tl_status tl_node_set_attr(tl_net *net, int i, const char *name, double v) {
     return TL_OK;
 }
 
+static tl_status check_loss_node(tl_net *net, int i) {
+    if (i < 0 || i >= net->n_nodes)
+        return tl_set_error(net, TL_ERR_VALUE, "no node %d (the network has %d)", i, net->n_nodes);
+    if (!tl_ops[net->nodes[i].op].info.is_loss)
+        return tl_set_error(net, TL_ERR_VALUE, "%s '%s' (node %d) is not a loss: only a loss node has a weight",
+                            tl_ops[net->nodes[i].op].info.name, net->nodes[i].name, i);
+    return TL_OK;
+}
+
+static tl_status check_loss_weight(tl_net *net, int i, double w) {
+    if (!(isfinite((float)w) && w >= 0.0))
+        return tl_set_error(net, TL_ERR_VALUE, "loss '%s': weight must be finite and >= 0, got %g",
+                            net->nodes[i].name, w);
+    return TL_OK;
+}
+
+tl_status tl_net_set_loss_weight(tl_net *net, int i, float w) {
+    tl_status st = check_loss_node(net, i);
+    if (st || (st = check_loss_weight(net, i, w))) return st;
+    net->nodes[i].loss_weight = w;
+    return TL_OK;
+}
+
+float tl_net_loss_weight(const tl_net *net, int i) { return net->nodes[i].loss_weight; }
+
+/* the message of a bad value, prefixed with its place in the schedule */
+static tl_status step_error(tl_net *net, tl_status st, int e, int64_t s) {
+    char msg[TL_ERR_LEN], step[32] = "";
+    memcpy(msg, net->err, sizeof msg);
+    if (s >= 0) snprintf(step, sizeof step, ", step %lld", (long long)s);
+    return tl_set_error(net, st, "schedule entry %d%s: %s", e, step, msg);
+}
+
+tl_status tl_net_check_schedule(tl_net *net, const tl_schedule *sched, int n, int64_t steps) {
+    if (n < 0) return tl_set_error(net, TL_ERR_VALUE, "a schedule of %d entries", n);
+    if (n && !sched) return tl_set_error(net, TL_ERR_VALUE, "%d schedule entries given as NULL", n);
+    for (int e = 0; e < n; e++) {
+        const tl_schedule *c = &sched[e];
+        int i = c->node;
+        if (i < 0 || i >= net->n_nodes)
+            return tl_set_error(net, TL_ERR_VALUE, "schedule entry %d: no node %d (the network has %d)", e, i,
+                                net->n_nodes);
+        const tl_node *node = &net->nodes[i];
+        const tl_op_info *o = &tl_ops[node->op].info;
+        for (int f = 0; f < e; f++)
+            if (sched[f].node == i && sched[f].attr == c->attr)
+                return tl_set_error(net, TL_ERR_VALUE, "schedule entries %d and %d both set the %s of %s '%s'", f, e,
+                                    c->attr == TL_ATTR_LOSS_WEIGHT ? "weight"
+                                    : c->attr >= 0 && c->attr < o->n_attrs ? o->attrs[c->attr].name : "attribute",
+                                    o->name, node->name);
+        if (steps && !c->values)
+            return tl_set_error(net, TL_ERR_VALUE, "schedule entry %d: no values for %lld steps", e, (long long)steps);
+        tl_status st;
+        if (c->attr == TL_ATTR_LOSS_WEIGHT) {
+            if ((st = check_loss_node(net, i))) return step_error(net, st, e, -1);
+            for (int64_t s = 0; s < steps; s++)
+                if ((st = check_loss_weight(net, i, c->values[s])))
+                    return step_error(net, st, e, s);
+            continue;
+        }
+        if (c->attr < 0 || c->attr >= o->n_attrs)
+            return tl_set_error(net, TL_ERR_VALUE, "schedule entry %d: %s '%s' has no attribute %d (it has %d)", e,
+                                o->name, node->name, c->attr, o->n_attrs);
+        const tl_attr_def *d = &o->attrs[c->attr];
+        if (!d->settable)
+            return tl_set_error(net, TL_ERR_VALUE, "schedule entry %d: %s '%s': attribute '%s' is fixed when the node "
+                                "is built", e, o->name, node->name, d->name);
+        for (int64_t s = 0; s < steps; s++)
+            if ((st = check_attr(net, o->name, node->name, d, c->values[s])))
+                return step_error(net, st, e, s);
+    }
+    return TL_OK;
+}
+
+void tl_net_apply_schedule(tl_net *net, const tl_schedule *sched, int n, int64_t s) {
+    for (int e = 0; e < n; e++) {
+        tl_node *node = &net->nodes[sched[e].node];
+        if (sched[e].attr == TL_ATTR_LOSS_WEIGHT) node->loss_weight = sched[e].values[s];
+        else store_attr(node, &tl_ops[node->op].info.attrs[sched[e].attr], sched[e].values[s]);
+    }
+}
+
 int tl_net_n_params(const tl_net *net) { return net->n_params; }
 int64_t tl_net_arena_size(const tl_net *net) { return net->arena_size; }
 const char *tl_param_name(const tl_net *net, int p) { return net->params[p].name; }

@@ -157,6 +157,25 @@ int tl_node_input(const tl_net *net, int node, int k);
 /* attribute `name` of a node (its value as a double); set only settable ones */
 tl_status tl_node_attr(tl_net *net, int node, const char *name, double *value);
 tl_status tl_node_set_attr(tl_net *net, int node, const char *name, double value);
+/* the weight of a loss node (finite, >= 0) in the sum the backward differentiates */
+tl_status tl_net_set_loss_weight(tl_net *net, int loss_node, float weight);
+float tl_net_loss_weight(const tl_net *net, int loss_node);
+
+/* A per-step schedule of one settable value: before step s of a run the core
+ * sets attribute `attr` of `node` (its index in the op row, tl_op_attr_find;
+ * the attribute must be settable) or, with attr = TL_ATTR_LOSS_WEIGHT, the
+ * weight of the loss node `node`, to values[s].  values: one per step. */
+#define TL_ATTR_LOSS_WEIGHT (-2) /* not -1, tl_op_attr_find's answer to an unknown name */
+typedef struct tl_schedule {
+    int node;
+    int attr;
+    const float *values;
+} tl_schedule;
+/* Every entry of n against a run of `steps` steps: the node, the attribute
+ * settable, every value within its limits (as tl_node_set_attr checks). */
+tl_status tl_net_check_schedule(tl_net *net, const tl_schedule *sched, int n, int64_t steps);
+/* Set the values of step s (entries checked by tl_net_check_schedule). */
+void tl_net_apply_schedule(tl_net *net, const tl_schedule *sched, int n, int64_t s);
 
 int tl_net_n_params(const tl_net *net);
 int64_t tl_net_arena_size(const tl_net *net);
@@ -276,13 +295,16 @@ int tl_net_n_inputs(const tl_net *net);
 tl_status tl_net_check_data(tl_net *net, const tl_data *data, const int64_t *index, int64_t n);
 /* `steps` training steps, step s on rows [s bs, (s+1) bs) of the n rows
  * (through index when not NULL: a shuffled epoch needs no copy of the data),
- * at learning rate lrs[s]; res[s] receives its results.  The index and the
+ * at learning rate lrs[s], after the n_sched schedules set their values of
+ * step s (checked before the first step; after the run the scheduled values
+ * are those of the last step begun); res[s] receives its results.  The index and the
  * labels of the n rows are checked before the first step; the inputs of a
  * batch before its step (a non-finite one ends the run there: the steps
  * before it stand; check all with tl_net_check_data first to change nothing).
  * *done: the steps that ran.  Nothing stays bound. */
 tl_status tl_net_train_batches(tl_net *net, const tl_data *data, const int64_t *index, int64_t n, int batch_size,
-                               const float *lrs, int64_t steps, tl_step_result *res, int64_t *done);
+                               const float *lrs, const tl_schedule *sched, int n_sched, int64_t steps,
+                               tl_step_result *res, int64_t *done);
 
 /* sgemm peak probe for benchmarks: returns 0 on success, seconds in *secs. */
 int tl_sgemm_probe(int M, int N, int K, int reps, double *secs);

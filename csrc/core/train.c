@@ -159,7 +159,8 @@ static size_t row_bytes(const tl_net *net, int k, int n_in) {
 }
 
 tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *index, int64_t n, int batch_size,
-                               const float *lrs, int64_t steps, tl_step_result *res, int64_t *done) {
+                               const float *lrs, const tl_schedule *sched, int n_sched, int64_t steps,
+                               tl_step_result *res, int64_t *done) {
     *done = 0;
     if (!net->finalized) return tl_set_error(net, TL_ERR_STATE, "the network is not finalized");
     if (batch_size <= 0) return tl_set_error(net, TL_ERR_VALUE, "batch_size must be positive, got %d", batch_size);
@@ -175,8 +176,8 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
     if ((n_in && !d->inputs) || (nl && !d->targets))
         return tl_set_error(net, TL_ERR_VALUE, "a run needs an array for each of the %d inputs and %d losses", n_in, nl);
     /* the index and the labels of every row given, before the first step (the inputs: batch by batch) */
-    tl_status st = check_rows(net, d, index, n);
-    if (st || (st = check_labels_of(net, d, index, n))) return st;
+    tl_status st = tl_net_check_schedule(net, sched, n_sched, steps);
+    if (st || (st = check_rows(net, d, index, n)) || (st = check_labels_of(net, d, index, n))) return st;
     int in_node[TL_MAX_INPUTS];
     for (int k = 0; k < n_in; k++) in_node[k] = input_node(net, k);
     size_t rbytes[TL_MAX_INPUTS + TL_MAX_LOSSES];
@@ -208,6 +209,7 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
                 tl_net_set_target(net, net->n_regular + k - n_in, rows);
             }
         }
+        tl_net_apply_schedule(net, sched, n_sched, s);
         double losses[TL_MAX_LOSSES];
         tl_step_result *r = &res[s];
         if ((st = tl_net_train_step(net, (int)B, lrs[s], losses, &r->reg))) break;

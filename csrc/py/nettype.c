@@ -260,6 +260,27 @@ static PyObject *Net_set_attr(NetObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *Net_set_loss_weight(NetObject *self, PyObject *args) {
+    int node;
+    double w;
+    if (!PyArg_ParseTuple(args, "id:set_loss_weight", &node, &w) || check_node(self, node) || enter(self)) return NULL;
+    tl_status st = tl_net_set_loss_weight(self->net, node, (float)w);
+    leave(self);
+    if (st) return raise_status(self, st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Net_loss_weight(NetObject *self, PyObject *args) {
+    int node;
+    if (!PyArg_ParseTuple(args, "i:loss_weight", &node) || check_node(self, node)) return NULL;
+    if (!tl_op_get(tl_node_op(self->net, node))->is_loss) {
+        PyErr_Format(PyExc_ValueError, "node %d ('%s') is not a loss: only a loss node has a weight", node,
+                     tl_node_name(self->net, node));
+        return NULL;
+    }
+    return PyFloat_FromDouble((double)tl_net_loss_weight(self->net, node));
+}
+
 static PyObject *Net_attr(NetObject *self, PyObject *args) {
     int node;
     const char *name;
@@ -388,6 +409,145 @@ static int losses_fit(NetObject *self, const bound_t *b, call_t *c) {
     return -1;
 }
 
+/* A schedule of settable values: a list of (node, name, values) for
+ * train_batches (values: one per step) or of (node, name, value) for
+ * train_step.  name: an attribute of the node that may change between steps,
+ * or "weight" for a loss node's weight.  The core checks the values
+ * (tl_net_check_schedule) before the first step. */
+typedef struct {
+    int n;
+    tl_schedule *e;
+    PyArrayObject **arr; /* per step: the values arrays, held for the call */
+    float *one;          /* one value each */
+} sched_t;
+
+static void sched_free(sched_t *s) {
+    for (int i = 0; s->arr && i < s->n; i++) Py_XDECREF(s->arr[i]);
+    PyMem_Free(s->e);
+    PyMem_Free(s->arr);
+    PyMem_Free(s->one);
+    memset(s, 0, sizeof *s);
+}
+
+/* the names a schedule may give for node i: its settable attributes, and "weight" for a loss */
+static void settable_names(NetObject *self, int i, char *buf, size_t n) {
+    const tl_op_info *o = tl_op_get(tl_node_op(self->net, i));
+    size_t k = 0;
+    buf[0] = 0;
+    for (int a = 0; a < o->n_attrs && k < n; a++)
+        if (o->attrs[a].settable) k += (size_t)snprintf(buf + k, n - k, "%s'%s'", k ? ", " : "", o->attrs[a].name);
+    if (o->is_loss && k < n) k += (size_t)snprintf(buf + k, n - k, "%s'weight'", k ? ", " : "");
+    if (!k) snprintf(buf, n, "none");
+}
+
+static int parse_schedule(NetObject *self, PyObject *obj, npy_intp steps, int per_step, sched_t *s) {
+    memset(s, 0, sizeof *s);
+    if (!obj || obj == Py_None) return 0;
+    const char *form = per_step ? "(node, name, values)" : "(node, name, value)";
+    if (!PyList_Check(obj) && !PyTuple_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "schedule: expected a list of %s, got %.80s", form, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    /* tuples of the caller's entries: a values array's conversion cannot change what is read */
+    PyObject *seq = PySequence_Tuple(obj), *item = NULL;
+    if (!seq) return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(seq);
+    if (n > 1024) {
+        PyErr_Format(PyExc_ValueError, "schedule: at most 1024 entries, got %zd", n);
+        Py_DECREF(seq);
+        return -1;
+    }
+    s->e = PyMem_Calloc((size_t)n + 1, sizeof *s->e);
+    s->arr = PyMem_Calloc((size_t)n + 1, sizeof *s->arr);
+    s->one = PyMem_Calloc((size_t)n + 1, sizeof *s->one);
+    if (!s->e || !s->arr || !s->one) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    s->n = (int)n;
+    int nodes = tl_net_n_nodes(self->net);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *given = PyTuple_GET_ITEM(seq, i);
+        if (!(PyTuple_Check(given) || PyList_Check(given)) || PySequence_Fast_GET_SIZE(given) != 3) {
+            PyErr_Format(PyExc_TypeError, "schedule[%zd]: expected a tuple %s, got %.80s%s", i, form,
+                         Py_TYPE(given)->tp_name,
+                         PyTuple_Check(given) || PyList_Check(given) ? " of another length" : "");
+            goto error;
+        }
+        Py_XSETREF(item, PySequence_Tuple(given));
+        if (!item) goto error;
+        PyObject **f = &PyTuple_GET_ITEM(item, 0);
+        if (!PyLong_Check(f[0]) || PyBool_Check(f[0])) {
+            PyErr_Format(PyExc_TypeError, "schedule[%zd]: node must be an int (a node index), got %.80s", i,
+                         Py_TYPE(f[0])->tp_name);
+            goto error;
+        }
+        long node = PyLong_AsLong(f[0]);
+        if (node == -1 && PyErr_Occurred()) goto error;
+        if (node < 0 || node >= nodes) {
+            PyErr_Format(PyExc_ValueError, "schedule[%zd]: node %ld is out of range 0..%d", i, node, nodes - 1);
+            goto error;
+        }
+        if (!PyUnicode_Check(f[1])) {
+            PyErr_Format(PyExc_TypeError, "schedule[%zd]: name must be a str (an attribute name or 'weight'), got %.80s",
+                         i, Py_TYPE(f[1])->tp_name);
+            goto error;
+        }
+        const char *name = PyUnicode_AsUTF8(f[1]);
+        if (!name) goto error;
+        int op = tl_node_op(self->net, (int)node);
+        const tl_op_info *o = tl_op_get(op);
+        const char *nn = tl_node_name(self->net, (int)node);
+        int weight = o->is_loss && !strcmp(name, "weight");
+        int attr = weight ? TL_ATTR_LOSS_WEIGHT : tl_op_attr_find(op, name);
+        if (!weight && (attr < 0 || !o->attrs[attr].settable)) {
+            char names[TL_MAX_ATTRS * (TL_NAME_LEN + 4) + 16];
+            settable_names(self, (int)node, names, sizeof names);
+            PyErr_Format(PyExc_ValueError, "schedule[%zd]: %s '%s' (node %ld) %s '%s'; expected one of its settable "
+                         "values: %s", i, o->name, nn, node, attr < 0 ? "has no attribute" : "fixes when built its",
+                         name, names);
+            goto error;
+        }
+        s->e[i] = (tl_schedule){(int)node, attr, NULL};
+        if (per_step) {
+            PyArrayObject *a = as_array(f[2], NPY_FLOAT32, "schedule values of", name, 0);
+            if (!a) goto error;
+            PyArrayObject *c = (PyArrayObject *)PyArray_FROMANY((PyObject *)a, NPY_FLOAT32, 0, 0,
+                                                                 NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
+            Py_DECREF(a);
+            if (!c) goto error;
+            s->arr[i] = c;
+            if (PyArray_NDIM(c) != 1 || PyArray_DIM(c, 0) != steps) {
+                PyErr_Format(PyExc_ValueError, "schedule[%zd] ('%s' of %s '%s'): expected %zd values, one per "
+                             "learning rate, got %zd value%s of %d dimension%s", i, name, o->name, nn, (Py_ssize_t)steps,
+                             (Py_ssize_t)PyArray_SIZE(c), PyArray_SIZE(c) == 1 ? "" : "s", PyArray_NDIM(c),
+                             PyArray_NDIM(c) == 1 ? "" : "s");
+                goto error;
+            }
+            s->e[i].values = PyArray_DATA(c);
+        } else {
+            if (!PyFloat_Check(f[2]) && !(PyLong_Check(f[2]) && !PyBool_Check(f[2])) &&
+                !PyArray_IsScalar(f[2], Floating) && !PyArray_IsScalar(f[2], Integer)) {
+                PyErr_Format(PyExc_TypeError, "schedule[%zd] ('%s' of %s '%s'): expected a real number, got %.80s", i,
+                             name, o->name, nn, Py_TYPE(f[2])->tp_name);
+                goto error;
+            }
+            double v = PyFloat_AsDouble(f[2]);
+            if (v == -1.0 && PyErr_Occurred()) goto error;
+            s->one[i] = (float)v;
+            s->e[i].values = &s->one[i];
+        }
+    }
+    Py_XDECREF(item);
+    Py_DECREF(seq);
+    return 0;
+error:
+    Py_XDECREF(item);
+    Py_DECREF(seq);
+    sched_free(s);
+    return -1;
+}
+
 /* One forward and backward pass (forward_backward), followed by the
  * optimizer's update when `update` is set (train_step). */
 typedef struct {
@@ -396,13 +556,22 @@ typedef struct {
     float lr;
     int with_reg;
     double losses[TL_MAX_LOSSES], reg;
+    const sched_t *sched; /* train_step: values set before the step (NULL: none) */
 } step_call;
 
 static tl_status run_step(tl_net *net, const bound_t *b, call_t *c) {
     step_call *s = (step_call *)c;
+    tl_status st = TL_OK;
+    if (s->sched && s->sched->n) {
+        if ((st = tl_net_check_schedule(net, s->sched->e, s->sched->n, 1))) {
+            c->grad_B = 0;
+            return st;
+        }
+        tl_net_apply_schedule(net, s->sched->e, s->sched->n, 0);
+    }
     bind_rows(net, b, 0);
-    tl_status st = s->update ? tl_net_train_step(net, (int)b->B, s->lr, s->losses, &s->reg)
-                             : tl_net_forward_backward(net, (int)b->B, s->with_reg, s->losses, &s->reg);
+    st = s->update ? tl_net_train_step(net, (int)b->B, s->lr, s->losses, &s->reg)
+                   : tl_net_forward_backward(net, (int)b->B, s->with_reg, s->losses, &s->reg);
     c->grad_B = st ? 0 : (int)b->B;
     return st;
 }
@@ -420,13 +589,21 @@ static PyObject *step_dict(NetObject *self, const step_call *s) {
     return out;
 }
 
-/* train_step(inputs, targets, lr) -> dict: loss, count, correct (n_losses,), reg */
-static PyObject *Net_train_step(NetObject *self, PyObject *args) {
-    PyObject *inputs, *targets;
-    step_call s = {{losses_fit, run_step, 0, 0, -1}, 1, 0.0f, 1, {0}, 0.0};
-    if (!PyArg_ParseTuple(args, "OOf:train_step", &inputs, &targets, &s.lr) || require_finalized(self)) return NULL;
-    if (call_net(self, inputs, targets, 1, &s.c)) return NULL;
-    return step_dict(self, &s);
+/* train_step(inputs, targets, lr, schedule=None) -> dict: loss, count, correct (n_losses,), reg
+ * schedule: (node, name, value) entries set before the step. */
+static PyObject *Net_train_step(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"inputs", "targets", "lr", "schedule", NULL};
+    PyObject *inputs, *targets, *sched_obj = Py_None;
+    step_call s = {{losses_fit, run_step, 0, 0, -1}, 1, 0.0f, 1, {0}, 0.0, NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOf|O:train_step", kwlist, &inputs, &targets, &s.lr, &sched_obj) ||
+        require_finalized(self))
+        return NULL;
+    sched_t sched;
+    if (parse_schedule(self, sched_obj, 1, 0, &sched)) return NULL;
+    s.sched = &sched;
+    int rc = call_net(self, inputs, targets, 1, &s.c);
+    sched_free(&sched);
+    return rc ? NULL : step_dict(self, &s);
 }
 
 typedef struct {
@@ -436,6 +613,7 @@ typedef struct {
     const float *lr;
     const int64_t *idx;
     tl_step_result *res;
+    const sched_t *sched;
 } batches_call;
 
 static int alloc_results(NetObject *self, const bound_t *b, call_t *c) {
@@ -454,21 +632,25 @@ static tl_status run_train_batches(tl_net *net, const bound_t *b, call_t *c) {
     batches_call *r = (batches_call *)c;
     int64_t ran = 0;
     npy_intp N = r->N, bs = r->bs;
-    tl_status st = tl_net_train_batches(net, &b->data, r->idx, N, r->bs, r->lr, r->steps, r->res, &ran);
+    tl_status st = tl_net_train_batches(net, &b->data, r->idx, N, r->bs, r->lr, r->sched->e, r->sched->n, r->steps,
+                                        r->res, &ran);
     c->grad_B = ran ? (int)(N - (ran - 1) * bs < bs ? N - (ran - 1) * bs : bs) : 0;
     return st;
 }
 
-/* train_batches(inputs, targets, batch_size, lrs, index=None) -> dict of arrays
+/* train_batches(inputs, targets, batch_size, lrs, index=None, schedule=None) -> dict of arrays
  * Runs len(lrs) steps in one C call (tl_net_train_batches) with the GIL
  * released.  Without index, step s takes rows [s bs, (s+1) bs) of the arrays;
  * with index (a permutation or any row list), rows index[s bs : (s+1) bs],
- * gathered by the core batch by batch.  The result names its columns:
+ * gathered by the core batch by batch.  schedule: (node, name, values)
+ * entries, values[s] set before step s.  The result names its columns:
  * "loss", "count", "correct" (steps, n_losses) and "reg" (steps,). */
-static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
-    PyObject *inputs, *targets, *lrs_obj, *index_obj = Py_None;
-    batches_call r = {{alloc_results, run_train_batches, 0, 0, -1}, 0, 0, -1, NULL, NULL, NULL};
-    if (!PyArg_ParseTuple(args, "OOiO|O:train_batches", &inputs, &targets, &r.bs, &lrs_obj, &index_obj) ||
+static PyObject *Net_train_batches(NetObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"inputs", "targets", "batch_size", "lrs", "index", "schedule", NULL};
+    PyObject *inputs, *targets, *lrs_obj, *index_obj = Py_None, *sched_obj = Py_None;
+    batches_call r = {{alloc_results, run_train_batches, 0, 0, -1}, 0, 0, -1, NULL, NULL, NULL, NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOiO|OO:train_batches", kwlist, &inputs, &targets, &r.bs, &lrs_obj,
+                                     &index_obj, &sched_obj) ||
         require_finalized(self))
         return NULL;
     PyArrayObject *lrs = (PyArrayObject *)PyArray_FROMANY(lrs_obj, NPY_FLOAT32, 1, 1, NPY_ARRAY_CARRAY_RO | NPY_ARRAY_FORCECAST);
@@ -493,8 +675,13 @@ static PyObject *Net_train_batches(NetObject *self, PyObject *args) {
     r.steps = PyArray_DIM(lrs, 0);
     r.lr = PyArray_DATA(lrs);
     PyObject *out = NULL;
-    /* unchecked: the core checks the rows it will read */
-    if (!call_net(self, inputs, targets, 0, &r.c)) out = step_results(r.res, r.steps, r.c.n_loss);
+    sched_t sched;
+    r.sched = &sched;
+    /* unchecked: the core checks the rows it will read, and the schedule's values */
+    if (!parse_schedule(self, sched_obj, r.steps, 1, &sched)) {
+        if (!call_net(self, inputs, targets, 0, &r.c)) out = step_results(r.res, r.steps, r.c.n_loss);
+        sched_free(&sched);
+    }
     PyMem_Free(r.res);
     Py_DECREF(lrs);
     Py_XDECREF(index);
@@ -629,7 +816,7 @@ static PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw) {
 static PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"inputs", "targets", "with_reg", NULL};
     PyObject *inputs, *targets;
-    step_call s = {{losses_fit, run_step, 0, 0, -1}, 0, 0.0f, 1, {0}, 0.0};
+    step_call s = {{losses_fit, run_step, 0, 0, -1}, 0, 0.0f, 1, {0}, 0.0, NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|p:forward_backward", kwlist, &inputs, &targets, &s.with_reg) ||
         require_finalized(self))
         return NULL;
@@ -760,16 +947,21 @@ static PyMethodDef Net_methods[] = {
     {"reset_param", (PyCFunction)Net_reset_param, METH_VARARGS, "reset_param(p): re-initialise"},
     {"snapshot", (PyCFunction)Net_snapshot, METH_NOARGS, "snapshot := current values"},
     {"set_attr", (PyCFunction)Net_set_attr, METH_VARARGS, "set_attr(node, name, value): a settable attribute"},
+    {"set_loss_weight", (PyCFunction)Net_set_loss_weight, METH_VARARGS,
+     "set_loss_weight(loss_node, w): the weight (finite, >= 0) of a loss node"},
+    {"loss_weight", (PyCFunction)Net_loss_weight, METH_VARARGS, "loss_weight(loss_node) -> float"},
     {"attr", (PyCFunction)Net_attr, METH_VARARGS, "attr(node, name) -> its value"},
     {"set_optim", (PyCFunction)(void (*)(void))Net_set_optim, METH_VARARGS | METH_KEYWORDS,
      "set_optim(kind, momentum=, nesterov=, weight_decay=, beta1=, beta2=, eps=): defaults from optimizers()"},
     {"reset_optim", (PyCFunction)Net_reset_optim, METH_NOARGS, "zero the optimizer state"},
     {"set_input_grad", (PyCFunction)Net_set_input_grad, METH_VARARGS, "set_input_grad(node, on)"},
     {"set_check_finite", (PyCFunction)Net_set_check_finite, METH_VARARGS, "set_check_finite(on)"},
-    {"train_step", (PyCFunction)Net_train_step, METH_VARARGS,
-     "train_step(inputs, targets, lr) -> dict: loss, count, correct (n_losses,), reg"},
-    {"train_batches", (PyCFunction)Net_train_batches, METH_VARARGS,
-     "train_batches(inputs, targets, batch_size, lrs, index=None) -> dict: loss, count, correct (steps, n_losses), "
+    {"train_step", (PyCFunction)(void (*)(void))Net_train_step, METH_VARARGS | METH_KEYWORDS,
+     "train_step(inputs, targets, lr, schedule=None) -> dict: loss, count, correct (n_losses,), reg; schedule: "
+     "(node, name, value) entries set before the step (name: a settable attribute, or 'weight' of a loss)"},
+    {"train_batches", (PyCFunction)(void (*)(void))Net_train_batches, METH_VARARGS | METH_KEYWORDS,
+     "train_batches(inputs, targets, batch_size, lrs, index=None, schedule=None) -> dict: loss, count, correct "
+     "(steps, n_losses), "
      "reg (steps,)"},
     {"forward", (PyCFunction)(void (*)(void))Net_forward, METH_VARARGS | METH_KEYWORDS,
      "forward(inputs, outputs, train=False, batch_size=0) -> list of arrays"},

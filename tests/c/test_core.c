@@ -1,7 +1,8 @@
 /* test_core.c - tests of the C core alone (no Python): the op table,
  * building and its errors, finite-difference gradients, freezing and masks,
  * unlabelled examples, re-planning for other batch sizes, check_finite,
- * optimizer steps, runs of steps over shuffled rows (train.c), gradient
+ * optimizer steps, runs of steps over shuffled rows (train.c) and their
+ * per-step schedules, gradient
  * buffers left to a single writer (plan.c), the stride-1 convolution's tiles
  * and their masks (conv_direct.c).  Built and run by .ci/ctests, plainly,
  * under ASan + UBSan, under TSan, and under ASan + UBSan with the AVX-512
@@ -484,7 +485,7 @@ static void test_train_batches(void) {
         CHECK(tl_net_n_inputs(net) == 1, "inputs %d", tl_net_n_inputs(net));
         tl_step_result res[4];
         int64_t done = -1;
-        OK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done)); /* the last batch has 2 rows */
+        OK(tl_net_train_batches(net, &d, index, NR, BS, lrs, NULL, 0, 4, res, &done)); /* the last batch has 2 rows */
         CHECK(done == 4, "%lld steps ran", (long long)done);
         net = b.net;
         single_steps(&b, index, lrs, 4, res);
@@ -495,11 +496,11 @@ static void test_train_batches(void) {
         int64_t last = shuffled ? perm[NR - 1] : NR - 1, first = shuffled ? perm[1] : 1;
         float keep = XN[last * 5];
         XN[last * 5] = NAN;
-        OK(tl_net_train_batches(net, &d, index, NR - 2, BS, lrs, 3, res, &done));
-        OK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 3, res, &done));
+        OK(tl_net_train_batches(net, &d, index, NR - 2, BS, lrs, NULL, 0, 3, res, &done));
+        OK(tl_net_train_batches(net, &d, index, NR, BS, lrs, NULL, 0, 3, res, &done));
         /* a non-finite input ends the run before the step of its batch; the steps before it stand */
         char want[96];
-        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 3,
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, NULL, 0, 4, res, &done) == TL_ERR_VALUE && done == 3,
               "NaN in the last batch: done %lld", (long long)done);
         snprintf(want, sizeof want, "input 'x': example %lld holds NaN or infinity; inputs must be finite (3 steps "
                  "ran before it)", (long long)last);
@@ -512,7 +513,7 @@ static void test_train_batches(void) {
         memcpy(before, w, sizeof(float) * (size_t)A);
         keep = XN[first * 5 + 2];
         XN[first * 5 + 2] = INFINITY;
-        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 0,
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, NULL, 0, 4, res, &done) == TL_ERR_VALUE && done == 0,
               "inf in the first batch: done %lld", (long long)done);
         snprintf(want, sizeof want, "input 'x': example %lld holds NaN or infinity; inputs must be finite",
                  (long long)first);
@@ -524,7 +525,7 @@ static void test_train_batches(void) {
         XN[first * 5 + 2] = keep;
         OK(tl_net_check_data(net, &one, index, NR));
         YN[9] = 3;
-        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 4, res, &done) == TL_ERR_VALUE && done == 0,
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, NULL, 0, 4, res, &done) == TL_ERR_VALUE && done == 0,
               "label 3: done %lld", (long long)done);
         CHECK(strstr(tl_net_error(net), "target of loss 'ce': label 3 at index 9 is out of range; expected -1 "
                                         "(no label) or 0..2") != NULL, "%s", tl_net_error(net));
@@ -532,10 +533,10 @@ static void test_train_batches(void) {
         int64_t bad[NR];
         memcpy(bad, perm, sizeof bad);
         bad[5] = NR;
-        CHECK(tl_net_train_batches(net, &d, bad, NR, BS, lrs, 4, res, &done) == TL_ERR_INDEX, "index %s",
+        CHECK(tl_net_train_batches(net, &d, bad, NR, BS, lrs, NULL, 0, 4, res, &done) == TL_ERR_INDEX, "index %s",
               tl_net_error(net));
-        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, 5, res, &done) == TL_ERR_VALUE, "5 steps");
-        CHECK(tl_net_train_batches(net, &d, index, NR, 0, lrs, 1, res, &done) == TL_ERR_VALUE, "batch size 0");
+        CHECK(tl_net_train_batches(net, &d, index, NR, BS, lrs, NULL, 0, 5, res, &done) == TL_ERR_VALUE, "5 steps");
+        CHECK(tl_net_train_batches(net, &d, index, NR, 0, lrs, NULL, 0, 1, res, &done) == TL_ERR_VALUE, "batch size 0");
         CHECK(!memcmp(w, before, sizeof(float) * (size_t)A) && tl_net_optim_steps(net) == t0,
               "a refused run changed the weights");
         CHECK(tl_node_output(net, a.x) == NULL, "the run left its rows bound");
@@ -543,6 +544,113 @@ static void test_train_batches(void) {
         tl_net_free(a.net);
         tl_net_free(b.net);
     }
+}
+
+/* Schedules in a run (tl_schedule): a gradient reversal's lambda, a leaky
+ * relu's slope and both loss weights set per step give the bits of single
+ * steps after tl_node_set_attr and tl_net_set_loss_weight; the last step's
+ * values stay; every bad entry is refused before the first step, naming it,
+ * and changes nothing. */
+static tl_status gnet_build(mlp *m, int *g, int *r) {
+    memset(m, 0, sizeof *m);
+    tl_status st = tl_net_create(&m->net, 5);
+    if (st) return st;
+    tl_net *net = m->net;
+    int shape[1] = {5};
+    tl_attrs dh = {1, {"units"}, {4}}, dout = {1, {"units"}, {3}};
+    if ((st = tl_net_add(net, TL_OP_INPUT, NULL, 0, "x", NULL, shape, 1, &m->x))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, &m->x, 1, "h", &dh, NULL, 0, &m->h))) return st;
+    if ((st = tl_net_add(net, TL_OP_GRAD_REVERSE, &m->h, 1, "g", NULL, NULL, 0, g))) return st;
+    if ((st = tl_net_add(net, TL_OP_LEAKY_RELU, g, 1, "r", NULL, NULL, 0, r))) return st;
+    if ((st = tl_net_add(net, TL_OP_DENSE, r, 1, "o", &dout, NULL, 0, &m->o))) return st;
+    if ((st = tl_net_finalize(net))) return st;
+    if ((st = tl_net_add_loss(net, TL_OP_SOFTMAX_CE, m->o, "ce", 0.7f, NULL, &m->ce))) return st;
+    return tl_net_add_loss(net, TL_OP_MSE, m->o, "mse", 1.3f, NULL, &m->mse);
+}
+
+static void test_schedules(void) {
+    enum { S = 4 };
+    const float *ins[1] = {XN};
+    const void *tgts[2] = {YN, TN};
+    tl_data d = {NR, ins, tgts};
+    const float lrs[S] = {0.1f, 0.05f, 0.05f, 0.02f};
+    const float lam[S] = {0.0f, 0.3f, -0.8f, 1.5f}, alpha[S] = {0.2f, 0.01f, 0.0f, 0.5f};
+    const float wce[S] = {1.0f, 0.0f, 2.5f, 0.25f}, wmse[S] = {0.5f, 1.0f, 0.0f, 3.0f};
+    mlp a, b;
+    int g, r, g2, r2;
+    CHECK(gnet_build(&a, &g, &r) == TL_OK && gnet_build(&b, &g2, &r2) == TL_OK, "build");
+    tl_net *net = a.net;
+    tl_optim_cfg cfg = tl_optim_defaults(TL_OPTIM_ADAM);
+    OK(tl_net_set_optim(a.net, &cfg));
+    OK(tl_net_set_optim(b.net, &cfg));
+    int lam_k = tl_op_attr_find(TL_OP_GRAD_REVERSE, "lambda"), alpha_k = tl_op_attr_find(TL_OP_LEAKY_RELU, "alpha");
+    tl_schedule sched[4] = {{g, lam_k, lam}, {r, alpha_k, alpha}, {a.ce, TL_ATTR_LOSS_WEIGHT, wce},
+                            {a.mse, TL_ATTR_LOSS_WEIGHT, wmse}};
+    tl_step_result res[S];
+    int64_t done = -1;
+    OK(tl_net_train_batches(net, &d, NULL, NR, BS, lrs, sched, 4, S, res, &done));
+    CHECK(done == S, "%lld steps ran", (long long)done);
+    double v;
+    OK(tl_node_attr(net, g, "lambda", &v));
+    CHECK(v == (double)lam[S - 1], "lambda after the run %g", v);
+    OK(tl_node_attr(net, r, "alpha", &v));
+    CHECK(v == (double)alpha[S - 1], "alpha after the run %g", v);
+    CHECK(tl_net_loss_weight(net, a.ce) == wce[S - 1] && tl_net_loss_weight(net, a.mse) == wmse[S - 1],
+          "weights after the run %g %g", (double)tl_net_loss_weight(net, a.ce), (double)tl_net_loss_weight(net, a.mse));
+    /* the same steps one by one */
+    net = b.net;
+    for (int s = 0; s < S; s++) {
+        OK(tl_node_set_attr(net, g2, "lambda", lam[s]));
+        OK(tl_node_set_attr(net, r2, "alpha", alpha[s]));
+        OK(tl_net_set_loss_weight(net, b.ce, wce[s]));
+        OK(tl_net_set_loss_weight(net, b.mse, wmse[s]));
+        tl_net_set_input(net, b.x, XN + s * BS * 5);
+        tl_net_set_target(net, b.ce, YN + s * BS);
+        tl_net_set_target(net, b.mse, TN + s * BS * 3);
+        double l[2], reg;
+        int nb = NR - s * BS < BS ? NR - s * BS : BS;
+        OK(tl_net_train_step(net, nb, lrs[s], l, &reg));
+        CHECK(l[0] == res[s].loss[0].loss && l[1] == res[s].loss[1].loss, "step %d: losses %g %g, run %g %g", s, l[0],
+              l[1], res[s].loss[0].loss, res[s].loss[1].loss);
+    }
+    CHECK(same_weights(a.net, b.net), "a scheduled run's weights differ from single steps");
+    /* bad entries: refused before the first step, naming the entry, nothing changed */
+    net = a.net;
+    float *w = tl_net_arena(net, TL_ARENA_VALUE);
+    int64_t A = tl_net_arena_size(net);
+    float *before = malloc(sizeof(float) * (size_t)A);
+    memcpy(before, w, sizeof(float) * (size_t)A);
+    const float nan_at_2[S] = {0.5f, 0.5f, NAN, 0.5f}, neg[S] = {1, 1, 1, -1}, big[S] = {0.1f, 0.2f, 1.0f, 0.3f};
+    struct {
+        tl_schedule e;
+        const char *msg;
+    } bad[] = {
+        {{99, 0, lam}, "schedule entry 1: no node 99 (the network has 7)"},
+        {{a.h, 0, lam}, "schedule entry 1: dense 'h': attribute 'units' is fixed when the node is built"},
+        {{g, 5, lam}, "schedule entry 1: grad_reverse 'g' has no attribute 5 (it has 1)"},
+        {{g, lam_k, NULL}, "schedule entry 1: no values for 4 steps"},
+        {{g, lam_k, nan_at_2}, "schedule entry 1, step 2: grad_reverse 'g': lambda must be finite, got nan"},
+        {{r, alpha_k, neg}, "schedule entry 1, step 3: leaky_relu 'r': alpha must be >= 0, got -1"},
+        {{a.ce, TL_ATTR_LOSS_WEIGHT, neg}, "schedule entry 1, step 3: loss 'ce': weight must be finite and >= 0, got -1"},
+        {{a.h, TL_ATTR_LOSS_WEIGHT, lam}, "schedule entry 1: dense 'h' (node 1) is not a loss: only a loss node has a weight"},
+        {{a.mse, TL_ATTR_LOSS_WEIGHT, lam}, "schedule entries 0 and 1 both set the weight of mse 'mse'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        tl_schedule two[2] = {{a.mse, TL_ATTR_LOSS_WEIGHT, big}, bad[i].e};
+        done = -1;
+        CHECK(tl_net_train_batches(net, &d, NULL, NR, BS, lrs, two, 2, S, res, &done) == TL_ERR_VALUE && done == 0,
+              "bad entry %zu: done %lld", i, (long long)done);
+        CHECK(strstr(tl_net_error(net), bad[i].msg) != NULL, "bad entry %zu: '%s', expected '%s'", i,
+              tl_net_error(net), bad[i].msg);
+    }
+    OK(tl_node_attr(net, g, "lambda", &v));
+    CHECK(v == (double)lam[S - 1] && !memcmp(w, before, sizeof(float) * (size_t)A), "a refused schedule changed the net");
+    CHECK(tl_net_set_loss_weight(net, a.ce, NAN) == TL_ERR_VALUE && tl_net_set_loss_weight(net, a.x, 1) == TL_ERR_VALUE &&
+              tl_net_set_loss_weight(net, 99, 1) == TL_ERR_VALUE && tl_net_loss_weight(net, a.ce) == wce[S - 1],
+          "set_loss_weight accepted a bad call");
+    free(before);
+    tl_net_free(a.net);
+    tl_net_free(b.net);
 }
 
 /* Gradient buffers written by one backward are overwritten by it, the others
@@ -946,6 +1054,7 @@ int main(void) {
     test_conv_against_loops();
     test_pool();
     test_train_batches();
+    test_schedules();
     test_single_writers();
     test_conv_against_loops(); /* again, with the pool's threads running */
     test_conv_chunks_and_threads();

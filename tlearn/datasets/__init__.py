@@ -60,9 +60,10 @@ from .domains import (add_noise, default_photos, invert, mnist_m, rotate,
 from .fashion_mnist import (DEFAULT_FASHION_MNIST_DIR, FASHION_MNIST_CLASSES,
                             FASHION_MNIST_FILES, load_fashion_mnist,
                             load_fashion_subset)
-from .splits import (ClassSplit, DomainBatches, SeenUnseenSplit, class_split,
-                     domain_batches, few_shot, mix_domains, relabel,
-                     seen_unseen_split, zero_shot_split)
+from .splits import (ClassSplit, SeenUnseenSplit, class_split, few_shot,
+                     relabel, seen_unseen_split, zero_shot_split)
+from .batches import (DomainBatches, domain_batches, mix_domains,
+                      permutation_stream)
 
 __all__ = [
     "Dataset", "read_idx", "write_idx", "IDX_DTYPES",
@@ -70,7 +71,7 @@ __all__ = [
     "DEFAULT_FASHION_MNIST_DIR",
     "load_digits", "DIGITS_CLASSES", "DIGITS_SHA256",
     "mnist_m", "to_rgb", "default_photos", "rotate", "scale", "invert",
-    "add_noise", "domain_batches", "DomainBatches", "mix_domains",
+    "add_noise", "domain_batches", "DomainBatches", "mix_domains", "permutation_stream",
     "class_split", "ClassSplit", "few_shot", "zero_shot_split",
     "seen_unseen_split", "SeenUnseenSplit", "relabel",
     "attributes", "ATTRIBUTE_TABLES",

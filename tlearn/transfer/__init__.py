@@ -7,7 +7,9 @@ layer transfer): :class:`FineTune` (one-/few-shot, L2-SP, EWC, output
 consistency / LwF), :func:`source_network`, :func:`estimate_fisher`, and the
 layer tools :func:`copy_layers`, :func:`freeze` (whole layers or element
 masks), :func:`first_n`, :func:`last_n`, :func:`parametric_layers`, and the
-protocol of Yosinski et al. 2014, :func:`yosinski`.
+protocol of Yosinski et al. 2014, :class:`Yosinski` (and :func:`yosinski`).
+
+Every recipe derives from :class:`Recipe` (scikit-learn's contract).
 
 Labelled source, unlabelled target (domain adaptation):
 :class:`DANN`, :class:`DeepCORAL`, :class:`AdaBN` (and its
@@ -25,8 +27,9 @@ from . import nets
 from .finetune import FineTune, source_network
 from .fisher import estimate_fisher
 from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
-from .yosinski import transferred, yosinski
+from ._base import NotFittedError, Recipe
+from .yosinski import Yosinski, transferred, yosinski
 
 __all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "reestimate_batchnorm", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
-           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski"]
+           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski", "Yosinski", "Recipe", "NotFittedError"]

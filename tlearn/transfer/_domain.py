@@ -1,34 +1,35 @@
-"""The shared engine of the domain-adaptation recipes (labelled source,
-unlabelled target).
+"""The shared recipe of domain adaptation (labelled source, unlabelled
+target).
 
-One training loop serves every recipe: a feature extractor and a label
-predictor trained on labelled source examples, plus whatever penalty a
-recipe adds on the features (a domain classifier behind gradient reversal
-for DANN, a CORAL loss for Deep CORAL, nothing for the source-only
-baseline).  The loop arranges batches (half source, half target when the
-penalty needs the target), the learning-rate schedule and the recipe's
-per-step settings; every forward and backward runs in the core, one
-``train_on_batch`` per step.
+Every recipe of the family has a feature extractor and a label predictor
+trained on labelled source examples, plus whatever a recipe adds on the
+features (a domain classifier behind gradient reversal for DANN, a CORAL
+loss for Deep CORAL, nothing for the source-only baseline).  Training is
+one :meth:`tlearn.Model.fit`: the batches (half source, half target when
+the recipe needs the target) come as row numbers of one array of both
+domains (a :class:`~tlearn.datasets.DomainBatches` per epoch), the
+learning rate and the recipe's per-step settings (DANN's reversal lambda)
+are schedules the core sets before each step, one C call per run of steps.
 
-Model selection never looks at target labels: after each epoch the engine
-records the accuracy on a held-out part of the source and the recipe's own
-unsupervised signals, and ``selection`` picks the epoch whose weights are
-kept (see :class:`DomainAdaptation`).
+Model selection never looks at target labels: after each epoch a callback
+records the accuracy on a held-out part of the source and the recipe's
+own unsupervised signals, and :class:`~tlearn.callbacks.KeepBestEpoch`
+keeps the weights of the epoch chosen by ``selection``.
 """
 from __future__ import annotations
 
-import inspect
 import math
-import sys
 from typing import Callable, Dict, List, Optional, Union
 
 import numpy as np
 
+from .. import callbacks as _callbacks
 from .. import optim as _optim
 from ..graph import Tensor
 from ..layers import Input, Softmax
 from ..model import Model
 from . import nets as _nets
+from ._base import Recipe, check_choice, check_examples, check_float, check_int, check_labels
 
 Schedule = Callable[[int, int], float]
 
@@ -36,16 +37,7 @@ _SELECTIONS = ("source_val", "last")
 _NORMALIZE = ("joint", "source", None)
 
 
-def _as_images(x, what: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{what}: expected a real numeric array, got dtype {a.dtype}")
-    if a.ndim < 2:
-        raise ValueError(f"{what}: expected an array of examples (N, ...), got shape {a.shape}")
-    return a
-
-
-class DomainAdaptation:
+class DomainAdaptation(Recipe):
     """Base of the domain-adaptation recipes; used alone it is the
     source-only baseline (see :class:`SourceOnly`).
 
@@ -64,7 +56,8 @@ class DomainAdaptation:
         Examples per step.  With a penalty that needs the target, half come
         from the source and half from the target [1]_; without, a step holds
         ``batch_size // 2`` source examples, so that every recipe sees the
-        same source examples per step.
+        same source examples per step.  Capped at the data: a batch never
+        holds more than twice the source training examples.
     lr : float or callable (step, total_steps) -> float
         A float is the ``mu0`` of Ganin et al.'s annealing
         ``mu_p = mu0 / (1 + alpha p)^beta`` (``mu0=0.01, alpha=10,
@@ -88,7 +81,7 @@ class DomainAdaptation:
     seed : int
         Seed of the weights, the batches and the held-out split.
     verbose : bool
-        One progress line per epoch on stderr.
+        One progress line per epoch.
 
     Attributes
     ----------
@@ -96,12 +89,17 @@ class DomainAdaptation:
         The trained network (inputs ``x``; outputs ``label``, the logits,
         ``proba``, their softmax, and the recipe's own).
     history_ : dict of lists
-        Per epoch: ``label_loss``, ``label_acc`` (source training batches),
-        ``source_val_acc``, and the recipe's signals (``domain_acc`` ...).
+        Per epoch: ``label`` (the label loss), ``label_acc`` (source training
+        batches), ``source_val_acc``, and the recipe's own (``domain_acc`` ...).
+    step_log_ : dict of lists
+        Per step: each loss and ``<loss>_acc`` (see :class:`~tlearn.callbacks.StepLog`).
     selected_epoch_ : int
         The epoch (0-based) whose weights were kept, by ``selection``.
     n_classes_, classes_ : int, ndarray
     input_mean_, input_std_ : ndarray (1, C, 1, 1) or (1, F)
+    input_shape_ : tuple
+    feature_layer_ : str
+        The layer whose output :meth:`transform` returns.
 
     References
     ----------
@@ -133,54 +131,32 @@ class DomainAdaptation:
         self.seed = seed
         self.verbose = verbose
 
-    # ------------------------------------------------------ scikit-learn
-    @classmethod
-    def _param_names(cls) -> List[str]:
-        sig = inspect.signature(cls.__init__)
-        return [p for p in sig.parameters if p != "self"]
-
-    def get_params(self, deep: bool = True) -> Dict[str, object]:
-        return {k: getattr(self, k) for k in self._param_names()}
-
-    def set_params(self, **params) -> "DomainAdaptation":
-        names = self._param_names()
-        for k, v in params.items():
-            if k not in names:
-                raise ValueError(f"{type(self).__name__}.set_params: unknown parameter {k!r}; parameters: {names}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
     # -------------------------------------------------------- validation
     #: the setting that weighs the recipe's domain loss (checked >= 0), if any
     _weight_setting: Optional[str] = None
 
     def _check_settings(self) -> None:
         name = type(self).__name__
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise ValueError(f"{name}: epochs must be a positive int, got {self.epochs!r}")
-        bs = self.batch_size
-        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 2 or bs % 2:
+        check_int(name, "epochs", self.epochs, 1)
+        bs = check_int(name, "batch_size", self.batch_size, 2)
+        if bs % 2:
             raise ValueError(f"{name}: batch_size must be an even int >= 2 (half source, half target), got {bs!r}")
-        if not callable(self.lr) and not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"{name}: lr must be a positive float (mu0) or a schedule (step, total) -> lr, "
-                             f"got {self.lr!r}")
-        if self.normalize not in _NORMALIZE:
-            raise ValueError(f"{name}: normalize must be one of {_NORMALIZE}, got {self.normalize!r}")
-        if self.selection not in _SELECTIONS:
-            raise ValueError(f"{name}: selection must be one of {_SELECTIONS}, got {self.selection!r}")
-        vf = self.validation_fraction
-        if not isinstance(vf, (int, float)) or not 0.0 <= vf < 0.5:
-            raise ValueError(f"{name}: validation_fraction must be in [0, 0.5), got {vf!r}")
+        if not callable(self.lr):
+            check_float(name, "lr (mu0 of the schedule, or a callable (step, total) -> lr)", self.lr, 0.0,
+                        lo_open=True)
+        check_float(name, "momentum", self.momentum, 0.0, 1.0, hi_open=True)
+        check_choice(name, "normalize", self.normalize, _NORMALIZE)
+        check_choice(name, "selection", self.selection, _SELECTIONS)
+        vf = check_float(name, "validation_fraction", self.validation_fraction, 0.0, 0.5, hi_open=True)
         if self.selection == "source_val" and vf == 0:
             raise ValueError(f"{name}: selection='source_val' needs validation_fraction > 0")
+        check_int(name, "seed", self.seed, 0)
         if self._weight_setting is not None:
-            w = getattr(self, self._weight_setting)
-            if not (isinstance(w, (int, float)) and w >= 0):
-                raise ValueError(f"{name}: {self._weight_setting} must be a number >= 0, got {w!r}")
+            check_float(name, self._weight_setting, getattr(self, self._weight_setting), 0.0)
+        for nm in ("features", "classifier"):
+            v = getattr(self, nm)
+            if v is not None and not callable(v):
+                raise TypeError(f"{name}: {nm} must be a callable Tensor -> Tensor or None, got {type(v).__name__}")
 
     def _check_data(self, X, y, X_target, extra: dict):
         name = type(self).__name__
@@ -193,22 +169,15 @@ class DomainAdaptation:
         if isinstance(X_target, tuple):
             raise TypeError(f"{name}.fit: X_target must be an array of unlabelled target examples, got a tuple "
                             f"of {len(X_target)} (labels are not used for the target domain)")
-        X = _as_images(X, f"{name}.fit: X (source examples)")
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"{name}.fit: y must hold one label per source example, shape ({len(X)},), got {y.shape}")
-        if y.dtype.kind not in "iu":
-            raise TypeError(f"{name}.fit: y must be integer class labels, got dtype {y.dtype}")
-        if len(X) == 0:
+        if len(np.shape(X)) >= 2 and len(X) == 0:
             raise ValueError(f"{name}.fit: the source set is empty (0 examples)")
-        if y.min() < 0:
-            raise ValueError(f"{name}.fit: source labels must be >= 0 (every source example is labelled), "
-                             f"got {int(y.min())}")
+        X = check_examples(f"{name}.fit", "X (source examples)", X)
+        y = check_labels(f"{name}.fit", "y (source labels)", y, len(X))
         if X_target is None:
             if self._needs_target:
                 raise TypeError(f"{name}.fit: needs X_target, the unlabelled target examples")
             return X, y, None
-        Xt = _as_images(X_target, f"{name}.fit: X_target (target examples)")
+        Xt = check_examples(f"{name}.fit", "X_target (target examples)", X_target, min_n=0)
         if Xt.shape[1:] != X.shape[1:]:
             raise ValueError(f"{name}.fit: target examples must have the shape of the source examples: "
                              f"expected (N, {', '.join(map(str, X.shape[1:]))}), got X_target of shape {Xt.shape}")
@@ -234,10 +203,15 @@ class DomainAdaptation:
         std = np.sqrt(np.maximum(var, 1e-12))
         return mean.astype(np.float32), std.astype(np.float32)
 
-    def _norm(self, X) -> np.ndarray:
-        return np.ascontiguousarray((np.asarray(X, dtype=np.float32) - self.input_mean_) / self.input_std_)
+    @staticmethod
+    def _normed(X, mean, std) -> np.ndarray:
+        return np.ascontiguousarray((np.asarray(X, dtype=np.float32) - mean) / std)
 
-    def _build(self, shape, n_classes: int) -> Model:
+    def _norm(self, X) -> np.ndarray:
+        return self._normed(X, self.input_mean_, self.input_std_)
+
+    def _build(self, shape, n_classes: int):
+        """The network and the name of its feature layer."""
         x = Input(shape, name="x")
         f = (self.features or self._default_features)(x)
         if not isinstance(f, Tensor):
@@ -252,11 +226,10 @@ class DomainAdaptation:
         weights = {}
         for out, (t, loss, w) in self._heads(f).items():
             outputs[out], losses[out], weights[out] = t, loss, w
-        self._feature_layer = f.name
         m = Model(x, outputs, seed=self.seed, name=type(self).__name__)
         m.check_finite = True  # a diverging run stops with the node named, before any weight is written
         m.compile(_optim.SGD(self._schedule(), momentum=self.momentum), loss=losses, loss_weights=weights)
-        return m
+        return m, f.name
 
     def _schedule(self):
         return self.lr if callable(self.lr) else _optim.GaninDecay(float(self.lr))
@@ -266,18 +239,19 @@ class DomainAdaptation:
         """Extra outputs: name -> (tensor, loss, weight).  None here."""
         return {}
 
-    def _targets(self, y: np.ndarray, d: np.ndarray) -> Dict[str, np.ndarray]:
-        """Targets of one step from the labels (-1 on target rows) and the domains."""
+    def _targets(self, y: np.ndarray, d: Optional[np.ndarray]) -> Dict[str, np.ndarray]:
+        """Targets of the training rows from the labels (-1 on target rows) and the domains."""
         return {"label": y}
 
-    def _before_step(self, model: Model, step: int, total: int) -> None:
-        """Per-step settings (DANN's lambda)."""
+    def _schedules(self) -> Dict[str, Schedule]:
+        """Per-step settings for :meth:`tlearn.Model.fit` (DANN's lambda)."""
+        return {}
 
-    def _epoch_signals(self, xs_val: np.ndarray, xt_val: Optional[np.ndarray]) -> Dict[str, float]:
+    def _epoch_signals(self, model: Model, xs_val: np.ndarray, xt_val: Optional[np.ndarray]) -> Dict[str, float]:
         """Unsupervised signals after an epoch (DANN: the domain classifier's accuracy)."""
         return {}
 
-    def _after_fit(self, Xt: Optional[np.ndarray]) -> None:
+    def _after_fit(self, model: Model, Xt: Optional[np.ndarray]) -> None:
         """After training and selection (AdaBN re-estimates BatchNorm here)."""
 
     # ------------------------------------------------------------- fit
@@ -286,103 +260,90 @@ class DomainAdaptation:
         """Train on labelled source examples ``(X, y)`` and unlabelled target
         examples ``X_target`` (same per-example shape; no target labels).
 
-        ``callback(epoch, self)`` is called after each epoch (0-based) with
-        that epoch's weights in ``self.model_``, for monitoring: ``predict``,
-        ``score`` and ``transform`` work there.  What it measures is never
-        seen by the model selection.
+        ``callback(epoch, recipe)`` is called after each epoch (0-based) with
+        a recipe holding that epoch's weights, for monitoring: ``predict``,
+        ``score`` and ``transform`` work on it.  What it measures is never
+        seen by the model selection.  The fitted state of ``self`` is
+        replaced only when the whole fit succeeds.
 
         Returns ``self``.
         """
+        return super().fit(X, y, X_target, callback, **kwargs)
+
+    def _fit(self, X, y, X_target=None, callback=None, **kwargs) -> Dict[str, object]:
+        name = type(self).__name__
         if callback is not None and not callable(callback):
-            raise TypeError(f"{type(self).__name__}.fit: callback must be callable (epoch, recipe), "
-                            f"got {type(callback).__name__}")
+            raise TypeError(f"{name}.fit: callback must be callable (epoch, recipe), got {type(callback).__name__}")
         self._check_settings()
         X, y, Xt = self._check_data(X, y, X_target, kwargs)
         rng = np.random.default_rng(self.seed)
-        self.classes_ = np.unique(y)
-        self.n_classes_ = int(y.max()) + 1
-        if self.n_classes_ < 2:
-            raise ValueError(f"{type(self).__name__}.fit: y holds a single class; need at least 2")
+        st: Dict[str, object] = {"classes_": np.unique(y), "n_classes_": int(y.max()) + 1,
+                                 "input_shape_": tuple(X.shape[1:])}
+        if st["n_classes_"] < 2:
+            raise ValueError(f"{name}.fit: y holds a single class; need at least 2")
         nv = int(round(self.validation_fraction * len(X)))
         perm = rng.permutation(len(X))
-        sv, st = perm[:nv], perm[nv:]
-        if len(st) < 1:
-            raise ValueError(f"{type(self).__name__}.fit: no source example left for training")
-        self.input_mean_, self.input_std_ = self._stats(X[st], Xt)
-        xs, ys = self._norm(X[st]), y[st].astype(np.int64)
-        xs_val, ys_val = self._norm(X[sv]), y[sv].astype(np.int64)
+        sv, tr = perm[:nv], perm[nv:]
+        if len(tr) < 1:
+            raise ValueError(f"{name}.fit: no source example left for training")
+        mean, std = st["input_mean_"], st["input_std_"] = self._stats(X[tr], Xt)
+        xs, ys = self._normed(X[tr], mean, std), y[tr]
+        xs_val, ys_val = self._normed(X[sv], mean, std), y[sv]
         xt = xt_val = None
         if Xt is not None:
-            xt = self._norm(Xt)
+            xt = self._normed(Xt, mean, std)
             ntv = int(round(self.validation_fraction * len(xt)))
             pt = rng.permutation(len(xt))
             xt_val = xt[pt[:ntv]] if ntv else None
             if self._uses_target:
                 xt = xt[pt[ntv:]]
-        self.model_ = m = self._build(X.shape[1:], self.n_classes_)
-        half = self.batch_size // 2
+        m, st["feature_layer_"] = self._build(X.shape[1:], st["n_classes_"])
+        half = min(self.batch_size // 2, len(xs))
         steps = math.ceil(len(xs) / half)
-        total = self.epochs * steps
-        schedule = m._optimizer
-        hist: Dict[str, List[float]] = {}
-        self.step_log_: Dict[str, List[float]] = {}
-        checkpoints = []
-        step = 0
-        for epoch in range(self.epochs):
-            acc: Dict[str, List[float]] = {}
-            if self._uses_target:
-                from ..datasets import domain_batches
+        if self._uses_target:
+            from ..datasets import DomainBatches
 
-                batches = domain_batches(xs, xt, self.batch_size, seed=int(rng.integers(2**31)), ys=ys,
-                                         n_batches=steps)
-            else:
-                order = rng.permutation(len(xs))
-                batches = ((xs[order[i:i + half]], ys[order[i:i + half]], None) for i in range(0, len(xs), half))
-            for xb, yb, db in batches:
-                self._before_step(m, step, total)
-                r = m.train_on_batch(xb, self._targets(yb, db), lr=schedule.lr_at(step, total))
-                for k, v in r.items():
-                    acc.setdefault(k, []).append(v)
-                    self.step_log_.setdefault(k, []).append(v)
-                step += 1
-            for k, v in acc.items():
-                hist.setdefault(k, []).append(float(np.mean(v)))
-            signals = {}
-            if len(xs_val):
-                signals["source_val_acc"] = self._accuracy(xs_val, ys_val)
-            signals.update(self._epoch_signals(xs_val, xt_val))
-            for k, v in signals.items():
-                hist.setdefault(k, []).append(v)
-            if self.selection != "last":
-                checkpoints.append(m.state_dict())
-            if callback is not None:
-                callback(epoch, self)
-            if self.verbose:
-                line = ", ".join(f"{k} {v[-1]:.3f}" for k, v in hist.items() if k not in ("reg", "loss"))
-                print(f"{type(self).__name__} epoch {epoch + 1}/{self.epochs}: {line}", file=sys.stderr, flush=True)
-        self.history_ = hist
-        if self.selection == "source_val":
-            vals = hist["source_val_acc"]
-            best = max(range(len(vals)), key=lambda e: (vals[e], e))
-            m.load_weights(checkpoints[best])
-            self.selected_epoch_ = best
+            x_all = np.concatenate([xs, xt])
+            y_all = np.concatenate([ys, np.full(len(xt), -1, np.int64)])
+            d_all = np.concatenate([np.zeros(len(xs), np.int64), np.ones(len(xt), np.int64)])
+            targets = self._targets(y_all, d_all)
+
+            def sampler(epoch):  # a fresh half-source, half-target pass per epoch
+                return DomainBatches(xs, xt, 2 * half, seed=int(rng.integers(2**31)), n_batches=steps).rows()
+
+            fit_x, batch = x_all, 2 * half
         else:
-            self.selected_epoch_ = self.epochs - 1
-        self._after_fit(xt)
-        return self
+            targets = self._targets(ys, None)
+            fit_x, batch = xs, half
 
-    def _accuracy(self, x: np.ndarray, y: np.ndarray) -> float:
-        p = self.model_.predict(x, outputs=["label"])["label"]
-        return float(np.mean(p.argmax(1) == y))
+            def sampler(epoch):
+                return rng.permutation(len(xs))
+
+        monitor = _Signals(self, xs_val, ys_val, xt_val)
+        steplog = _callbacks.StepLog()
+        cbs = [monitor]
+        keep = None
+        if self.selection == "source_val":
+            keep = _callbacks.KeepBestEpoch("source_val_acc", mode="max", ties="last")
+            cbs.append(keep)
+        if callback is not None:
+            cbs.append(_EpochView(self, st, m, callback))
+        cbs.append(steplog)
+        hist = m.fit(fit_x, targets, epochs=self.epochs, batch_size=batch, sampler=sampler,
+                     schedules=self._schedules(), callbacks=cbs, verbose=2 if self.verbose else 0)
+        st["history_"] = {k: [float(v) for v in vals] for k, vals in hist.items()}
+        st["step_log_"] = steplog.steps
+        st["selected_epoch_"] = keep.best_epoch if keep is not None else self.epochs - 1
+        self._after_fit(m, xt)
+        st["model_"] = m
+        return st
 
     # ------------------------------------------------------- inference
     def _check_fitted(self, X, what: str) -> np.ndarray:
-        if not hasattr(self, "model_"):
-            raise RuntimeError(f"{type(self).__name__}.{what}: not fitted; call fit first")
-        X = _as_images(X, f"{type(self).__name__}.{what}: X")
-        expect = tuple(self.model_._net.node(self.model_._node["x"])["shape"])
-        if X.shape[1:] != expect:
-            raise ValueError(f"{type(self).__name__}.{what}: expected examples of shape {expect}, "
+        self._check_is_fitted(what)
+        X = check_examples(f"{type(self).__name__}.{what}", "X", X)
+        if X.shape[1:] != self.input_shape_:
+            raise ValueError(f"{type(self).__name__}.{what}: expected examples of shape {self.input_shape_}, "
                              f"got X of shape {X.shape}")
         return self._norm(X)
 
@@ -398,13 +359,42 @@ class DomainAdaptation:
 
     def score(self, X, y) -> float:
         """Accuracy on ``(X, y)``."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        p = self.predict(X)
+        y = check_labels(f"{type(self).__name__}.score", "y", y, len(p))
+        return float(np.mean(p == y))
 
     def transform(self, X) -> np.ndarray:
         """The learned features (the feature extractor's output), shape (N, D)."""
         x = self._check_fitted(X, "transform")
-        f = self.model_.predict(x, outputs=[self._feature_layer])[self._feature_layer]
+        f = self.model_.predict(x, outputs=[self.feature_layer_])[self.feature_layer_]
         return f.reshape(len(f), -1)
+
+
+def _accuracy(model: Model, x: np.ndarray, y: np.ndarray) -> float:
+    p = model.predict(x, outputs=["label"])["label"]
+    return float(np.mean(p.argmax(1) == y))
+
+
+class _Signals(_callbacks.Callback):
+    """Adds ``source_val_acc`` and the recipe's unsupervised signals to each epoch's logs."""
+
+    def __init__(self, recipe: DomainAdaptation, xs_val, ys_val, xt_val):
+        self.recipe, self.xs_val, self.ys_val, self.xt_val = recipe, xs_val, ys_val, xt_val
+
+    def on_epoch_end(self, epoch, logs=None):
+        if len(self.xs_val):
+            logs["source_val_acc"] = _accuracy(self.model, self.xs_val, self.ys_val)
+        logs.update(self.recipe._epoch_signals(self.model, self.xs_val, self.xt_val))
+
+
+class _EpochView(_callbacks.Callback):
+    """Calls the user's ``callback(epoch, recipe)`` with a recipe that holds this epoch's weights."""
+
+    def __init__(self, recipe, state, model, fn):
+        self.recipe, self.state, self.net, self.fn = recipe, state, model, fn
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.fn(epoch, self.recipe._with(dict(self.state, model_=self.net)))
 
 
 class SourceOnly(DomainAdaptation):

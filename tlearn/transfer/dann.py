@@ -92,25 +92,32 @@ class DANN(DomainAdaptation):
     def lambda_at(self, p: float) -> float:
         """The reversal weight at training progress ``p`` in [0, 1]."""
         if self.lambda_schedule is not None:
+            if not callable(self.lambda_schedule):
+                raise TypeError(f"DANN: lambda_schedule must be a callable p -> float, got "
+                                f"{type(self.lambda_schedule).__name__}")
             return float(self.lambda_schedule(p))
         return _optim.ganin_lambda(p, self.gamma)
 
     def _targets(self, y, d):
         return {"label": y, "domain": d}
 
-    def _before_step(self, model: Model, step: int, total: int) -> None:
-        model.layer("grl").lambda_ = self.lambda_at(step / total if total else 0.0)
+    def _schedules(self):
+        return {"grl.lambda_": lambda step, total: self.lambda_at(step / total if total else 0.0)}
 
-    def _epoch_signals(self, xs_val, xt_val) -> Dict[str, float]:
+    def _epoch_signals(self, model, xs_val, xt_val) -> Dict[str, float]:
         if xt_val is None or not len(xs_val) or not len(xt_val):
             return {}
-        return {"domain_val_acc": self.domain_accuracy(xs_val, xt_val, normalized=True)}
+        return {"domain_val_acc": _domain_accuracy(model, xs_val, xt_val)}
 
-    def domain_accuracy(self, X_source, X_target, normalized: bool = False) -> float:
+    def domain_accuracy(self, X_source, X_target) -> float:
         """Accuracy of the trained domain classifier on source and target
         examples (balanced: the mean of the two domains' accuracies)."""
-        xs = X_source if normalized else self._check_fitted(X_source, "domain_accuracy")
-        xt = X_target if normalized else self._check_fitted(X_target, "domain_accuracy")
-        ps = self.model_.predict(xs, outputs=["domain"])["domain"]
-        pt = self.model_.predict(xt, outputs=["domain"])["domain"]
-        return float(0.5 * (np.mean(ps.argmax(1) == 0) + np.mean(pt.argmax(1) == 1)))
+        xs = self._check_fitted(X_source, "domain_accuracy")
+        xt = self._check_fitted(X_target, "domain_accuracy")
+        return _domain_accuracy(self.model_, xs, xt)
+
+
+def _domain_accuracy(model: Model, xs: np.ndarray, xt: np.ndarray) -> float:
+    ps = model.predict(xs, outputs=["domain"])["domain"]
+    pt = model.predict(xt, outputs=["domain"])["domain"]
+    return float(0.5 * (np.mean(ps.argmax(1) == 0) + np.mean(pt.argmax(1) == 1)))
