@@ -73,6 +73,15 @@ def _yosinski(digits, source):
     return r, (x[a][:90], y[a][:90], x[b][:90], y[b][:90] - 3), None, {"variants": ("nope",)}
 
 
+def _zeroshot(cls):
+    def case(digits, source):
+        x, y = digits
+        table, _ = datasets.attributes("digits")
+        seen = y < 7
+        return cls(hidden=(16,), epochs=1, batch_size=32, seed=3), (x[seen], y[seen], table), x[~seen], {"epochs": 0}
+    return case
+
+
 CASES = {
     "SourceOnly": _domain(T.SourceOnly),
     "DANN": _domain(T.DANN),
@@ -80,6 +89,9 @@ CASES = {
     "AdaBN": _domain(T.AdaBN),
     "FineTune": _finetune,
     "Yosinski": _yosinski,
+    "DAP": _zeroshot(T.DAP),
+    "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
+    "ConSE": _zeroshot(T.ConSE),
 }
 
 

@@ -183,6 +183,15 @@ def _build_coral(rng):
     return [case("coral", [(D,)], B, [normal(rng, (B, D), 1.5) + d[:, None] * 0.5], target=d, tag="mixed")]
 
 
+def _build_compat(rng):
+    B, D, C = 4, 3, 5
+    x, g = normal(rng, (B, D)), normal(rng, (B, D, C))
+    return [case("compat", [(D,), (D, C)], B, [x, g], {"metric": "dot"}, tag="dot"),
+            case("compat", [(D,), (D, C, 1)], B, [x, g.reshape(B, D, C, 1)], {"metric": "cosine"}, tag="cosine"),
+            case("compat", [(2, 2), (4, 2)], 3, [normal(rng, (3, 2, 2)), normal(rng, (3, 4, 2))], {"metric": "cosine"},
+                 tag="cosine, shaped features")]
+
+
 BUILDERS = {
     "input": _unary("input", normal, shapes=((5,), (2, 3))),
     "dense": _build_dense,
@@ -207,6 +216,7 @@ BUILDERS = {
     "mse": _build_mse,
     "soft_ce": _build_soft_ce,
     "coral": _build_coral,
+    "compat": _build_compat,
 }
 
 
@@ -578,6 +588,31 @@ class CoralTwin:
         return dx
 
 
+class CompatTwin(Twin):
+    def forward(self, c, xs, P, train, ctx):
+        x = xs[0].reshape(len(xs[0]), -1)
+        g = xs[1].reshape(len(x), x.shape[1], -1)
+        s = np.einsum("bd,bdc->bc", x, g)
+        if c["attrs"]["metric"] in (1, "cosine"):
+            ctx["nx"] = np.maximum(np.linalg.norm(x, axis=1), 1e-8)
+            ctx["ng"] = np.maximum(np.linalg.norm(g, axis=1), 1e-8)
+            s = s / (ctx["nx"][:, None] * ctx["ng"])
+        return s
+
+    def backward(self, c, xs, P, y, dy, ctx):
+        x = xs[0].reshape(len(xs[0]), -1)
+        g = xs[1].reshape(len(x), x.shape[1], -1)
+        if c["attrs"]["metric"] in (1, "cosine"):
+            nx, ng = ctx["nx"], ctx["ng"]
+            w = dy / (nx[:, None] * ng)
+            dx = np.einsum("bc,bdc->bd", w, g) - (dy * y).sum(1)[:, None] * x / nx[:, None] ** 2
+            dg = np.einsum("bd,bc->bdc", x, w) - g * (dy * y / ng ** 2)[:, None, :]
+        else:
+            dx = np.einsum("bc,bdc->bd", dy, g)
+            dg = np.einsum("bd,bc->bdc", x, dy)
+        return [dx.reshape(xs[0].shape), dg.reshape(xs[1].shape)], {}
+
+
 def _relu_like(c):
     return c["attrs"].get("alpha", 0.0)
 
@@ -606,4 +641,5 @@ TWINS = {
     "mse": MSETwin(),
     "soft_ce": SoftCETwin(),
     "coral": CoralTwin(),
+    "compat": CompatTwin(),
 }

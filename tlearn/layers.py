@@ -395,6 +395,33 @@ class Scale(Layer):
         return {"per_channel": self.per_channel, "name": self.name}
 
 
+class Compatibility(Layer):
+    """Every example's compatibility with every class: ``Compatibility()([x, g])``.
+
+    ``x`` holds D features per example; ``g`` the class embeddings, per
+    example of shape (D, C) or (D, C, 1), one column per class -- the class
+    table rides along in every example, and a tower of 1x1
+    :class:`Conv2d` layers over the table laid out as (attributes, C, 1)
+    embeds all classes with shared weights.  Output (C,):
+    ``s_c = x . g[:, c]`` (``metric="dot"``) or the cosine of their angle
+    (``metric="cosine"``, norms below 1e-8 clamped).  Forward and backward
+    (into ``x`` and ``g``) run in the core; no parameters.
+    """
+
+    op = "compat"
+    n_inputs = 2
+
+    def __init__(self, metric: str = "dot", name: Optional[str] = None):
+        if metric not in _ops.choices("compat", "metric"):
+            raise ValueError(f"Compatibility metric must be one of {list(_ops.choices('compat', 'metric'))}, "
+                             f"got {metric!r}")
+        self.metric = metric
+        super().__init__(name)
+
+    def get_config(self):
+        return {"metric": self.metric, "name": self.name}
+
+
 def from_config(class_name: str, config: dict) -> Layer:
     """Rebuild a layer from ``type(layer).__name__`` and ``layer.get_config()``."""
     if class_name not in LAYERS:

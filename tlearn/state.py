@@ -32,7 +32,9 @@ def get_state(model):
                        "ewc": info["ewc"]})
     meta = {
         "format": "tlearn.Model", "name": model.name, "seed": model.seed, "layers": spec,
-        "inputs": model._input_alias, "outputs": model._output_alias, "params": params,
+        # lists of (name, node) pairs: the file's JSON header sorts dict keys, and the order of the inputs is
+        # the order a list of arrays is matched to them (files with dicts still load, in sorted order)
+        "inputs": list(model._input_alias.items()), "outputs": list(model._output_alias.items()), "params": params,
         "losses": [{"name": s.name, "output": s.output, "class": type(s.loss).__name__,
                     "config": s.loss.get_config()} for s in model._losses],
         "optimizer": model._optimizer.get_config() if model._optimizer is not None else None,

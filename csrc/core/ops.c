@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "kernels.h"
 #include "conv.h"
+#include "zeroshot.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -687,6 +688,15 @@ const tl_op_def tl_ops[] = {
                                    "one alpha per channel of (C, ...) or per feature, else one scalar")},
                      "y = alpha x, alpha learned (ones at start)"}, TL_VIEW_NONE, infer_scale, NULL, fwd_scale,
                      bwd_scale},
+    [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2, .target = TL_TARGET_NONE,
+                               .n_attrs = 1, .attrs = {
+                                   {"metric", TL_ATTR_CHOICE, COMPAT_METRIC, TL_COMPAT_DOT, 0, TL_COMPAT_COSINE, 0, 0,
+                                    "one of dot, cosine", 0, tl_compat_metrics,
+                                    "x . g, or the cosine of the angle between x and g"}},
+                               .doc = "s_c = x . G[:, c]: features (D) against each column of the class "
+                                      "embeddings (D, C) of input 1"},
+                      .view = TL_VIEW_NONE, .infer = tl_compat_infer, .aux_size = tl_compat_aux,
+                      .forward = tl_compat_fwd, .backward = tl_compat_bwd},
     [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 1, 0, {{0}}, "target: int32 (B,), -1 = no label"},
                           TL_VIEW_NONE, infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce, NULL, 1},
     [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 1, 0, {{0}},

@@ -17,6 +17,10 @@ Labelled source, unlabelled target (domain adaptation):
 :class:`SourceOnly` (trained on labelled target data it is the
 train-on-target bound); :func:`proxy_a_distance` measures how well a linear
 classifier tells two domains apart.
+
+Labelled source, unlabelled target of new classes (zero-shot learning):
+:class:`DAP`, :class:`AttributeEmbedding` and :class:`ConSE`, the class
+table (:class:`ClassTable`) passed as data to ``fit``, ``predict`` and ``score``.
 """
 from ._domain import DomainAdaptation, SourceOnly
 from .adabn import AdaBN, reestimate_batchnorm
@@ -29,7 +33,9 @@ from .fisher import estimate_fisher
 from .layers import copy_layers, first_n, freeze, last_n, parametric_layers
 from ._base import NotFittedError, Recipe
 from .yosinski import Yosinski, transferred, yosinski
+from .zeroshot import DAP, AttributeEmbedding, ClassTable, ConSE, class_scores, per_class_accuracy
 
 __all__ = ["DomainAdaptation", "SourceOnly", "AdaBN", "reestimate_batchnorm", "DeepCORAL", "DANN", "proxy_a_distance", "nets",
            "FineTune", "estimate_fisher", "source_network",
-           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski", "Yosinski", "Recipe", "NotFittedError"]
+           "copy_layers", "first_n", "freeze", "last_n", "parametric_layers", "transferred", "yosinski", "Yosinski", "Recipe", "NotFittedError",
+           "DAP", "AttributeEmbedding", "ConSE", "ClassTable", "class_scores", "per_class_accuracy"]
