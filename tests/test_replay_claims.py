@@ -4,7 +4,7 @@ the rule on its per-seed differences, those differences are the ones the
 section's declarations give on the long results table in report.json, and
 every claim that holds clears its threshold beyond its standard error.
 
-CI runs ``tlearn replay finetune layers dann --out DIR`` once (see .ci/run)
+CI runs ``tlearn replay all --out DIR`` once (see .ci/run)
 and passes ``TLEARN_REPLAY_DIR=DIR`` so the reports are read instead of
 recomputed; without it the replays run here (marked slow).
 """
