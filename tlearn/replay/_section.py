@@ -323,11 +323,12 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
         a = res.values(c.a)
         b = res.values(c.b) if isinstance(c.b, Sel) else np.full_like(a, float(c.b))
         d = a - b
-        ours = f"{c.a}: {fmt(mean_std(a))}"
         if isinstance(c.b, Sel):
-            ours += f" vs {c.b}: {fmt(mean_std(b))}"
+            ours = f"{c.a}: {fmt(mean_std(a))} vs {c.b}: {fmt(mean_std(b))}"
         elif float(c.b) != 0.0:
-            ours += f" vs {float(c.b):g}"
+            ours = f"{c.a}: {fmt(mean_std(a))} vs {float(c.b):g}"
+        else:  # the per-seed values themselves: said once, below
+            ours = None
     v, summary = verdict(d, c.threshold)
     if summary["n"] > 1:
         diff = f"{summary['mean']:+.3f} ± {summary['std']:.3f} (se {summary['se']:.3f}, {summary['n']} seeds)"
@@ -336,7 +337,7 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
     if c.paired is not None or isinstance(c.b, Sel) or float(c.b) != 0.0:
         diff = "difference " + diff
     else:
-        diff = "per seed " + diff
+        diff = f"{c.a}: {diff}"
     text = c.describe(res, s) if c.describe is not None else ours
     ours = f"{text}; {diff}" if text else diff
     out = {"key": c.key, "statement": c.statement, "paper": c.paper, "ours": ours, "threshold": float(c.threshold),
