@@ -360,6 +360,9 @@ LOSS_CASES = {
     # domain labels: -1 marks an example of neither domain
     "coral": (3, lambda rng, n: (np.arange(n) % 2).astype(np.int32),
               lambda t, rows: np.where(rows, -1, t).astype(np.int32)),
+    # 0: the row counts in the mean activation, -1: it does not
+    "kl_sparsity": (3, lambda rng, n: np.zeros(n, np.int32),
+                    lambda t, rows: np.where(rows, -1, t).astype(np.int32)),
 }
 
 

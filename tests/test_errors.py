@@ -169,11 +169,14 @@ def test_huge_finite_inputs_are_accepted(model):
 
 def test_training_before_compile():
     m = make_mlp()
-    for call in (lambda: m.fit(X, Y, verbose=False), lambda: m.train_on_batch(X, Y), lambda: m.evaluate(X, Y),
-                 lambda: m.estimate_fisher(X, Y)):
+    for call in (lambda: m.fit(X, Y, verbose=False), lambda: m.train_on_batch(X, Y), lambda: m.evaluate(X, Y)):
         with pytest.raises(tl.TlearnError, match=r"model 'model' is not compiled: call model.compile"):
             call()
     assert m.predict(X).shape == (10, 3)  # inference needs no compile
+    # nor does the Fisher of a single-output model (softmax_ce by default, on a copy: m stays uncompiled)
+    f = m.estimate_fisher(X, Y)
+    assert set(f) == set(m.params) and all(np.all(v >= 0) for v in f.values())
+    assert any(np.any(v > 0) for v in f.values()) and m.loss_names == []
 
 
 def test_core_calls_in_the_wrong_order():
@@ -379,8 +382,10 @@ def test_bad_optimizer_settings_fail_at_compile(opt, msg):
 
 
 def test_compile_and_fit_argument_errors(model):
-    with pytest.raises(TypeError, match="optimizer: expected a tlearn.optim optimizer, got str"):
-        model.compile("sgd", loss="softmax_ce")
+    with pytest.raises(TypeError, match="optimizer: expected a tlearn.optim optimizer or one of .*, got int"):
+        model.compile(3, loss="softmax_ce")
+    with pytest.raises(ValueError, match=r"unknown optimizer 'rmsprop'; tlearn has \['adam', 'adamw', 'sgd'\]"):
+        model.compile("rmsprop", loss="softmax_ce")
     with pytest.raises(ValueError, match="compile needs loss="):
         model.compile(tl.optim.SGD(0.1))
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):

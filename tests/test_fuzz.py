@@ -737,7 +737,7 @@ def test_model_sizes(bs, epochs):
     compile_model(m)
     xs, ys = valid_batch(5)
     X, Y = {"a": xs[0], "b": xs[1]}, {"cls": ys[0], "reg": ys[1]}
-    ok_bs = isinstance(bs, int) and bs > 0  # a batch larger than the data is the whole data
+    ok_bs = isinstance(bs, int) and not isinstance(bs, bool) and bs > 0  # a batch larger than the data is the whole data
     ok_ep = isinstance(epochs, int) and 0 <= epochs <= 2
     if bs is None and ok_ep:  # fit's default batch size (32); predict has its own
         twin = m.clone()

@@ -2,19 +2,20 @@
 op table, for inputs and parameters.
 
 Central differences of the float32 core's loss (accumulated in double) with a
-step of 1e-2, compared with the analytic gradient by relative error with
-per-op tolerances.  Inputs are built away from kinks (relu/leaky at 0, ties of
-max pooling) by the per-op builders of twins.py; a new op without a builder
-fails test_every_op_has_a_builder and its own parametrised case.
+step of 1e-2, compared with the analytic gradient by relative error with the
+tolerance of the op's twin.  Inputs are built away from kinks (relu/leaky at
+0, ties of max pooling) by the cases of the op's twin in twins.py; the
+parameters a case must have had checked are those of the op's row (the op
+table's parameter info).  A new op without a twin fails
+test_every_op_has_a_builder and its own parametrised case.
 """
 import numpy as np
 import pytest
 
-from tlearn import _core
-from twins import BUILDERS, OPS, Built
+from tlearn import _core, _ops
+from twins import BUILDERS, TWINS, Built
 
-EPS = {"default": 1e-2}
-TOL = {"default": 1e-2, "batchnorm": 2e-2, "soft_ce": 2e-2}
+EPS = 1e-2
 OP_NAMES = [o["name"] for o in _core.ops()]
 
 
@@ -53,14 +54,14 @@ def assert_close(analytic, numeric, tol, what):
 
 
 def check_case(c):
-    op = c["op"]
-    eps, tol = EPS.get(op, EPS["default"]), TOL.get(op, TOL["default"])
+    twin = TWINS[c["op"]]
+    eps, tol = EPS, twin.grad_tol
     b = Built(c)
     b.backward()
     net = b.net
     in_grads = [net.input_grad(i, c["B"]) for i in b.ins]
     p_grads = {s: net.view("grad", p).copy() for s, p in b.trained_params().items()}
-    sign = -c["attrs"]["lambda"] if op == "grad_reverse" else 1.0
+    sign = twin.grad_sign(c)
     for k, x in enumerate(b.xs):
         num = numeric_grad(b, x, eps)
         assert_close(in_grads[k], sign * num, tol, f"{c['id']} d/dx{k}")
@@ -76,14 +77,14 @@ def test_gradient_matches_finite_differences(op):
         pytest.fail(f"op '{op}' has no gradient-check builder in tests/twins.py")
     cases = BUILDERS[op](np.random.default_rng(OP_NAMES.index(op)))
     assert cases
-    n_params = 0
     for c in cases:
         assert c["op"] == op
         b = check_case(c)
-        n_params += len(b.trained_params())
-    # ops that declare parameters had them checked too
-    if op in ("dense", "conv2d", "batchnorm", "scale"):
-        assert n_params > 0
+        # every trained parameter the row declares for these attributes had its gradient checked
+        assert sorted(b.trained_params()) == sorted(_ops.trained_params(op, c["attrs"])), c["id"]
+    # and each of the row's trained parameters in some case
+    checked = {p for c in cases for p in _ops.trained_params(op, c["attrs"])}
+    assert checked == {p["name"] for p in _ops.params(op) if not p["buffer"]}, op
 
 
 def test_grad_reverse_lambda_set_between_steps():

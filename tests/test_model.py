@@ -74,6 +74,7 @@ def test_digits_mlp_converges_like_a_numpy_reference():
 FASHION = datasets.DEFAULT_FASHION_MNIST_DIR
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(FASHION), reason=f"Fashion-MNIST not installed in {FASHION} "
                     "(apt-get install dataset-fashion-mnist)")
 def test_fashion_mnist_mlp_reaches_85_percent():
@@ -325,4 +326,4 @@ def test_registries_follow_the_classes_and_the_op_table():
     assert set(losses.LOSSES) == {n for n, o in ops.items() if o["is_loss"]}
     for kind, cls in losses.LOSSES.items():
         assert cls().classification is ops[kind]["classification"]
-    assert [a["name"] for a in ops["scale"]["attrs"]] == ["per_channel"]
+    assert [a["name"] for a in ops["scale"]["attrs"]] == ["per_channel", "init"]

@@ -73,6 +73,35 @@ def _yosinski(digits, source):
     return r, (x[a][:90], y[a][:90], x[b][:90], y[b][:90] - 3), None, {"variants": ("nope",)}
 
 
+def _selftaught(cls):
+    def case(digits, source):
+        x, y = digits
+        u, lab = x[y >= 5][:100], y < 5
+        small = dict(n_hidden=8, steps=20, batch_size=32, seed=1)
+        if cls is T.Autoencoder:
+            return cls(**small), (u,), x[:50], {"rho": 1.5}
+        if cls is T.SelfTaught:
+            return cls(**small, classifier_steps=20), (x[lab][:80], y[lab][:80], u), x[:50], {"sparsity": -1.0}
+        if cls is T.SoftmaxRegression:
+            return cls(steps=20, seed=1), (x[lab][:80], y[lab][:80]), x[:50], {"l2": -1.0}
+        return cls(3, random_state=1), (x[:100],), x[:50], {"n_clusters": 101}
+    return case
+
+
+def _multitask(digits, source):
+    x, y = digits
+    ym = y.copy()
+    ym[::3] = -1                                   # examples without a label for the task
+    r = T.MultiTask(feats, loss_weights={"digit": 1.0}, steps=20, batch_size=16, seed=4)
+    return r, (x, {"digit": ym}), x[:50], {"steps": 0}
+
+
+def _progressive(digits, source):
+    x, y = digits
+    a = y < 3
+    return T.ProgressiveNet(layers=(16, 8), epochs=1, seed=3), (x[a][:90], y[a][:90]), x[a][90:], {"epochs": -1}
+
+
 def _zeroshot(cls):
     def case(digits, source):
         x, y = digits
@@ -89,6 +118,12 @@ CASES = {
     "AdaBN": _domain(T.AdaBN),
     "FineTune": _finetune,
     "Yosinski": _yosinski,
+    "Autoencoder": _selftaught(T.Autoencoder),
+    "SoftmaxRegression": _selftaught(T.SoftmaxRegression),
+    "SelfTaught": _selftaught(T.SelfTaught),
+    "KMeans": _selftaught(T.KMeans),
+    "MultiTask": _multitask,
+    "ProgressiveNet": _progressive,
     "DAP": _zeroshot(T.DAP),
     "AttributeEmbedding": _zeroshot(T.AttributeEmbedding),
     "ConSE": _zeroshot(T.ConSE),
@@ -128,7 +163,7 @@ def _fitted(r):
 def _outputs(r, x):
     if x is None:
         return None
-    return r.predict(x)
+    return r.predict(x) if hasattr(r, "predict") else r.transform(x)  # a transformer (Autoencoder)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

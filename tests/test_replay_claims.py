@@ -20,11 +20,19 @@ from tlearn.replay import Results
 from tlearn.replay._section import build_claim, claims_of, settings_for, verdict
 
 
-# claims that held in every full replay so far (3-5 seeds), by a margin of at least one std
+# claims that held in every full replay so far (3-5 seeds) by a margin of at least one std of their
+# per-seed differences (mean - std > threshold), stricter than the rule's mean - se
 HOLDING = {
     "finetune": ["retains_l2-sp", "retains_ewc", "retains_output"],
     "layers": ["anb_below_bnb_top"],
     "dann": ["dann_beats_source_only", "pad_drops"],
+    # none of the self-taught claims holds at the replay's scale (the report says why); the full report is
+    # still checked for completeness
+    "selftaught": [],
+    # none of multitask's claims clears mean - std > 0 (the two that hold by mean - se are within a std of 0);
+    # its full report is still checked for its shape
+    "multitask": [],
+    "progressive": ["pnn_bit_identical", "pnn_forgets_less", "finetune_forgets"],
 }
 
 
@@ -79,4 +87,6 @@ def test_holding_claims_hold_beyond_the_seed_spread(report):
             assert len(d) >= 2 and d.mean() - se > c["threshold"], (c["key"], d, c["threshold"])
     by = {c["key"]: c for c in report["claims"]}
     for key in HOLDING.get(report["section"], ()):
-        assert by[key]["holds"], by[key]
+        c = by[key]
+        assert c["holds"], c
+        assert c["diff"]["mean"] - c["diff"]["std"] > c["threshold"], (key, c["diff"])

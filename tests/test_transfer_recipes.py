@@ -96,3 +96,20 @@ def test_finetune_bad_arguments(digits_task):
         FineTune(feats, source=src, n_classes=5, train="some").fit(x, y)
     with pytest.raises(RuntimeError, match="fit first"):
         FineTune(feats, source=src, n_classes=5).predict(np.zeros((1, 1, 8, 8), np.float32))
+
+
+def test_fisher_does_not_depend_on_the_freeze_mask_and_leaves_the_model_alone(digits_task):
+    from tlearn.transfer import estimate_fisher
+
+    src, (x, y), _ = digits_task
+    m = src.clone()
+    open_ = estimate_fisher(m, x[:40], y[:40])
+    m.trainable = False  # the README's idiom before transfer
+    m.masks["fc1.w"][...] = 0.0
+    before = {k: v.copy() for k, v in m.fisher.items()}
+    frozen = estimate_fisher(m, x[:40], y[:40])
+    for k in open_:
+        np.testing.assert_array_equal(frozen[k], open_[k], err_msg=k)
+        np.testing.assert_array_equal(m.fisher[k], before[k], err_msg=k)  # the function leaves the model as it was
+    assert any(np.any(v > 0) for v in frozen.values())
+    assert m.trainable is False and not m.masks["fc1.w"].any()

@@ -5,7 +5,7 @@ op without a twin fails by name."""
 import numpy as np
 import pytest
 
-from tlearn import _core
+from tlearn import _core, _ops
 from twins import BUILDERS, OPS, TWINS, Built
 
 OP_NAMES = [o["name"] for o in _core.ops()]
@@ -30,10 +30,8 @@ def check_layer(c):
     rng = np.random.default_rng(3)
     for s, p in b.params.items():
         v = net.view("value", p)
-        if s == "running_var":
-            v[...] = rng.uniform(0.5, 2.0, v.shape)
-        else:
-            v[...] = rng.standard_normal(v.shape).astype(np.float32) * 0.5 + (1.0 if s == "w" and c["op"] == "batchnorm" else 0.0)
+        v[...] = twin.param_values(s, v.shape, rng)
+    buffers = [p["name"] for p in _ops.params(c["op"]) if p["buffer"]]
     for train in (False, True):
         P = params64(b)
         ctx = {"rng_state": net.rng_state}
@@ -41,12 +39,10 @@ def check_layer(c):
         want = twin.forward(c, xs64, P, train, ctx)
         assert y.shape == want.shape, c["id"]
         np.testing.assert_allclose(y, want, rtol=RTOL, atol=ATOL, err_msg=f"{c['id']} forward train={train}")
-        if c["op"] == "batchnorm" and train:
-            # running statistics were updated (or not, at momentum 0) as the twin says
-            np.testing.assert_allclose(net.view("value", b.params["running_mean"]), ctx["running_mean"], rtol=1e-4,
-                                       atol=1e-6)
-            np.testing.assert_allclose(net.view("value", b.params["running_var"]), ctx["running_var"], rtol=1e-4,
-                                       atol=1e-6)
+        for s in buffers if train else ():
+            # the row's buffers (running statistics) were updated (or not, at momentum 0) as the twin says
+            np.testing.assert_allclose(net.view("value", b.params[s]), ctx[s], rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{c['id']} buffer {s}")
     # gradients: mse loss with weight w on the op's output, train mode
     P = params64(b)
     ctx = {"rng_state": b.rng_state}
@@ -62,7 +58,8 @@ def check_layer(c):
         np.testing.assert_allclose(net.input_grad(i, c["B"]), dxs[k], rtol=1e-3, atol=1e-5 * scale,
                                    err_msg=f"{c['id']} d/dx{k}")
     trained = b.trained_params()
-    assert set(dP) == set(trained), (c["id"], sorted(dP), sorted(trained))
+    assert set(dP) == set(trained) == set(_ops.trained_params(c["op"], c["attrs"])), (c["id"], sorted(dP),
+                                                                                      sorted(trained))
     for s, p in trained.items():
         g = net.view("grad", p)
         np.testing.assert_allclose(g, dP[s], rtol=1e-3, atol=1e-5 * max(1.0, np.abs(dP[s]).max()),
@@ -80,11 +77,9 @@ def check_loss(c):
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(g, want, rtol=1e-4, atol=1e-6, err_msg=f"{c['id']} d/dlogits")
     # unlabelled rows get exactly zero gradient
-    t = b.target
-    unl = (t < 0) if t.dtype.kind == "i" else np.isnan(t).any(axis=tuple(range(1, t.ndim)))
-    if c["op"] in ("softmax_ce", "soft_ce"):
-        assert unl.any()
-        assert np.all(g[unl] == 0)
+    unl = twin.missing(b.target)
+    assert unl.any(), f"{c['id']}: a case with no unlabelled row"
+    assert np.all(g[unl] == 0)
     # evaluation-mode loss equals the training-mode one (no op in between)
     r = b.net.evaluate(b.xs, [b.target])
     assert r["loss_sum"][0] / r["count"][0] == pytest.approx(loss, rel=1e-6)
@@ -94,8 +89,6 @@ def check_loss(c):
 def test_twin_matches_core(op):
     if op not in TWINS:
         pytest.fail(f"op '{op}' has no NumPy twin in tests/twins.py")
-    if op not in BUILDERS:
-        pytest.fail(f"op '{op}' has no builder in tests/twins.py")
     for c in BUILDERS[op](np.random.default_rng(100 + OP_NAMES.index(op))):
         (check_loss if OPS[op]["is_loss"] else check_layer)(c)
 

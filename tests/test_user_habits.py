@@ -182,7 +182,13 @@ def test_torch_names_both_ways_without_torch():
         m.load_weights(dict(new, **{"fc.bias": np.ones(4)}))
     with pytest.raises(KeyError, match="both name parameter 'fc.w'"):
         m.load_weights({"fc.w": np.ones((4, 27)), "fc.weight": np.ones((4, 27))}, strict=False)
-    assert m.load_weights({"head.weight": np.ones(3)}, strict=False) == []
+    # strict=False: a dict none of whose names matches is refused, a partial match warns with the unmatched names
+    with pytest.raises(KeyError, match=r"strict=False\): none of the 1 names matches a parameter.*"
+                                       r"no layer is called 'head'"):
+        m.load_weights({"head.weight": np.ones(3)}, strict=False)
+    with pytest.warns(UserWarning, match=r"loaded 1 of 2 names; these match no parameter and were not loaded: "
+                                         r"\['head.weight'\]"):
+        assert m.load_weights({"head.weight": np.ones(3), "fc.weight": np.ones((4, 27))}, strict=False) == ["fc.w"]
     with pytest.raises(ValueError, match="format must be 'tlearn' or 'torch'"):
         m.state_dict(format="keras")
 

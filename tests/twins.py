@@ -1,12 +1,15 @@
-"""Per-op test material, keyed by the names of the core's op table.
+"""Per-op test material: one class per op of the core's op table, its NumPy twin.
 
-BUILDERS[op](rng) -> list of cases: how to build a tiny network around the
-op (input shapes, attributes by name, a batch of inputs away from the op's
-kinks, targets for a loss).  A case holds every attribute of the op: those
-not given take the op table's default, so twins read them all by name.  TWINS[op] is a NumPy implementation of the op's
-forward and backward in float64: the second oracle for the C kernels.
+A twin names its ``op`` and holds, in one place, ``cases(rng)`` -- how to
+build tiny networks around the op (input shapes, attributes by name, a batch
+of inputs away from the op's kinks, targets for a loss) -- and the op's
+forward and backward in float64, the second oracle for the C kernels.  A case
+holds every attribute of the op: those not given take the op table's
+default, so twins read them all by name.  Defining the class registers it
+(TWINS[op]; BUILDERS[op] is its ``cases``).  What the tests expect of an
+op's parameters (which exist, which are buffers) comes from the op table.
 
-An op added to the core without an entry here makes test_gradcheck.py and
+An op added to the core without a twin here makes test_gradcheck.py and
 test_twins.py fail by name.
 """
 from __future__ import annotations
@@ -56,168 +59,12 @@ def pool_attrs(kernel, stride):
     return {"kh": kh, "kw": kw, "sh": sh, "sw": sw}
 
 
-def _unary(op, make, shapes=((3, 4),), B=5, attrs=None):
-    def build(rng):
-        return [case(op, [s], B, [make(rng, (B,) + tuple(s))], attrs=attrs, tag=str(s)) for s in shapes]
-    return build
-
-
 def _labels(rng, B, C):
     y = rng.integers(0, C, B).astype(np.int32)
     y[1] = -1
     y[-1] = -1
     return y
 
-
-def _build_dense(rng):
-    B = 5
-    return [case("dense", [(6,)], B, [normal(rng, (B, 6))], {"units": 4, "init": "he"}, tag="he,bias"),
-            case("dense", [(2, 3)], B, [normal(rng, (B, 2, 3))], {"units": 3, "init": "glorot", "use_bias": 0},
-                 tag="glorot,nobias")]
-
-
-def _build_add(rng):
-    B = 4
-    return [case("add", [(4,)] * 3, B, [normal(rng, (B, 4)) for _ in range(3)], tag="3 inputs"),
-            case("add", [(2, 3)] * 2, B, [normal(rng, (B, 2, 3)) for _ in range(2)], tag="2 inputs")]
-
-
-def _build_concat(rng):
-    B = 3
-    return [case("concat", [(2, 3, 3), (1, 3, 3)], B, [normal(rng, (B, 2, 3, 3)), normal(rng, (B, 1, 3, 3))],
-                 tag="channels"),
-            case("concat", [(3,), (5,), (2,)], B, [normal(rng, (B, 3)), normal(rng, (B, 5)), normal(rng, (B, 2))],
-                 tag="features")]
-
-
-def _build_reshape(rng):
-    B = 3
-    return [case("reshape", [(2, 6)], B, [normal(rng, (B, 2, 6))], shape=(3, -1), tag="(3,-1)"),
-            case("reshape", [(2, 2, 3)], B, [normal(rng, (B, 2, 2, 3))], shape=(12,), tag="flatten")]
-
-
-def _build_dropout(rng):
-    B = 6
-    return [case("dropout", [(10,)], B, [normal(rng, (B, 10))], {"rate": 0.4}, tag="0.4"),
-            case("dropout", [(3, 2)], B, [normal(rng, (B, 3, 2))], {"rate": 0.0}, tag="0.0")]
-
-
-def _build_grl(rng):
-    B = 4
-    return [case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], {"lambda": 0.7}, tag="0.7"),
-            case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], {"lambda": 1.0}, tag="1.0")]
-
-
-def _build_conv(rng):
-    B = 2
-    return [case("conv2d", [(2, 5, 6)], B, [normal(rng, (B, 2, 5, 6))],
-                 conv_attrs(3, (3, 2), (1, 2), (1, 0), use_bias=1),
-                 tag="k3x2,s1x2,p1x0,bias"),
-            case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))], conv_attrs(2, (2, 2), (2, 2), (0, 1), use_bias=0),
-                 tag="k2,s2,p0x1,nobias"),
-            # stride 1: the forward takes the direct convolution (conv_direct.c) where the CPU has AVX2:
-            # 10 channels (a block of 8 and one of 2), rows of 11 and 7 outputs (a full tile and masked ones)
-            case("conv2d", [(3, 7, 11)], B, [normal(rng, (B, 3, 7, 11))], conv_attrs(10, (3, 3), (1, 1), (1, 1)),
-                 tag="k3,s1,p1,oc10"),
-            case("conv2d", [(1, 6, 9)], B, [normal(rng, (B, 1, 6, 9))], conv_attrs(4, (2, 3), (1, 1), (0, 0), use_bias=0),
-                 tag="k2x3,s1,p0,nobias")]
-
-
-def _build_pool(op):
-    def build(rng):
-        B = 3
-        return [case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], pool_attrs((2, 2), (2, 2)), tag="k2s2"),
-                case(op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], pool_attrs((3, 2), (1, 2)), tag="k3x2,s1x2")]
-    return build
-
-
-def _build_batchnorm(rng):
-    B = 6
-    return [case("batchnorm", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2), 2.0) + 1.0], {"momentum": 0.1, "eps": 1e-5},
-                 tag="chw"),
-            case("batchnorm", [(4,)], B, [normal(rng, (B, 4), 1.5) - 0.5], {"momentum": 0.0, "eps": 1e-3}, tag="flat")]
-
-
-def _build_scale(rng):
-    B = 5
-    return [case("scale", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2))], {"per_channel": 1}, tag="per channel"),
-            case("scale", [(4,)], B, [normal(rng, (B, 4))], {"per_channel": 1}, tag="per feature"),
-            case("scale", [(2, 3)], B, [normal(rng, (B, 2, 3))], {"per_channel": 0}, tag="scalar")]
-
-
-def _build_softmax_ce(rng):
-    B, C = 7, 4
-    return [case("softmax_ce", [(C,)], B, [normal(rng, (B, C), 1.5)], target=_labels(rng, B, C))]
-
-
-def _build_bce(rng):
-    B, F = 6, 3
-    t = rng.integers(0, 2, (B, F)).astype(np.float32)
-    t[0, 1] = np.nan
-    t[3, :] = np.nan
-    t[2, 2] = 0.3
-    return [case("sigmoid_bce", [(F,)], B, [normal(rng, (B, F), 2.0)], target=t)]
-
-
-def _build_mse(rng):
-    B, F = 5, 4
-    t = normal(rng, (B, F))
-    t[1, 2] = np.nan
-    t[4, :] = np.nan
-    return [case("mse", [(F,)], B, [normal(rng, (B, F))], target=t)]
-
-
-def _build_soft_ce(rng):
-    B, C = 6, 5
-    out = []
-    for T in (1.0, 2.5):
-        q = rng.dirichlet(np.ones(C), B).astype(np.float32)
-        q[2, 0] = np.nan
-        out.append(case("soft_ce", [(C,)], B, [normal(rng, (B, C), 2.0)], {"temperature": T}, target=q, tag=f"T={T}"))
-    return out
-
-
-def _build_coral(rng):
-    B, D = 9, 4
-    d = np.array([0, 1, 0, -1, 1, 0, 1, 0, 1], np.int32)
-    return [case("coral", [(D,)], B, [normal(rng, (B, D), 1.5) + d[:, None] * 0.5], target=d, tag="mixed")]
-
-
-def _build_compat(rng):
-    B, D, C = 4, 3, 5
-    x, g = normal(rng, (B, D)), normal(rng, (B, D, C))
-    return [case("compat", [(D,), (D, C)], B, [x, g], {"metric": "dot"}, tag="dot"),
-            case("compat", [(D,), (D, C, 1)], B, [x, g.reshape(B, D, C, 1)], {"metric": "cosine"}, tag="cosine"),
-            case("compat", [(2, 2), (4, 2)], 3, [normal(rng, (3, 2, 2)), normal(rng, (3, 4, 2))], {"metric": "cosine"},
-                 tag="cosine, shaped features")]
-
-
-BUILDERS = {
-    "input": _unary("input", normal, shapes=((5,), (2, 3))),
-    "dense": _build_dense,
-    "relu": _unary("relu", away_from_zero),
-    "leaky_relu": lambda rng: [case("leaky_relu", [(3, 4)], 5, [away_from_zero(rng, (5, 3, 4))], {"alpha": a},
-                                    tag=str(a)) for a in (0.1, 0.0)],
-    "sigmoid": _unary("sigmoid", lambda rng, s: normal(rng, s, 2.0)),
-    "tanh": _unary("tanh", normal),
-    "softmax": _unary("softmax", lambda rng, s: normal(rng, s, 2.0), shapes=((5,), (2, 3))),
-    "add": _build_add,
-    "concat": _build_concat,
-    "reshape": _build_reshape,
-    "dropout": _build_dropout,
-    "grad_reverse": _build_grl,
-    "conv2d": _build_conv,
-    "maxpool2d": _build_pool("maxpool2d"),
-    "avgpool2d": _build_pool("avgpool2d"),
-    "batchnorm": _build_batchnorm,
-    "scale": _build_scale,
-    "softmax_ce": _build_softmax_ce,
-    "sigmoid_bce": _build_bce,
-    "mse": _build_mse,
-    "soft_ce": _build_soft_ce,
-    "coral": _build_coral,
-    "compat": _build_compat,
-}
 
 
 class Built:
@@ -267,8 +114,12 @@ class Built:
 
 
 # -------------------------------------------------------------------- twins
-# forward(c, xs, P, train, ctx) -> y (float64);  backward(c, xs, P, y, dy, ctx) -> (dxs, dP)
-# P: parameter suffix -> float64 array; ctx: what the forward keeps for the backward.
+# A layer twin: forward(c, xs, P, train, ctx) -> y (float64); backward(c, xs, P, y, dy, ctx) -> (dxs, dP).
+# P: parameter suffix -> float64 array; ctx: what the forward keeps for the backward (and, for a
+# buffer parameter, its value after a training forward under the buffer's name).
+# A loss twin: forward(c, x, t) -> mean loss (float); backward(c, x, t) -> d mean / dx.
+
+TWINS: dict = {}
 
 
 def _splitmix_uniform(state, n):
@@ -286,6 +137,30 @@ def _splitmix_uniform(state, n):
 
 
 class Twin:
+    """Base of every twin.  ``op``: the op's name in the table; ``grad_tol``: the
+    relative tolerance of its finite-difference check."""
+
+    op = ""
+    grad_tol = 1e-2
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if cls.op:
+            assert cls.op in OPS, f"twin of an op the core has not: {cls.op}"
+            assert cls.op not in TWINS, f"two twins of {cls.op}"
+            TWINS[cls.op] = cls()
+
+    def cases(self, rng):
+        raise NotImplementedError
+
+    def grad_sign(self, c):
+        """The factor between the input gradient and the finite differences of the objective."""
+        return 1.0
+
+    def param_values(self, suffix, shape, rng):
+        """Values the twin test gives a parameter, away from its initial ones so that it matters."""
+        return rng.standard_normal(shape).astype(np.float32) * 0.5
+
     def forward(self, c, xs, P, train, ctx):
         raise NotImplementedError
 
@@ -293,9 +168,23 @@ class Twin:
         raise NotImplementedError
 
 
+class LossTwin(Twin):
+    def missing(self, t):
+        """The rows without a target (their gradient is zero): label -1, or every entry NaN."""
+        return (t < 0) if t.dtype.kind == "i" else np.isnan(t).all(axis=tuple(range(1, t.ndim)))
+
+
 class Elementwise(Twin):
-    def __init__(self, f, df):
-        self.f, self.df = f, df  # df(x, y) = dy/dx
+    """y = f(x) elementwise; df(x, y, c) = dy/dx."""
+
+    shapes = ((3, 4),)
+
+    def make(self, rng, shape):
+        return normal(rng, shape)
+
+    def cases(self, rng):
+        B = 5
+        return [case(self.op, [s], B, [self.make(rng, (B,) + tuple(s))], tag=str(s)) for s in self.shapes]
 
     def forward(self, c, xs, P, train, ctx):
         return self.f(xs[0], c)
@@ -304,7 +193,76 @@ class Elementwise(Twin):
         return [dy * self.df(xs[0], y, c)], {}
 
 
+class InputTwin(Elementwise):
+    op = "input"
+    shapes = ((5,), (2, 3))
+
+    def f(self, x, c):
+        return x.copy()
+
+    def df(self, x, y, c):
+        return np.ones_like(x)
+
+
+class ReluTwin(Elementwise):
+    op = "relu"
+
+    def make(self, rng, shape):
+        return away_from_zero(rng, shape)
+
+    def f(self, x, c):
+        return np.maximum(x, 0)
+
+    def df(self, x, y, c):
+        return (x > 0).astype(float)
+
+
+class LeakyReluTwin(Elementwise):
+    op = "leaky_relu"
+
+    def cases(self, rng):
+        return [case("leaky_relu", [(3, 4)], 5, [away_from_zero(rng, (5, 3, 4))], {"alpha": a}, tag=str(a))
+                for a in (0.1, 0.0)]
+
+    def f(self, x, c):
+        return np.where(x > 0, x, c["attrs"]["alpha"] * x)
+
+    def df(self, x, y, c):
+        return np.where(x > 0, 1.0, c["attrs"]["alpha"])
+
+
+class SigmoidTwin(Elementwise):
+    op = "sigmoid"
+
+    def make(self, rng, shape):
+        return normal(rng, shape, 2.0)
+
+    def f(self, x, c):
+        return 1 / (1 + np.exp(-x))
+
+    def df(self, x, y, c):
+        return y * (1 - y)
+
+
+class TanhTwin(Elementwise):
+    op = "tanh"
+
+    def f(self, x, c):
+        return np.tanh(x)
+
+    def df(self, x, y, c):
+        return 1 - y * y
+
+
 class DenseTwin(Twin):
+    op = "dense"
+
+    def cases(self, rng):
+        B = 5
+        return [case("dense", [(6,)], B, [normal(rng, (B, 6))], {"units": 4, "init": "he"}, tag="he,bias"),
+                case("dense", [(2, 3)], B, [normal(rng, (B, 2, 3))], {"units": 3, "init": "glorot", "use_bias": 0},
+                     tag="glorot,nobias")]
+
     def forward(self, c, xs, P, train, ctx):
         x = xs[0].reshape(len(xs[0]), -1)
         y = x @ P["w"].T
@@ -319,6 +277,12 @@ class DenseTwin(Twin):
 
 
 class SoftmaxTwin(Twin):
+    op = "softmax"
+
+    def cases(self, rng):
+        B = 5
+        return [case("softmax", [s], B, [normal(rng, (B,) + s, 2.0)], tag=str(s)) for s in ((5,), (2, 3))]
+
     def forward(self, c, xs, P, train, ctx):
         z = xs[0].reshape(len(xs[0]), -1)
         e = np.exp(z - z.max(1, keepdims=True))
@@ -331,6 +295,13 @@ class SoftmaxTwin(Twin):
 
 
 class AddTwin(Twin):
+    op = "add"
+
+    def cases(self, rng):
+        B = 4
+        return [case("add", [(4,)] * 3, B, [normal(rng, (B, 4)) for _ in range(3)], tag="3 inputs"),
+                case("add", [(2, 3)] * 2, B, [normal(rng, (B, 2, 3)) for _ in range(2)], tag="2 inputs")]
+
     def forward(self, c, xs, P, train, ctx):
         return sum(xs)
 
@@ -339,6 +310,15 @@ class AddTwin(Twin):
 
 
 class ConcatTwin(Twin):
+    op = "concat"
+
+    def cases(self, rng):
+        B = 3
+        return [case("concat", [(2, 3, 3), (1, 3, 3)], B, [normal(rng, (B, 2, 3, 3)), normal(rng, (B, 1, 3, 3))],
+                     tag="channels"),
+                case("concat", [(3,), (5,), (2,)], B, [normal(rng, (B, 3)), normal(rng, (B, 5)), normal(rng, (B, 2))],
+                     tag="features")]
+
     def forward(self, c, xs, P, train, ctx):
         return np.concatenate(xs, axis=1)
 
@@ -348,6 +328,13 @@ class ConcatTwin(Twin):
 
 
 class ReshapeTwin(Twin):
+    op = "reshape"
+
+    def cases(self, rng):
+        B = 3
+        return [case("reshape", [(2, 6)], B, [normal(rng, (B, 2, 6))], shape=(3, -1), tag="(3,-1)"),
+                case("reshape", [(2, 2, 3)], B, [normal(rng, (B, 2, 2, 3))], shape=(12,), tag="flatten")]
+
     def forward(self, c, xs, P, train, ctx):
         return xs[0].reshape((len(xs[0]),) + c["shape"])
 
@@ -356,6 +343,13 @@ class ReshapeTwin(Twin):
 
 
 class DropoutTwin(Twin):
+    op = "dropout"
+
+    def cases(self, rng):
+        B = 6
+        return [case("dropout", [(10,)], B, [normal(rng, (B, 10))], {"rate": 0.4}, tag="0.4"),
+                case("dropout", [(3, 2)], B, [normal(rng, (B, 3, 2))], {"rate": 0.0}, tag="0.0")]
+
     def forward(self, c, xs, P, train, ctx):
         p = np.float32(c["attrs"]["rate"])
         x = xs[0]
@@ -373,6 +367,16 @@ class DropoutTwin(Twin):
 
 
 class GrlTwin(Twin):
+    op = "grad_reverse"
+
+    def cases(self, rng):
+        B = 4
+        return [case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], {"lambda": 0.7}, tag="0.7"),
+                case("grad_reverse", [(5,)], B, [normal(rng, (B, 5))], {"lambda": 1.0}, tag="1.0")]
+
+    def grad_sign(self, c):
+        return -c["attrs"]["lambda"]
+
     def forward(self, c, xs, P, train, ctx):
         return xs[0].copy()
 
@@ -390,6 +394,22 @@ def _geom(c, x):
 
 
 class ConvTwin(Twin):
+    op = "conv2d"
+
+    def cases(self, rng):
+        B = 2
+        return [case("conv2d", [(2, 5, 6)], B, [normal(rng, (B, 2, 5, 6))],
+                     conv_attrs(3, (3, 2), (1, 2), (1, 0), use_bias=1),
+                     tag="k3x2,s1x2,p1x0,bias"),
+                case("conv2d", [(1, 5, 6)], B, [normal(rng, (B, 1, 5, 6))],
+                     conv_attrs(2, (2, 2), (2, 2), (0, 1), use_bias=0), tag="k2,s2,p0x1,nobias"),
+                # stride 1: the forward takes the direct convolution (conv_direct.c) where the CPU has AVX2:
+                # 10 channels (a block of 8 and one of 2), rows of 11 and 7 outputs (a full tile and masked ones)
+                case("conv2d", [(3, 7, 11)], B, [normal(rng, (B, 3, 7, 11))], conv_attrs(10, (3, 3), (1, 1), (1, 1)),
+                     tag="k3,s1,p1,oc10"),
+                case("conv2d", [(1, 6, 9)], B, [normal(rng, (B, 1, 6, 9))],
+                     conv_attrs(4, (2, 3), (1, 1), (0, 0), use_bias=0), tag="k2x3,s1,p0,nobias")]
+
     def forward(self, c, xs, P, train, ctx):
         x = xs[0]
         KH, KW, SH, SW, PH, PW, OH, OW = _geom(c, x)
@@ -423,8 +443,13 @@ class ConvTwin(Twin):
 
 
 class PoolTwin(Twin):
-    def __init__(self, kind):
-        self.kind = kind
+    kind = ""
+
+    def cases(self, rng):
+        B = 3
+        return [case(self.op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], pool_attrs((2, 2), (2, 2)), tag="k2s2"),
+                case(self.op, [(2, 4, 5)], B, [distinct(rng, (B, 2, 4, 5))], pool_attrs((3, 2), (1, 2)),
+                     tag="k3x2,s1x2")]
 
     def forward(self, c, xs, P, train, ctx):
         x = xs[0]
@@ -451,7 +476,30 @@ class PoolTwin(Twin):
         return [dx], {}
 
 
+class MaxPoolTwin(PoolTwin):
+    op, kind = "maxpool2d", "max"
+
+
+class AvgPoolTwin(PoolTwin):
+    op, kind = "avgpool2d", "avg"
+
+
 class BatchNormTwin(Twin):
+    op = "batchnorm"
+    grad_tol = 2e-2
+
+    def cases(self, rng):
+        B = 6
+        return [case("batchnorm", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2), 2.0) + 1.0],
+                     {"momentum": 0.1, "eps": 1e-5}, tag="chw"),
+                case("batchnorm", [(4,)], B, [normal(rng, (B, 4), 1.5) - 0.5], {"momentum": 0.0, "eps": 1e-3},
+                     tag="flat")]
+
+    def param_values(self, suffix, shape, rng):
+        if suffix == "running_var":
+            return rng.uniform(0.5, 2.0, shape)
+        return rng.standard_normal(shape).astype(np.float32) * 0.5 + (1.0 if suffix == "w" else 0.0)
+
     @staticmethod
     def _bcs(x):
         return x.reshape(len(x), x.shape[1], -1)  # (B, C, S); a flat input has S = 1
@@ -486,6 +534,14 @@ class BatchNormTwin(Twin):
 class ScaleTwin(Twin):
     """y = alpha x, alpha (C,) over (B, C, S) per channel, or one scalar."""
 
+    op = "scale"
+
+    def cases(self, rng):
+        B = 5
+        return [case("scale", [(3, 2, 2)], B, [normal(rng, (B, 3, 2, 2))], {"per_channel": 1}, tag="per channel"),
+                case("scale", [(4,)], B, [normal(rng, (B, 4))], {"per_channel": 1}, tag="per feature"),
+                case("scale", [(2, 3)], B, [normal(rng, (B, 2, 3))], {"per_channel": 0}, tag="scalar")]
+
     @staticmethod
     def _bcs(c, x):
         return x.reshape(len(x), x.shape[1], -1) if c["attrs"]["per_channel"] else x.reshape(len(x), 1, -1)
@@ -499,10 +555,16 @@ class ScaleTwin(Twin):
         return [(P["alpha"][None, :, None] * d).reshape(xs[0].shape)], {"alpha": (x * d).sum((0, 2))}
 
 
-# losses: forward(c, x, t) -> mean loss (float), backward(c, x, t) -> d mean / dx
+# ------------------------------------------------------------------- losses
 
 
-class SoftmaxCETwin:
+class SoftmaxCETwin(LossTwin):
+    op = "softmax_ce"
+
+    def cases(self, rng):
+        B, C = 7, 4
+        return [case("softmax_ce", [(C,)], B, [normal(rng, (B, C), 1.5)], target=_labels(rng, B, C))]
+
     def forward(self, c, x, t):
         lab = t >= 0
         z = x[lab]
@@ -518,7 +580,17 @@ class SoftmaxCETwin:
         return p / max(lab.sum(), 1)
 
 
-class BCETwin:
+class BCETwin(LossTwin):
+    op = "sigmoid_bce"
+
+    def cases(self, rng):
+        B, F = 6, 3
+        t = rng.integers(0, 2, (B, F)).astype(np.float32)
+        t[0, 1] = np.nan
+        t[3, :] = np.nan
+        t[2, 2] = 0.3
+        return [case("sigmoid_bce", [(F,)], B, [normal(rng, (B, F), 2.0)], target=t)]
+
     def forward(self, c, x, t):
         ok = ~np.isnan(t)
         z, tt = x[ok], t[ok]
@@ -529,7 +601,16 @@ class BCETwin:
         return np.where(ok, 1 / (1 + np.exp(-x)) - np.nan_to_num(t), 0.0) / max(ok.sum(), 1)
 
 
-class MSETwin:
+class MSETwin(LossTwin):
+    op = "mse"
+
+    def cases(self, rng):
+        B, F = 5, 4
+        t = normal(rng, (B, F))
+        t[1, 2] = np.nan
+        t[4, :] = np.nan
+        return [case("mse", [(F,)], B, [normal(rng, (B, F))], target=t)]
+
     def forward(self, c, x, t):
         ok = ~np.isnan(t)
         return float(np.mean((x[ok] - t[ok]) ** 2)) if ok.any() else 0.0
@@ -539,7 +620,23 @@ class MSETwin:
         return np.where(ok, 2 * (x - np.nan_to_num(t)), 0.0) / max(ok.sum(), 1)
 
 
-class SoftCETwin:
+class SoftCETwin(LossTwin):
+    op = "soft_ce"
+    grad_tol = 2e-2
+
+    def cases(self, rng):
+        B, C = 6, 5
+        out = []
+        for T in (1.0, 2.5):
+            q = rng.dirichlet(np.ones(C), B).astype(np.float32)
+            q[2, 0] = np.nan
+            out.append(case("soft_ce", [(C,)], B, [normal(rng, (B, C), 2.0)], {"temperature": T}, target=q,
+                            tag=f"T={T}"))
+        return out
+
+    def missing(self, t):
+        return np.isnan(t).any(1)  # a distribution with a NaN is no target
+
     def _p(self, x, T):
         z = x / T
         e = np.exp(z - z.max(1, keepdims=True))
@@ -560,9 +657,16 @@ class SoftCETwin:
         return d / max(ok.sum(), 1)
 
 
-class CoralTwin:
+class CoralTwin(LossTwin):
     """Deep CORAL (Sun & Saenko 2016): |C_s - C_t|_F^2 / (4 D^2), unbiased covariances of the
     rows labelled 0 (source) and 1 (target); 0 unless both domains have two rows."""
+
+    op = "coral"
+
+    def cases(self, rng):
+        B, D = 9, 4
+        d = np.array([0, 1, 0, -1, 1, 0, 1, 0, 1], np.int32)
+        return [case("coral", [(D,)], B, [normal(rng, (B, D), 1.5) + d[:, None] * 0.5], target=d, tag="mixed")]
 
     @staticmethod
     def _parts(x, t):
@@ -589,6 +693,19 @@ class CoralTwin:
 
 
 class CompatTwin(Twin):
+    """Every example's features against each column of its class embeddings: dot or cosine."""
+
+    op = "compat"
+
+    def cases(self, rng):
+        B, D, C = 4, 3, 5
+        x, g = normal(rng, (B, D)), normal(rng, (B, D, C))
+        return [case("compat", [(D,), (D, C)], B, [x, g], {"metric": "dot"}, tag="dot"),
+                case("compat", [(D,), (D, C, 1)], B, [x, g.reshape(B, D, C, 1)], {"metric": "cosine"},
+                     tag="cosine"),
+                case("compat", [(2, 2), (4, 2)], 3, [normal(rng, (3, 2, 2)), normal(rng, (3, 4, 2))],
+                     {"metric": "cosine"}, tag="cosine, shaped features")]
+
     def forward(self, c, xs, P, train, ctx):
         x = xs[0].reshape(len(xs[0]), -1)
         g = xs[1].reshape(len(x), x.shape[1], -1)
@@ -613,33 +730,31 @@ class CompatTwin(Twin):
         return [dx.reshape(xs[0].shape), dg.reshape(xs[1].shape)], {}
 
 
-def _relu_like(c):
-    return c["attrs"].get("alpha", 0.0)
+class KLSparsityTwin(LossTwin):
+    """sum_j KL(rho || rhohat_j), rhohat the mean of the rows labelled 0 (a sparse autoencoder's penalty)."""
+
+    op = "kl_sparsity"
+
+    def cases(self, rng):
+        B, H = 7, 5
+        m = np.array([0, 0, -1, 0, 0, -1, 0], np.int32)
+        h = rng.uniform(0.05, 0.6, (B, H)).astype(np.float32)
+        return [case("kl_sparsity", [(H,)], B, [h], {"rho": r}, target=m, tag=f"rho={r}") for r in (0.05, 0.3)]
+
+    def forward(self, c, x, t):
+        rho, r = c["attrs"]["rho"], x[t == 0]
+        if not len(r):
+            return 0.0
+        q = r.mean(0)
+        return float((rho * np.log(rho / q) + (1 - rho) * np.log((1 - rho) / (1 - q))).sum())
+
+    def backward(self, c, x, t):
+        rho, on = c["attrs"]["rho"], t == 0
+        dx = np.zeros_like(x)
+        if on.any():
+            q = x[on].mean(0)
+            dx[on] = (-rho / q + (1 - rho) / (1 - q)) / on.sum()
+        return dx
 
 
-TWINS = {
-    "input": Elementwise(lambda x, c: x.copy(), lambda x, y, c: np.ones_like(x)),
-    "dense": DenseTwin(),
-    "relu": Elementwise(lambda x, c: np.maximum(x, 0), lambda x, y, c: (x > 0).astype(float)),
-    "leaky_relu": Elementwise(lambda x, c: np.where(x > 0, x, _relu_like(c) * x),
-                              lambda x, y, c: np.where(x > 0, 1.0, _relu_like(c))),
-    "sigmoid": Elementwise(lambda x, c: 1 / (1 + np.exp(-x)), lambda x, y, c: y * (1 - y)),
-    "tanh": Elementwise(lambda x, c: np.tanh(x), lambda x, y, c: 1 - y * y),
-    "softmax": SoftmaxTwin(),
-    "add": AddTwin(),
-    "concat": ConcatTwin(),
-    "reshape": ReshapeTwin(),
-    "dropout": DropoutTwin(),
-    "grad_reverse": GrlTwin(),
-    "conv2d": ConvTwin(),
-    "maxpool2d": PoolTwin("max"),
-    "avgpool2d": PoolTwin("avg"),
-    "batchnorm": BatchNormTwin(),
-    "scale": ScaleTwin(),
-    "softmax_ce": SoftmaxCETwin(),
-    "sigmoid_bce": BCETwin(),
-    "mse": MSETwin(),
-    "soft_ce": SoftCETwin(),
-    "coral": CoralTwin(),
-    "compat": CompatTwin(),
-}
+BUILDERS = {op: t.cases for op, t in TWINS.items()}

@@ -12,15 +12,41 @@ from ._blas import preload as _preload
 
 _preload()
 
-from . import _core  # noqa: E402
+
+def _core_missing(err: ImportError) -> ImportError:
+    """The error for a tlearn whose extension ``tlearn._core`` is absent: from
+    a source tree (``setup.py`` beside the package) it says what to run there,
+    as NumPy does; elsewhere it names the broken install."""
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    root = os.path.dirname(here)
+    if os.path.exists(os.path.join(root, "setup.py")) and os.path.isdir(os.path.join(root, "csrc")):
+        msg = (f"tlearn's C extension (tlearn._core) is not built, and this is tlearn's source tree ({root}). "
+               "Build it there first: `pip install -e .` (an editable install), or "
+               "`python setup.py build_ext --inplace`; or start Python from another directory to import an "
+               "installed tlearn.")
+    else:
+        msg = (f"tlearn's C extension (tlearn._core) cannot be loaded from {here}: reinstall tlearn "
+               "(`pip install --force-reinstall tlearn`, or `pip install .` from its source tree)")
+    return ImportError(msg)
+
+
+try:
+    from . import _core  # noqa: E402
+except ImportError as _e:
+    if not getattr(_e, "name", None) or _e.name.rsplit(".", 1)[-1] not in ("_core", "tlearn"):
+        raise
+    raise _core_missing(_e) from None
 from ._core import TlearnError  # noqa: E402
 from . import callbacks, layers, optim  # noqa: E402
 from .graph import Tensor  # noqa: E402
 from .layers import Input  # noqa: E402
 from .model import Model, load  # noqa: E402
+from .sequential import Sequential  # noqa: E402
 
-__all__ = ["Input", "Tensor", "Model", "load", "layers", "optim", "callbacks", "TlearnError", "datasets", "set_num_threads",
-           "get_num_threads"]
+__all__ = ["Input", "Tensor", "Model", "Sequential", "load", "layers", "optim", "callbacks", "TlearnError",
+           "datasets", "transfer", "replay", "set_num_threads", "get_num_threads"]
 __version__ = "0.1.0"
 
 
@@ -64,8 +90,9 @@ _threads_from_env()
 
 
 def __getattr__(name):
-    if name == "datasets":
+    # subpackages imported on first use, so that `import tlearn` stays quick
+    if name in ("datasets", "transfer", "replay"):
         import importlib
 
-        return importlib.import_module(".datasets", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'tlearn' has no attribute {name!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -145,7 +146,13 @@ class EarlyStopping(Callback):
         return self._tracker.best
 
     def on_epoch_end(self, epoch, logs=None):
-        value = _monitored(logs, self.monitor, "EarlyStopping")
+        if self.monitor not in (logs or {}):
+            # Keras's behaviour and words: warn and go on (e.g. val_loss without validation data)
+            warnings.warn(f"Early stopping conditioned on metric `{self.monitor}` which is not available. "
+                          f"Available metrics are: {','.join(logs or {})} (val_* values need validation_data "
+                          "or validation_split)", RuntimeWarning, stacklevel=2)
+            return
+        value = float(logs[self.monitor])
         if self._tracker.improved(value):
             self._tracker.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
@@ -190,6 +197,10 @@ class ModelCheckpoint(Callback):
         except TypeError:
             raise TypeError(f"ModelCheckpoint filepath: expected a str or path, got {type(filepath).__name__}") \
                 from None
+        from . import weights as _weights
+
+        # a name that promises another format is refused now, not after the first epoch
+        (_weights.check_weights_path if save_weights_only else _weights.check_model_path)(self.filepath)
         self._tracker = _Tracker(monitor, mode, 0.0)
         self.monitor, self.mode = monitor, self._tracker.mode
         self.verbose, self.save_best_only = int(verbose), bool(save_best_only)
@@ -212,18 +223,18 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_best_only:
-            value = _monitored(logs, self.monitor, "ModelCheckpoint")
+            if self.monitor not in (logs or {}):  # Keras warns and skips
+                warnings.warn(f"Can save best model only with {self.monitor} available, skipping (available: "
+                              f"{','.join(logs or {})}; val_* values need validation_data or validation_split)",
+                              RuntimeWarning, stacklevel=2)
+                return
+            value = float(logs[self.monitor])
             if not self._tracker.improved(value):
                 return
             self._tracker.best = value
         path = self._path(epoch, logs)
         if self.save_weights_only:
-            from . import io
-            import io as _bio
-
-            buf = _bio.BytesIO()
-            np.savez(buf, **self.model.state_dict())
-            io.write_atomic(path, buf.getvalue())
+            self.model.save_weights(path)
         else:
             self.model.save(path)
         self.saved.append(path)

@@ -67,7 +67,7 @@ def target_list(model, y) -> List[np.ndarray]:
         by = {names[0]: y}
     out = []
     for s in model._losses:
-        t = np.asarray(by[s.name])
+        t = s.loss.target(np.asarray(by[s.name]))
         if t.ndim == 0:
             raise ValueError(f"target of loss '{s.name}': expected an array with one entry per example, "
                              f"got a 0-d value {t!r}")
@@ -90,3 +90,29 @@ def prepare(model, x, y):
     if len(ns) != 1:
         raise ValueError(f"inputs and targets disagree on the number of examples: {sorted(ns)}")
     return xs, ys, ns.pop()
+
+
+def _take(a, sl, several: bool):
+    """Rows ``sl`` of an array, a dict of arrays, or (``several``) a list with one array per input or loss."""
+    if isinstance(a, dict):
+        return {k: np.asarray(v)[sl] for k, v in a.items()}
+    if several and isinstance(a, (list, tuple)):
+        return [np.asarray(v)[sl] for v in a]
+    return np.asarray(a)[sl]
+
+
+def split_last(model, x, y, fraction):
+    """``(x_train, y_train, (x_val, y_val))``: the last ``fraction`` of the examples held out, as
+    Keras's ``validation_split`` (before shuffling)."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation_split must be a float in (0, 1), got {fraction!r}")
+    if y is None:
+        raise ValueError("fit: validation_split needs targets y")
+    n = len(input_list(model, x)[0])
+    split = int(n * (1.0 - fraction))  # Keras: int(n * (1 - validation_split))
+    if split <= 0 or split >= n:
+        raise ValueError(f"validation_split={fraction!r} of {n} examples leaves {split} for training and "
+                         f"{n - split} for validation; both need at least one")
+    tr, va = slice(0, split), slice(split, n)
+    mx, my = len(model.input_names) > 1, len(model.loss_names) > 1
+    return _take(x, tr, mx), _take(y, tr, my), (_take(x, va, mx), _take(y, va, my))

@@ -17,6 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from . import links
 from .callbacks import History
 
 
@@ -39,10 +40,15 @@ class Loop:
         if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
             raise TypeError(f"callbacks: expected a list of callbacks, got {type(callbacks).__name__}")
         self.callbacks = list(callbacks)
-        if validation_data is not None and (not isinstance(validation_data, (tuple, list))
-                                            or len(validation_data) != 2):
-            raise ValueError("validation_data: expected a pair (x_val, y_val), got "
-                             f"{type(validation_data).__name__}")
+        vd = validation_data
+        if vd is not None and not (isinstance(vd, (tuple, list)) and len(vd) == 2
+                                   and (isinstance(vd, tuple) or not isinstance(vd[0], tuple))):
+            if is_batches(validation_data, None) and iter(validation_data) is not validation_data:
+                validation_data = (validation_data, None)  # a re-iterable of (x, y) batches, evaluated each epoch
+            else:
+                raise ValueError("validation_data: expected a pair (x_val, y_val) or a re-iterable of (x, y) "
+                                 f"batches (a list, a DataLoader; a generator is consumed once), got "
+                                 f"{type(validation_data).__name__}")
         self.model, self.epochs, self.steps = model, epochs, steps
         self.verbose = check_verbose(verbose)
         self.validation_data = validation_data
@@ -61,6 +67,7 @@ class Loop:
     # ---------------------------------------------------------------- run
     def begin(self) -> History:
         m = self.model
+        links.pull(m)  # the weights of layers shared with other models, as they are now
         m.stop_training = False
         hist = m.history = History(m, {"epochs": self.epochs, "steps": self.steps, "verbose": self.verbose})
         for c in self.callbacks:
@@ -78,6 +85,7 @@ class Loop:
 
     def epoch_begin(self, epoch: int) -> "Sums":
         self._call("on_epoch_begin", epoch, {})
+        links.dirty(self.model)
         return Sums(self.nl)
 
     def batch_begin(self, batch: int) -> None:
@@ -109,6 +117,7 @@ class Loop:
     def epoch_end(self, epoch: int, acc, steps: int) -> bool:
         """Logs, validation, history and callbacks of an epoch; True when training should stop."""
         m = self.model
+        links.push(m)  # the epoch's steps reach the other models that share layers before anyone looks
         logs = epoch_logs(m, acc, steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data
@@ -369,6 +378,8 @@ def epoch_logs(model, acc: Sums, steps: int) -> Dict[str, float]:
         total += s.loss.weight * val
         if s.loss.classification:
             logs[s.name + "_acc"] = float(ok / cnt) if cnt else float("nan")
+    for k, src in getattr(model, "_metrics", {}).items():  # Keras's names (compile(metrics=["accuracy"]))
+        logs[k] = logs[src]
     if steps:
         logs["reg"] = float(acc.reg / steps)
         total += logs["reg"]
@@ -496,3 +507,60 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
                       RuntimeWarning, stacklevel=3)
     loop.finish()
     return hist
+
+
+# ------------------------------------------------------- predict and evaluate on batches
+
+def _batch_x(model, item):
+    """The inputs of one item of an iterable given to predict: ``(x, y)`` (or ``(x, y, w)``) gives ``x``;
+    otherwise the item is ``x`` (an array, a dict, or a list with one array per input)."""
+    if isinstance(item, tuple) or (isinstance(item, list) and len(model.input_names) == 1):
+        if not item:
+            raise ValueError("predict: an empty batch item")
+        return _untorch(item[0])
+    return _untorch(item)
+
+
+def is_predict_batches(x) -> bool:
+    """Whether ``predict(x)`` was given an iterable of batches: an iterable that is not an array, a dict,
+    a list or a tuple (a generator, an iterator, a DataLoader).  A list or a tuple is the inputs, as in
+    Keras: one array-like, or one per input of a model with several (``iter(list)`` makes it batches)."""
+    if isinstance(x, (list, tuple)):
+        return False
+    return is_batches(x, None)
+
+
+def predict_batches(model, batches, batch_size: int, outputs):
+    """:meth:`Model.predict` on an iterable: one prediction per batch, concatenated."""
+    parts = []
+    for i, item in enumerate(batches):
+        try:
+            parts.append(model._predict_arrays(_batch_x(model, item), batch_size, outputs))
+        except (ValueError, TypeError, KeyError) as e:
+            raise type(e)(f"predict: batch {i}: {e.args[0] if e.args else e}") from None
+    if not parts:
+        raise ValueError("predict: the iterable of batches yielded no batch")
+    if isinstance(parts[0], dict):
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return np.concatenate(parts)
+
+
+def evaluate_batches(model, batches, batch_size: int) -> Dict[str, float]:
+    """:meth:`Model.evaluate` on an iterable of ``(x, y)`` batches: the core's sums over all of them."""
+    from .datasets.batches import DomainBatches
+
+    items = _domain_pairs(batches) if isinstance(batches, DomainBatches) else batches
+    total = None
+    for i, item in enumerate(items):
+        xs, ys = _batch_arrays(model, item, i)
+        r = model._net.evaluate(xs, ys, batch_size)
+        if total is None:
+            total = {k: np.array(r[k], dtype=np.float64) for k in ("loss_sum", "count", "correct")}
+        else:
+            for k in total:
+                total[k] += r[k]
+    if total is None:
+        raise ValueError("evaluate: the iterable of batches yielded no batch")
+    total["count"] = total["count"].astype(np.int64)
+    total["correct"] = total["correct"].astype(np.int64)
+    return epoch_logs(model, Sums.of_evaluation(total), 0)

@@ -20,8 +20,11 @@ as Keras does (``Dense(units)``, ``Conv2d(filters, ...)``, ``Dropout(rate)``,
 """
 from __future__ import annotations
 
+import inspect
 import itertools
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from . import _core, _ops
 from .graph import Tensor
@@ -36,8 +39,50 @@ def _auto_name(base: str) -> str:
     return base if i == 0 else f"{base}_{i}"
 
 
+_REQUIRED = inspect.Parameter.empty
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _limit_words(a: dict) -> str:
+    """The limits of attribute ``a`` in words: the row's own, or its bounds."""
+    if a["must"]:
+        return a["must"]
+    lo, hi = a["min"], a["max"]
+    parts = []
+    if lo is not None and lo != float("-inf"):
+        parts.append(f"{'>' if a['min_open'] else '>='} {lo}")
+    if hi is not None and hi not in (float("inf"), _core.INT_MAX):
+        parts.append(f"{'<' if a['max_open'] else '<='} {hi}")
+    return " and ".join(parts) or "finite"
+
+
+def _within(a: dict, v) -> bool:
+    lo, hi = a["min"], a["max"]
+    return (v > lo if a["min_open"] else v >= lo) and (v < hi if a["max_open"] else v <= hi)
+
+
+def _default(attrs):
+    """An argument's default from its row attributes (a pair: both halves), or _REQUIRED."""
+    d = [a["default"] for a in attrs]
+    if any(v is None for v in d):
+        return _REQUIRED
+    if attrs[0]["kind"] == "bool":
+        return bool(d[0])
+    if attrs[0]["kind"] == "choice":
+        return attrs[0]["choices"][d[0]]
+    return tuple(d) if len(d) == 2 else d[0]
+
+
 class Layer:
-    """Base class.  Subclasses set ``op`` and describe their attributes.
+    """Base class.  A subclass names its ``op``; its arguments are that op's
+    attributes in the op table's row (an (H, W) pair of the row is one
+    argument), checked against the row's limits, stored under their Python
+    names and returned by :meth:`get_config` -- so a row and its layer cannot
+    disagree.  The first ``len(positional)`` arguments may be given by
+    position, the others only by keyword.
 
     Attributes
     ----------
@@ -45,17 +90,109 @@ class Layer:
         Name of the core op.  The op table's settable attributes (for example
         ``GradReverse.lambda_``) are read and set on a built model through
         ``model.layer(name).<attr>``.
+    positional : tuple of str
+        The one or two leading arguments that may be positional.
     """
 
     op: str = ""
     n_inputs: Optional[int] = 1
+    positional: Tuple[str, ...] = ()
+    hint: str = ""  # added to the message when more arguments come by position (another library's order)
+    aliases: Dict[str, str] = {}  # older argument name -> its name
+    defaults_from: Dict[str, str] = {}  # argument -> the argument whose value it takes when not given
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         if not cls.__name__.startswith("_"):
             LAYERS[cls.__name__] = cls
+        if cls.op and cls.op in _ops.OPS and "__init__" not in cls.__dict__:
+            row = _ops.OPS[cls.op]
+            cls.n_inputs = row["max_inputs"] if row["max_inputs"] >= 0 else None
+            cls._args = _ops.layer_args(cls.op)
+            names = [n for n, _ in cls._args]
+            assert set(cls.positional) <= set(names) and len(cls.positional) <= 2, cls
+            params = []
+            for n, attrs in cls._args:
+                kind = (inspect.Parameter.POSITIONAL_OR_KEYWORD if n in cls.positional
+                        else inspect.Parameter.KEYWORD_ONLY)
+                d = None if n in cls.defaults_from else _default(attrs)
+                params.append(inspect.Parameter(n, kind, default=d))
+            params.append(inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None))
+            params.sort(key=lambda p: p.kind)
+            cls.__signature__ = inspect.Signature(params)
 
-    def __init__(self, name: Optional[str] = None):
+    _args: list = []
+
+    def __init__(self, *args, name: Optional[str] = None, **kwargs):
+        cls = type(self).__name__
+        if len(args) > len(self.positional):
+            k = len(self.positional)
+            form = ", ".join(list(self.positional) + [f"{n}=..." for n, _ in self._args if n not in self.positional]
+                             + ["name=..."])
+            raise TypeError(f"{cls}() takes {k} positional argument{'' if k == 1 else 's'}"
+                            f"{' (' + ', '.join(self.positional) + ')' if k else ''}, got {len(args)}; the others are "
+                            f"keyword-only: {cls}({form}){self.hint}")
+        given = dict(zip(self.positional, args))
+        for k, v in kwargs.items():
+            target = self.aliases.get(k, k)
+            if target != k and target in kwargs:
+                raise TypeError(f"{cls}: give {target} or its alias {k}, not both")
+            if target in given:
+                raise TypeError(f"{cls}() got multiple values for argument {target!r}")
+            if target not in dict(self._args):
+                raise TypeError(f"{cls}() got an unexpected keyword argument {k!r}; its arguments: "
+                                f"{', '.join([n for n, _ in self._args] + ['name'])}")
+            given[target] = v
+        for n, attrs in self._args:
+            if given.get(n) is None and n in self.defaults_from:
+                continue  # takes its source's value, below
+            if n not in given:
+                given[n] = _default(attrs)
+                if given[n] is _REQUIRED:
+                    raise TypeError(f"{cls}: missing the {n} argument")
+            setattr(self, n, self._checked(n, attrs, given[n]))
+        for n, src in self.defaults_from.items():
+            if given.get(n) is None:
+                setattr(self, n, getattr(self, src))
+        self._check()
+        self._named(name)
+
+    def _checked(self, arg: str, attrs: List[dict], v):
+        """``v`` as the value of argument ``arg`` (row attributes ``attrs``), or a ValueError naming both."""
+        what = f"{type(self).__name__} {arg}"
+        a = attrs[0]
+        if len(attrs) == 2:  # an (H, W) pair: an int or two
+            vals = (v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
+            if vals is None or len(vals) != 2 or not all(_is_int(x) for x in vals):
+                raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
+            for x, h in zip(vals, attrs):
+                if not _within(h, x):
+                    raise ValueError(f"{what} must be {_limit_words(h)}, got {v!r}")
+            return tuple(int(x) for x in vals)
+        if a["kind"] == "int":
+            if not _is_int(v) or not _within(a, v):
+                raise ValueError(f"{what} must be a{'' if a['must'] else 'n'} {_limit_words(a)} int, got {v!r}"
+                                 if a["must"] else f"{what} must be an int {_limit_words(a)}, got {v!r}")
+            return int(v)
+        if a["kind"] == "bool":
+            if isinstance(v, (bool, np.bool_)) or (_is_int(v) and v in (0, 1)):
+                return bool(v)
+            raise ValueError(f"{what} must be True or False, got {v!r}")
+        if a["kind"] == "choice":
+            if v not in a["choices"]:
+                raise ValueError(f"{what} must be one of {sorted(a['choices'])}, got {v!r}")
+            return v
+        if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{what} must be a real number ({_limit_words(a)}), got {v!r}")
+        f = float(v)
+        if not (np.isfinite(f) and _within(a, f)):
+            raise ValueError(f"{what} must be {_limit_words(a)}, got {v!r}")
+        return f
+
+    def _check(self) -> None:
+        """Checks beyond the row's limits (none by default)."""
+
+    def _named(self, name: Optional[str]) -> None:
         if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./:")):
             raise ValueError(f"layer name must be a non-empty string without '.', '/' or ':', got {name!r}")
         self.name = name or _auto_name(self.op)
@@ -63,14 +200,25 @@ class Layer:
 
     # --- what the core needs ---
     def attrs(self) -> dict:
-        """The op's attributes by name, each read from the attribute of the same (Python) name."""
-        return {a["name"]: getattr(self, _ops.py_name(a["name"])) for a in _ops.attrs(self.op)}
+        """The op's attributes by their row names, from the arguments (a pair's halves from its tuple)."""
+        out = {}
+        for n, attrs in self._args:
+            v = getattr(self, n)
+            for k, a in enumerate(attrs):
+                out[a["name"]] = v[k] if len(attrs) == 2 else v
+        return out
 
     def shape_attr(self) -> Tuple[int, ...]:
         return ()
 
     def get_config(self) -> dict:
-        return {"name": self.name}
+        """Every argument (pairs as lists) and the name: ``type(self)(**get_config())`` rebuilds the layer."""
+        cfg = {}
+        for n, attrs in self._args:
+            v = getattr(self, n)
+            cfg[n] = list(v) if len(attrs) == 2 else v
+        cfg["name"] = self.name
+        return cfg
 
     # --- calling ---
     def __call__(self, *inputs) -> Tensor:
@@ -119,7 +267,7 @@ class InputLayer(Layer):
         if not 1 <= len(shape) <= _core.MAX_DIM or any(s <= 0 for s in shape):
             raise ValueError(f"Input shape must have 1 to {_core.MAX_DIM} positive sizes, got {shape}")
         self.shape = shape
-        super().__init__(name)
+        self._named(name)
 
     def shape_attr(self):
         return self.shape
@@ -137,24 +285,19 @@ def Input(shape, name: Optional[str] = None) -> Tensor:
 
 
 class Dense(Layer):
-    """Fully connected layer ``y = x W^T + b`` on the flattened example.
+    """Fully connected layer ``y = x W^T + b`` on the flattened example:
+    ``Dense(units, *, init="he", use_bias=True, name=None)``.
 
     Parameters ``<name>.w`` of shape (units, in_features) and ``<name>.b`` (units,).
     ``init`` is ``"he"`` (normal, std sqrt(2/fan_in); default) or ``"glorot"``.
+    The input size is inferred (Keras's ``Dense(units)``, not PyTorch's
+    ``Linear(in_features, out_features)``).
     """
 
     op = "dense"
-
-    def __init__(self, units: int, use_bias: bool = True, init: str = "he", name: Optional[str] = None):
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"Dense units must be a positive int, got {units!r}")
-        if init not in _ops.choices("dense", "init"):
-            raise ValueError(f"Dense init must be one of {sorted(_ops.choices('dense', 'init'))}, got {init!r}")
-        self.units, self.use_bias, self.init = units, bool(use_bias), init
-        super().__init__(name)
-
-    def get_config(self):
-        return {"units": self.units, "use_bias": self.use_bias, "init": self.init, "name": self.name}
+    positional = ("units",)
+    hint = (". PyTorch's order Linear(in_features, out_features) does not apply: tlearn infers the input size, "
+            "as Keras does: Dense(units, use_bias=..., init=...)")
 
 
 class ReLU(Layer):
@@ -162,16 +305,10 @@ class ReLU(Layer):
 
 
 class LeakyReLU(Layer):
-    """``y = max(x, alpha x)``."""
+    """``y = max(x, alpha x)``: ``LeakyReLU(alpha=0.01, *, name=None)``."""
 
     op = "leaky_relu"
-
-    def __init__(self, alpha: float = 0.01, name: Optional[str] = None):
-        self.alpha = float(alpha)
-        super().__init__(name)
-
-    def get_config(self):
-        return {"alpha": self.alpha, "name": self.name}
+    positional = ("alpha",)
 
 
 class Sigmoid(Layer):
@@ -193,14 +330,12 @@ class Add(Layer):
     """Elementwise sum of two or more tensors of equal shape."""
 
     op = "add"
-    n_inputs = None
 
 
 class Concat(Layer):
     """Concatenation along the first per-example axis (features, or channels)."""
 
     op = "concat"
-    n_inputs = None
 
 
 class Reshape(Layer):
@@ -208,9 +343,9 @@ class Reshape(Layer):
 
     op = "reshape"
 
-    def __init__(self, shape, name: Optional[str] = None):
+    def __init__(self, shape, *, name: Optional[str] = None):
         self.target_shape = tuple(int(s) for s in ((shape,) if isinstance(shape, int) else shape))
-        super().__init__(name)
+        self._named(name)
 
     def shape_attr(self):
         return self.target_shape
@@ -222,7 +357,7 @@ class Reshape(Layer):
 class Flatten(Reshape):
     """Flatten each example to a vector."""
 
-    def __init__(self, name: Optional[str] = None):
+    def __init__(self, *, name: Optional[str] = None):
         super().__init__((-1,), name=name or _auto_name("flatten"))
 
     def get_config(self):
@@ -230,106 +365,65 @@ class Flatten(Reshape):
 
 
 class Dropout(Layer):
-    """Inverted dropout: zero a fraction ``rate`` in training, identity in evaluation."""
+    """Inverted dropout: zero a fraction ``rate`` in training, identity in
+    evaluation: ``Dropout(rate=0.5, *, name=None)``."""
 
     op = "dropout"
-
-    def __init__(self, rate: float, name: Optional[str] = None):
-        self.rate = float(rate)
-        if not 0.0 <= self.rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1), got {rate!r}")
-        super().__init__(name)
-
-    def get_config(self):
-        return {"rate": self.rate, "name": self.name}
+    positional = ("rate",)
 
 
 class GradReverse(Layer):
     """Gradient reversal layer (Ganin & Lempitsky 2015): identity forward,
-    gradient multiplied by ``-lambda_`` backward.  ``lambda_`` can be changed
-    between steps with ``model.layer(name).lambda_ = value``."""
+    gradient multiplied by ``-lambda_`` backward: ``GradReverse(lambda_=1.0, *, name=None)``.
+    ``lambda_`` can be changed between steps with ``model.layer(name).lambda_ = value``
+    or scheduled per step by ``Model.fit(schedules=...)``."""
 
     op = "grad_reverse"
-
-    def __init__(self, lambda_: float = 1.0, name: Optional[str] = None):
-        self.lambda_ = float(lambda_)
-        super().__init__(name)
-
-    def get_config(self):
-        return {"lambda_": self.lambda_, "name": self.name}
-
-
-def _pair(v, what: str, minimum: int) -> Tuple[int, int]:
-    """An int or a pair of ints, each >= minimum (checked here for a clear message)."""
-    vals = (v, v) if isinstance(v, int) and not isinstance(v, bool) else tuple(v) if isinstance(v, (tuple, list)) else None
-    if vals is None or len(vals) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in vals):
-        raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
-    if any(x < minimum for x in vals):
-        raise ValueError(f"{what} must be >= {minimum}, got {v!r}")
-    return vals
+    positional = ("lambda_",)
 
 
 class Conv2d(Layer):
-    """2-d convolution (cross-correlation, as in PyTorch) of a (C, H, W) input.
+    """2-d convolution (cross-correlation, as in PyTorch) of a (C, H, W) input:
+    ``Conv2d(filters, kernel_size, *, stride=1, padding=0, use_bias=True, name=None)``.
 
     Output (filters, OH, OW) with ``OH = (H + 2 padding - kh) // stride + 1``.
     Parameters ``<name>.w`` of shape (filters, C, kh, kw), He-initialised with
     fan_in = C kh kw, and ``<name>.b`` (filters,).  ``kernel_size``, ``stride``
     and ``padding`` (zeros) are ints or (h, w) pairs (``kernel`` is the older
-    name of ``kernel_size``).  Lowered onto sgemm through im2col over the whole batch.
+    name of ``kernel_size``).  The input channels are inferred (Keras's
+    ``Conv2D(filters, kernel_size)``, not PyTorch's ``Conv2d(in_channels,
+    out_channels, kernel_size)``).  Lowered onto sgemm through im2col over the
+    whole batch, or a direct kernel at stride 1.
     """
 
     op = "conv2d"
+    positional = ("filters", "kernel_size")
+    aliases = {"kernel": "kernel_size"}
+    hint = (". PyTorch's order Conv2d(in_channels, out_channels, kernel_size) does not apply: tlearn infers the "
+            "input channels, as Keras does: Conv2d(filters, kernel_size, stride=..., padding=...)")
 
-    def __init__(self, filters: int, kernel_size=None, stride=1, padding=0, use_bias: bool = True,
-                 name: Optional[str] = None, kernel=None):
-        if not isinstance(filters, int) or isinstance(filters, bool) or filters <= 0:
-            raise ValueError(f"Conv2d filters must be a positive int, got {filters!r}")
-        self.filters = filters
-        self.kernel = _pair(_kernel_arg(kernel_size, kernel, "Conv2d"), "Conv2d kernel_size", 1)
-        self.stride = _pair(stride, "Conv2d stride", 1)
-        self.padding = _pair(padding, "Conv2d padding", 0)
-        self.use_bias = bool(use_bias)
-        super().__init__(name)
-
-    def attrs(self):
-        (kh, kw), (sh, sw), (ph, pw) = self.kernel, self.stride, self.padding
-        return {"filters": self.filters, "kh": kh, "kw": kw, "sh": sh, "sw": sw, "ph": ph, "pw": pw,
-                "use_bias": self.use_bias}
-
-    def get_config(self):
-        return {"filters": self.filters, "kernel_size": list(self.kernel), "stride": list(self.stride),
-                "padding": list(self.padding), "use_bias": self.use_bias, "name": self.name}
-
-
-def _kernel_arg(kernel_size, kernel, what: str):
-    """``kernel_size`` (PyTorch's and Keras's name) or its older alias ``kernel``."""
-    if kernel is not None and kernel_size is not None:
-        raise TypeError(f"{what}: give kernel_size or its alias kernel, not both")
-    if kernel is None and kernel_size is None:
-        raise TypeError(f"{what}: missing the kernel_size argument")
-    return kernel_size if kernel is None else kernel
+    @property
+    def kernel(self) -> Tuple[int, int]:
+        """The older name of ``kernel_size``."""
+        return self.kernel_size
 
 
 class _Pool2d(Layer):
-    def __init__(self, kernel_size=None, stride=None, name: Optional[str] = None, kernel=None):
-        what = type(self).__name__
-        self.kernel = _pair(_kernel_arg(kernel_size, kernel, what), f"{what} kernel_size", 1)
-        self.stride = self.kernel if stride is None else _pair(stride, f"{what} stride", 1)
-        super().__init__(name)
+    positional = ("kernel_size", "stride")
+    aliases = {"kernel": "kernel_size"}
+    defaults_from = {"stride": "kernel_size"}
 
-    def attrs(self):
-        (kh, kw), (sh, sw) = self.kernel, self.stride
-        return {"kh": kh, "kw": kw, "sh": sh, "sw": sw}
-
-    def get_config(self):
-        return {"kernel_size": list(self.kernel), "stride": list(self.stride), "name": self.name}
+    @property
+    def kernel(self) -> Tuple[int, int]:
+        """The older name of ``kernel_size``."""
+        return self.kernel_size
 
 
 class MaxPool2d(_Pool2d):
-    """Max pooling of a (C, H, W) input over ``kernel_size`` windows (int or pair),
-    ``stride`` defaulting to the kernel; no padding, the rest of a row that
-    does not fill a window is dropped (PyTorch's floor mode)."""
+    """Max pooling of a (C, H, W) input over ``kernel_size`` windows (int or pair):
+    ``MaxPool2d(kernel_size, stride=None, *, name=None)``, ``stride`` defaulting
+    to the kernel; no padding, the rest of a row that does not fill a window
+    is dropped (PyTorch's floor mode)."""
 
     op = "maxpool2d"
 
@@ -341,7 +435,8 @@ class AvgPool2d(_Pool2d):
 
 
 class BatchNorm(Layer):
-    """Batch normalisation per channel of a (C, H, W) input, or per feature of a flat one.
+    """Batch normalisation per channel of a (C, H, W) input, or per feature of a flat one:
+    ``BatchNorm(*, momentum=0.1, eps=1e-5, name=None)``.
 
     Training steps normalise with the batch statistics and update the running
     ones, ``running := (1 - momentum) running + momentum batch_stat`` (unbiased
@@ -361,42 +456,30 @@ class BatchNorm(Layer):
     """
 
     op = "batchnorm"
+    hint = (". PyTorch's BatchNorm2d(num_features, eps, momentum) order does not apply: tlearn infers the "
+            "features: BatchNorm(momentum=..., eps=...)")
 
-    def __init__(self, momentum: float = 0.1, eps: float = 1e-5, name: Optional[str] = None):
-        self.momentum, self.eps = float(momentum), float(eps)
-        if not 0.0 <= self.momentum <= 1.0:
-            raise ValueError(f"BatchNorm momentum must be in [0, 1], got {momentum!r}")
+    def _check(self):
         if 0.5 < self.momentum < 1.0:
-            raise ValueError(f"BatchNorm momentum={momentum!r}: tlearn uses PyTorch's meaning, running := "
+            raise ValueError(f"BatchNorm momentum={self.momentum!r}: tlearn uses PyTorch's meaning, running := "
                              "(1 - momentum) running + momentum batch (default 0.1); a value such as 0.99 is "
                              "Keras's meaning (the weight of the old value): pass "
                              f"momentum={1 - self.momentum:.4g} for the same averaging")
-        if not self.eps > 0.0:
-            raise ValueError(f"BatchNorm eps must be positive, got {eps!r}")
-        super().__init__(name)
-
-    def get_config(self):
-        return {"momentum": self.momentum, "eps": self.eps, "name": self.name}
 
 
 class Scale(Layer):
-    """``y = alpha x`` with a learned ``alpha`` (``<name>.alpha``, ones at
-    start): one scalar, or with ``per_channel`` one per channel of a
-    (C, H, W) input or per feature of a flat one.  The adapters of
-    progressive networks (Rusu et al. 2016) scale each lateral input so."""
+    """``y = alpha x`` with a learned ``alpha`` (``<name>.alpha``, ``init``
+    at start and after a reset, 1 by default): one scalar, or with
+    ``per_channel`` one per channel of a (C, H, W) input or per feature of a
+    flat one: ``Scale(*, per_channel=False, init=1.0, name=None)``.  The
+    adapters of progressive networks (Rusu et al. 2016) scale each lateral
+    input so, ``init`` one of the paper's {1, 0.1, 0.01}."""
 
     op = "scale"
 
-    def __init__(self, per_channel: bool = False, name: Optional[str] = None):
-        self.per_channel = bool(per_channel)
-        super().__init__(name)
-
-    def get_config(self):
-        return {"per_channel": self.per_channel, "name": self.name}
-
 
 class Compatibility(Layer):
-    """Every example's compatibility with every class: ``Compatibility()([x, g])``.
+    """Every example's compatibility with every class: ``Compatibility(metric="dot", *, name=None)([x, g])``.
 
     ``x`` holds D features per example; ``g`` the class embeddings, per
     example of shape (D, C) or (D, C, 1), one column per class -- the class
@@ -409,17 +492,7 @@ class Compatibility(Layer):
     """
 
     op = "compat"
-    n_inputs = 2
-
-    def __init__(self, metric: str = "dot", name: Optional[str] = None):
-        if metric not in _ops.choices("compat", "metric"):
-            raise ValueError(f"Compatibility metric must be one of {list(_ops.choices('compat', 'metric'))}, "
-                             f"got {metric!r}")
-        self.metric = metric
-        super().__init__(name)
-
-    def get_config(self):
-        return {"metric": self.metric, "name": self.name}
+    positional = ("metric",)
 
 
 def from_config(class_name: str, config: dict) -> Layer:

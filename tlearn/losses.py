@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+import numpy as np
+
 from . import _ops
 
 LOSSES: Dict[str, type] = {}  # op name -> class, filled as subclasses are defined
+_CLASSES: Dict[str, type] = {}  # class name -> class (for loading)
 
 
 class Loss:
@@ -20,8 +23,13 @@ class Loss:
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
-        if cls.kind:
+        _CLASSES[cls.__name__] = cls
+        if "kind" in cls.__dict__ and cls.kind:  # a subclass that only prepares targets keeps its parent's op
             LOSSES[cls.kind] = cls
+
+    def target(self, t):
+        """The target array as the op takes it (the identity; see :class:`CategoricalCE`)."""
+        return t
 
     @property
     def classification(self) -> bool:
@@ -49,6 +57,36 @@ class SoftmaxCE(Loss):
     """Softmax cross-entropy on logits with integer labels (-1 = no label)."""
 
     kind = "softmax_ce"
+
+
+class CategoricalCE(SoftmaxCE):
+    """Keras's ``"categorical_crossentropy"`` on logits: softmax cross-entropy
+    with one-hot targets (B, classes).  Each one-hot row is the label of its
+    argmax, so the loss, its gradient and the accuracy are the core's
+    ``softmax_ce``'s (the core's ``soft_ce`` at temperature 1 gives the same
+    loss on one-hot rows but no accuracy); a row of zeros or NaN means "no
+    label".  Rows that are not one-hot (soft labels, label smoothing) are
+    refused: :class:`SoftTargetCE` with ``temperature=1`` is the
+    cross-entropy to such soft targets."""
+
+    def target(self, t):
+        t = np.asarray(t)
+        if t.ndim != 2:
+            raise ValueError(f"categorical_crossentropy: expected one-hot targets of shape (batch, classes), got "
+                             f"shape {t.shape}; integer labels go with 'sparse_categorical_crossentropy'")
+        if t.dtype.kind not in "biuf":
+            raise TypeError(f"categorical_crossentropy: expected numeric one-hot targets, got dtype {t.dtype}")
+        f = np.asarray(t, dtype=np.float64)
+        empty = np.isnan(f).all(1) | (f == 0).all(1)
+        g = np.where(np.isnan(f), 0.0, f)
+        onehot = ((g == 0) | (g == 1)).all(1) & (g.sum(1) == 1)
+        bad = ~(onehot | empty)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"categorical_crossentropy: row {i} of the targets is not one-hot ({f[i][:8].tolist()}"
+                             f"{' ...' if f.shape[1] > 8 else ''}); for soft targets use "
+                             "tlearn.losses.SoftTargetCE(temperature=1.0), the cross-entropy to probabilities")
+        return np.where(empty, -1, g.argmax(1)).astype(np.int32)
 
 
 class SigmoidBCE(Loss):
@@ -91,16 +129,43 @@ class CORAL(Loss):
     kind = "coral"
 
 
+class KLSparsity(Loss):
+    """The sparsity penalty of a sparse autoencoder (Ng, CS294A notes; the
+    UFLDL exercise), on an output in (0, 1) such as a sigmoid code:
+    ``sum_j KL(rho || rhohat_j)``, ``rhohat_j`` the mean activation of unit
+    ``j`` over the batch's rows labelled 0 (``-1`` leaves a row out); the
+    loss weight is the paper's ``beta``.  The target is one int per example
+    (an array of zeros for "every row counts")."""
+
+    kind = "kl_sparsity"
+
+    def __init__(self, rho: float = 0.05, weight: float = 1.0, name: Optional[str] = None):
+        super().__init__(weight, name)
+        self.rho = float(rho)
+        if not 0.0 < self.rho < 1.0:
+            raise ValueError(f"KLSparsity: rho (the target mean activation) must be in (0, 1), got {rho!r}")
+
+    def get_config(self):
+        return {"rho": self.rho, "weight": self.weight, "name": self.name}
+
+
+# Keras's names (on logits: Keras's from_logits=True)
+ALIASES = {"sparse_categorical_crossentropy": SoftmaxCE, "categorical_crossentropy": CategoricalCE,
+           "binary_crossentropy": SigmoidBCE, "mean_squared_error": MSE}
+
+
 def get(spec) -> Loss:
     if isinstance(spec, Loss):
         return spec
     if isinstance(spec, str):
+        if spec in ALIASES:
+            return ALIASES[spec]()
         if spec not in LOSSES:
-            raise ValueError(f"unknown loss {spec!r}; expected one of {sorted(LOSSES)} or a tlearn.losses.Loss")
+            raise ValueError(f"unknown loss {spec!r}; expected one of {sorted(LOSSES)}, Keras's "
+                             f"{sorted(ALIASES)} (on logits), or a tlearn.losses.Loss")
         return LOSSES[spec]()
     raise TypeError(f"a loss is a name or a tlearn.losses.Loss, got {type(spec).__name__}")
 
 
 def from_config(class_name: str, config: dict) -> Loss:
-    by_class = {c.__name__: c for c in LOSSES.values()}
-    return by_class[class_name](**config)
+    return _CLASSES[class_name](**config)

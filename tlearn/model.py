@@ -9,13 +9,15 @@ masks, update) is a single C function with the GIL released.
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core, _ops, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
-    state as _state, torchnames as _torchnames
+    state as _state, torchnames as _torchnames, weights as _weights, links as _links
 from .callbacks import History
 from .graph import named, topo
 
@@ -60,17 +62,20 @@ class LayerHandle:
     @property
     def trainable(self) -> bool:
         names = self.param_names
-        return bool(names) and all(self._model._net.param_info(self._model._param_index[n])["trainable"] for n in names)
+        return bool(names) and all(self._model._param_trainable(n) for n in names)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         for n in self.param_names:
-            self._model._net.set_trainable(self._model._param_index[n], bool(value))
+            _links.set_trainable(self._model, n, value)
 
     def reset(self) -> None:
         """Re-initialise this layer's parameters (and their optimizer state)."""
+        _links.pull(self._model)  # a layer shared with other models is re-initialised for all of them
         for n in self.param_names:
             self._model._net.reset_param(self._model._param_index[n])
+        _links.dirty(self._model)
+        _links.push(self._model)
 
     def __getattr__(self, attr):
         names = dict(_ops.settable(self._layer.op))
@@ -162,10 +167,14 @@ class Model:
         self._param_index = {net.param_info(p)["name"]: p for p in range(net.n_params)}
         self._losses: List[_LossSpec] = []
         self._optimizer: Optional[_optim.Optimizer] = None
+        self._metrics: Dict[str, str] = {}  # Keras's metric log name -> tlearn's ("accuracy" -> "head_acc")
+        self._metric_spec = None
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
         self.history: Dict[str, List[float]] = {}
         self.stop_training = False  # set by a callback to end fit after the current epoch
+        # a layer object is one set of weights in every model built from it (see tlearn.links)
+        _links.attach(self, list(self._layers.values()))
 
     @property
     def input_names(self) -> List[str]:
@@ -209,14 +218,57 @@ class Model:
         False`` freezes every layer (Keras's transfer idiom), ``True``
         unfreezes every layer; single layers are then set with
         ``model.layer(name).trainable``."""
-        return any(self._net.param_info(p)["trainable"] for p in self._param_index.values())
+        return any(self._param_trainable(n) for n in self._param_index)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"model.trainable: expected True or False, got {value!r}")
-        for p in self._param_index.values():
-            self._net.set_trainable(p, bool(value))
+        for n in self._param_index:
+            _links.set_trainable(self, n, value)
+
+    def _param_trainable(self, name: str) -> bool:
+        net, p = _links.where(self, name)
+        return net.param_info(p)["trainable"]
+
+    def __call__(self, *inputs):
+        """The model as a block of another: its layers applied to ``inputs``
+        (tensors, one per input, or a dict input name -> tensor), as Keras's
+        ``x = base(inputs)``.  Returns the output tensor (a list for several
+        outputs).  The layers are the same objects, so a model built from
+        the result shares their weights with this one: training it trains
+        them here too, and ``self.trainable = False`` freezes them there
+        (see :mod:`tlearn.links`)."""
+        from .graph import Tensor
+
+        names = self.input_names
+        if len(inputs) == 1 and isinstance(inputs[0], dict):
+            given = dict(inputs[0])
+            if sorted(given) != sorted(names):
+                raise KeyError(f"model '{self.name}' called on inputs {sorted(given)}; its inputs are {names}")
+        else:
+            if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)):
+                inputs = tuple(inputs[0])
+            if len(inputs) != len(names):
+                raise ValueError(f"model '{self.name}' takes {len(names)} input tensor(s) ({names}), got {len(inputs)}")
+            given = dict(zip(names, inputs))
+        mapped = {}
+        for n, t in given.items():
+            if not isinstance(t, Tensor):
+                raise TypeError(f"model '{self.name}' is called on tlearn Tensors (a block of another model); got "
+                                f"{type(t).__name__} for input {n!r}: for arrays use model.predict(x)")
+            node = self._input_alias[n]
+            want = tuple(self._net.node(self._node[node])["shape"])
+            if t.shape != want:
+                raise ValueError(f"model '{self.name}': input {n!r} takes shape {want}, got a tensor of shape "
+                                 f"{t.shape}")
+            mapped[node] = t
+        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
+        for nm in self._node:  # topological order
+            if nm not in mapped:
+                mapped[nm] = self._layers[owner_of[nm]](*[mapped[p] for p in self._inputs_of[nm]])
+        outs = [mapped[self._output_alias[o]] for o in self.output_names]
+        return outs[0] if len(outs) == 1 else outs
 
     def _summary_text(self) -> str:
         lines = [f"Model '{self.name}'",
@@ -235,7 +287,7 @@ class Model:
             lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} {np_:>9}{frozen}")
         total = sum(p.size for p in self.params.values())
         train = sum(self.params[n].size for n, p in self._param_index.items()
-                    if self._net.param_info(p)["trainable"] and not self._net.param_info(p)["buffer"])
+                    if self._param_trainable(n) and not self._net.param_info(p)["buffer"])
         lines.append(f"  parameters: {total} (trainable: {train})")
         return "\n".join(lines)
 
@@ -252,6 +304,8 @@ class Model:
 
     # ----------------------------------------------------------- parameters
     def _views(self, arena: str) -> Dict[str, np.ndarray]:
+        if arena == "value" and getattr(self, "_links", None):  # the home's values of shared layers
+            return {n: net.view(arena, p) for n in self._param_index for net, p in [_links.where(self, n)]}
         return {n: self._net.view(arena, p) for n, p in self._param_index.items()}
 
     @property
@@ -292,21 +346,40 @@ class Model:
     def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
         """Copy arrays into the parameters of the same name, checking shapes.
 
+        ``weights`` is a dict, or the name of a weights file
+        (:meth:`save_weights`'s ``.npz``) or of a model file (``.tlm``).
         Names are tlearn's (``"fc1.w"``) or PyTorch's (``"fc1.weight"``,
         ``.bias``, ``.running_mean``, ``.running_var``; ``num_batches_tracked``
         is ignored), so a ``torch.nn.Module.state_dict()`` whose module names
         are the layer names loads as it is (torch tensors are accepted).
         With ``strict``, every parameter must be given and no unknown name may
-        appear.  Returns the (tlearn) names loaded.
+        appear.  With ``strict=False`` parameters may be left out; names that
+        match no parameter are warned about (with how to map a
+        ``torch.nn.Sequential``'s positions ``'0.weight'`` onto layer names),
+        and a dict none of whose names matches is refused.  Returns the
+        (tlearn) names loaded.
         """
+        if isinstance(weights, (str, os.PathLike)):
+            weights = _weights.read(weights)
         if not isinstance(weights, dict):
-            raise TypeError(f"weights: expected a dict name -> array, got {type(weights).__name__}")
+            raise TypeError(f"weights: expected a dict name -> array or a file name, got {type(weights).__name__}")
         params = self.params
+        given = list(weights)
         weights, origin, unknown, notes = _torchnames.translate(weights, params, self._layers)
         missing = [k for k in params if k not in weights]
+        hint = "".join("; " + n for n in notes)
+        if unknown:
+            hint += _weights.positional_hint(unknown, {l: LayerHandle(self, self._layers[l]).param_names
+                                                      for l in self._layers})
         if strict and (unknown or missing):
-            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}"
-                           + "".join("; " + n for n in notes))
+            raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}" + hint)
+        if given and not weights and unknown:
+            raise KeyError(f"load_weights(strict=False): none of the {len(given)} names matches a parameter of "
+                           f"model '{self.name}' (given {given[:6]}{' ...' if len(given) > 6 else ''}; "
+                           f"parameters {list(params)[:6]}{' ...' if len(params) > 6 else ''}){hint}")
+        if unknown:
+            warnings.warn(f"load_weights(strict=False): loaded {len(weights)} of {len(given)} names; these match "
+                          f"no parameter and were not loaded: {unknown}{hint}", UserWarning, stacklevel=2)
         arrays = {}
         for k, v in weights.items():
             what = f"parameter {k!r}" + (f" (from {origin[k]!r})" if k in origin else "")
@@ -322,8 +395,39 @@ class Model:
             params[k][...] = a
         return list(arrays)
 
+    # Keras's verbs for weights
+    def get_weights(self) -> List[np.ndarray]:
+        """Copies of the parameters (BatchNorm's running statistics included) as
+        a list, in the order of :attr:`params`; Keras's verb.  The layouts are
+        tlearn's (PyTorch's): a Dense weight is (units, in_features), where
+        Keras's kernel is (in_features, units)."""
+        return [v.copy() for v in self.params.values()]
+
+    def set_weights(self, weights: Sequence) -> None:
+        """Set every parameter from a list in the order of :meth:`get_weights`
+        (shapes checked; nothing is written unless all fit)."""
+        if isinstance(weights, (dict, str, bytes)) or not hasattr(weights, "__len__"):
+            raise TypeError(f"set_weights: expected a list of arrays (as get_weights returns), got "
+                            f"{type(weights).__name__}; a dict by name goes to load_weights")
+        names = list(self.params)
+        if len(weights) != len(names):
+            raise ValueError(f"set_weights: expected {len(names)} arrays ({', '.join(names)}), got {len(weights)}")
+        self.load_weights(dict(zip(names, (_torchnames.as_array(w) for w in weights))), strict=True)
+
+    def count_params(self) -> int:
+        """The number of parameters (trainable or not, buffers included), as Keras counts."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def save_weights(self, path) -> None:
+        """Write the weights alone (by tlearn's names) as NumPy's ``.npz``,
+        atomically; :meth:`load_weights` (or ``numpy.load``) reads it back.
+        :meth:`save` writes the whole model."""
+        _weights.check_weights_path(path)
+        _weights.write_npz(path, self.state_dict())
+
     def snapshot(self) -> None:
         """Record the current weights as the source that L2-SP/EWC pull toward."""
+        _links.pull(self)
         self._net.snapshot()
 
     def _param_names_for(self, which) -> List[str]:
@@ -428,7 +532,9 @@ class Model:
         if n == 0:
             raise ValueError("reestimate_batchnorm: no examples")
         others = [nm for nm in self.batchnorm_layers if nm not in bns]
-        params, net = self.params, self._net
+        _links.pull(self)  # the statistics of shared layers are reset and re-estimated here, then written back
+        _links.dirty(self)
+        params, net = {k: self._net.view("value", p) for k, p in self._param_index.items()}, self._net
         momentum = {nm: net.attr(self._node[nm], "momentum") for nm in bns + others}
         rng = net.rng_state
         for nm in bns:
@@ -448,10 +554,26 @@ class Model:
             for nm, m in momentum.items():
                 net.set_attr(self._node[nm], "momentum", m)
             net.rng_state = rng
+            _links.push(self)
 
     # -------------------------------------------------------------- compile
-    def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None) -> None:
+    def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None,
+                metrics=None) -> None:
         """Attach losses and an optimizer.
+
+        ``optimizer`` is a :mod:`tlearn.optim` object or Keras's name
+        (``"sgd"``, ``"adam"``, ``"adamw"`` with Keras's default rates).
+        Keras's loss names work (``"sparse_categorical_crossentropy"``,
+        ``"categorical_crossentropy"`` with one-hot targets,
+        ``"binary_crossentropy"``, ``"mean_squared_error"``); like every
+        tlearn loss they take logits (Keras's ``from_logits=True``), so a
+        model whose output is a ``Softmax`` (or ``Sigmoid``) layer is refused
+        for them.  ``metrics=["accuracy"]`` (or ``"acc"``,
+        ``"sparse_categorical_accuracy"``, ``"categorical_accuracy"``,
+        ``"binary_accuracy"``) adds Keras's log names (``accuracy``,
+        ``val_accuracy``; ``<loss>_accuracy`` with several classification
+        losses) beside tlearn's ``<loss>_acc``, which every classification
+        loss reports anyway; a dict output -> list names the outputs.
 
         ``loss`` is a loss name (``"softmax_ce"``, ``"sigmoid_bce"``, ``"mse"``,
         ``"soft_ce"``) or a :class:`tlearn.losses.Loss` for a single-output
@@ -461,8 +583,7 @@ class Model:
         output has several, or by its ``name``; targets are passed by these
         names.  ``loss_weights`` maps loss (or output) names to weights.
         """
-        if not isinstance(optimizer, _optim.Optimizer):
-            raise TypeError(f"optimizer: expected a tlearn.optim optimizer, got {type(optimizer).__name__}")
+        optimizer = _optim.get(optimizer)
         if loss is None:
             raise ValueError("compile needs loss=...")
         if not isinstance(loss, dict):
@@ -481,6 +602,9 @@ class Model:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"loss names must be unique, got {names}")
+        for s in specs:
+            self._check_logits(s)
+        metric_keys = _metric_keys(metrics, specs, self.output_names)
         weights = dict(loss_weights or {})
         for k in weights:
             if k not in names and k not in self._output_alias:
@@ -500,6 +624,20 @@ class Model:
             self._losses = []
             raise
         self._optimizer = optimizer
+        self._metrics, self._metric_spec = metric_keys, metrics
+
+    def _check_logits(self, s: "_LossSpec") -> None:
+        """tlearn's losses take logits: refuse one on a Softmax / Sigmoid output (a softmax applied twice
+        trains badly without a word)."""
+        layer = self._layers[next(ln for ln, ns in self._uses.items() if self._output_alias[s.output] in ns)]
+        probs = {"softmax_ce": _layers.Softmax, "soft_ce": _layers.Softmax, "sigmoid_bce": _layers.Sigmoid}
+        cls = probs.get(s.loss.kind)
+        if cls is not None and isinstance(layer, cls):
+            raise ValueError(f"loss {s.name!r} ({type(s.loss).__name__}) takes logits (Keras's from_logits=True), "
+                             f"but output {s.output!r} is a {cls.__name__} layer: the {cls.__name__.lower()} "
+                             "would be applied twice. Build the model without the final "
+                             f"{cls.__name__} (predict then gives logits; a second output "
+                             f"{cls.__name__}()(logits) without a loss gives probabilities)")
 
     def _require_compiled(self) -> None:
         if not self._losses or self._optimizer is None:
@@ -516,12 +654,16 @@ class Model:
     # --------------------------------------------------------------- train
     def train_on_batch(self, x, y, lr: Optional[float] = None) -> Dict[str, float]:
         """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
-        return _fitloop.train_on_batch(self, x, y, lr)
+        _links.pull(self)
+        _links.dirty(self)
+        out = _fitloop.train_on_batch(self, x, y, lr)
+        _links.push(self)
+        return out
 
     def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
             validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
             steps_per_epoch: Optional[int] = None, schedules: Optional[Dict[str, object]] = None,
-            sampler=None) -> History:
+            sampler=None, validation_split: float = 0.0) -> History:
         """Train for ``epochs`` passes over ``(x, y)``, or over an iterable of batches.
 
         Parameters
@@ -548,8 +690,12 @@ class Model:
             last epoch stopped (an endless generator needs it); a list or
             another re-iterable starts again when it runs out.  Default: one
             pass over the iterable.
-        validation_data : (x_val, y_val), optional
+        validation_data : (x_val, y_val) or an iterable of (x, y) batches, optional
             Evaluated after each epoch; reported with a ``val_`` prefix.
+        validation_split : float
+            Arrays only: the fraction of the examples held out for
+            validation, taken from the END of the arrays before any shuffling
+            (as Keras does); not with ``validation_data``.
         verbose : 0, 1 or 2
             As Keras: 0 silent, 1 a tqdm progress bar (when tqdm is
             installed), 2 one line per epoch.  True is 1, False 0.
@@ -581,6 +727,13 @@ class Model:
             (weighted total), each loss by name, ``<name>_acc`` for
             classification losses, ``reg``, and the ``val_`` twins.
         """
+        if validation_split:
+            if validation_data is not None:
+                raise ValueError("fit: give validation_data or validation_split, not both")
+            if _fitloop.is_batches(x, y):
+                raise ValueError("fit: validation_split takes the last examples of arrays; with an iterable of "
+                                 "batches pass validation_data (another iterable, or arrays)")
+            x, y, validation_data = feed.split_last(self, x, y, validation_split)
         if _fitloop.is_batches(x, y):
             if batch_size is not None or steps_per_call is not None or sampler is not None:
                 raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's "
@@ -621,9 +774,17 @@ class Model:
     def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
         """Outputs for ``x`` in evaluation mode (no dropout): an array for a
         single-output model, else a dict output name -> array.  ``outputs``
-        may also name any layer, for features of an inner layer."""
-        if not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        may also name any layer, for features of an inner layer.  ``x`` may
+        be an iterable of batches, as :meth:`fit` takes (a generator, an
+        iterator, a DataLoader; a list is the inputs, as in Keras, and
+        ``iter(list)`` its batches): each item is ``x`` or ``(x, y)``
+        (``y`` ignored); the predictions are concatenated."""
+        _check_batch_size(batch_size)
+        if _fitloop.is_predict_batches(x):
+            return _fitloop.predict_batches(self, x, batch_size, outputs)
+        return self._predict_arrays(x, batch_size, outputs)
+
+    def _predict_arrays(self, x, batch_size: int, outputs):
         names = list(outputs) if outputs is not None else self.output_names
         nodes = []
         for n in names:
@@ -634,15 +795,25 @@ class Model:
             else:
                 raise KeyError(f"unknown output or layer {n!r}; outputs: {self.output_names}")
         xs = self._input_list(x)
+        _links.pull(self)
         res = self._net.forward(xs, nodes, False, min(batch_size, _core.INT_MAX))
         if outputs is None and len(names) == 1:
             return res[0]
         return dict(zip(names, res))
 
-    def evaluate(self, x, y, batch_size: int = 1024) -> Dict[str, float]:
+    def evaluate(self, x, y=None, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for
-        classification losses, and ``loss``, the weighted total, in evaluation mode."""
+        classification losses, and ``loss``, the weighted total, in evaluation mode.
+        ``x`` may be an iterable of ``(x, y)`` batches, as :meth:`fit` takes
+        (then no ``y``): the means are over all of its examples."""
         self._require_compiled()
+        _check_batch_size(batch_size)
+        if _fitloop.is_batches(x, y):
+            _links.pull(self)
+            return _fitloop.evaluate_batches(self, x, min(batch_size, _core.INT_MAX))
+        if y is None:
+            raise ValueError("evaluate: targets y are missing (or pass an iterable of (x, y) batches)")
+        _links.pull(self)
         xs, ys, n = self._prepare(x, y)
         r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
         return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)
@@ -685,7 +856,12 @@ class Model:
         return Model._from_state(meta, arrays, optimizer=opt)
 
     def save(self, path) -> None:
-        """Save everything needed to continue training to ``path``, atomically."""
+        """Save everything needed to continue training to ``path``, atomically,
+        in tlearn's model file format (name it ``.tlm``; :func:`tlearn.load`
+        reads it).  A name whose extension promises another format (``.h5``,
+        ``.keras``, ``.pt``, ``.pth``, ``.onnx``, ``.npz``, ``.pkl``, ...) is
+        refused with what writes that format, rather than written in tlearn's."""
+        _weights.check_model_path(path)
         meta, arrays = self._get_state()
         io.write_atomic(path, io.dumps(meta, arrays))
 
@@ -718,6 +894,45 @@ class Model:
     def __repr__(self):
         return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
                f"{sum(p.size for p in self.params.values())} parameters>"
+
+
+_ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")
+
+
+def _metric_keys(metrics, specs, outputs) -> Dict[str, str]:
+    """Keras's metric log names -> tlearn's ``<loss>_acc`` log names."""
+    if metrics is None:
+        return {}
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    by_output = metrics if isinstance(metrics, dict) else {o: list(metrics) for o in outputs}
+    if not isinstance(by_output, dict) or any(isinstance(v, str) or not hasattr(v, "__iter__")
+                                              for v in by_output.values()):
+        raise TypeError(f"metrics: expected a list of names or a dict output -> list, got {metrics!r}")
+    keys: Dict[str, str] = {}
+    cls_specs = [s for s in specs if s.loss.classification]
+    for out, ms in by_output.items():
+        if out not in outputs:
+            raise KeyError(f"metrics for unknown output {out!r}; outputs: {outputs}")
+        for m in ms:
+            if m not in _ACCURACY:
+                raise ValueError(f"metric {m!r}: tlearn reports each loss and, for classification losses, the "
+                                 f"accuracy; the metric names it takes are {list(_ACCURACY)}")
+            on = [s for s in cls_specs if s.output == out]
+            if not on and isinstance(metrics, dict):
+                raise ValueError(f"metric {m!r} on output {out!r}: no classification loss there (losses: "
+                                 f"{[(s.name, s.loss.kind) for s in specs]})")
+            for s in on:
+                keys[m if len(cls_specs) == 1 else f"{s.name}_{m}"] = s.name + "_acc"
+    if metrics and not keys:
+        raise ValueError(f"metrics {metrics!r}: accuracy needs a classification loss (softmax_ce, sigmoid_bce, "
+                         f"Keras's crossentropies); the losses are {[(s.name, s.loss.kind) for s in specs]}")
+    return keys
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
 
 
 def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:

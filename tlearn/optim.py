@@ -29,6 +29,15 @@ class Optimizer:
         self.lr = lr
         self.weight_decay = float(weight_decay)
 
+    @property
+    def learning_rate(self):
+        """Keras's name of ``lr``."""
+        return self.lr
+
+    @learning_rate.setter
+    def learning_rate(self, value) -> None:
+        self.lr = value
+
     def lr_at(self, step: int, total: int = 0) -> float:
         return float(self.lr(step, total)) if callable(self.lr) else self.lr
 
@@ -43,6 +52,32 @@ class Optimizer:
         return {"class": type(self).__name__, "config": cfg}
 
 
+def _lr(lr, learning_rate, default):
+    """``lr`` or Keras's ``learning_rate`` (not both)."""
+    if learning_rate is None:
+        return lr
+    if lr is not default and lr != default:
+        raise TypeError(f"give lr or its Keras name learning_rate, not both (lr={lr!r}, "
+                        f"learning_rate={learning_rate!r})")
+    return learning_rate
+
+
+# Keras's optimizer names for compile(optimizer="adam"), with Keras's default rates
+NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+
+
+def get(spec) -> "Optimizer":
+    """An optimizer from an object or a Keras name (``"sgd"``, ``"adam"``, ``"adamw"``)."""
+    if isinstance(spec, Optimizer):
+        return spec
+    if isinstance(spec, str) and spec.lower() in NAMES:
+        return _OPTIMS[NAMES[spec.lower()]]()
+    if isinstance(spec, str):
+        raise ValueError(f"unknown optimizer {spec!r}; tlearn has {sorted(NAMES)} (tlearn.optim.SGD, Adam, AdamW)")
+    raise TypeError(f"optimizer: expected a tlearn.optim optimizer or one of {sorted(NAMES)}, "
+                    f"got {type(spec).__name__}")
+
+
 class SGD(Optimizer):
     """SGD with momentum (PyTorch convention ``v = mu v + g; w -= lr v``),
     optional Nesterov and weight decay added to the gradient."""
@@ -50,8 +85,8 @@ class SGD(Optimizer):
     kind = "sgd"
 
     def __init__(self, lr=0.01, momentum: float = _SGD["momentum"], nesterov: bool = _SGD["nesterov"],
-                 weight_decay: float = _SGD["weight_decay"]):
-        super().__init__(lr, weight_decay)
+                 weight_decay: float = _SGD["weight_decay"], learning_rate=None):
+        super().__init__(_lr(lr, learning_rate, 0.01), weight_decay)
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
     def core_args(self):
@@ -64,9 +99,12 @@ class Adam(Optimizer):
     kind = "adam"
 
     def __init__(self, lr=1e-3, betas=(_ADAM["beta1"], _ADAM["beta2"]), eps: float = _ADAM["eps"],
-                 weight_decay: float = _ADAM["weight_decay"]):
-        super().__init__(lr, weight_decay)
-        self.betas, self.eps = (float(betas[0]), float(betas[1])), float(eps)
+                 weight_decay: float = _ADAM["weight_decay"], learning_rate=None, beta_1=None, beta_2=None,
+                 epsilon=None):
+        super().__init__(_lr(lr, learning_rate, 1e-3), weight_decay)
+        b1 = betas[0] if beta_1 is None else beta_1  # Keras's beta_1, beta_2, epsilon
+        b2 = betas[1] if beta_2 is None else beta_2
+        self.betas, self.eps = (float(b1), float(b2)), float(eps if epsilon is None else epsilon)
 
     def core_args(self):
         return {"kind": self.kind, "beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
@@ -85,8 +123,9 @@ class AdamW(Adam):
     kind = "adamw"
 
     def __init__(self, lr=1e-3, betas=(_ADAMW["beta1"], _ADAMW["beta2"]), eps: float = _ADAMW["eps"],
-                 weight_decay: float = _ADAMW["weight_decay"]):
-        super().__init__(lr, betas, eps, weight_decay)
+                 weight_decay: float = _ADAMW["weight_decay"], learning_rate=None, beta_1=None, beta_2=None,
+                 epsilon=None):
+        super().__init__(lr, betas, eps, weight_decay, learning_rate, beta_1, beta_2, epsilon)
 
 
 class StepDecay:

@@ -38,6 +38,7 @@ def get_state(model):
         "losses": [{"name": s.name, "output": s.output, "class": type(s.loss).__name__,
                     "config": s.loss.get_config()} for s in model._losses],
         "optimizer": model._optimizer.get_config() if model._optimizer is not None else None,
+        "metrics": getattr(model, "_metric_spec", None),
         "optim_steps": model._net.optim_steps, "step": model._step, "rng_state": str(model._net.rng_state),
         "shuffle_rng": model._rng.bit_generator.state, "check_finite": model.check_finite,
     }
@@ -87,7 +88,7 @@ def from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None):
             cfg = dict(s["config"])
             cfg["name"] = s["name"]
             loss.setdefault(s["output"], []).append(_losses.from_config(s["class"], cfg))
-        model.compile(opt, loss=loss)
+        model.compile(opt, loss=loss, metrics=meta.get("metrics"))
     model._net.optim_steps = int(meta["optim_steps"])
     model._net.rng_state = int(meta["rng_state"])
     model._step = int(meta["step"])

@@ -27,12 +27,7 @@ static void one_blas_thread(void) {
  * tiles of GEMM_ALIGN), so that the shorter operand is the one each block
  * packs again; the blocks depend on the shape alone.  More blocks cost more
  * than they give: each packs the shorter operand again, where OpenBLAS's own
- * threads share their packed panels.  784-256-256-10 MLP, SGD, two threads,
- * ms a step (medians of 4 runs, the machine's other load 1.1-1.3):
- *     OpenBLAS's two threads: batch 64 0.835, batch 256 2.538
- *     up to 16 blocks of >= 4 MFLOP: 0.926, 2.926; 4 of >= 8 MFLOP: 1.141, 2.644
- *     2 blocks of >= 4 MFLOP: 0.873, 2.589; 2 of >= 16 MFLOP: 1.206, 2.550
- * (with the pool's workers spinning 3000 pauses: 0.859 against 0.865, 8 runs). */
+ * threads share their packed panels (bench/README.md, "GEMM blocks"). */
 #define GEMM_GRAIN 4.0e6
 #define GEMM_ALIGN 16
 #define GEMM_MAX_BLOCKS 2

@@ -1,6 +1,6 @@
-/* conv.h - pure kernels of the convolutional ops: 2-d convolution lowered
- * onto sgemm through im2col, max and average pooling, batch normalisation.
- * Layout NCHW throughout; outputs first, gradients prefixed d, a NULL
+/* conv.h - pure kernels of the 2-d convolution, lowered onto sgemm through
+ * im2col (or run directly, conv_direct.h), and the window geometry it shares
+ * with pooling (pool.h).  Layout NCHW throughout; outputs first, gradients prefixed d, a NULL
  * gradient means "not needed".  Backward kernels accumulate (+=) into their
  * gradient outputs, or overwrite them where their `set` flags say so.  No allocation: scratch comes from the caller (the op's
  * planned aux buffer). */
@@ -47,34 +47,5 @@ void tl_conv2d_forward(float *out, const tl_conv_act *act, float *scratch, const
  * input x; overwrites the scratch. */
 void tl_conv2d_backward(float *dinp, float *dw, float *db, float *scratch, const float *dout, const float *inp,
                         const float *w, int B, const tl_conv_geom *g, int set_dx, int set_w);
-
-/* Max pooling (no padding); argmax (B,C,OH,OW) receives the index of the
- * winner within its (H,W) plane. */
-void tl_maxpool2d_forward(float *out, int32_t *argmax, const float *inp, int B, const tl_conv_geom *g);
-/* gate: the relu or leaky_relu whose output the pool read, its backward done here (plan.c): dinp is
- * then the gradient of the activation's input, the pooled gradient passed back as y > 0 ? dy : alpha dy
- * with y the pool's output (the activation's output at the winner); NULL: the pool's own gradient. */
-typedef struct {
-    const float *y; /* the pool's output */
-    float alpha;
-} tl_pool_gate;
-void tl_maxpool2d_backward(float *dinp, const float *dout, const int32_t *argmax, const tl_pool_gate *gate, int B,
-                           const tl_conv_geom *g, int set);
-/* Average pooling (no padding): y = mean of the window. */
-void tl_avgpool2d_forward(float *out, const float *inp, int B, const tl_conv_geom *g);
-void tl_avgpool2d_backward(float *dinp, const float *dout, int B, const tl_conv_geom *g);
-
-/* Batch normalisation of x (B,C,S) per channel c over (B,S):
- *   train: y = gamma (x - mean_B) / sqrt(var_B + eps) + beta, xhat (B,C,S) and
- *          mean, invstd (C) kept for backward; running := (1-m) running + m stat
- *          (unbiased variance), nothing when m = 0;
- *   eval:  the same with running_mean / running_var (xhat, mean, invstd may be NULL). */
-void tl_batchnorm_forward(float *out, float *xhat, float *mean, float *invstd, float *running_mean,
-                          float *running_var, const float *inp, const float *gamma, const float *beta, int B, int C,
-                          int S, float momentum, float eps, int train);
-/* Train-mode backward: dgamma += sum dy xhat, dbeta += sum dy,
- * dx += gamma invstd / N (N dy - sum dy - xhat sum dy xhat), N = B S. */
-void tl_batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout, const float *xhat,
-                           const float *invstd, const float *gamma, int B, int C, int S);
 
 #endif

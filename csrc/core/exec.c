@@ -12,7 +12,10 @@ static int all_finite(const float *x, int64_t n) {
     return 1;
 }
 
-static tl_status check_bound(tl_net *net, int B, int need_targets) {
+/* Data bound to every input and, with need_targets, a target to every loss;
+ * with check_labels, the class labels in range (they index the
+ * probabilities), unless the caller checked them (a run, train.c). */
+static tl_status check_bound(tl_net *net, int B, int need_targets, int check_labels) {
     for (int i = 0; i < net->n_nodes; i++) {
         tl_node *n = &net->nodes[i];
         if (n->op == TL_OP_INPUT && !n->out)
@@ -20,8 +23,7 @@ static tl_status check_bound(tl_net *net, int B, int need_targets) {
         if (tl_ops[n->op].info.is_loss && need_targets) {
             if (!n->target) return tl_set_error(net, TL_ERR_STATE, "loss '%s' has no target bound", n->name);
             tl_status st;
-            /* labels index the probabilities: the core checks them on every step (train.c words the message) */
-            if (tl_ops[n->op].info.target == TL_TARGET_INT &&
+            if (check_labels && tl_ops[n->op].info.target == TL_TARGET_INT &&
                 (st = tl_check_labels(net, i - net->n_regular, n->target, B, NULL)))
                 return st;
         }
@@ -55,7 +57,7 @@ tl_status tl_net_forward(tl_net *net, int B, int train, double *losses) {
     tl_status st = tl_net_plan(net, B);
     if (st) return st;
     int with_losses = losses != NULL;
-    if ((st = check_bound(net, B, with_losses))) return st;
+    if ((st = check_bound(net, B, with_losses, 1))) return st;
     return run_forward(net, B, train, with_losses, losses);
 }
 
@@ -104,11 +106,11 @@ static double apply_reg(tl_net *net, int add_grad) {
 
 double tl_net_reg_value(const tl_net *net) { return apply_reg((tl_net *)net, 0); }
 
-tl_status tl_net_forward_backward(tl_net *net, int B, int with_reg, double *losses, double *reg) {
+static tl_status forward_backward(tl_net *net, int B, int with_reg, double *losses, double *reg, int check_labels) {
     tl_status st = tl_net_plan(net, B);
     if (st) return st;
     if (net->n_nodes == net->n_regular) return tl_set_error(net, TL_ERR_STATE, "the network has no loss; compile it first");
-    if ((st = check_bound(net, B, 1))) return st;
+    if ((st = check_bound(net, B, 1, check_labels))) return st;
     if ((st = run_forward(net, B, 1, 1, losses))) return st;
     run_backward(net, B);
     double r = with_reg ? apply_reg(net, 1) : 0.0;
@@ -116,10 +118,14 @@ tl_status tl_net_forward_backward(tl_net *net, int B, int with_reg, double *loss
     return TL_OK;
 }
 
-tl_status tl_net_train_step(tl_net *net, int B, float lr, double *losses, double *reg) {
+tl_status tl_net_forward_backward(tl_net *net, int B, int with_reg, double *losses, double *reg) {
+    return forward_backward(net, B, with_reg, losses, reg, 1);
+}
+
+tl_status tl_net_step(tl_net *net, int B, float lr, double *losses, double *reg, int check_labels) {
     if (!net->optim_set) return tl_set_error(net, TL_ERR_STATE, "no optimizer set; compile the network first");
     if (!isfinite(lr) || lr < 0.0f) return tl_set_error(net, TL_ERR_VALUE, "learning rate must be finite and >= 0, got %g", (double)lr);
-    tl_status st = tl_net_forward_backward(net, B, 1, losses, reg);
+    tl_status st = forward_backward(net, B, 1, losses, reg, check_labels);
     if (st) return st;
     if (net->check_finite) {
         for (int p = 0; p < net->n_params; p++) {
@@ -131,6 +137,10 @@ tl_status tl_net_train_step(tl_net *net, int B, float lr, double *losses, double
     }
     tl_optim_update(net, lr);
     return TL_OK;
+}
+
+tl_status tl_net_train_step(tl_net *net, int B, float lr, double *losses, double *reg) {
+    return tl_net_step(net, B, lr, losses, reg, 1);
 }
 
 tl_status tl_net_accumulate_fisher(tl_net *net, int B, float scale) {

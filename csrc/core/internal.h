@@ -57,6 +57,7 @@ typedef struct tl_param {
     int64_t offset, size;
     int fan_in, fan_out;
     int init;                     /* tl_init */
+    float fill;                   /* TL_INIT_ONE's value: 1, or the op's own (scale's "init") */
     int trainable;
     int buffer;                   /* running statistics, never touched by the optimizer */
     float l2, l2sp, ewc;
@@ -120,9 +121,12 @@ typedef struct tl_op_def {
 
 extern const tl_op_def tl_ops[]; /* TL_OP_COUNT rows, checked in ops.c */
 
-/* class labels of the k-th loss: -1 or 0..tl_loss_n_labels-1 (train.c) */
+/* class labels of the k-th loss: -1 or 0..tl_loss_n_labels-1 (net.c); the error names the loss and the row */
 int tl_loss_n_labels(const tl_net *net, int k);
 tl_status tl_check_labels(tl_net *net, int k, const int32_t *y, int64_t n, const int64_t *index);
+/* tl_net_train_step, with check_labels 0 when the caller has checked the bound labels (a run of
+ * train.c checks all its rows before its first step) (exec.c) */
+tl_status tl_net_step(tl_net *net, int B, float lr, double *losses, double *reg, int check_labels);
 
 /* helpers for op rows */
 tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const int *shape, int ndim,

@@ -84,6 +84,14 @@ tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const
                            int fan_out, int init) {
     if (node->n_param >= TL_MAX_PARAMS)
         return tl_set_error(net, TL_ERR_STATE, "node '%s': more than %d parameters", node->name, TL_MAX_PARAMS);
+    /* the row lists every parameter its op declares, and whether it is a buffer */
+    const tl_op_info *o = &tl_ops[node->op].info;
+    const tl_param_def *pd = NULL;
+    for (int k = 0; k < o->n_params && !pd; k++)
+        if (!strcmp(o->params[k].name, suffix)) pd = &o->params[k];
+    if (!pd)
+        return tl_set_error(net, TL_ERR_STATE, "%s '%s': parameter '%s' is not in the op's row", o->name, node->name,
+                            suffix);
     if (!grow((void **)&net->params, &net->cap_params, net->n_params + 1, sizeof(tl_param)))
         return tl_set_error(net, TL_ERR_NOMEM, "node '%s': out of memory for parameters", node->name);
     tl_param *p = &net->params[net->n_params];
@@ -99,7 +107,9 @@ tl_status tl_declare_param(tl_net *net, tl_node *node, const char *suffix, const
     p->fan_in = fan_in;
     p->fan_out = fan_out;
     p->init = init;
+    p->fill = 1.0f;
     p->trainable = 1;
+    p->buffer = pd->buffer;
     node->param[node->n_param++] = net->n_params++;
     return TL_OK;
 }
@@ -288,7 +298,7 @@ static void init_param(tl_net *net, int p) {
         break;
     }
     case TL_INIT_ONE:
-        for (int64_t i = 0; i < pr->size; i++) w[i] = 1.0f;
+        for (int64_t i = 0; i < pr->size; i++) w[i] = pr->fill;
         break;
     default:
         memset(w, 0, sizeof(float) * (size_t)pr->size);
@@ -399,6 +409,27 @@ static tl_status check_loss_weight(tl_net *net, int i, double w) {
     if (!(isfinite((float)w) && w >= 0.0))
         return tl_set_error(net, TL_ERR_VALUE, "loss '%s': weight must be finite and >= 0, got %g",
                             net->nodes[i].name, w);
+    return TL_OK;
+}
+
+/* ---- labels of a loss ---- */
+
+int tl_loss_n_labels(const tl_net *net, int k) {
+    const tl_node *n = &net->nodes[net->n_regular + k];
+    const tl_op_info *o = &tl_ops[n->op].info;
+    if (o->target != TL_TARGET_INT) return 0;
+    return o->n_labels ? o->n_labels : (int)net->nodes[n->in[0]].size;
+}
+
+tl_status tl_check_labels(tl_net *net, int k, const int32_t *y, int64_t n, const int64_t *index) {
+    int C = tl_loss_n_labels(net, k);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t r = index ? index[i] : i;
+        if (y[r] < -1 || y[r] >= C)
+            return tl_set_error(net, TL_ERR_VALUE, "target of loss '%s': label %d at index %lld is out of range; "
+                                "expected -1 (no label) or 0..%d", net->nodes[net->n_regular + k].name, (int)y[r],
+                                (long long)r, C - 1);
+    }
     return TL_OK;
 }
 
@@ -582,6 +613,5 @@ void tl_net_loss_stats(const tl_net *net, int k, int64_t *count, int64_t *correc
 }
 
 void tl_net_set_check_finite(tl_net *net, int on) { net->check_finite = !!on; }
-void tl_net_seed_dropout(tl_net *net, uint64_t seed) { net->drop_rng = seed; }
 uint64_t tl_net_rng_state(const tl_net *net) { return net->drop_rng; }
 void tl_net_set_rng_state(tl_net *net, uint64_t s) { net->drop_rng = s; }

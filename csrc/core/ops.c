@@ -6,18 +6,19 @@
  * (DENSE_UNITS, ...), the same names its row gives them. */
 #include "internal.h"
 #include "kernels.h"
+#include "batchnorm.h"
 #include "conv.h"
+#include "pool.h"
 #include "zeroshot.h"
+#include "selftaught.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #define B64(B, n) ((int64_t)(B) * (n))
-#define NO_LIMIT -HUGE_VAL, HUGE_VAL, 1, 1
-#define INT_POSITIVE 1, TL_INT_MAX, 0, 0, "positive"
-#define BOOL_ATTR(nm, slot_, def_, doc_) \
-    {nm, TL_ATTR_BOOL, slot_, def_, 0, 1, 0, 0, "0 or 1", 0, NULL, doc_}
+#define NO_LIMIT .lo = -HUGE_VAL, .hi = HUGE_VAL, .lo_open = 1, .hi_open = 1
+#define INT_POSITIVE .lo = 1, .hi = TL_INT_MAX, .must = "positive"
 #define REQUIRED NAN /* a default of NaN: the attribute must be given */
 
 const char *const tl_init_names[TL_INIT_COUNT + 1] = {"he", "glorot", "zeros", "ones", NULL};
@@ -438,10 +439,7 @@ static tl_status infer_batchnorm(tl_net *net, tl_node *node, const int *shape, i
     bn_dims(tl_in(net, node, 0), &C, &S);
     const char *sfx[4] = {"w", "b", "running_mean", "running_var"};
     const int init[4] = {TL_INIT_ONE, TL_INIT_ZERO, TL_INIT_ZERO, TL_INIT_ONE};
-    for (int k = 0; k < 4 && st == TL_OK; k++) {
-        st = tl_declare_param(net, node, sfx[k], &C, 1, C, C, init[k]);
-        if (st == TL_OK && k >= 2) net->params[node->param[k]].buffer = 1;
-    }
+    for (int k = 0; k < 4 && st == TL_OK; k++) st = tl_declare_param(net, node, sfx[k], &C, 1, C, C, init[k]);
     return st;
 }
 static int64_t aux_batchnorm(const tl_net *net, const tl_node *node) {
@@ -470,13 +468,16 @@ static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
 /* ---- scale: y = alpha x, alpha one scalar or one per channel (C,...) / feature (F) ---- */
 
 enum { SCALE_PER_CHANNEL }; /* iattr slots */
+enum { SCALE_INIT };        /* fattr slots */
 
 static tl_status infer_scale(tl_net *net, tl_node *node, const int *shape, int ndim) {
     tl_status st = infer_unary(net, node, shape, ndim);
     if (st) return st;
     int C = 1, S;
     if (node->iattr[SCALE_PER_CHANNEL]) bn_dims(tl_in(net, node, 0), &C, &S);
-    return tl_declare_param(net, node, "alpha", &C, 1, C, C, TL_INIT_ONE);
+    st = tl_declare_param(net, node, "alpha", &C, 1, C, C, TL_INIT_ONE);
+    if (st == TL_OK) net->params[node->param[node->n_param - 1]].fill = node->fattr[SCALE_INIT]; /* alpha at start */
+    return st;
 }
 static void scale_dims(const tl_net *net, const tl_node *node, int *C, int *S) {
     if (node->iattr[SCALE_PER_CHANNEL]) {
@@ -517,24 +518,22 @@ static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int nd
 }
 static int64_t aux_probs(const tl_net *net, const tl_node *node) { return tl_in((tl_net *)net, node, 0)->size; }
 
-#define LOSS_COUNT(node) ((node)->loss_count)
-
 static void fwd_softmax_ce(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int n = 0, ok = 0;
     node->loss = tl_softmax_ce_forward(node->aux, x->out, node->target, B, (int)x->size, &n, &ok);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
     node->loss_correct = ok;
 }
 static void bwd_softmax_ce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     if (!x->dout) return;
-    if (!LOSS_COUNT(node)) { /* no labelled row: no gradient */
+    if (!node->loss_count) { /* no labelled row: no gradient */
         if (node->assign_in & 1) memset(x->dout, 0, sizeof(float) * (size_t)B64(B, x->size));
         return;
     }
-    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)LOSS_COUNT(node),
+    tl_softmax_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->loss_weight / (float)node->loss_count,
                            node->assign_in & 1);
 }
 static void fwd_bce(tl_net *net, tl_node *node, int B, int train) {
@@ -542,25 +541,25 @@ static void fwd_bce(tl_net *net, tl_node *node, int B, int train) {
     const tl_node *x = tl_in(net, node, 0);
     int64_t n = 0, ok = 0;
     node->loss = tl_sigmoid_bce_forward(x->out, node->target, B64(B, x->size), &n, &ok);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
     node->loss_correct = ok;
 }
 static void bwd_bce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
-    tl_sigmoid_bce_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)LOSS_COUNT(node));
+    if (!node->loss_count || !x->dout) return;
+    tl_sigmoid_bce_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)node->loss_count);
 }
 static void fwd_mse(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int64_t n = 0;
     node->loss = tl_mse_forward(x->out, node->target, B64(B, x->size), &n);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
 }
 static void bwd_mse(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
-    tl_mse_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)LOSS_COUNT(node));
+    if (!node->loss_count || !x->dout) return;
+    tl_mse_backward(x->dout, x->out, node->target, B64(B, x->size), node->loss_weight / (float)node->loss_count);
 }
 static void fwd_soft_ce(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -568,13 +567,13 @@ static void fwd_soft_ce(tl_net *net, tl_node *node, int B, int train) {
     int n = 0;
     node->loss = tl_soft_ce_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[SOFT_CE_TEMPERATURE],
                                     &n);
-    LOSS_COUNT(node) = n;
+    node->loss_count = n;
 }
 static void bwd_soft_ce(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
+    if (!node->loss_count || !x->dout) return;
     tl_soft_ce_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[SOFT_CE_TEMPERATURE],
-                        node->loss_weight / (float)LOSS_COUNT(node));
+                        node->loss_weight / (float)node->loss_count);
 }
 
 /* CORAL: |C_s - C_t|_F^2 / (4 D^2) between the covariances of the rows labelled 0 and 1.
@@ -598,12 +597,12 @@ static void fwd_coral(tl_net *net, tl_node *node, int B, int train) {
     coral_parts(node, B, &xc, &xd, &cov);
     int ns = 0, nt = 0;
     node->loss = tl_coral_forward(xc, xd, cov, x->out, node->target, B, (int)x->size, &ns, &nt);
-    LOSS_COUNT(node) = ns >= 2 && nt >= 2 ? ns + nt : 0;
+    node->loss_count = ns >= 2 && nt >= 2 ? ns + nt : 0;
     node->loss_correct = 0;
 }
 static void bwd_coral(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
-    if (!LOSS_COUNT(node) || !x->dout) return;
+    if (!node->loss_count || !x->dout) return;
     float *xc, *xd, *cov;
     coral_parts(node, B, &xc, &xd, &cov);
     const int32_t *d = node->target;
@@ -612,106 +611,179 @@ static void bwd_coral(tl_net *net, tl_node *node, int B) {
     tl_coral_backward(x->dout, xc, cov, B, (int)x->size, ns, nt, node->loss_weight);
 }
 
+/* KL sparsity (a sparse autoencoder's penalty on the mean activation of its code).
+ * Once per node: the clamped mean activations (H). */
+enum { KL_RHO }; /* fattr slots */
+
+static int64_t aux_once_kl(const tl_net *net, const tl_node *node) { return tl_in((tl_net *)net, node, 0)->size; }
+static void fwd_kl_sparsity(tl_net *net, tl_node *node, int B, int train) {
+    (void)train;
+    const tl_node *x = tl_in(net, node, 0);
+    int n = 0;
+    node->loss = tl_kl_sparsity_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[KL_RHO], &n);
+    node->loss_count = n;
+    node->loss_correct = 0;
+}
+static void bwd_kl_sparsity(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    if (!node->loss_count || !x->dout) return;
+    tl_kl_sparsity_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[KL_RHO],
+                            (int)node->loss_count, node->loss_weight);
+}
+
 static void fwd_none(tl_net *net, tl_node *node, int B, int train) { (void)net; (void)node; (void)B; (void)train; }
 
-/* Attributes: {name, kind, slot, default, lo, hi, lo_open, hi_open, must, settable, choices, doc}. */
-#define WINDOW_ATTR(nm, slot_, doc_) {nm, TL_ATTR_INT, slot_, REQUIRED, NO_LIMIT, NULL, 0, NULL, doc_}
+/* ---- the rows ----
+ * Each row names its fields.  ATTRS(...) gives the attributes and counts
+ * them, PARAMS(...) the parameters its shape inference declares (a
+ * tl_declare_param of a suffix not in the row is refused), so no row holds a
+ * hand-counted number.  An attribute's slot is its op's slot name (DENSE_UNITS,
+ * ...), the same name the glue reads it by. */
+#define COUNT_OF(type, ...) ((int)(sizeof((type[]){__VA_ARGS__}) / sizeof(type)))
+#define ATTRS(...) .attrs = {__VA_ARGS__}, .n_attrs = COUNT_OF(tl_attr_def, __VA_ARGS__)
+#define PARAMS(...) .params = {__VA_ARGS__}, .n_params = COUNT_OF(tl_param_def, __VA_ARGS__)
+
+/* an int of the window geometry, required, checked with the others by the shape inference */
+#define WINDOW_ATTR(nm, slot_, lo_, pair_, doc_) \
+    {.name = nm, .kind = TL_ATTR_INT, .slot = slot_, .def = REQUIRED, .lo = lo_, .hi = TL_INT_MAX, .pair = pair_, \
+     .doc = doc_}
+#define GEOM_ATTR(nm, slot_, def_, lo_, pair_, doc_) \
+    {.name = nm, .kind = TL_ATTR_INT, .slot = slot_, .def = def_, .lo = lo_, .hi = TL_INT_MAX, .pair = pair_, \
+     .doc = doc_}
+#define BOOL_ATTR(nm, slot_, def_, doc_) \
+    {.name = nm, .kind = TL_ATTR_BOOL, .slot = slot_, .def = def_, .lo = 0, .hi = 1, .must = "0 or 1", .doc = doc_}
+#define POOL_ROW(nm, doc_) \
+    .name = nm, .min_inputs = 1, .max_inputs = 1, \
+    ATTRS(WINDOW_ATTR("kh", POOL_KH, 1, "kernel_size", "window height"), \
+          WINDOW_ATTR("kw", POOL_KW, 1, "kernel_size", "window width"), \
+          WINDOW_ATTR("sh", POOL_SH, 1, "stride", "stride along H"), \
+          WINDOW_ATTR("sw", POOL_SW, 1, "stride", "stride along W")), \
+    .doc = doc_
+#define LOSS_ROW(nm, target_) .name = nm, .min_inputs = 1, .max_inputs = 1, .is_loss = 1, .target = target_
+#define UNARY(nm) .name = nm, .min_inputs = 1, .max_inputs = 1
 
 const tl_op_def tl_ops[] = {
-    [TL_OP_INPUT] = {{"input", 0, 0, 0, TL_TARGET_NONE, 0, 0, {{0}}, "shape: per-example shape"}, TL_VIEW_NONE,
-                     infer_input, NULL, fwd_none, bwd_none},
-    [TL_OP_DENSE] = {{"dense", 1, 1, 0, TL_TARGET_NONE, 0, 3, {
-                         {"units", TL_ATTR_INT, DENSE_UNITS, REQUIRED, INT_POSITIVE, 0, NULL, "output features"},
-                         {"init", TL_ATTR_CHOICE, DENSE_INIT, TL_INIT_HE, 0, TL_INIT_COUNT - 1, 0, 0,
-                          "one of he, glorot, zeros, ones", 0, tl_init_names, "initialiser of w"},
-                         BOOL_ATTR("use_bias", DENSE_USE_BIAS, 1, "add the bias b")},
-                     "y = x W^T + b on the flattened example"}, TL_VIEW_NONE, infer_dense, NULL, fwd_dense, bwd_dense,
-                     NULL, 1},
-    [TL_OP_RELU] = {{"relu", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_leaky,
-                    bwd_leaky, NULL, 1},
-    [TL_OP_LEAKY_RELU] = {{"leaky_relu", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
-                              {"alpha", TL_ATTR_FLOAT, LEAKY_ALPHA, 0.01, 0, HUGE_VAL, 0, 1, ">= 0", 1, NULL,
-                               "slope for x < 0"}},
-                          "y = max(x, alpha x)"}, TL_VIEW_NONE, infer_unary, NULL, fwd_leaky, bwd_leaky,
-                          NULL, 1},
-    [TL_OP_SIGMOID] = {{"sigmoid", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL,
-                       fwd_sigmoid, bwd_sigmoid},
-    [TL_OP_TANH] = {{"tanh", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_unary, NULL, fwd_tanh,
-                    bwd_tanh},
-    [TL_OP_SOFTMAX] = {{"softmax", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}}, "over all features of an example"},
-                       TL_VIEW_NONE, infer_unary, NULL, fwd_softmax, bwd_softmax},
-    [TL_OP_ADD] = {{"add", 2, -1, 0, TL_TARGET_NONE, 0, 0, {{0}}, ""}, TL_VIEW_NONE, infer_add, NULL, fwd_add, bwd_add},
-    [TL_OP_CONCAT] = {{"concat", 2, -1, 0, TL_TARGET_NONE, 0, 0, {{0}}, "along the first per-example axis"},
-                      TL_VIEW_NONE, infer_concat, NULL, fwd_concat, bwd_concat},
-    [TL_OP_RESHAPE] = {{"reshape", 1, 1, 0, TL_TARGET_NONE, 0, 0, {{0}},
-                        "shape: target per-example shape, one -1 allowed"},
-                       TL_VIEW_ALL, infer_reshape, NULL, fwd_view, bwd_none},
-    [TL_OP_DROPOUT] = {{"dropout", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
-                           {"rate", TL_ATTR_FLOAT, DROPOUT_RATE, 0.5, 0, 1, 0, 1, "in [0, 1)", 1, NULL,
-                            "fraction zeroed in training"}},
-                       "inverted dropout"}, TL_VIEW_NONE, infer_unary, aux_same, fwd_dropout, bwd_dropout},
-    [TL_OP_GRAD_REVERSE] = {{"grad_reverse", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
-                                {"lambda", TL_ATTR_FLOAT, GRL_LAMBDA, 1.0, NO_LIMIT, "finite", 1, NULL,
-                                 "the gradient is multiplied by -lambda"}},
-                            "identity forward, -lambda dy backward"}, TL_VIEW_OUT, infer_unary, NULL, fwd_view,
-                            bwd_grl},
-    [TL_OP_CONV2D] = {{"conv2d", 1, 1, 0, TL_TARGET_NONE, 0, 8, {
-                          {"filters", TL_ATTR_INT, CONV_FILTERS, REQUIRED, INT_POSITIVE, 0, NULL, "output channels"},
-                          WINDOW_ATTR("kh", CONV_KH, "kernel height"), WINDOW_ATTR("kw", CONV_KW, "kernel width"),
-                          {"sh", TL_ATTR_INT, CONV_SH, 1, NO_LIMIT, NULL, 0, NULL, "stride along H"},
-                          {"sw", TL_ATTR_INT, CONV_SW, 1, NO_LIMIT, NULL, 0, NULL, "stride along W"},
-                          {"ph", TL_ATTR_INT, CONV_PH, 0, NO_LIMIT, NULL, 0, NULL, "zero padding of H"},
-                          {"pw", TL_ATTR_INT, CONV_PW, 0, NO_LIMIT, NULL, 0, NULL, "zero padding of W"},
-                          BOOL_ATTR("use_bias", CONV_USE_BIAS, 1, "add the bias b")},
-                      "cross-correlation of (C, H, W); kernel, stride and padding are checked together by the "
-                      "geometry"}, TL_VIEW_NONE, infer_conv2d, aux_conv2d, fwd_conv2d, bwd_conv2d,
-                      aux_once_conv2d, 1},
-    [TL_OP_MAXPOOL2D] = {{"maxpool2d", 1, 1, 0, TL_TARGET_NONE, 0, 4, {
-                             WINDOW_ATTR("kh", POOL_KH, "window height"), WINDOW_ATTR("kw", POOL_KW, "window width"),
-                             WINDOW_ATTR("sh", POOL_SH, "stride along H"), WINDOW_ATTR("sw", POOL_SW, "stride along W")},
-                         "max over windows of (C, H, W), no padding"}, TL_VIEW_NONE, infer_pool, aux_same, fwd_maxpool,
-                         bwd_maxpool, NULL, 1},
-    [TL_OP_AVGPOOL2D] = {{"avgpool2d", 1, 1, 0, TL_TARGET_NONE, 0, 4, {
-                             WINDOW_ATTR("kh", POOL_KH, "window height"), WINDOW_ATTR("kw", POOL_KW, "window width"),
-                             WINDOW_ATTR("sh", POOL_SH, "stride along H"), WINDOW_ATTR("sw", POOL_SW, "stride along W")},
-                         "mean over windows of (C, H, W), no padding"}, TL_VIEW_NONE, infer_pool, NULL, fwd_avgpool,
-                         bwd_avgpool},
-    [TL_OP_BATCHNORM] = {{"batchnorm", 1, 1, 0, TL_TARGET_NONE, 0, 2, {
-                             {"momentum", TL_ATTR_FLOAT, BN_MOMENTUM, 0.1, 0, 1, 0, 0, "in [0, 1]", 1, NULL,
-                              "weight of the batch statistics in the running ones"},
-                             {"eps", TL_ATTR_FLOAT, BN_EPS, 1e-5, 0, HUGE_VAL, 1, 1, "positive and finite", 1, NULL,
-                              "added to the variance"}},
-                         "per channel of (C, ...) or per feature"}, TL_VIEW_NONE, infer_batchnorm, aux_batchnorm,
-                         fwd_batchnorm, bwd_batchnorm},
-    [TL_OP_SCALE] = {{"scale", 1, 1, 0, TL_TARGET_NONE, 0, 1, {
-                         BOOL_ATTR("per_channel", SCALE_PER_CHANNEL, 0,
-                                   "one alpha per channel of (C, ...) or per feature, else one scalar")},
-                     "y = alpha x, alpha learned (ones at start)"}, TL_VIEW_NONE, infer_scale, NULL, fwd_scale,
-                     bwd_scale},
-    [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2, .target = TL_TARGET_NONE,
-                               .n_attrs = 1, .attrs = {
-                                   {"metric", TL_ATTR_CHOICE, COMPAT_METRIC, TL_COMPAT_DOT, 0, TL_COMPAT_COSINE, 0, 0,
-                                    "one of dot, cosine", 0, tl_compat_metrics,
-                                    "x . g, or the cosine of the angle between x and g"}},
+    [TL_OP_INPUT] = {.info = {.name = "input", .doc = "shape: per-example shape"},
+                     .infer = infer_input, .forward = fwd_none, .backward = bwd_none},
+    [TL_OP_DENSE] = {.info = {UNARY("dense"),
+                              ATTRS({.name = "units", .kind = TL_ATTR_INT, .slot = DENSE_UNITS, .def = REQUIRED,
+                                     INT_POSITIVE, .doc = "output features"},
+                                    {.name = "init", .kind = TL_ATTR_CHOICE, .slot = DENSE_INIT, .def = TL_INIT_HE,
+                                     .lo = 0, .hi = TL_INIT_COUNT - 1, .must = "one of he, glorot, zeros, ones",
+                                     .choices = tl_init_names, .doc = "initialiser of w"},
+                                    BOOL_ATTR("use_bias", DENSE_USE_BIAS, 1, "add the bias b")),
+                              PARAMS({.name = "w"}, {.name = "b", .when = "use_bias"}),
+                              .doc = "y = x W^T + b on the flattened example"},
+                     .infer = infer_dense, .forward = fwd_dense, .backward = bwd_dense, .assigns = 1},
+    [TL_OP_RELU] = {.info = {UNARY("relu")},
+                    .infer = infer_unary, .forward = fwd_leaky, .backward = bwd_leaky, .assigns = 1},
+    [TL_OP_LEAKY_RELU] = {.info = {UNARY("leaky_relu"),
+                                   ATTRS({.name = "alpha", .kind = TL_ATTR_FLOAT, .slot = LEAKY_ALPHA, .def = 0.01,
+                                          .lo = 0, .hi = HUGE_VAL, .hi_open = 1, .must = ">= 0", .settable = 1,
+                                          .doc = "slope for x < 0"}),
+                                   .doc = "y = max(x, alpha x)"},
+                          .infer = infer_unary, .forward = fwd_leaky, .backward = bwd_leaky, .assigns = 1},
+    [TL_OP_SIGMOID] = {.info = {UNARY("sigmoid")}, .infer = infer_unary, .forward = fwd_sigmoid,
+                       .backward = bwd_sigmoid},
+    [TL_OP_TANH] = {.info = {UNARY("tanh")}, .infer = infer_unary, .forward = fwd_tanh, .backward = bwd_tanh},
+    [TL_OP_SOFTMAX] = {.info = {UNARY("softmax"), .doc = "over all features of an example"},
+                       .infer = infer_unary, .forward = fwd_softmax, .backward = bwd_softmax},
+    [TL_OP_ADD] = {.info = {.name = "add", .min_inputs = 2, .max_inputs = -1},
+                   .infer = infer_add, .forward = fwd_add, .backward = bwd_add},
+    [TL_OP_CONCAT] = {.info = {.name = "concat", .min_inputs = 2, .max_inputs = -1,
+                               .doc = "along the first per-example axis"},
+                      .infer = infer_concat, .forward = fwd_concat, .backward = bwd_concat},
+    [TL_OP_RESHAPE] = {.info = {UNARY("reshape"), .doc = "shape: target per-example shape, one -1 allowed"},
+                       .view = TL_VIEW_ALL, .infer = infer_reshape, .forward = fwd_view, .backward = bwd_none},
+    [TL_OP_DROPOUT] = {.info = {UNARY("dropout"),
+                                ATTRS({.name = "rate", .kind = TL_ATTR_FLOAT, .slot = DROPOUT_RATE, .def = 0.5,
+                                       .lo = 0, .hi = 1, .hi_open = 1, .must = "in [0, 1)", .settable = 1,
+                                       .doc = "fraction zeroed in training"}),
+                                .doc = "inverted dropout"},
+                       .infer = infer_unary, .aux_size = aux_same, .forward = fwd_dropout, .backward = bwd_dropout},
+    [TL_OP_GRAD_REVERSE] = {.info = {UNARY("grad_reverse"),
+                                     ATTRS({.name = "lambda", .kind = TL_ATTR_FLOAT, .slot = GRL_LAMBDA, .def = 1.0,
+                                            NO_LIMIT, .must = "finite", .settable = 1,
+                                            .doc = "the gradient is multiplied by -lambda"}),
+                                     .doc = "identity forward, -lambda dy backward"},
+                            .view = TL_VIEW_OUT, .infer = infer_unary, .forward = fwd_view, .backward = bwd_grl},
+    [TL_OP_CONV2D] = {.info = {UNARY("conv2d"),
+                               ATTRS({.name = "filters", .kind = TL_ATTR_INT, .slot = CONV_FILTERS, .def = REQUIRED,
+                                      INT_POSITIVE, .doc = "output channels"},
+                                     WINDOW_ATTR("kh", CONV_KH, 1, "kernel_size", "kernel height"),
+                                     WINDOW_ATTR("kw", CONV_KW, 1, "kernel_size", "kernel width"),
+                                     GEOM_ATTR("sh", CONV_SH, 1, 1, "stride", "stride along H"),
+                                     GEOM_ATTR("sw", CONV_SW, 1, 1, "stride", "stride along W"),
+                                     GEOM_ATTR("ph", CONV_PH, 0, 0, "padding", "zero padding of H"),
+                                     GEOM_ATTR("pw", CONV_PW, 0, 0, "padding", "zero padding of W"),
+                                     BOOL_ATTR("use_bias", CONV_USE_BIAS, 1, "add the bias b")),
+                               PARAMS({.name = "w"}, {.name = "b", .when = "use_bias"}),
+                               .doc = "cross-correlation of (C, H, W); kernel, stride and padding are checked "
+                                      "together by the geometry"},
+                      .infer = infer_conv2d, .aux_size = aux_conv2d, .forward = fwd_conv2d, .backward = bwd_conv2d,
+                      .aux_once = aux_once_conv2d, .assigns = 1},
+    [TL_OP_MAXPOOL2D] = {.info = {POOL_ROW("maxpool2d", "max over windows of (C, H, W), no padding")},
+                         .infer = infer_pool, .aux_size = aux_same, .forward = fwd_maxpool, .backward = bwd_maxpool,
+                         .assigns = 1},
+    [TL_OP_AVGPOOL2D] = {.info = {POOL_ROW("avgpool2d", "mean over windows of (C, H, W), no padding")},
+                         .infer = infer_pool, .forward = fwd_avgpool, .backward = bwd_avgpool},
+    [TL_OP_BATCHNORM] = {.info = {UNARY("batchnorm"),
+                                  ATTRS({.name = "momentum", .kind = TL_ATTR_FLOAT, .slot = BN_MOMENTUM, .def = 0.1,
+                                         .lo = 0, .hi = 1, .must = "in [0, 1]", .settable = 1,
+                                         .doc = "weight of the batch statistics in the running ones"},
+                                        {.name = "eps", .kind = TL_ATTR_FLOAT, .slot = BN_EPS, .def = 1e-5, .lo = 0,
+                                         .hi = HUGE_VAL, .lo_open = 1, .hi_open = 1, .must = "positive and finite",
+                                         .settable = 1, .doc = "added to the variance"}),
+                                  PARAMS({.name = "w"}, {.name = "b"}, {.name = "running_mean", .buffer = 1},
+                                         {.name = "running_var", .buffer = 1}),
+                                  .doc = "per channel of (C, ...) or per feature"},
+                         .infer = infer_batchnorm, .aux_size = aux_batchnorm, .forward = fwd_batchnorm,
+                         .backward = bwd_batchnorm},
+    [TL_OP_SCALE] = {.info = {UNARY("scale"),
+                              ATTRS(BOOL_ATTR("per_channel", SCALE_PER_CHANNEL, 0,
+                                              "one alpha per channel of (C, ...) or per feature, else one scalar"),
+                                    {.name = "init", .kind = TL_ATTR_FLOAT, .slot = SCALE_INIT, .def = 1.0, NO_LIMIT,
+                                     .must = "finite", .doc = "every alpha's value at start (and after a reset)"}),
+                              PARAMS({.name = "alpha"}),
+                              .doc = "y = alpha x, alpha learned (init at start, 1 by default)"},
+                     .infer = infer_scale, .forward = fwd_scale, .backward = bwd_scale},
+    [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2,
+                               ATTRS({.name = "metric", .kind = TL_ATTR_CHOICE, .slot = COMPAT_METRIC,
+                                      .def = TL_COMPAT_DOT, .lo = 0, .hi = TL_COMPAT_COSINE, .must = "one of dot, cosine",
+                                      .choices = tl_compat_metrics,
+                                      .doc = "x . g, or the cosine of the angle between x and g"}),
                                .doc = "s_c = x . G[:, c]: features (D) against each column of the class "
                                       "embeddings (D, C) of input 1"},
-                      .view = TL_VIEW_NONE, .infer = tl_compat_infer, .aux_size = tl_compat_aux,
-                      .forward = tl_compat_fwd, .backward = tl_compat_bwd},
-    [TL_OP_SOFTMAX_CE] = {{"softmax_ce", 1, 1, 1, TL_TARGET_INT, 1, 0, {{0}}, "target: int32 (B,), -1 = no label"},
-                          TL_VIEW_NONE, infer_loss, aux_probs, fwd_softmax_ce, bwd_softmax_ce, NULL, 1},
-    [TL_OP_SIGMOID_BCE] = {{"sigmoid_bce", 1, 1, 1, TL_TARGET_FLOAT, 1, 0, {{0}},
-                            "target: float32 like the input, NaN = missing"},
-                           TL_VIEW_NONE, infer_loss, NULL, fwd_bce, bwd_bce},
-    [TL_OP_MSE] = {{"mse", 1, 1, 1, TL_TARGET_FLOAT, 0, 0, {{0}}, "target: float32 like the input, NaN = missing"},
-                   TL_VIEW_NONE, infer_loss, NULL, fwd_mse, bwd_mse},
-    [TL_OP_SOFT_CE] = {{"soft_ce", 1, 1, 1, TL_TARGET_FLOAT, 0, 1, {
-                           {"temperature", TL_ATTR_FLOAT, SOFT_CE_TEMPERATURE, 2.0, 0, HUGE_VAL, 1, 1, "positive", 0,
-                            NULL, "T: both softmaxes at x / T, the loss scaled by T^2"}},
-                       "target: probabilities like the input"}, TL_VIEW_NONE, infer_loss, aux_probs, fwd_soft_ce,
-                       bwd_soft_ce},
-    [TL_OP_CORAL] = {{"coral", 1, 1, 1, TL_TARGET_INT, 0, 0, {{0}},
-                      "target: int32 (B,) domain, 0 source, 1 target, -1 neither", 2},
-                     TL_VIEW_NONE, infer_loss, aux_coral, fwd_coral, bwd_coral, aux_once_coral},
+                      .infer = tl_compat_infer, .aux_size = tl_compat_aux, .forward = tl_compat_fwd,
+                      .backward = tl_compat_bwd},
+    [TL_OP_SOFTMAX_CE] = {.info = {LOSS_ROW("softmax_ce", TL_TARGET_INT), .classification = 1,
+                                   .doc = "target: int32 (B,), -1 = no label"},
+                          .infer = infer_loss, .aux_size = aux_probs, .forward = fwd_softmax_ce,
+                          .backward = bwd_softmax_ce, .assigns = 1},
+    [TL_OP_SIGMOID_BCE] = {.info = {LOSS_ROW("sigmoid_bce", TL_TARGET_FLOAT), .classification = 1,
+                                    .doc = "target: float32 like the input, NaN = missing"},
+                           .infer = infer_loss, .forward = fwd_bce, .backward = bwd_bce},
+    [TL_OP_MSE] = {.info = {LOSS_ROW("mse", TL_TARGET_FLOAT), .doc = "target: float32 like the input, NaN = missing"},
+                   .infer = infer_loss, .forward = fwd_mse, .backward = bwd_mse},
+    [TL_OP_SOFT_CE] = {.info = {LOSS_ROW("soft_ce", TL_TARGET_FLOAT),
+                                ATTRS({.name = "temperature", .kind = TL_ATTR_FLOAT, .slot = SOFT_CE_TEMPERATURE,
+                                       .def = 2.0, .lo = 0, .hi = HUGE_VAL, .lo_open = 1, .hi_open = 1,
+                                       .must = "positive", .doc = "T: both softmaxes at x / T, the loss scaled by T^2"}),
+                                .doc = "target: probabilities like the input"},
+                     .infer = infer_loss, .aux_size = aux_probs, .forward = fwd_soft_ce, .backward = bwd_soft_ce},
+    [TL_OP_CORAL] = {.info = {LOSS_ROW("coral", TL_TARGET_INT), .n_labels = 2,
+                              .doc = "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
+                     .infer = infer_loss, .aux_size = aux_coral, .forward = fwd_coral, .backward = bwd_coral,
+                     .aux_once = aux_once_coral},
+    [TL_OP_KL_SPARSITY] = {.info = {LOSS_ROW("kl_sparsity", TL_TARGET_INT), .n_labels = 1,
+                                    ATTRS({.name = "rho", .kind = TL_ATTR_FLOAT, .slot = KL_RHO, .def = 0.05, .lo = 0,
+                                           .hi = 1, .lo_open = 1, .hi_open = 1, .must = "in (0, 1)", .settable = 1,
+                                           .doc = "target mean activation of each unit"}),
+                                    .doc = "sum_j KL(rho || mean activation of unit j) over the rows labelled 0 "
+                                           "(input in (0, 1), e.g. a sigmoid); target: int32 (B,), 0 = counted, "
+                                           "-1 = not"},
+                           .infer = infer_loss, .forward = fwd_kl_sparsity, .backward = bwd_kl_sparsity,
+                           .aux_once = aux_once_kl},
 };
 
 /* The array is sized by its rows: an op added to the enum without a row (or a

@@ -96,10 +96,8 @@ static void update_range(void *ctx, int64_t lo, int64_t hi) {
 }
 
 /* Parameters of at least 2 TL_GRAIN_FLOATS elements are updated in parts on the
- * core's pool.  784-256-256-10 MLP, SGD momentum, two threads, steps timed
- * in one process alternating serial/parts, 40 pairs (median step ratio,
- * quartiles): batch 64 0.935 (0.91-0.95), batch 256 0.98 (0.94-1.01);
- * MNIST-M CNN (Adam) batch 64 1.00 (0.98-1.04). */
+ * core's pool: a dense step gains a little, a conv step nothing lost
+ * (bench/README.md, "Optimizer updates on the pool"). */
 
 void tl_optim_update(tl_net *net, float lr) {
     const tl_optim_cfg *o = &net->optim;

@@ -30,13 +30,9 @@
 #define CPU_RELAX() ((void)0)
 #endif
 
-/* pause iterations a worker spins before sleeping.  While OpenBLAS ran the
- * GEMMs on threads of its own, a longer spin took the CPU from the OpenBLAS
- * thread of the GEMM that usually follows (4000: 13.7-14.4 ms per MNIST-M
- * step at batch 64; 300: 12.4-13.1); since the GEMMs run on the pool too
- * (blas.c), a worker that sleeps between two GEMMs of a dense step costs a
- * wake-up instead: 784-256-256-10 MLP at batch 64, 0.917 ms a step with 300,
- * 0.859 with 3000 (medians of 8 alternating runs; 30000: no better). */
+/* pause iterations a worker spins before sleeping: since the GEMMs run on the
+ * pool (blas.c), a worker that sleeps between two GEMMs of a dense step costs
+ * a wake-up (bench/README.md, "Worker spin"). */
 #define WORKER_SPIN 3000
 
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;

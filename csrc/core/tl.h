@@ -68,6 +68,7 @@ typedef enum tl_op {
     TL_OP_MSE,         /* float targets, NaN = missing */
     TL_OP_SOFT_CE,     /* soft targets (probabilities), temperature */
     TL_OP_CORAL,       /* int32 domain labels: 0 source, 1 target, -1 neither */
+    TL_OP_KL_SPARSITY, /* int32 (B,): 0 = row counted in the mean activation, -1 = not */
     TL_OP_COUNT
 } tl_op;
 
@@ -92,10 +93,19 @@ typedef struct tl_attr_def {
     int lo_open, hi_open;        /* lo < v (not <=), v < hi (not <=) */
     const char *must;            /* the limits in words ("positive", "in [0, 1)"); NULL: the op's
                                   * shape inference checks this attribute with others */
-    int settable;                /* may change between steps (tl_node_set_attr) */
+    int settable;                /* may change between steps (tl_node_set_attr, schedules) */
     const char *const *choices;  /* CHOICE: names of the values 0, 1, ... (NULL-terminated) */
     const char *doc;
+    const char *pair;            /* half of an (H, W) pair a layer takes as one argument of this name
+                                  * ("kernel_size" for kh and kw); NULL: an argument of its own */
 } tl_attr_def;
+
+/* A parameter an op declares: "<node>.<name>". */
+typedef struct tl_param_def {
+    const char *name;
+    int buffer;                  /* running statistics, saved but never trained */
+    const char *when;            /* the BOOL attribute that must be 1 for it to exist; NULL: always */
+} tl_param_def;
 
 /* One row of the op table, for introspection by the binding and the tests. */
 typedef struct tl_op_info {
@@ -104,8 +114,10 @@ typedef struct tl_op_info {
     int is_loss;
     tl_target_kind target;      /* for losses */
     int classification;         /* losses that count correct predictions (tl_net_loss_stats) */
-    int n_attrs;
+    int n_attrs;                /* counted from attrs by the row (ops.c) */
     tl_attr_def attrs[TL_MAX_ATTRS];
+    int n_params;               /* counted from params by the row */
+    tl_param_def params[TL_MAX_PARAMS];
     const char *doc;
     int n_labels;               /* TL_TARGET_INT: labels 0..n_labels-1 (0: one per feature of the input) */
 } tl_op_info;
@@ -242,7 +254,6 @@ void tl_net_reset_optim(tl_net *net); /* zero moments and step count */
 int64_t tl_net_optim_steps(const tl_net *net);
 void tl_net_set_optim_steps(tl_net *net, int64_t t);
 void tl_net_set_check_finite(tl_net *net, int on);
-void tl_net_seed_dropout(tl_net *net, uint64_t seed);
 uint64_t tl_net_rng_state(const tl_net *net);
 void tl_net_set_rng_state(tl_net *net, uint64_t s);
 

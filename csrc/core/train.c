@@ -5,13 +5,11 @@
  *
  * tl_net_check_data is the one check of a caller's data: every input finite,
  * every class label in range, every index a row.  tl_net_train_batches checks
- * the index and the labels of all its rows before the first step, and the
+ * the index and the labels of all its rows once, before the first step, and the
  * inputs of each batch as it gathers them (while they are in cache), before
- * the batch's step.  Both passes over rows run in parts on the core's pool
- * (rows_on_pool).  784-256-256-10 MLP, SGD momentum, two threads, steps of
- * fit alternating a serial and a pooled gather in one process, 40 pairs
- * (median step ratio, quartiles): batch 256 0.957 (0.939-0.973), batch 64
- * 0.984 (0.967-1.012). */
+ * the batch's step; its steps do not check the labels again.  Both passes
+ * over rows run in parts on the core's pool (rows_on_pool), which shortens a
+ * step a little (bench/README.md, "Rows gathered on the pool"). */
 #include "internal.h"
 #include "threadpool.h"
 
@@ -31,25 +29,6 @@ int tl_net_n_inputs(const tl_net *net) {
     int n = 0;
     for (int i = 0; i < net->n_regular; i++) n += net->nodes[i].op == TL_OP_INPUT;
     return n;
-}
-
-int tl_loss_n_labels(const tl_net *net, int k) {
-    const tl_node *n = &net->nodes[net->n_regular + k];
-    const tl_op_info *o = &tl_ops[n->op].info;
-    if (o->target != TL_TARGET_INT) return 0;
-    return o->n_labels ? o->n_labels : (int)net->nodes[n->in[0]].size;
-}
-
-tl_status tl_check_labels(tl_net *net, int k, const int32_t *y, int64_t n, const int64_t *index) {
-    int C = tl_loss_n_labels(net, k);
-    for (int64_t i = 0; i < n; i++) {
-        int64_t r = index ? index[i] : i;
-        if (y[r] < -1 || y[r] >= C)
-            return tl_set_error(net, TL_ERR_VALUE, "target of loss '%s': label %d at index %lld is out of range; "
-                                "expected -1 (no label) or 0..%d", net->nodes[net->n_regular + k].name, (int)y[r],
-                                (long long)r, C - 1);
-    }
-    return TL_OK;
 }
 
 /* Whether all n floats are finite: the exponent bits of NaN and infinity are
@@ -212,7 +191,8 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
         tl_net_apply_schedule(net, sched, n_sched, s);
         double losses[TL_MAX_LOSSES];
         tl_step_result *r = &res[s];
-        if ((st = tl_net_train_step(net, (int)B, lrs[s], losses, &r->reg))) break;
+        /* the labels of every row of the run were checked above: the step does not check them again */
+        if ((st = tl_net_step(net, (int)B, lrs[s], losses, &r->reg, 0))) break;
         for (int k = 0; k < nl; k++) {
             const tl_node *l = &net->nodes[net->n_regular + k];
             r->loss[k] = (tl_loss_result){losses[k], l->loss_count, l->loss_correct};

@@ -1,6 +1,7 @@
 /* binding.h - what the binding's files share: the Net object, the module
  * state, and the conversions between Python/NumPy values and the core's
- * (convert.c).  The Net type is in nettype.c, the module in module.c. */
+ * (convert.c).  The Net type is in nettype.c, its calls on caller arrays in
+ * netcalls.c, the module in module.c. */
 #ifndef TLPY_BINDING_H
 #define TLPY_BINDING_H
 
@@ -10,6 +11,11 @@
 #define PY_ARRAY_UNIQUE_SYMBOL tlearn_core_ARRAY_API
 #ifndef TLPY_IMPORT_ARRAY
 #define NO_IMPORT_ARRAY /* module.c imports the NumPy C API, the other files use its table */
+/* kmeans.c: the core's k-means */
+PyObject *tlpy_kmeans(PyObject *m, PyObject *args);
+PyObject *tlpy_kmeans_plusplus(PyObject *m, PyObject *args);
+PyObject *tlpy_sqdist(PyObject *m, PyObject *args);
+
 #endif
 #include <numpy/arrayobject.h>
 
@@ -29,6 +35,23 @@ typedef struct {
 } NetObject;
 
 extern PyType_Spec Net_spec; /* nettype.c */
+
+/* nettype.c: one call at a time on a network (net_enter/net_leave, with the GIL held), and the checks
+ * shared by the methods */
+int net_enter(NetObject *self);
+void net_leave(NetObject *self);
+int require_finalized(NetObject *self);
+int check_node(NetObject *self, int i);
+
+/* netcalls.c: the methods that run the core on caller arrays */
+PyObject *Net_train_step(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_train_batches(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_check_data(NetObject *self, PyObject *args);
+PyObject *Net_forward(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_evaluate(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_forward_backward(NetObject *self, PyObject *args, PyObject *kw);
+PyObject *Net_input_grad(NetObject *self, PyObject *args);
+PyObject *Net_accumulate_fisher(NetObject *self, PyObject *args);
 
 typedef struct {
     int n_in, n_loss;
@@ -56,5 +79,10 @@ PyObject *int_tuple(const int *v, int n);
 PyObject *step_results(const tl_step_result *res, npy_intp steps, int nl);
 PyObject *loss_results(const char *loss_key, const double *loss, const int64_t *count, const int64_t *correct,
                        int nl);
+
+/* kmeans.c: the core's k-means */
+PyObject *tlpy_kmeans(PyObject *m, PyObject *args);
+PyObject *tlpy_kmeans_plusplus(PyObject *m, PyObject *args);
+PyObject *tlpy_sqdist(PyObject *m, PyObject *args);
 
 #endif

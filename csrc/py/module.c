@@ -32,15 +32,29 @@ static PyObject *op_attrs(const tl_op_info *o) {
             PyTuple_SET_ITEM(choices, j, c);
         }
         PyObject *def = isnan(d->def) ? Py_NewRef(Py_None) : attr_number(d, d->def);
-        PyObject *e = choices && def ? Py_BuildValue("{s:s,s:s,s:O,s:N,s:N,s:O,s:O,s:z,s:O,s:O,s:s}", "name", d->name,
+        PyObject *e = choices && def ? Py_BuildValue("{s:s,s:s,s:O,s:N,s:N,s:O,s:O,s:z,s:O,s:O,s:s,s:z}", "name", d->name,
                                                      "kind", kinds[d->kind], "default", def, "min", attr_number(d, d->lo),
                                                      "max", attr_number(d, d->hi), "min_open",
                                                      d->lo_open ? Py_True : Py_False, "max_open",
                                                      d->hi_open ? Py_True : Py_False, "must", d->must, "settable",
-                                                     d->settable ? Py_True : Py_False, "choices", choices, "doc", d->doc)
+                                                     d->settable ? Py_True : Py_False, "choices", choices, "doc", d->doc,
+                                                     "pair", d->pair)
                                      : NULL;
         Py_XDECREF(choices);
         Py_XDECREF(def);
+        if (!e) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, k, e);
+    }
+    return list;
+}
+
+/* the row's parameters as a list of dicts (name, buffer, when: the bool attribute it needs or None) */
+static PyObject *op_params(const tl_op_info *o) {
+    PyObject *list = PyList_New(o->n_params);
+    for (int k = 0; list && k < o->n_params; k++) {
+        const tl_param_def *d = &o->params[k];
+        PyObject *e = Py_BuildValue("{s:s,s:O,s:z}", "name", d->name, "buffer", d->buffer ? Py_True : Py_False,
+                                    "when", d->when);
         if (!e) Py_CLEAR(list);
         else PyList_SET_ITEM(list, k, e);
     }
@@ -53,15 +67,16 @@ static PyObject *mod_ops(PyObject *m, PyObject *Py_UNUSED(a)) {
     if (!list) return NULL;
     for (int i = 0; i < TL_OP_COUNT; i++) {
         const tl_op_info *o = tl_op_get(i);
-        PyObject *attrs = op_attrs(o);
-        PyObject *d = attrs ? Py_BuildValue("{s:s,s:i,s:i,s:O,s:s,s:O,s:N,s:s}", "name", o->name, "min_inputs",
+        PyObject *attrs = op_attrs(o), *params = attrs ? op_params(o) : NULL;
+        if (!params) Py_CLEAR(attrs);
+        PyObject *d = attrs ? Py_BuildValue("{s:s,s:i,s:i,s:O,s:s,s:O,s:N,s:N,s:z}", "name", o->name, "min_inputs",
                                             o->min_inputs, "max_inputs", o->max_inputs, "is_loss",
                                             o->is_loss ? Py_True : Py_False, "target",
                                             o->target == TL_TARGET_INT     ? "int"
                                             : o->target == TL_TARGET_FLOAT ? "float"
                                                                            : "none",
                                             "classification", o->classification ? Py_True : Py_False, "attrs", attrs,
-                                            "doc", o->doc)
+                                            "params", params, "doc", o->doc)
                             : NULL;
         if (!d) {
             Py_DECREF(list);
@@ -141,6 +156,11 @@ static PyMethodDef mod_methods[] = {
     {"ops", mod_ops, METH_NOARGS, "ops() -> list of op descriptions (the core's op table)"},
     {"optimizers", mod_optimizers, METH_NOARGS, "optimizers() -> {kind: {hyper-parameter: default}} (the core's table)"},
     {"sgemm_probe", mod_sgemm_probe, METH_VARARGS, "sgemm_probe(M, N, K, reps) -> seconds for reps sgemm calls"},
+    {"kmeans", tlpy_kmeans, METH_VARARGS,
+     "kmeans(X, k, max_iter, tol, seed, n_local_trials, init) -> (centers, labels, inertia, n_iter)"},
+    {"kmeans_plusplus", tlpy_kmeans_plusplus, METH_VARARGS,
+     "kmeans_plusplus(X, k, seed, n_local_trials) -> (centers, row indices): greedy k-means++ seeding"},
+    {"sqdist", tlpy_sqdist, METH_VARARGS, "sqdist(X, C) -> (squared distances (n, k), nearest centre (n,))"},
     {NULL, NULL, 0, NULL}};
 
 static int mod_exec(PyObject *m) {

@@ -10,7 +10,9 @@
 #include "conv.h"
 #include "conv_direct.h"
 #include "kernels.h"
+#include "pool.h"
 #include "tl.h"
+#include "kmeans.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -100,11 +102,33 @@ static void test_op_table(void) {
             else islots++, iseen |= 1 << d->slot;
             CHECK((d->kind == TL_ATTR_CHOICE) == (d->choices != NULL), "op %s.%s choices", o->name, d->name);
             CHECK(!d->settable || fl, "op %s.%s: only float attributes change between steps", o->name, d->name);
-            int ok_def = isnan(d->def) || !d->must ||
+            int ok_def = isnan(d->def) ||
                          ((d->lo_open ? d->def > d->lo : d->def >= d->lo) && (d->hi_open ? d->def < d->hi : d->def <= d->hi));
             CHECK(ok_def, "op %s.%s: default %g outside its limits", o->name, d->name, d->def);
         }
         CHECK(iseen == (1 << islots) - 1 && fseen == (1 << fslots) - 1, "op %s: attribute slots not 0..n-1", o->name);
+        /* the counted rows: nothing past the count; pairs come as two ints; parameters named once, their
+         * condition a bool attribute of the row */
+        CHECK(o->n_attrs == TL_MAX_ATTRS || !o->attrs[o->n_attrs].name, "op %s: an attribute past the count", o->name);
+        for (int k = 0; k < o->n_attrs; k++) {
+            const tl_attr_def *d = &o->attrs[k];
+            if (!d->pair) continue;
+            int halves = 0;
+            for (int j = 0; j < o->n_attrs; j++)
+                halves += o->attrs[j].pair && !strcmp(o->attrs[j].pair, d->pair) && o->attrs[j].kind == TL_ATTR_INT;
+            CHECK(halves == 2, "op %s: pair %s has %d int halves", o->name, d->pair, halves);
+        }
+        CHECK(o->n_params >= 0 && o->n_params <= TL_MAX_PARAMS &&
+                  (o->n_params == TL_MAX_PARAMS || !o->params[o->n_params].name),
+              "op %s: %d parameters", o->name, o->n_params);
+        for (int k = 0; k < o->n_params; k++) {
+            const tl_param_def *p = &o->params[k];
+            CHECK(p->name && *p->name, "op %s parameter %d", o->name, k);
+            for (int j = 0; j < k; j++) CHECK(strcmp(o->params[j].name, p->name), "op %s: %s twice", o->name, p->name);
+            int w = p->when ? tl_op_attr_find(op, p->when) : -1;
+            CHECK(!p->when || (w >= 0 && o->attrs[w].kind == TL_ATTR_BOOL), "op %s.%s: when %s", o->name, p->name,
+                  p->when);
+        }
         CHECK(tl_op_find(o->name) == op, "find op %s", o->name);
     }
     CHECK(losses >= 4, "%d losses", losses);
@@ -1041,6 +1065,40 @@ static void test_conv_chunks_and_threads(void) {
     tl_set_num_threads(2);
 }
 
+/* k-means: well separated blobs found; the same bits on 1 and 2 threads; k > n and NaN refused */
+static void test_kmeans(void) {
+    enum { KN = 3000, KD = 7, KK = 4 };
+    static float kx[KN * KD], c1[KK * KD], c2[KK * KD], dist[KN * KK];
+    static int32_t l1[KN], l2[KN], nearest[KN];
+    uint64_t s = 7;
+    for (int i = 0; i < KN; i++)
+        for (int j = 0; j < KD; j++) kx[i * KD + j] = 0.3f * frand(&s) + (float)(10 * ((i % KK) == j % KK));
+    tl_kmeans_cfg cfg = {KK, 100, 1e-4, 3, 0, NULL};
+    double in1 = 0, in2 = 0;
+    int it1 = 0, it2 = 0;
+    char err[256];
+    int before = tl_num_threads();
+    tl_set_num_threads(1);
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c1, l1, &in1, &it1, err, sizeof err) == TL_OK, "%s", err);
+    tl_set_num_threads(2);
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c2, l2, &in2, &it2, err, sizeof err) == TL_OK, "%s", err);
+    tl_set_num_threads(before);
+    CHECK(!memcmp(c1, c2, sizeof c1) && !memcmp(l1, l2, sizeof l1) && in1 == in2 && it1 == it2,
+          "k-means differs between 1 and 2 threads");
+    int pure = 1;
+    for (int i = 0; i < KN; i++) pure &= l1[i] == l1[i % KK];
+    CHECK(pure, "k-means did not find the %d blobs", KK);
+    CHECK(tl_sqdist(kx, KN, KD, c1, KK, dist, nearest, err, sizeof err) == TL_OK, "%s", err);
+    CHECK(!memcmp(nearest, l1, sizeof l1), "the nearest centres are not the labels of the fit");
+    cfg.k = KN + 1;
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c1, l1, &in1, &it1, err, sizeof err) == TL_ERR_VALUE && strstr(err, "larger"),
+          "k > n: %s", err);
+    cfg.k = KK;
+    kx[5 * KD + 2] = NAN;
+    CHECK(tl_kmeans(kx, KN, KD, &cfg, c1, l1, &in1, &it1, err, sizeof err) == TL_ERR_NONFINITE &&
+              strstr(err, "example 5"), "NaN: %s", err);
+}
+
 int main(void) {
     uint64_t s = 42;
     for (int i = 0; i < B * 5; i++) X[i] = frand(&s);
@@ -1061,6 +1119,7 @@ int main(void) {
     test_conv_direct_shapes();
     test_pool_gate();
     test_conv_fused_activation();
+    test_kmeans();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;
 }

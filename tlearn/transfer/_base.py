@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import sys
 from numbers import Integral, Real
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -34,8 +35,32 @@ class NotFittedError(RuntimeError, AttributeError):
     """A recipe used before ``fit`` (scikit-learn's name and bases)."""
 
 
+def sklearn_tags(kind: str):
+    """scikit-learn's estimator tags for a ``"transformer"`` or a
+    ``"classifier"`` of examples (N, ...), asked only by scikit-learn itself
+    (>= 1.6), whose already loaded ``sklearn.utils`` makes them: tlearn does
+    not import scikit-learn."""
+    u = sys.modules.get("sklearn.utils")
+    if u is None or not hasattr(u, "Tags"):
+        raise AttributeError("__sklearn_tags__: scikit-learn's hook, for scikit-learn >= 1.6")
+    inputs = u.InputTags(two_d_array=True, three_d_array=True)
+    if kind == "classifier":
+        return u.Tags(estimator_type="classifier", target_tags=u.TargetTags(required=True),
+                      classifier_tags=u.ClassifierTags(), input_tags=inputs, non_deterministic=False)
+    return u.Tags(estimator_type=None, target_tags=u.TargetTags(required=False), transformer_tags=u.TransformerTags(),
+                  input_tags=inputs, non_deterministic=False)
+
+
 class Recipe:
     """Base of the recipes of :mod:`tlearn.transfer` (see the module doc)."""
+
+    #: what scikit-learn should take the recipe for: "classifier", "transformer" or None (its tags unset)
+    _sklearn_kind: Optional[str] = None
+
+    def __sklearn_tags__(self):
+        if self._sklearn_kind is None:
+            raise AttributeError(f"{type(self).__name__} sets no scikit-learn tags")
+        return sklearn_tags(self._sklearn_kind)
 
     # ------------------------------------------------------ scikit-learn
     @classmethod

@@ -19,7 +19,7 @@ keeps the weights of the epoch chosen by ``selection``.
 from __future__ import annotations
 
 import math
-from typing import Callable, Dict, List, Optional, Union
+from typing import Callable, Dict, Optional, Union
 
 import numpy as np
 

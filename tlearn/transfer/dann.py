@@ -9,8 +9,7 @@ while the label predictor keeps them useful for the source labels.
 """
 from __future__ import annotations
 
-import math
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Optional
 
 import numpy as np
 

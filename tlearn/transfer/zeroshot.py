@@ -51,7 +51,6 @@ References
 """
 from __future__ import annotations
 
-import sys
 from typing import Dict, Sequence
 
 import numpy as np
@@ -208,16 +207,7 @@ class ZeroShot(Recipe):
 
     _me = "ZeroShot"
 
-    def __sklearn_tags__(self):
-        """scikit-learn's estimator tags (a classifier of examples (N, ...)),
-        asked only by scikit-learn itself (>= 1.6), whose already loaded
-        ``sklearn.utils`` makes them: tlearn does not import scikit-learn."""
-        u = sys.modules.get("sklearn.utils")
-        if u is None or not hasattr(u, "Tags"):
-            raise AttributeError("__sklearn_tags__: scikit-learn's hook, for scikit-learn >= 1.6")
-        return u.Tags(estimator_type="classifier", target_tags=u.TargetTags(required=True),
-                      classifier_tags=u.ClassifierTags(), input_tags=u.InputTags(three_d_array=True),
-                      non_deterministic=False)
+    _sklearn_kind = "classifier"
 
     # ---------------------------------------------------------------- fit
     def _common(self) -> dict:
