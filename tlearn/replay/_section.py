@@ -324,7 +324,10 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
         b = res.values(c.b) if isinstance(c.b, Sel) else np.full_like(a, float(c.b))
         d = a - b
         if isinstance(c.b, Sel):
-            ours = f"{c.a}: {fmt(mean_std(a))} vs {c.b}: {fmt(mean_std(b))}"
+            la, lb = str(c.a), str(c.b)
+            if la == lb:  # the same method and setting: the metrics differ
+                la, lb = f"{la} {c.a.metric}", f"{lb} {c.b.metric}"
+            ours = f"{la}: {fmt(mean_std(a))} vs {lb}: {fmt(mean_std(b))}"
         elif float(c.b) != 0.0:
             ours = f"{c.a}: {fmt(mean_std(a))} vs {float(c.b):g}"
         else:  # the per-seed values themselves: said once, below
