@@ -1101,6 +1101,286 @@ def test_pickle_of_mutated_model_bytes(data):
     assert isinstance(m, tl.Model)
 
 
+# ------------------------------------------- 5. files, values, freezing, frozen BatchNorm
+
+PATH_KINDS = ["new", "regular", "link", "relative link", "link chain", "dangling link", "directory", "fifo",
+              "link to directory", "link to fifo", "device"]
+
+
+@fuzz_settings(120)
+@given(kind=st.sampled_from(PATH_KINDS), writer=st.sampled_from(["save", "write_atomic", "checkpoint"]),
+       umask=st.sampled_from([0o022, 0o077, 0o002, 0o027]), mode=st.sampled_from([0o600, 0o640, 0o644, 0o755]))
+def test_save_paths(kind, writer, umask, mode, tmp_path_factory):
+    """Every writer against every kind of path: a regular file (new, existing,
+    behind one link, a chain, a relative or a dangling link) is written with
+    the right bytes and mode, the link stays a link; a directory, FIFO or
+    device (directly or behind a link) is refused and left as it was."""
+    import stat as _stat
+
+    count("save paths")
+    d = tmp_path_factory.mktemp("paths")
+    real = d / "real.bin"
+    target = {"new": d / "new.bin", "regular": real, "link": real, "relative link": real, "link chain": real,
+              "dangling link": d / "made.bin", "directory": d / "dir", "fifo": d / "fifo",
+              "link to directory": d / "dir", "link to fifo": d / "fifo", "device": d / "null"}[kind]
+    if kind in ("regular", "link", "relative link", "link chain"):
+        real.write_bytes(b"old")
+        os.chmod(real, mode)
+    elif "directory" in kind:
+        target.mkdir()
+    elif "fifo" in kind:
+        os.mkfifo(target)
+    elif kind == "device":
+        try:
+            os.mknod(target, _stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except OSError:
+            event("device: not root, skipped")
+            return
+    path = target
+    if "link" in kind:
+        path = d / "the-link"
+        path.symlink_to("real.bin" if kind == "relative link" else target)
+        if kind == "link chain":
+            path, first = d / "chain", path
+            path.symlink_to(first)
+    before = os.lstat(target) if os.path.lexists(target) else None
+    m = build_model()
+    compile_model(m)
+    old = os.umask(umask)
+    try:
+        if writer == "save":
+            call = lambda: m.save(path)  # noqa: E731
+        elif writer == "write_atomic":
+            call = lambda: tio.write_atomic(path, b"new bytes")  # noqa: E731
+        else:
+            cb = tl.callbacks.ModelCheckpoint(str(path), monitor="loss")
+            xs, ys = valid_batch(B=4)
+            call = lambda: m.fit({"a": xs[0], "b": xs[1]}, {"cls": ys[0], "reg": ys[1]}, epochs=1,  # noqa: E731
+                                 verbose=0, callbacks=[cb])
+        refused = kind in ("directory", "fifo", "link to directory", "link to fifo", "device")
+        if refused:
+            try:
+                call()
+            except (ValueError, IsADirectoryError) as e:
+                event("refused")
+                assert "expected a regular file" in str(e)
+            else:
+                raise AssertionError(f"{writer} wrote over a {kind}")
+            after = os.lstat(target)
+            assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+        else:
+            call()
+            event("written")
+            assert os.path.isfile(target) and target.read_bytes() != b"old"
+            if writer != "write_atomic":
+                tl.load(path)
+            want = mode if before is not None else 0o666 & ~umask
+            assert _stat.S_IMODE(os.stat(target).st_mode) == want, (oct(os.stat(target).st_mode), oct(want))
+            if "link" in kind:
+                assert os.path.islink(path)
+    finally:
+        os.umask(old)
+    assert not [p for p in os.listdir(d) if p.startswith(".tlearn-")]
+
+
+def bn_fuzz_model(seed=0):
+    a = tl.Input((4,), name="a")
+    h = L.BatchNorm(name="bn")(L.Dense(5, name="h")(a))
+    m = tl.Model(a, L.Dense(3, name="o")(L.ReLU(name="r")(h)), seed=seed)
+    m.compile(tl.optim.SGD(0.05, momentum=0.9), loss="softmax_ce")
+    return m
+
+
+@fuzz_settings(200)
+@given(data=st.data())
+def test_load_weights_values(data):
+    """Weights of any float64 value, torch- or tlearn-named: loaded exactly as
+    their float32 cast when that is finite (and a running variance >= 0),
+    otherwise refused with nothing changed."""
+    count("load_weights values")
+    m = bn_fuzz_model()
+    before = m.state_dict()
+    fmt = data.draw(st.sampled_from(["tlearn", "torch"]))
+    sd = {k: v.astype(np.float64) for k, v in m.state_dict(format=fmt).items()}
+    key = data.draw(st.sampled_from(sorted(sd)))
+    val = data.draw(st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                              st.sampled_from([3.4028235e38, 3.4028236e38, 3.5e38, -3.4e38, 1e39, -0.0, -1e-30])))
+    idx = data.draw(st.integers(0, sd[key].size - 1))
+    sd[key].reshape(-1)[idx] = val
+    with np.errstate(over="ignore"):
+        cast = np.float32(val)
+    ok = bool(np.isfinite(cast)) and not (key.endswith("running_var") and cast < 0)
+    try:
+        m.load_weights(sd)
+    except ValueError as e:
+        event("refused")
+        assert not ok, f"{key}={val!r} refused: {e}"
+        for k, v in before.items():
+            assert np.array_equal(m.params[k], v), k
+        return
+    event("loaded")
+    assert ok, f"{key}={val!r} loaded"
+    for k, v in m.state_dict(format=fmt).items():
+        with np.errstate(over="ignore"):
+            assert np.array_equal(v, sd[k].astype(np.float32)), k
+    if abs(val) < 1e3:  # huge finite weights may overflow in the forward; moderate ones must not give NaN
+        assert np.isfinite(m.predict(np.ones((2, 4), np.float32))).all()
+
+
+SETTING_VALUES = [0, 1, -1, 0.5, 2, 16, 255, 256, 1000, 1e-300, 1e-6, 1e6, 1e7, 1e300, -1e-300, np.nan, np.inf,
+                  -np.inf, 360 * 10**9 + 45, True, "3", None, [1.0], np.float32(0.25), np.int64(30),
+                  np.array(2.0), np.array([2.0])]
+
+
+def _real(v):
+    return (not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer, np.floating))
+            or isinstance(v, np.ndarray) and v.ndim == 0)
+
+
+def _setting_ok(v, lo, hi, lo_open=False):
+    if not _real(v):
+        return False
+    f = float(v)
+    return np.isfinite(f) and (f > lo if lo_open else f >= lo) and f <= hi
+
+
+@fuzz_settings(400)
+@given(fn=st.sampled_from(["invert", "rotate", "scale", "add_noise"]), dtype=st.sampled_from(["uint8", "float32"]),
+       v1=st.sampled_from(SETTING_VALUES), v2=st.sampled_from(SETTING_VALUES + ["default"] * 6))
+def test_domain_settings(fn, dtype, v1, v2):
+    """Every domain shift with every kind of setting: refused (ValueError or
+    TypeError naming the function and the setting) exactly when the setting
+    is out of its documented range, else a result of the same shape and dtype
+    in the value range (invert: exactly max_value - images)."""
+    from tlearn.datasets import domains as ds
+
+    count("domain settings")
+    u = np.array([[0, 3, 10], [16, 7, 1]], np.uint8)
+    a = u if dtype == "uint8" else (u / np.float32(16)).astype(np.float32)
+    top = 255.0 if dtype == "uint8" else 1.0
+    kw = {} if v2 == "default" else {"max_value" if fn in ("invert", "add_noise") else "fill": v2}
+    if fn == "invert":
+        args, ok = (), True
+    else:
+        args = (v1,)
+        ok = {"rotate": _real(v1) and np.isfinite(float(v1)),
+              "scale": _setting_ok(v1, 1e-6, 1e6),
+              "add_noise": _setting_ok(v1, 0, np.inf)}[fn]
+    if "max_value" in kw and kw["max_value"] is not None:  # None: the dtype's default
+        ok = ok and _setting_ok(v2, 0, 255 if dtype == "uint8" else float(np.finfo(np.float32).max), lo_open=True) \
+            and float(v2) >= a.max()
+        top = float(v2) if _real(v2) else top
+    if "fill" in kw:
+        big = float(np.finfo(np.float32).max) / 4
+        ok = ok and (_setting_ok(v2, 0, 255) if dtype == "uint8" else _setting_ok(v2, -big, big))
+    if fn == "add_noise" and ok and not np.isfinite(float(v1) * top):
+        ok = False
+    before = a.copy()
+    try:
+        out = getattr(ds, fn)(a, *args, **kw)
+    except (ValueError, TypeError) as e:
+        event("refused")
+        assert not ok, f"{fn}({dtype}, {v1!r}, {kw}) refused: {e}"
+        assert str(e).startswith(f"{fn}: "), e
+        assert np.array_equal(a, before)
+        return
+    event("ran")
+    assert ok, f"{fn}({dtype}, {args}, {kw}) ran"
+    assert out.shape == a.shape and out.dtype == a.dtype and np.array_equal(a, before)
+    assert np.isfinite(out.astype(np.float64)).all()
+    if fn == "invert":
+        assert np.allclose(out.astype(np.float64), top - a.astype(np.float64), atol=0.5 if dtype == "uint8" else 1e-6)
+    elif "fill" not in kw or 0 <= float(kw["fill"]) <= top:  # a float fill outside the range is the user's
+        assert out.min() >= 0 and out.max() <= top
+
+
+@fuzz_settings(200)
+@given(data=st.data())
+def test_freeze_requests(data):
+    """freeze with a mix of good and bad layer names and masks: either the
+    whole request applies, or it is refused and nothing changed."""
+    from tlearn.transfer.layers import freeze
+
+    count("freeze requests")
+    m = build_model()
+    names = m.layers + ["nope", "h.w", 3]
+    layers = data.draw(st.lists(st.sampled_from(names), max_size=4))
+    masks = {}
+    for n in data.draw(st.lists(st.sampled_from(sorted(m.masks) + ["x.w"]), max_size=3, unique=True)):
+        shape = m.masks[n].shape if n in m.masks else (2,)
+        kind = data.draw(st.sampled_from(["ok", "ok", "ok", "shape", "half", "nan", "str", "bool"]))
+        rng = np.random.default_rng(len(masks))
+        good = rng.integers(0, 2, shape)
+        masks[n] = {"ok": good, "shape": np.zeros(shape + (1,)), "half": np.full(shape, 0.5),
+                    "nan": np.full(shape, np.nan), "str": np.full(shape, "1"), "bool": good.astype(bool)}[kind]
+    before = ({n: m.layer(n).trainable for n in m.layers}, {k: v.copy() for k, v in m.masks.items()})
+    try:
+        freeze(m, layers, masks)
+    except ALLOWED as e:
+        event("refused")
+        assert ({n: m.layer(n).trainable for n in m.layers} == before[0]), e
+        for k, v in before[1].items():
+            assert np.array_equal(m.masks[k], v), k
+        return
+    event("applied")
+    for n in m.layers:
+        assert m.layer(n).trainable == (before[0][n] and n not in layers), n
+    for k, v in m.masks.items():
+        assert np.array_equal(v, masks[k]) if k in masks else np.array_equal(v, before[1][k]), k
+
+
+@fuzz_settings(200)
+@given(y=fuzz_array((6,), label_classes=3, p_bad=0.5))
+def test_score_labels(y):
+    """Model.score on hostile labels: refused, or exactly the accuracy over
+    the labelled rows that predict's argmax gives (no broadcasting)."""
+    count("score labels")
+    a = tl.Input((4,), name="a")
+    m = tl.Model(a, L.Dense(3, name="o")(a), seed=1)
+    m.compile(tl.optim.SGD(0.1), loss="softmax_ce")
+    X = np.random.default_rng(2).standard_normal((6, 4)).astype(np.float32)
+    try:
+        got = m.score(X, y)
+    except ALLOWED:
+        event("refused")
+        return
+    event("scored")
+    lab = np.asarray(y)
+    assert lab.ndim == 1 and lab.dtype.kind in "iu" and len(lab) == 6, (lab.dtype, lab.shape)
+    keep = lab >= 0
+    want = float(np.mean(np.argmax(m.predict(X), 1)[keep] == lab[keep])) if keep.any() else float("nan")
+    assert got == want or (np.isnan(got) and np.isnan(want)), (got, want)
+
+
+@fuzz_settings(40)
+@given(frozen=st.lists(st.sampled_from(["h", "bn", "o"]), unique=True, min_size=1),
+       opt=st.sampled_from(["sgd", "adam"]), shift=st.floats(-5, 5), data=st.data())
+def test_frozen_batchnorm_fit(frozen, opt, shift, data):
+    """Any set of frozen layers, then fit on shifted data: a frozen BatchNorm's
+    running statistics do not move (a trainable one's do), frozen parameters
+    stay, and a wholly frozen model predicts the same."""
+    count("frozen batchnorm")
+    m = bn_fuzz_model()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((32, 4)).astype(np.float32)
+    Y = rng.integers(0, 3, 32)
+    m.fit(X, Y, epochs=1, batch_size=8, verbose=0)
+    if opt == "adam":
+        m.compile(tl.optim.Adam(0.01), loss="softmax_ce")
+    for n in frozen:
+        m.layer(n).trainable = False
+    X2 = X + np.float32(shift) + np.float32(1.0)
+    before, pred = m.state_dict(), m.predict(X2)
+    m.fit(X2, Y, epochs=1, batch_size=data.draw(st.sampled_from([1, 3, 8, 32])), verbose=0)
+    for n in frozen:
+        for p in m.layer(n).param_names:
+            assert np.array_equal(m.params[p], before[p]), p
+    if "bn" not in frozen:
+        assert not np.array_equal(m.params["bn.running_mean"], before["bn.running_mean"])
+    if len(frozen) == 3:
+        assert np.array_equal(m.predict(X2), pred)
+
+
 # ------------------------------------------------------------- the count
 
 def test_zz_example_count():
@@ -1111,5 +1391,5 @@ def test_zz_example_count():
     print(f"\nfuzz examples: {total} ({line})")
     with open(os.path.join(os.environ.get("TLEARN_FUZZ_REPORT_DIR", "/tmp"), "tlearn-fuzz-count.txt"), "w") as f:
         f.write(f"{total} {binding}\n{line}\n")
-    if len(COUNTS) == 9 and SCALE >= 1:
+    if len(COUNTS) == 15 and SCALE >= 1:
         assert binding >= 2000, COUNTS

@@ -155,3 +155,29 @@ def test_composite_network_gradient():
     assert_close(gx, numeric_grad(B, X, 1e-2), 1e-2, "composite d/dx")
     for p, g in grads.items():
         assert_close(g, numeric_grad(B, net.view("value", p), 1e-2), 1e-2, f"composite d/d{p}")
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_frozen_batchnorm_gradient_matches_finite_differences(k):
+    """A BatchNorm whose gamma and beta are frozen runs in inference mode in a
+    training step (Keras's rule): the input gradient of the training objective
+    (forward_backward) against its central differences, running statistics
+    away from their initial values, and unchanged by the many forwards."""
+    c = BUILDERS["batchnorm"](np.random.default_rng(OP_NAMES.index("batchnorm")))[k]
+    b = Built(c)
+    net = b.net
+    rng = np.random.default_rng(9)
+    for s, p in b.params.items():
+        v = net.view("value", p)
+        v[...] = rng.uniform(0.3, 3.0, v.shape) if s == "running_var" else rng.standard_normal(v.shape)
+        if s in ("w", "b"):
+            net.set_trainable(p, False)
+    stats = {s: net.view("value", b.params[s]).copy() for s in ("running_mean", "running_var")}
+    (loss,) = b.backward()["loss"]
+    r = net.evaluate(b.xs, [b.target])  # the training objective is the inference-mode one
+    assert loss == pytest.approx(r["loss_sum"][0] / r["count"][0], rel=1e-5)
+    g = net.input_grad(b.ins[0], c["B"])
+    num = numeric_grad(b, b.xs[0], EPS)
+    assert_close(g, num, 1e-2, f"{c['id']} frozen d/dx")
+    for s, v in stats.items():
+        np.testing.assert_array_equal(net.view("value", b.params[s]), v, err_msg=s)

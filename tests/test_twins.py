@@ -130,3 +130,35 @@ def test_conv_in_chunks_matches_its_twin(B, stride, pad):
     c = case("conv2d", [(16, 30, 30)], B, [normal(rng, (B, 16, 30, 30))], conv_attrs(6, (5, 5), (stride, stride), (pad, pad)),
              tag=f"chunks,B{B},s{stride}")
     check_layer(c)
+
+
+@pytest.mark.parametrize("k", [0, 1])
+def test_frozen_batchnorm_twin_matches_core(k):
+    """A BatchNorm whose gamma and beta are frozen, in a training step
+    (forward_backward): the output is the evaluation-mode output, the running
+    statistics stay, and the input gradient is the twin's gamma invstd dy."""
+    c = BUILDERS["batchnorm"](np.random.default_rng(7))[k]
+    twin = TWINS["batchnorm"]
+    b = Built(c, seed=11)
+    net = b.net
+    rng = np.random.default_rng(4)
+    for s, p in b.params.items():
+        v = net.view("value", p)
+        v[...] = rng.uniform(0.5, 2.0, v.shape) if s == "running_var" else rng.standard_normal(v.shape)
+    for s in ("w", "b"):
+        net.set_trainable(b.params[s], False)
+    before = {s: net.view("value", p).copy() for s, p in b.params.items()}
+    P = params64(b)
+    ctx = {}
+    y = twin.forward(c, [x.astype(np.float64) for x in b.xs], P, "frozen", ctx)
+    (loss,) = b.backward()["loss"]
+    t = b.target.astype(np.float64)
+    np.testing.assert_allclose(loss, np.mean((y - t) ** 2), rtol=1e-4)
+    (ye,) = net.forward(b.xs, [b.node], False, 0)
+    np.testing.assert_allclose(ye, y, rtol=RTOL, atol=ATOL)
+    for s, v in before.items():
+        np.testing.assert_array_equal(net.view("value", b.params[s]), v, err_msg=s)
+    dy = b.weight * 2 * (y - t) / y.size
+    dxs, _ = twin.backward(c, b.xs, P, y, dy, ctx)
+    assert np.abs(dxs[0]).max() > 0
+    np.testing.assert_allclose(net.input_grad(b.ins[0], c["B"]), dxs[0], rtol=1e-3, atol=1e-5 * np.abs(dxs[0]).max())

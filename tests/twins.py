@@ -485,6 +485,10 @@ class AvgPoolTwin(PoolTwin):
 
 
 class BatchNormTwin(Twin):
+    """``train``: True (batch statistics), False (running statistics) or
+    "frozen": a layer whose gamma and beta are frozen, in a training step
+    (Keras's rule: the running statistics, as constants of the backward)."""
+
     op = "batchnorm"
     grad_tol = 2e-2
 
@@ -508,7 +512,12 @@ class BatchNormTwin(Twin):
         m, eps = c["attrs"]["momentum"], c["attrs"]["eps"]
         x = self._bcs(xs[0])
         g, b = P["w"][None, :, None], P["b"][None, :, None]
-        if train:
+        if train == "frozen":
+            invstd = 1 / np.sqrt(P["running_var"] + eps)
+            xhat = (x - P["running_mean"][None, :, None]) * invstd[None, :, None]
+            ctx.update(xhat=xhat, invstd=invstd, frozen=True, running_mean=P["running_mean"],
+                       running_var=P["running_var"])
+        elif train:
             mu = x.mean((0, 2))
             var = x.var((0, 2))
             n = x.shape[0] * x.shape[2]
@@ -525,8 +534,11 @@ class BatchNormTwin(Twin):
 
     def backward(self, c, xs, P, y, dy, ctx):
         d = self._bcs(dy)
-        xhat, invstd, n = ctx["xhat"], ctx["invstd"], ctx["n"]
+        xhat, invstd = ctx["xhat"], ctx["invstd"]
         sdy, sdyx = d.sum((0, 2)), (d * xhat).sum((0, 2))
+        if ctx.get("frozen"):  # the statistics are constants: y is affine in x
+            return [((P["w"] * invstd)[None, :, None] * d).reshape(xs[0].shape)], {"w": sdyx, "b": sdy}
+        n = ctx["n"]
         dx = (P["w"] * invstd)[None, :, None] / n * (n * d - sdy[None, :, None] - xhat * sdyx[None, :, None])
         return [dx.reshape(xs[0].shape)], {"w": sdyx, "b": sdy}
 

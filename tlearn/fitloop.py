@@ -17,7 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from . import links
+from . import links, state as _state
 from .callbacks import History
 
 
@@ -121,7 +121,8 @@ class Loop:
         logs = epoch_logs(m, acc, steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data
-            logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
+            with m._lock:  # no load_weights from another thread in the middle of it
+                logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
         # Keras's order: the callbacks first (a callback may add to the logs), then the history
         self._call("on_epoch_end", epoch, logs)
         m.history.append(epoch, logs)
@@ -143,14 +144,21 @@ class Loop:
 # ------------------------------------------------------- one step, fit on arrays
 
 def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
+    """One training step on one batch (see :func:`_train_on_batch`), this thread training the model."""
+    with _state.training(model):
+        return _train_on_batch(model, x, y, lr)
+
+
+def _train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
     """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
     model._require_compiled()
     xs, ys, _ = model._prepare(x, y)
     if lr is None:
         lr = model._optimizer.lr_at(model._step, 0)
-    res = model._net.train_step(xs, ys, float(lr))
+    with model._lock:
+        res = model._net.train_step(xs, ys, float(lr))
+        model._step += 1
     losses, counts, correct, reg = res["loss"].tolist(), res["count"].tolist(), res["correct"].tolist(), res["reg"]
-    model._step += 1
     out = {s.name: l for s, l in zip(model._losses, losses)}
     for s, c, ok in zip(model._losses, counts, correct):
         if s.loss.classification and c:
@@ -160,7 +168,13 @@ def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
     return out
 
 
-def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
+def fit_arrays(model, *args, **kw) -> History:
+    """:meth:`Model.fit` on arrays (see :func:`_fit_arrays`), this thread training the model."""
+    with _state.training(model):
+        return _fit_arrays(model, *args, **kw)
+
+
+def _fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
                validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
                schedules=None, sampler=None) -> History:
     """:meth:`Model.fit` on arrays (documented there): the core runs a run of batches per call,
@@ -205,13 +219,15 @@ def fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, s
                 lrs = np.array([model._optimizer.lr_at(model._step + i, loop.total) for i in range(s1 - s0)],
                                dtype=np.float32)
                 sl = slice(s0 * batch_size, min(ran, s1 * batch_size))
-                values = sched.run(model._step, s1 - s0, loop.total)
-                if rows is None:
-                    res = _train_run(model, [a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs, None, values)
-                else:
-                    res = _train_run(model, xs, ys, batch_size, lrs, rows[sl], values)
-                model._step += s1 - s0
-                sched.after_run(values)
+                with model._lock:  # a reader of the whole state in another thread waits for this boundary
+                    values = sched.run(model._step, s1 - s0, loop.total)
+                    if rows is None:
+                        res = _train_run(model, [a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs, None,
+                                         values)
+                    else:
+                        res = _train_run(model, xs, ys, batch_size, lrs, rows[sl], values)
+                    model._step += s1 - s0
+                    sched.after_run(values)
                 loop.add(acc, res, epoch)
             if loop.epoch_end(epoch, acc, steps):
                 break
@@ -439,7 +455,13 @@ def is_batches(x, y) -> bool:
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
-def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
+def fit_batches(model, *args, **kw) -> History:
+    """:meth:`Model.fit` on an iterable of batches (see :func:`_fit_batches`), this thread training the model."""
+    with _state.training(model):
+        return _fit_batches(model, *args, **kw)
+
+
+def _fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
                 callbacks: Sequence = (), validation_data=None, schedules=None) -> History:
     """:meth:`Model.fit` on an iterable of ``(x, y)`` batches (documented there)."""
     from .datasets.batches import DomainBatches
@@ -467,13 +489,14 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
         for item in itertools.islice(items, None if steps_per_epoch is None else steps_per_epoch - done):
             xs, ys = _batch_arrays(model, item, done)
             loop.batch_begin(done)
-            try:
-                values = sched.run(model._step, 1, loop.total)
-                res = _train_step(model, xs, ys, float(opt.lr_at(model._step, loop.total)), values)
-            except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
-                raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
-            model._step += 1
-            sched.after_run(values)
+            with model._lock:  # a reader of the whole state in another thread waits for this boundary
+                try:
+                    values = sched.run(model._step, 1, loop.total)
+                    res = _train_step(model, xs, ys, float(opt.lr_at(model._step, loop.total)), values)
+                except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
+                    raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
+                model._step += 1
+                sched.after_run(values)
             loop.add_step(acc, res, epoch)
             done += 1
         return done
@@ -504,7 +527,7 @@ def fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] 
             raise ValueError("fit: the iterable of batches yielded no batch")
         warnings.warn(f"fit: the batches ran out after {epoch} epoch(s) of {epochs}; a generator is consumed "
                       "once: pass steps_per_epoch with an endless generator, or a list or a re-iterable object",
-                      RuntimeWarning, stacklevel=3)
+                      RuntimeWarning, stacklevel=4)
     loop.finish()
     return hist
 

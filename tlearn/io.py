@@ -10,17 +10,21 @@ Layout (little endian)::
     uint32          CRC-32 of everything above
 
 A truncated, bit-flipped or foreign file is rejected with a ValueError before
-anything is built from it.  Writing goes to a temporary file in the same
-directory, flushed and fsynced, then renamed over the target: a failure at
-any point leaves the previous file intact.
+anything is built from it.  Writing (:func:`write_atomic`, for every file
+tlearn writes) goes to a temporary file in the target's directory, flushed
+and fsynced, then renamed over the target: a failure at any point leaves the
+previous file intact.  A symbolic link is written through, a path that is
+not a regular file is refused, and permissions are those of a new file
+(umask) or of the file replaced.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import secrets
+import stat
 import struct
-import tempfile
 import zlib
 from typing import Dict, Tuple
 
@@ -86,24 +90,90 @@ def loads(data: bytes, source: str = "<bytes>") -> Tuple[dict, Dict[str, np.ndar
     return meta, arrays
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def write_atomic(path, data: bytes, opener=open) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix."""
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a mix.
+
+    Every file tlearn writes goes through here (``Model.save``,
+    ``ModelCheckpoint``, weights, reports).  The write follows the path as
+    ``open(path, "wb")`` would, but atomically:
+
+    - a symbolic link is followed and its target written (the link stays a
+      link);
+    - a path that exists and is not a regular file (a directory, a FIFO, a
+      device, a socket) is refused with an error naming what it is; nothing
+      is written;
+    - a regular file is replaced atomically: the bytes go to a temporary file
+      in the target's directory, flushed and fsynced, then renamed over the
+      target; a failure at any point leaves the previous file intact and no
+      temporary file;
+    - a new file gets the permissions any new file gets (``0o666`` less the
+      umask); a replaced file keeps its mode (and, where allowed, its owner
+      and group).
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"write_atomic: expected bytes, got {type(data).__name__}")
     path = os.fspath(path)
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tlearn-", suffix=".tmp", dir=d)
+    target = os.path.realpath(path)  # the file a plain open(path, "wb") would write
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
+        shown = path if target == os.path.abspath(path) else f"{path} (a link to {target})"
+        err = IsADirectoryError if stat.S_ISDIR(st.st_mode) else ValueError
+        raise err(f"cannot save to {shown}: expected a regular file (or a new name), found {kind}; "
+                  "tlearn replaces only regular files")
+    d = os.path.dirname(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(d, f".tlearn-{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, flags, 0o666)  # the kernel applies the umask, as for any new file
+            break
+        except FileExistsError:
+            continue
+    else:  # pragma: no cover - 100 collisions of 48 random bits
+        raise FileExistsError(f"cannot create a temporary file in {d}")
     os.close(fd)
     try:
+        if st is not None:  # keep the replaced file's mode, owner and group
+            os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            if hasattr(os, "chown") and (st.st_uid, st.st_gid) != _owner(tmp):
+                try:
+                    os.chown(tmp, st.st_uid, st.st_gid)
+                except OSError:
+                    pass  # not allowed (not root): the file becomes the writer's, as a copy would
         with opener(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+    try:  # make the rename itself durable
+        dfd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def _owner(p: str):
+    s = os.stat(p)
+    return s.st_uid, s.st_gid
 
 
 def read(path) -> Tuple[dict, Dict[str, np.ndarray]]:

@@ -443,6 +443,16 @@ class BatchNorm(Layer):
     variance, as PyTorch); evaluation and prediction use the running
     statistics and leave them untouched.
 
+    A frozen layer runs in inference mode, in training steps too (Keras's
+    rule for a non-trainable BatchNorm): when neither gamma nor beta trains
+    (``model.trainable = False``, ``model.layer(name).trainable = False``)
+    ``fit``, ``train_on_batch`` and the Fisher estimate normalise with the
+    running statistics and leave them as they are, so a frozen model's
+    predictions do not change under ``fit``; the gradient flows through to
+    the layers before it (``gamma / sqrt(running_var + eps)`` times the
+    output's).  :meth:`tlearn.Model.reestimate_batchnorm` still re-estimates
+    a frozen layer's statistics.
+
     ``momentum`` has PyTorch's meaning, the weight of the *new* batch
     statistic (default 0.1).  Keras's ``momentum`` is the weight of the *old*
     running value (default 0.99), so a value in (0.5, 1) is refused as

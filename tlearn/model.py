@@ -112,6 +112,25 @@ class Model:
         shuffling in :meth:`fit`.  The same seed gives the same weights.
     name : str
         A name for messages.
+
+    Threads
+    -------
+    One network runs one call at a time: while one thread is in ``fit`` (or
+    ``train_on_batch``), another thread's ``fit``, ``train_on_batch``,
+    ``predict``, ``evaluate``, ``compile`` or ``reestimate_batchnorm`` is
+    refused with ``TlearnError`` ("in use by another thread"), for the
+    whole fit.  Reading or writing the *whole state* from another thread
+    during ``fit`` -- ``save``, ``pickle.dumps``/``copy``, ``clone``,
+    ``state_dict``, ``load_weights`` -- instead waits for the next step
+    boundary (``fit`` holds the model's lock around each call of the core's
+    steps, at most ``steps_per_call`` steps) and sees one consistent state:
+    weights, optimizer moments and step counts all of the same step.  They
+    wait rather than fail because a checkpoint or monitoring thread beside a
+    long ``fit`` is an ordinary design, and a refusal would make it fail at
+    random moments (whenever it met a step in progress); the wait is one
+    core call at most, and the training thread in turn waits for one copy
+    of the state.  Arrays from ``model.params`` are live views: reading
+    or writing them during ``fit`` is not synchronised.
     """
 
     def __init__(self, inputs, outputs, seed: int = 0, name: str = "model"):
@@ -171,6 +190,10 @@ class Model:
         self._metric_spec = None
         self._step = 0
         self._rng = np.random.default_rng(self.seed)
+        # held by fit around each call of the core's training steps, and by whatever reads or writes the
+        # whole state (save, pickle, clone, state_dict, load_weights): see "Threads" in the class docstring
+        self._lock = _state.StateLock()
+        self._trainer = None  # (thread id, depth) while a thread is in fit / train_on_batch
         self.history: Dict[str, List[float]] = {}
         self.stop_training = False  # set by a callback to end fit after the current epoch
         # a layer object is one set of weights in every model built from it (see tlearn.links)
@@ -217,7 +240,8 @@ class Model:
         """Whether any parameter of the model trains.  ``model.trainable =
         False`` freezes every layer (Keras's transfer idiom), ``True``
         unfreezes every layer; single layers are then set with
-        ``model.layer(name).trainable``."""
+        ``model.layer(name).trainable``.  A frozen BatchNorm runs in inference
+        mode during ``fit`` (Keras's rule, see :class:`tlearn.layers.BatchNorm`)."""
         return any(self._param_trainable(n) for n in self._param_index)
 
     @trainable.setter
@@ -341,7 +365,8 @@ class Model:
         if format not in ("tlearn", "torch"):
             raise ValueError(f"state_dict format must be 'tlearn' or 'torch', got {format!r}")
         name = _torchnames.to_torch if format == "torch" else str
-        return {name(n): v.copy() for n, v in self.params.items()}
+        with self._lock:  # a step boundary when another thread is in fit (see "Threads")
+            return {name(n): v.copy() for n, v in self.params.items()}
 
     def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
         """Copy arrays into the parameters of the same name, checking shapes.
@@ -388,11 +413,20 @@ class Model:
                 raise ValueError(f"{what}: expected shape {params[k].shape}, got {a.shape}")
             if a.dtype.kind not in "iuf":  # timedelta64 counts as an integer to issubdtype
                 raise TypeError(f"{what}: expected a real numeric array, got dtype {a.dtype}")
+            with np.errstate(over="ignore", invalid="ignore"):
+                a = a.astype(np.float32)  # what the parameter will hold: 1e300 is inf in float32
             if not np.all(np.isfinite(a)):
-                raise ValueError(f"{what}: values must be finite")
+                bad = np.flatnonzero(~np.isfinite(a.reshape(-1)))
+                raise ValueError(f"{what}: values must be finite in float32 (|x| < 3.4e38), got "
+                                 f"{float(np.asarray(v).reshape(-1)[bad[0]])!r} at flat index {bad[0]} "
+                                 f"({len(bad)} such values)")
+            if k.endswith(".running_var") and isinstance(self._layers.get(k.rsplit(".", 1)[0]), _layers.BatchNorm) \
+                    and np.any(a < 0):
+                raise ValueError(f"{what}: a BatchNorm running variance must be >= 0, got {float(a.min())!r}")
             arrays[k] = a
-        for k, a in arrays.items():
-            params[k][...] = a
+        with self._lock:  # a step boundary when another thread is in fit (see "Threads")
+            for k, a in arrays.items():
+                params[k][...] = a
         return list(arrays)
 
     # Keras's verbs for weights
@@ -513,6 +547,7 @@ class Model:
         statistics (weighted by batch size).  Weights, the optimizer state,
         the dropout RNG and each layer's momentum are left as they were.
         ``layers`` names the BatchNorm layers to re-estimate (default all)."""
+        _state.refuse_if_trained_elsewhere(self)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         bns = self.batchnorm_layers
@@ -583,6 +618,7 @@ class Model:
         output has several, or by its ``name``; targets are passed by these
         names.  ``loss_weights`` maps loss (or output) names to weights.
         """
+        _state.refuse_if_trained_elsewhere(self)
         optimizer = _optim.get(optimizer)
         if loss is None:
             raise ValueError("compile needs loss=...")
@@ -779,6 +815,7 @@ class Model:
         iterator, a DataLoader; a list is the inputs, as in Keras, and
         ``iter(list)`` its batches): each item is ``x`` or ``(x, y)``
         (``y`` ignored); the predictions are concatenated."""
+        _state.refuse_if_trained_elsewhere(self)
         _check_batch_size(batch_size)
         if _fitloop.is_predict_batches(x):
             return _fitloop.predict_batches(self, x, batch_size, outputs)
@@ -806,6 +843,7 @@ class Model:
         classification losses, and ``loss``, the weighted total, in evaluation mode.
         ``x`` may be an iterable of ``(x, y)`` batches, as :meth:`fit` takes
         (then no ``y``): the means are over all of its examples."""
+        _state.refuse_if_trained_elsewhere(self)
         self._require_compiled()
         _check_batch_size(batch_size)
         if _fitloop.is_batches(x, y):
@@ -819,12 +857,17 @@ class Model:
         return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)
 
     def score(self, x, y, batch_size: int = 1024) -> float:
-        """Accuracy of the first classification loss (scikit-learn's word)."""
-        logs = self.evaluate(x, y, batch_size)
-        for s in self._losses:
-            if s.loss.classification:
-                return logs[s.name + "_acc"]
-        raise ValueError("score: the model has no classification loss")
+        """Accuracy of the first classification loss (scikit-learn's word).
+
+        Its labels must be labels: for ``softmax_ce`` integer class labels of
+        shape (n,) (-1: no label; a column (n, 1), floats, booleans and
+        strings are refused), for ``sigmoid_bce`` targets of 0 and 1 (NaN:
+        no label; soft targets have no accuracy)."""
+        spec = next((s for s in self._losses if s.loss.classification), None)
+        if spec is None:
+            raise ValueError("score: the model has no classification loss")
+        _check_score_labels(self, spec, y)
+        return self.evaluate(x, y, batch_size)[spec.name + "_acc"]
 
     # ---------------------------------------------------------- robustness
     @property
@@ -894,6 +937,34 @@ class Model:
     def __repr__(self):
         return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
                f"{sum(p.size for p in self.params.values())} parameters>"
+
+
+def _check_score_labels(model, spec: _LossSpec, y) -> None:
+    """``score``'s labels for the loss ``spec`` (the rest is ``evaluate``'s to check)."""
+    if isinstance(y, dict):
+        lab = y.get(spec.name, y.get(spec.output))
+    elif isinstance(y, (list, tuple)) and len(model._losses) > 1 and len(y) == len(model._losses):
+        lab = y[model._losses.index(spec)]
+    else:
+        lab = y
+    if lab is None:
+        return  # evaluate names the missing target
+    a = np.asarray(lab)
+    what = f"score: labels of loss '{spec.name}' ({spec.loss.kind})"
+    if spec.loss.kind == "softmax_ce":
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"{what}: expected integer class labels of shape (n,), got dtype {a.dtype}")
+        if a.ndim != 1:
+            hint = " (a column of labels: pass y.ravel())" if a.ndim == 2 and a.shape[1:] == (1,) else ""
+            raise ValueError(f"{what}: expected integer class labels of shape (n,), got shape {a.shape}{hint}")
+    elif spec.loss.kind == "sigmoid_bce":
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{what}: expected targets of 0 and 1, got dtype {a.dtype}")
+        f = a.astype(np.float64, copy=False)
+        bad = ~((f == 0) | (f == 1) | np.isnan(f))
+        if np.any(bad):
+            raise ValueError(f"{what}: expected targets of 0 and 1 (NaN: no label), got "
+                             f"{float(f.reshape(-1)[np.flatnonzero(bad.reshape(-1))[0]])!r}; soft targets have no accuracy")
 
 
 _ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy")

@@ -3,6 +3,7 @@ model rebuilt from them (save, load, clone and pickle go through here; the
 bytes on disk are :mod:`tlearn.io`'s)."""
 from __future__ import annotations
 
+import threading
 from typing import Dict
 
 import numpy as np
@@ -12,8 +13,112 @@ from . import _core, _ops, layers as _layers, losses as _losses, optim as _optim
 ARENAS = ("value", "mask", "snapshot", "fisher", "m", "v")  # the arrays a saved model carries
 
 
+class StateLock:
+    """A model's lock: held by ``fit`` around each call of the core's steps and
+    by every reader or writer of the whole state (see ``Model``, "Threads").
+
+    Re-entrant, and fair: holders are served in the order they asked (a ticket
+    lock), so a reader waits one core call at most however fast ``fit`` takes
+    the lock again, and ``fit`` waits one read at most however often another
+    thread reads.  (A plain lock is not fair: the training thread releases
+    and re-takes it before a woken waiter runs, and a save could wait for the
+    whole fit.)  A wait interrupted by an exception gives its turn up.
+    """
+
+    __slots__ = ("_cond", "_next", "_serving", "_gone", "_owner", "_depth")
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._next = self._serving = 0
+        self._gone = set()  # tickets whose waiter left (an exception in the wait)
+        self._owner, self._depth = None, 0
+
+    def _skip_gone(self) -> None:
+        while self._serving in self._gone:
+            self._gone.discard(self._serving)
+            self._serving += 1
+
+    def __enter__(self):
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return self
+            ticket = self._next
+            self._next += 1
+            try:
+                while self._serving != ticket:
+                    self._cond.wait()
+            except BaseException:
+                self._gone.add(ticket)
+                self._skip_gone()
+                self._cond.notify_all()
+                raise
+            self._owner, self._depth = me, 1
+        return self
+
+    def __exit__(self, *exc):
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._skip_gone()
+                self._cond.notify_all()
+        return False
+
+
+IN_USE = ("this network is in use by another thread; a network runs one call at a time "
+          "(use model.clone() for a second thread)")  # the core's words (csrc/py/nettype.c)
+
+
+def refuse_if_trained_elsewhere(model) -> None:
+    """A TlearnError with the core's "in use" message when another thread is in
+    ``fit`` or ``train_on_batch`` on ``model`` (predict, evaluate, compile and a
+    second training call are refused for the whole fit, not only while a core
+    call runs)."""
+    owner = getattr(model, "_trainer", None)
+    if owner is not None and owner[0] != threading.get_ident():
+        raise _core.TlearnError(IN_USE)
+
+
+class training:
+    """``with training(model):`` -- this thread trains ``model`` (``fit``,
+    ``train_on_batch``); refused as the core refuses a busy network when
+    another thread does.  Re-entrant in one thread (a callback may train)."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        m, me = self.model, threading.get_ident()
+        with m._lock:
+            owner = getattr(m, "_trainer", None)
+            if owner is not None and owner[0] != me:
+                raise _core.TlearnError(IN_USE)
+            m._trainer = (me, 1 if owner is None else owner[1] + 1)
+        return m
+
+    def __exit__(self, *exc):
+        m = self.model
+        with m._lock:
+            me, depth = m._trainer
+            m._trainer = None if depth == 1 else (me, depth - 1)
+        return False
+
+
 def get_state(model):
-    """``(meta, arrays)``: everything needed to rebuild ``model`` and continue training it."""
+    """``(meta, arrays)``: everything needed to rebuild ``model`` and continue training it.
+
+    Taken under the model's lock: when another thread is in ``fit``, at a step
+    boundary, so weights, optimizer moments and step counts are of one step."""
+    with model._lock:
+        return _get_state(model)
+
+
+def _get_state(model):
     spec = []
     owner_of = {nm: ln for ln, ns in model._uses.items() for nm in ns}
     for name in model._node:
@@ -78,6 +183,9 @@ def from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None):
             key = f"{arena}/{n}"
             if key not in arrays or arrays[key].shape != v.shape:
                 raise ValueError(f"saved array {key!r} is missing or has the wrong shape")
+            if arena == "value" and n.endswith(".running_var") and np.any(arrays[key] < 0):
+                raise ValueError(f"saved array {key!r}: a BatchNorm running variance must be >= 0, "
+                                 f"got {float(arrays[key].min())!r}")
             v[...] = arrays[key]
     opt = optimizer
     if opt is None and meta["optimizer"] is not None:

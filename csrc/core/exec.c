@@ -111,7 +111,7 @@ static tl_status forward_backward(tl_net *net, int B, int with_reg, double *loss
     if (st) return st;
     if (net->n_nodes == net->n_regular) return tl_set_error(net, TL_ERR_STATE, "the network has no loss; compile it first");
     if ((st = check_bound(net, B, 1, check_labels))) return st;
-    if ((st = run_forward(net, B, 1, 1, losses))) return st;
+    if ((st = run_forward(net, B, TL_TRAIN_STEP, 1, losses))) return st;
     run_backward(net, B);
     double r = with_reg ? apply_reg(net, 1) : 0.0;
     if (reg) *reg = r;

@@ -47,6 +47,9 @@ typedef struct tl_node {
      * (-1: none) it reads, which then has no backward (bwd_fused) nor gradient of its own (plan.c) */
     int pool_gate;
     int bwd_fused;
+    /* batchnorm: the last forward normalised with the running statistics (a frozen layer in a
+     * training step, ops.c); its backward treats them as constants */
+    int bn_frozen;
 } tl_node;
 
 typedef struct tl_param {
@@ -93,6 +96,12 @@ tl_status tl_set_error(tl_net *net, tl_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* run_forward's train flag in a training step (forward_backward, train_step, Fisher): training
+ * as 1, and a BatchNorm whose gamma and beta are both frozen runs in inference mode (ops.c).
+ * tl_net_forward's caller passes 0 (evaluation) or 1 (training: every BatchNorm on the batch,
+ * as AdaBN's re-estimation needs). */
+#define TL_TRAIN_STEP 2
 
 /* op table rows */
 typedef enum tl_view {

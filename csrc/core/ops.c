@@ -423,7 +423,10 @@ static void bwd_avgpool(tl_net *net, tl_node *node, int B) {
 
 /* ---- batchnorm over channels (C,...) or features (F) ----
  * params w (gamma), b (beta), running_mean, running_var (buffers: saved, never trained).
- * aux per example: xhat (size), then mean and invstd (C each) after the B rows. */
+ * aux per example: xhat (size), then mean and invstd (C each) after the B rows.
+ * Keras's rule: in a training step a layer whose gamma and beta are both frozen runs in
+ * inference mode (normalises with the running statistics and leaves them alone), so a frozen
+ * model predicts the same after fit; an explicit training forward (train 1) uses the batch. */
 
 enum { BN_MOMENTUM, BN_EPS }; /* fattr slots */
 
@@ -452,9 +455,12 @@ static void fwd_batchnorm(tl_net *net, tl_node *node, int B, int train) {
     const tl_node *x = tl_in(net, node, 0);
     bn_dims(x, &C, &S);
     float *stats = node->aux + B64(B, node->size);
+    node->bn_frozen = train == TL_TRAIN_STEP && !net->params[node->param[0]].trainable &&
+                      !net->params[node->param[1]].trainable;
+    int mode = node->bn_frozen ? TL_BN_FROZEN : train ? TL_BN_BATCH : TL_BN_RUNNING;
     tl_batchnorm_forward(node->owned_out, node->aux, stats, stats + C, tl_pval(net, node, 2), tl_pval(net, node, 3),
                          x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[BN_MOMENTUM],
-                         node->fattr[BN_EPS], train);
+                         node->fattr[BN_EPS], mode);
 }
 static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     int C, S;
@@ -462,7 +468,7 @@ static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     bn_dims(x, &C, &S);
     const float *stats = node->aux + B64(B, node->size);
     tl_batchnorm_backward(x->dout, tl_pgrad(net, node, 0), tl_pgrad(net, node, 1), node->dout, node->aux, stats + C,
-                          tl_pval(net, node, 0), B, C, S);
+                          tl_pval(net, node, 0), B, C, S, !node->bn_frozen);
 }
 
 /* ---- scale: y = alpha x, alpha one scalar or one per channel (C,...) / feature (F) ---- */

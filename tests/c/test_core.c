@@ -4,9 +4,10 @@
  * optimizer steps, runs of steps over shuffled rows (train.c) and their
  * per-step schedules, gradient
  * buffers left to a single writer (plan.c), the stride-1 convolution's tiles
- * and their masks (conv_direct.c).  Built and run by .ci/ctests, plainly,
+ * and their masks (conv_direct.c), BatchNorm's modes (a frozen layer in a training step).  Built and run by .ci/ctests, plainly,
  * under ASan + UBSan, under TSan, and under ASan + UBSan with the AVX-512
  * kernel of the direct convolution emulated (-DTL_DIRECT_EMU512).  Exit status: number of failed checks (0 = all passed). */
+#include "batchnorm.h"
 #include "conv.h"
 #include "conv_direct.h"
 #include "kernels.h"
@@ -1065,6 +1066,47 @@ static void test_conv_chunks_and_threads(void) {
     tl_set_num_threads(2);
 }
 
+/* The three BatchNorm modes of the kernel: a frozen layer in a training step (TL_BN_FROZEN)
+ * gives the evaluation output (TL_BN_RUNNING), keeps xhat for its backward, leaves the running
+ * statistics alone, and back-propagates gamma invstd dy (the statistics are constants);
+ * TL_BN_BATCH moves them. */
+static void test_batchnorm_modes(void) {
+    enum { NB = 3, NC = 2, NS = 4, N = NB * NC * NS };
+    uint64_t s = 7;
+    float x[N], dy[N], y_run[N], y_fro[N], xhat[N], dx[N], mean[NC], invstd[NC], dg[NC] = {0}, db[NC] = {0};
+    float rm[NC] = {0.3f, -0.5f}, rv[NC] = {0.8f, 2.5f};
+    const float g[NC] = {1.5f, -0.7f}, b[NC] = {0.1f, 0.2f}, eps = 1e-5f;
+    for (int i = 0; i < N; i++) {
+        x[i] = 2.0f * frand(&s);
+        dy[i] = frand(&s);
+        dx[i] = 0.0f;
+    }
+    tl_batchnorm_forward(y_run, NULL, NULL, NULL, rm, rv, x, g, b, NB, NC, NS, 0.1f, eps, TL_BN_RUNNING);
+    tl_batchnorm_forward(y_fro, xhat, mean, invstd, rm, rv, x, g, b, NB, NC, NS, 0.1f, eps, TL_BN_FROZEN);
+    CHECK(rm[0] == 0.3f && rm[1] == -0.5f && rv[0] == 0.8f && rv[1] == 2.5f, "a frozen forward moved the statistics");
+    tl_batchnorm_backward(dx, dg, db, dy, xhat, invstd, g, NB, NC, NS, 0);
+    for (int c = 0; c < NC; c++) {
+        const float is = 1.0f / sqrtf(rv[c] + eps);
+        CHECK(mean[c] == rm[c] && fabsf(invstd[c] - is) <= 1e-7f * is, "channel %d: kept statistics", c);
+        double sdy = 0.0, sdyx = 0.0;
+        for (int i = 0; i < NB; i++)
+            for (int j = 0; j < NS; j++) {
+                const int k = (i * NC + c) * NS + j;
+                const float want = g[c] * is * dy[k], xh = (x[k] - rm[c]) * is;
+                CHECK(fabsf(y_fro[k] - y_run[k]) <= 1e-6f * (1.0f + fabsf(y_run[k])), "y[%d] %g, eval %g", k,
+                      (double)y_fro[k], (double)y_run[k]);
+                CHECK(fabsf(dx[k] - want) <= 1e-6f * (1.0f + fabsf(want)), "dx[%d] %g, want %g", k, (double)dx[k],
+                      (double)want);
+                sdy += dy[k];
+                sdyx += (double)dy[k] * xh;
+            }
+        CHECK(fabs(db[c] - sdy) <= 1e-5 * (1.0 + fabs(sdy)) && fabs(dg[c] - sdyx) <= 1e-5 * (1.0 + fabs(sdyx)),
+              "channel %d: dgamma %g (want %g), dbeta %g (want %g)", c, (double)dg[c], sdyx, (double)db[c], sdy);
+    }
+    tl_batchnorm_forward(y_fro, xhat, mean, invstd, rm, rv, x, g, b, NB, NC, NS, 0.1f, eps, TL_BN_BATCH);
+    CHECK(rm[0] != 0.3f && rv[1] != 2.5f, "a training forward on the batch left the statistics");
+}
+
 /* k-means: well separated blobs found; the same bits on 1 and 2 threads; k > n and NaN refused */
 static void test_kmeans(void) {
     enum { KN = 3000, KD = 7, KK = 4 };
@@ -1119,6 +1161,7 @@ int main(void) {
     test_conv_direct_shapes();
     test_pool_gate();
     test_conv_fused_activation();
+    test_batchnorm_modes();
     test_kmeans();
     printf("test_core: %d checks, %d failed\n", n_checks, n_failed);
     return n_failed ? 1 : 0;

@@ -167,6 +167,9 @@ def write_idx(path, array, compress=None):
         1 to 16 dimensions.
     compress : bool, optional
         gzip the file. Default: when ``path`` ends with ``.gz``.
+
+    Written with :func:`tlearn.io.write_atomic` (atomically; a symbolic
+    link is written through; a directory, FIFO or device is refused).
     """
     path = os.fspath(path)
     a = np.asarray(array)
@@ -185,5 +188,6 @@ def write_idx(path, array, compress=None):
         compress = path.endswith(".gz")
     if compress:
         payload = gzip.compress(payload, mtime=0)
-    with open(path, "wb") as f:
-        f.write(payload)
+    from ..io import write_atomic
+
+    write_atomic(path, payload)  # atomic, through links, regular files only (as every file tlearn writes)

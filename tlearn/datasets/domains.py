@@ -13,6 +13,9 @@ Conventions shared by every function here:
   seed (``numpy.random.default_rng(seed)``).
 """
 
+import math
+import numbers
+
 import numpy as np
 
 from ._data import photos_raw
@@ -64,10 +67,44 @@ def _check_unit_range(a, name, caller):
                 f"[{lo}, {hi}] (pass uint8 for 0..255 data)")
 
 
-def _max_value(a, max_value):
-    if max_value is not None:
-        return max_value
-    return 255 if a.dtype == np.uint8 else 1.0
+def _number(value, name, caller, expected, ok=None):
+    """``value`` as a finite float, or a ValueError (TypeError for a
+    non-number) naming the setting, what was expected and what came."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.ndarray)) or (
+            isinstance(value, np.ndarray) and (value.ndim != 0 or value.dtype.kind not in "iuf")):
+        raise TypeError(f"{caller}: {name} must be {expected}, got {value!r} ({type(value).__name__})")
+    v = float(value)
+    if not math.isfinite(v) or (ok is not None and not ok(v)):
+        raise ValueError(f"{caller}: {name} must be {expected}, got {v}")
+    return v
+
+
+def _max_value(a, max_value, caller):
+    """The top of the value range: ``max_value`` checked against the dtype, or the dtype's default."""
+    if max_value is None:
+        return 255 if a.dtype == np.uint8 else 1.0
+    if a.dtype == np.uint8:
+        return _number(max_value, "max_value", caller, "a number in (0, 255] for uint8 images",
+                       lambda v: 0 < v <= 255)
+    big = float(np.finfo(a.dtype).max)  # the result is of the images' dtype
+    return _number(max_value, "max_value", caller, f"a positive finite number (at most {big:.3g} for {a.dtype})",
+                   lambda v: 0 < v <= big)
+
+
+def _check_range(a, top, caller):
+    """The images' values must lie in [0, top] (the value range the setting names)."""
+    if a.size and a.dtype != np.uint8 or (a.size and top < 255):
+        lo, hi = float(np.min(a)), float(np.max(a))
+        if not (lo >= 0.0 and hi <= top):  # also catches NaN
+            raise ValueError(f"{caller}: images must hold values in [0, max_value={top:g}], got values in "
+                             f"[{lo:g}, {hi:g}] (pass max_value for another range)")
+
+
+def _fill(fill, a, caller):
+    if a.dtype == np.uint8:
+        return _number(fill, "fill", caller, "a number in [0, 255] for uint8 images", lambda v: 0 <= v <= 255)
+    big = float(np.finfo(np.float32).max) / 4  # the interpolation runs in float32: no overflow on the way
+    return _number(fill, "fill", caller, f"a finite number with |fill| <= {big:.3g}", lambda v: abs(v) <= big)
 
 
 def _cast_like(values, like, max_value):
@@ -168,7 +205,9 @@ def mnist_m(images, photos=None, seed=0, chunk=8192):
     cols = np.arange(w)
     out = np.empty((n, 3, h, w), np.float32)
     to_unit = (np.float32(1 / 255) if p.dtype == np.uint8 else np.float32(1))
-    chunk = max(1, int(chunk))
+    if isinstance(chunk, (bool, np.bool_)) or not isinstance(chunk, numbers.Integral) or chunk < 1:
+        raise ValueError(f"mnist_m: chunk must be a positive int, got {chunk!r}")
+    chunk = int(chunk)
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         r = top[s:e, None, None] + rows[None, :, None]
@@ -265,24 +304,31 @@ def rotate(images, degrees, fill=0):
         E.g. (N, 1, H, W), (N, 3, H, W), (N, H, W) or one (H, W) image;
         uint8 or float.
     degrees : float
-        Angle, counter-clockwise as displayed (row 0 at the top), like
+        Finite angle, counter-clockwise as displayed (row 0 at the top), like
         ``numpy.rot90``: ``rotate(x, 90)`` equals ``np.rot90(x, 1,
         axes=(-2, -1))`` for square images.
     fill : float
-        Value for pixels that come from outside the image (0: black).
+        Value for pixels that come from outside the image (0: black);
+        in 0..255 for uint8 images, at most 8.5e37 in magnitude for floats.
 
     Returns
     -------
     ndarray, same shape and dtype as ``images``
         uint8 results are rounded; floats stay in the input's range.
     """
-    t = np.deg2rad(float(degrees))
+    degrees = _number(degrees, "degrees", "rotate", "a finite number of degrees")
+    fill = _fill(fill, _as_array(images, "images", "rotate"), "rotate")
+    # fmod is exact: a huge angle is its exact remainder, not cos/sin of a rounded radian value
+    t = np.deg2rad(math.fmod(degrees, 360.0))
     c, s = np.cos(t), np.sin(t)
     # The output pixel at offset (dy, dx) from the centre (dy downwards)
     # comes from the input offset rotated by -t in the displayed frame
     # (x right, y up): dy_in = c*dy + s*dx, dx_in = -s*dy + c*dx.
     inv = np.array([[c, s], [-s, c]])
     return _warp(images, inv, fill, "rotate")
+
+
+_MIN_FACTOR = 1e-6  # beyond 1e6 either way the sampling coordinates lose every pixel of precision
 
 
 def scale(images, factor, fill=0):
@@ -294,18 +340,20 @@ def scale(images, factor, fill=0):
         uint8 or float.
     factor : float
         ``> 1`` zooms in (the border is cropped away), ``< 1`` zooms out
-        (the image shrinks and the border takes ``fill``). Must be > 0.
+        (the image shrinks and the border takes ``fill``). Must be in
+        [1e-6, 1e6].
     fill : float
-        Value for pixels that come from outside the image.
+        Value for pixels that come from outside the image; in 0..255 for
+        uint8 images, at most 8.5e37 in magnitude for floats.
 
     Returns
     -------
     ndarray, same shape and dtype as ``images``
         Bilinear interpolation; uint8 results are rounded.
     """
-    factor = float(factor)
-    if not factor > 0 or not np.isfinite(factor):
-        raise ValueError(f"scale: factor must be a positive number, got {factor}")
+    factor = _number(factor, "factor", "scale", f"a positive number in [{_MIN_FACTOR:g}, {1 / _MIN_FACTOR:g}]",
+                     lambda v: _MIN_FACTOR <= v <= 1 / _MIN_FACTOR)
+    fill = _fill(fill, _as_array(images, "images", "scale"), "scale")
     inv = np.eye(2) / factor
     return _warp(images, inv, fill, "scale")
 
@@ -321,14 +369,17 @@ def invert(images, max_value=None):
         uint8 or float.
     max_value : float, optional
         Top of the value range: default 255 for uint8, 1.0 for floats
-        (pass 16 for ``load_digits(dtype="uint8")``).
+        (pass 16 for ``load_digits(dtype="uint8")``); in (0, 255] for
+        uint8, positive for floats.  The images must lie in
+        [0, max_value].
 
     Returns
     -------
     ndarray, same shape and dtype as ``images``
     """
     a = _as_array(images, "images", "invert", min_ndim=0)
-    m = _max_value(a, max_value)
+    m = _max_value(a, max_value, "invert")
+    _check_range(a, m, "invert")
     return _cast_like(m - a.astype(np.float64), a, m)
 
 
@@ -347,7 +398,9 @@ def add_noise(images, std, seed=0, max_value=None):
     seed : int
         Seed of the noise.
     max_value : float, optional
-        Top of the value range: default 255 for uint8, 1.0 for floats.
+        Top of the value range: default 255 for uint8, 1.0 for floats; in
+        (0, 255] for uint8, positive for floats.  The images must lie in
+        [0, max_value].
 
     Returns
     -------
@@ -355,10 +408,12 @@ def add_noise(images, std, seed=0, max_value=None):
         ``clip(images + noise, 0, max_value)``, rounded for uint8.
     """
     a = _as_array(images, "images", "add_noise", min_ndim=0)
-    std = float(std)
-    if not std >= 0 or not np.isfinite(std):
-        raise ValueError(f"add_noise: std must be a number >= 0, got {std}")
-    m = _max_value(a, max_value)
+    std = _number(std, "std", "add_noise", "a number >= 0", lambda v: v >= 0)
+    m = _max_value(a, max_value, "add_noise")
+    _check_range(a, m, "add_noise")
+    if not math.isfinite(std * m):
+        raise ValueError(f"add_noise: std must be a number >= 0 whose noise (std * max_value) is finite, "
+                         f"got std={std} with max_value={m:g}")
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal(a.shape) * (std * m)
     return _cast_like(a.astype(np.float64) + noise, a, m)

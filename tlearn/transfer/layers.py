@@ -61,17 +61,36 @@ def copy_layers(source: Model, target: Model, layers: Iterable[str]) -> List[str
 def freeze(model: Model, layers: Iterable[str] = (), masks: Optional[Dict[str, np.ndarray]] = None) -> None:
     """Freeze whole ``layers`` (no gradient, no update), and/or freeze single
     elements: ``masks`` maps a parameter name to an array of its shape, 1 where
-    the element trains and 0 where it stays fixed."""
+    the element trains and 0 where it stays fixed.
+
+    All or nothing: every layer name and every mask is checked before
+    anything changes, so a request with one bad entry changes nothing.  A
+    single layer name may be given as a str."""
+    if isinstance(layers, str):
+        layers = [layers]
+    try:
+        layers = list(layers)
+    except TypeError:
+        raise TypeError(f"freeze: layers must be an iterable of layer names, got {type(layers).__name__}") from None
+    for l in layers:
+        if not isinstance(l, str) or l not in model.layers:
+            raise KeyError(f"freeze: model '{model.name}' has no layer {l!r}; layers: {model.layers}")
+    if masks is not None and not isinstance(masks, dict):
+        raise TypeError(f"freeze: masks must be a dict parameter name -> 0/1 array, got {type(masks).__name__}")
+    views = model.masks
+    checked = {}
+    for n, m in (masks or {}).items():
+        if n not in views:
+            raise KeyError(f"freeze: model '{model.name}' has no parameter {n!r}")
+        m = np.asarray(m)
+        if m.shape != views[n].shape:
+            raise ValueError(f"freeze: mask of {n!r} must have shape {views[n].shape}, got {m.shape}")
+        if m.dtype.kind not in "biuf":
+            raise TypeError(f"freeze: mask of {n!r} must be numeric 0/1, got dtype {m.dtype}")
+        if not np.all((m == 0) | (m == 1)):
+            raise ValueError(f"freeze: mask of {n!r} must hold only 0 and 1")
+        checked[n] = m
     for l in layers:
         model.layer(l).trainable = False
-    if masks:
-        views = model.masks
-        for n, m in masks.items():
-            if n not in views:
-                raise KeyError(f"freeze: model '{model.name}' has no parameter {n!r}")
-            m = np.asarray(m)
-            if m.shape != views[n].shape:
-                raise ValueError(f"freeze: mask of {n!r} must have shape {views[n].shape}, got {m.shape}")
-            if not np.all((m == 0) | (m == 1)):
-                raise ValueError(f"freeze: mask of {n!r} must hold only 0 and 1")
-            views[n][...] = m
+    for n, m in checked.items():
+        views[n][...] = m
