@@ -22,10 +22,19 @@ def test_mean_std_is_sample_std():
 
 
 def _report():
+    from tlearn.replay._section import Claim, Results, Sel, build_claim
+
+    res = Results([], [0, 1])
+    for m, vals in (("a", [0.5, 0.7]), ("b", [0.9, 0.8])):
+        for i, v in enumerate(vals):
+            res.add(m, "k=1", i, "acc", v)
     r = Report("demo_section", "A title", {"name": "x", "description": "some data"}, [0, 1], quick=True)
-    r.add_table("accuracy", summarize({"a": {"k=1": [0.5, 0.7]}, "b": {"k=1": [0.9, 0.8]}}))
-    r.claim("b beats a", "n/a", "0.85 ± 0.07 vs 0.60 ± 0.14", True)
-    r.claim("a beats b", "1.0", "no", False)
+    r.results = res
+    r.add_table("accuracy", res.by_setting("acc"))
+    r.claims.append(build_claim(Claim("b_beats_a", "b beats a", "n/a", a=Sel("b", "k=1", "acc"),
+                                      b=Sel("a", "k=1", "acc")), res, {}))
+    r.claims.append(build_claim(Claim("a_beats_b", "a beats b", "1.0", a=Sel("a", "k=1", "acc"),
+                                      b=Sel("b", "k=1", "acc"), why_not="made up"), res, {}))
     r.figure("fig", lambda plt: plt.plot([0, 1], [0, 1]))
     return r.finish()
 
@@ -34,12 +43,18 @@ def test_report_writes_md_json_and_png(tmp_path):
     r = _report()
     paths = r.write(str(tmp_path / "s"))
     d = json.loads((tmp_path / "s" / "report.json").read_text())
-    for key in ("section", "data", "seeds", "tables", "claims"):
+    for key in ("section", "data", "seeds", "tables", "claims", "results", "scale", "verdict_rule"):
         assert key in d
-    assert d["claims"][1] == {"statement": "a beats b", "paper": "1.0", "ours": "no", "holds": False}
+    c = d["claims"][1]
+    assert (c["key"], c["statement"], c["paper"], c["verdict"], c["holds"], c["why_not"]) == \
+        ("a_beats_b", "a beats b", "1.0", "does not hold", False, "made up")
+    assert c["diff"]["values"] == pytest.approx([-0.4, -0.1])
     assert d["tables"]["accuracy"][0]["k=1"]["values"] == [0.5, 0.7]
+    assert len(d["results"]) == 4 and d["results"][0] == {"method": "a", "setting": "k=1", "seed": 0, "metric": "acc",
+                                                          "value": 0.5}
     md = (tmp_path / "s" / "report.md").read_text()
-    assert "| a beats b | 1.0 | no | NO |" in md and "0.600 ± 0.141" in md
+    assert "| a beats b | 1.0 |" in md and "| does not hold: made up |" in md and "0.600 ± 0.141" in md
+    assert md.splitlines()[2].startswith("Data: some data. Seeds: [0, 1]. Scale: quick.")
     pytest.importorskip("matplotlib")
     png = tmp_path / "s" / "fig.png"
     assert str(png) in paths and png.read_bytes()[:4] == b"\x89PNG"
@@ -48,8 +63,14 @@ def test_report_writes_md_json_and_png(tmp_path):
 def test_unknown_section_is_refused():
     with pytest.raises(ValueError, match="unknown replay section"):
         replay.run("nope")
-    with pytest.raises(ValueError, match="seeds"):
-        replay.run(replay.available()[0] if replay.available() else "finetune", seeds=0)
+    with pytest.raises(ValueError, match="seeds must be an integer from 1 to 100"):
+        replay.run("finetune", seeds=0)
+    with pytest.raises(ValueError, match="seeds must be an integer from 1 to 100"):
+        replay.run("finetune", seeds=101)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        replay.run("finetune", scale="huge")
+    with pytest.raises(ValueError, match="no scale 'paper'"):
+        replay.run("finetune", scale="paper")
 
 
 def test_available_is_a_subset_in_order():
@@ -59,9 +80,9 @@ def test_available_is_a_subset_in_order():
 
 def test_cli_refuses_unknown_section(capsys):
     from tlearn.__main__ import main
-    with pytest.raises(SystemExit):
-        main(["replay", "nope"])
-    assert "unknown section" in capsys.readouterr().err
+    assert main(["replay", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown section" in err and len(err.strip().splitlines()) == 1
 
 
 def test_quick_env(monkeypatch):

@@ -68,6 +68,12 @@ def test_claims_verdicts():
     assert by["small_beats_big"]["why_not"] == "it is made up not to"
     assert by["big_above_constant"]["verdict"] == "holds"
     assert by["derived"]["diff"]["values"] == pytest.approx(list(d))
+    assert by["big_beats_small"]["ours"].startswith("big (k=1): ") and " vs small (k=1): " in by["big_beats_small"]["ours"]
+    assert by["big_above_constant"]["ours"].startswith("big (k=2): ") and " vs 1;" in by["big_above_constant"]["ours"]
+    same = _section.build_claim(Claim("m", "s", "p", a=Sel("big", "k=1", "score"), b=Sel("big", "k=1", "x")),
+                                Results([{"method": "big", "setting": "k=1", "seed": i, "metric": m, "value": v}
+                                         for i in (0, 1) for m, v in (("score", 2.0 + i), ("x", 1.0))], [0, 1]), {})
+    assert same["ours"].startswith("big (k=1) score: 2.500 ± 0.707 vs big (k=1) x: 1.000 ± 0.000; difference +1.500")
     one = _run(scale="quick")
     assert one.seeds == [0] and {c["verdict"] for c in one.claims} == {"not determined"}
     assert not any(c["holds"] for c in one.claims)

@@ -54,8 +54,11 @@ class Progress:
 
 class Report:
     """Results of one section.  Attributes: ``section``, ``title``, ``data``
-    (dict), ``seeds`` (list), ``quick``, ``tables`` (name -> rows), ``claims``
-    (list of ``{"statement", "paper", "ours", "holds"}``), ``figures`` (name ->
+    (dict), ``seeds`` (list), ``quick``, ``scale``, ``tables`` (name -> rows),
+    ``claims`` (list of dicts made by :func:`tlearn.replay._section.build_claim`:
+    ``key``, ``statement``, ``paper``, ``ours``, ``threshold``, ``diff``,
+    ``verdict``, ``holds``, ``why_not``), ``results`` (the long results
+    table, :class:`~tlearn.replay._section.Results`), ``figures`` (name ->
     drawing function), ``notes`` (list of str), ``seconds`` (wall time from
     ``started``, a ``time.perf_counter()`` value, default now, to
     :meth:`finish`)."""
@@ -78,13 +81,6 @@ class Report:
         self.tables[name] = rows
         if note:
             self.table_notes[name] = note
-
-    def claim(self, statement: str, paper: str, ours: str, holds: bool, **extra) -> Dict:
-        c = {"statement": statement, "paper": paper, "ours": ours, "holds": bool(holds),
-             "verdict": "holds" if holds else "does not hold"}
-        c.update(extra)
-        self.claims.append(c)
-        return c
 
     def figure(self, name: str, draw: Callable) -> None:
         """``draw(plt)`` draws one figure on matplotlib's pyplot."""

@@ -26,9 +26,14 @@ from typing import Callable, Optional
 
 
 def _one_thread() -> None:
-    """Worker initializer: one core thread."""
+    """Worker initializer: one core thread; SIGTERM ends the worker at once
+    and SIGINT is left to the parent (which stops the workers itself)."""
+    import signal
+
     from .. import set_num_threads
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_num_threads(1)
 
 

@@ -323,11 +323,15 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
         a = res.values(c.a)
         b = res.values(c.b) if isinstance(c.b, Sel) else np.full_like(a, float(c.b))
         d = a - b
-        ours = f"{c.a}: {fmt(mean_std(a))}"
         if isinstance(c.b, Sel):
-            ours += f" vs {c.b}: {fmt(mean_std(b))}"
+            la, lb = str(c.a), str(c.b)
+            if la == lb:  # the same method and setting: the metrics differ
+                la, lb = f"{la} {c.a.metric}", f"{lb} {c.b.metric}"
+            ours = f"{la}: {fmt(mean_std(a))} vs {lb}: {fmt(mean_std(b))}"
         elif float(c.b) != 0.0:
-            ours += f" vs {float(c.b):g}"
+            ours = f"{c.a}: {fmt(mean_std(a))} vs {float(c.b):g}"
+        else:  # the per-seed values themselves: said once, below
+            ours = None
     v, summary = verdict(d, c.threshold)
     if summary["n"] > 1:
         diff = f"{summary['mean']:+.3f} ± {summary['std']:.3f} (se {summary['se']:.3f}, {summary['n']} seeds)"
@@ -336,7 +340,7 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
     if c.paired is not None or isinstance(c.b, Sel) or float(c.b) != 0.0:
         diff = "difference " + diff
     else:
-        diff = "per seed " + diff
+        diff = f"{c.a}: {diff}"
     text = c.describe(res, s) if c.describe is not None else ours
     ours = f"{text}; {diff}" if text else diff
     out = {"key": c.key, "statement": c.statement, "paper": c.paper, "ours": ours, "threshold": float(c.threshold),
@@ -415,7 +419,12 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
                 res.keep[(i, u.name)] = keep
             notes += [f"seed {i}, {u.name}: {n}" for n in nts]
     if callable(getattr(mod, "derive", None)):
-        for method, setting, i, metric, value in mod.derive(res, s):
+        for method, setting, i, metric, value in list(mod.derive(res, s)):
+            k = (str(method), "" if setting is None else str(setting), str(metric), int(i))
+            if k in seen:
+                raise ValueError(f"{name}: derive() gave {metric!r} of method {method!r}, setting {setting!r}, "
+                                 f"seed {i} again (from {seen[k]!r})")
+            seen[k] = "derive"
             res.add(method, setting, i, metric, value)
     desc.update(getattr(mod, "ABOUT", {}))
     desc.update({k: v for k, v in s.items() if k not in ("seeds",) and _jsonable(v)})
