@@ -43,7 +43,7 @@ def _refused(r, words):
     (["finetune", "--seeds", "101"], "got 101"),
     (["finetune", "--seeds", "many"], "got 'many'"),
     (["finetune", "--scale", "huge"], "--scale must be one of ['quick', 'full', 'paper'], got 'huge'"),
-    (["finetune", "--scale", "paper"], "section 'finetune' has no 'paper' scale"),
+    (["selftaught", "--scale", "paper"], "section 'selftaught' has no 'paper' scale"),
     (["finetune", "--quick", "--scale", "full"], "--quick and --scale full disagree"),
     (["finetune", "--data", "mnist"], "--data must be one of ['subset', 'full']"),
     (["finetune", "--bogus"], "unrecognized arguments: --bogus"),

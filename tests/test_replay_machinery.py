@@ -69,8 +69,10 @@ def test_unknown_section_is_refused():
         replay.run("finetune", seeds=101)
     with pytest.raises(ValueError, match="scale must be one of"):
         replay.run("finetune", scale="huge")
+    # a section without a paper scale refuses it before anything runs
+    assert "paper" not in replay.section("selftaught").SCALES
     with pytest.raises(ValueError, match="no scale 'paper'"):
-        replay.run("finetune", scale="paper")
+        replay.run("selftaught", scale="paper")
 
 
 def test_available_is_a_subset_in_order():
