@@ -74,3 +74,17 @@ def test_coming_from_keras_and_pytorch_tables_run(tmp_path, monkeypatch):
     assert sorted(ns["sd"]) == ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]
     assert np.array_equal(ns["net2"].predict(x), net.predict(x))
     assert sorted(np.load("net.npz").files) == sorted(net.params)
+
+
+def test_readme_recipes_example_runs(tmp_path, monkeypatch):
+    text = open(README, encoding="utf-8").read()
+    code = _section(text, "## Recipes").split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    ns = {}
+    exec(compile(code, README, "exec"), ns)
+    ft, dann = ns["ft"], ns["dann"]
+    xr, yr = ns["xr"], ns["yr"]
+    assert ft.score(xr, yr) > 0.5 and ft.n_classes_ == 5
+    assert 0 <= dann.selected_epoch_ <= 1 and dann.predict(ns["xt"]).shape == (len(ns["xt"]),)
+    # the source model is the caller's: still compiled as it was, never retrained by the recipe
+    assert ns["src"].loss_names == ["head"]
