@@ -113,3 +113,15 @@ def test_fisher_does_not_depend_on_the_freeze_mask_and_leaves_the_model_alone(di
         np.testing.assert_array_equal(m.fisher[k], before[k], err_msg=k)  # the function leaves the model as it was
     assert any(np.any(v > 0) for v in frozen.values())
     assert m.trainable is False and not m.masks["fc1.w"].any()
+
+
+def test_a_diverging_recipe_names_the_step_and_stays_unfitted(digits_task):
+    from tlearn.transfer import NotFittedError
+
+    src, (x, y), _ = digits_task
+    r = FineTune(feats, lr=1e30, steps=50)
+    with pytest.raises(tl.TlearnError, match=r"training diverged: node '\w+' \(dense\) produced NaN or infinity "
+                                             r"at step \d+ of this run of \d+ .*learning rate 1e\+30"):
+        r.fit(x[:100], y[:100])
+    with pytest.raises(NotFittedError):
+        r.predict(x[:3])

@@ -18,6 +18,7 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 
 from . import links, state as _state
+from . import _core
 from .callbacks import History
 
 
@@ -252,10 +253,18 @@ def _sampled(sampler, epoch: int, n: int) -> np.ndarray:
 
 
 def _train_run(model, xs, ys, batch_size, lrs, rows, values):
-    """One C call for a run of steps, the scheduled values set by the core before each step."""
-    if values:
-        return model._net.train_batches(xs, ys, batch_size, lrs, rows, values)
-    return model._net.train_batches(xs, ys, batch_size, lrs, rows)
+    """One C call for a run of steps, the scheduled values set by the core before each step.
+    A step that diverges (with ``check_finite``) is named by its number among the model's steps."""
+    try:
+        if values:
+            return model._net.train_batches(xs, ys, batch_size, lrs, rows, values)
+        return model._net.train_batches(xs, ys, batch_size, lrs, rows)
+    except _core.TlearnError as e:
+        msg = e.args[0] if e.args else str(e)
+        if "produced NaN or infinity" in msg:
+            raise _core.TlearnError(f"training diverged: {msg}; the run began after training step {model._step} "
+                                    f"(learning rate {float(lrs[0]):.4g})") from None
+        raise
 
 
 def _train_step(model, xs, ys, lr, values):

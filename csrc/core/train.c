@@ -192,7 +192,14 @@ tl_status tl_net_train_batches(tl_net *net, const tl_data *d, const int64_t *ind
         double losses[TL_MAX_LOSSES];
         tl_step_result *r = &res[s];
         /* the labels of every row of the run were checked above: the step does not check them again */
-        if ((st = tl_net_step(net, (int)B, lrs[s], losses, &r->reg, 0))) break;
+        if ((st = tl_net_step(net, (int)B, lrs[s], losses, &r->reg, 0))) {
+            if (st == TL_ERR_NONFINITE) { /* a diverging run: say which of its steps (the earlier ones were applied) */
+                size_t len = strlen(net->err);
+                snprintf(net->err + len, sizeof net->err - len, " at step %lld of this run of %lld (%lld steps of it "
+                         "ran before it; this step wrote no weight)", (long long)s + 1, (long long)steps, (long long)s);
+            }
+            break;
+        }
         for (int k = 0; k < nl; k++) {
             const tl_node *l = &net->nodes[net->n_regular + k];
             r->loss[k] = (tl_loss_result){losses[k], l->loss_count, l->loss_correct};

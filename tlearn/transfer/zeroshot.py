@@ -246,6 +246,7 @@ class ZeroShot(Recipe):
         raise NotImplementedError
 
     def _compile_fit(self, model: Model, x, y, s) -> None:
+        model.check_finite = True  # a diverging run stops with the node and the step named
         model.compile(_optim.Adam(s["lr"], weight_decay=s["weight_decay"]), loss=self._loss)
         model.fit(x, y, epochs=s["epochs"], batch_size=s["batch_size"], verbose=0)
 
