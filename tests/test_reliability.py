@@ -17,6 +17,7 @@ import os
 import pickle
 import stat
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -216,6 +217,11 @@ class _Recorder(tl.callbacks.Callback):
         self.states[self.model._net.optim_steps] = _arena_state(self.model)
 
 
+class _Pause(tl.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        time.sleep(0.001)
+
+
 def _replay(epochs, X, Y):
     m = _thread_model()
     rec = _Recorder()
@@ -247,7 +253,9 @@ def test_whole_state_read_during_fit_is_one_step_of_a_replay(tmp_path):
     def train():
         try:
             started.set()
-            m.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, steps_per_call=1)
+            # a millisecond between steps (the lock is free there): on a fast idle machine the whole fit
+            # would otherwise end before the reader gets in more than once
+            m.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, steps_per_call=1, callbacks=[_Pause()])
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
