@@ -129,6 +129,13 @@ class Recipe:
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"{type(self).__name__}.{what}: this recipe is not fitted yet; call fit first")
 
+    def _check_width(self, what: str, X: np.ndarray) -> np.ndarray:
+        """``X`` (n, features) after checking its width against the ``n_features_in_`` it was fitted on."""
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{type(self).__name__}.{what}: X has {X.shape[1]} features per example, the recipe was "
+                             f"fitted on {self.n_features_in_}")
+        return X
+
 
 def _is_fitted_name(k: str) -> bool:
     return k.endswith("_") and not k.startswith("_")

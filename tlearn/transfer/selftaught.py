@@ -136,11 +136,7 @@ class Autoencoder(Recipe):
 
     def _checked(self, X, what: str) -> np.ndarray:
         self._check_is_fitted(what)
-        X = _flat(f"Autoencoder.{what}", "X", X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"Autoencoder.{what}: X has {X.shape[1]} features per example, the autoencoder was "
-                             f"fitted on {self.n_features_in_}")
-        return X
+        return self._check_width(what, _flat(f"Autoencoder.{what}", "X", X))
 
     def transform(self, X) -> np.ndarray:
         """The hidden activations (n, n_hidden): the learned features."""
@@ -200,10 +196,7 @@ class SoftmaxRegression(Recipe):
 
     def decision_function(self, X) -> np.ndarray:
         self._check_is_fitted("decision_function")
-        X = _flat("SoftmaxRegression.decision_function", "X", X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"SoftmaxRegression: X has {X.shape[1]} features, the model was fitted on "
-                             f"{self.n_features_in_}")
+        X = self._check_width("decision_function", _flat("SoftmaxRegression.decision_function", "X", X))
         return self.model_.predict(X, outputs=["head"])["head"]
 
     def predict(self, X) -> np.ndarray:
