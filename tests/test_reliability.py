@@ -24,7 +24,6 @@ import pytest
 
 import tlearn as tl
 from tlearn import io as tio, layers as L
-
 from tlearn.datasets import write_idx
 
 from conftest import small_model, temp_files, toy
