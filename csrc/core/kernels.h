@@ -23,9 +23,6 @@ void tl_sigmoid_backward(float *dinp, const float *dout, const float *out, int64
 /* y = tanh x; dx += dy (1 - y^2) */
 void tl_tanh_forward(float *out, const float *inp, int64_t N);
 void tl_tanh_backward(float *dinp, const float *dout, const float *out, int64_t N);
-/* y = log(1 + e^x); dx += dy / (1 + e^-x) */
-void tl_softplus_forward(float *out, const float *inp, int64_t N);
-void tl_softplus_backward(float *dinp, const float *dout, const float *inp, int64_t N);
 /* row softmax over C; dx += y (dy - <dy, y>) */
 void tl_softmax_forward(float *out, const float *inp, int B, int C);
 void tl_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);

@@ -128,14 +128,6 @@ static void fwd_tanh(tl_net *net, tl_node *node, int B, int train) {
 static void bwd_tanh(tl_net *net, tl_node *node, int B) {
     tl_tanh_backward(tl_in(net, node, 0)->dout, node->dout, node->out, B64(B, node->size));
 }
-static void fwd_softplus(tl_net *net, tl_node *node, int B, int train) {
-    (void)train;
-    tl_softplus_forward(node->owned_out, tl_in(net, node, 0)->out, B64(B, node->size));
-}
-static void bwd_softplus(tl_net *net, tl_node *node, int B) {
-    const tl_node *x = tl_in(net, node, 0);
-    tl_softplus_backward(x->dout, node->dout, x->out, B64(B, node->size));
-}
 static void fwd_softmax(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_softmax_forward(node->owned_out, tl_in(net, node, 0)->out, B, (int)node->size);
@@ -761,8 +753,6 @@ const tl_op_def tl_ops[] = {
                               PARAMS({.name = "alpha"}),
                               .doc = "y = alpha x, alpha learned (init at start, 1 by default)"},
                      .infer = infer_scale, .forward = fwd_scale, .backward = bwd_scale},
-    [TL_OP_SOFTPLUS] = {.info = {UNARY("softplus"), .doc = "y = log(1 + e^x)"}, .infer = infer_unary,
-                        .forward = fwd_softplus, .backward = bwd_softplus},
     [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2,
                                ATTRS({.name = "metric", .kind = TL_ATTR_CHOICE, .slot = COMPAT_METRIC,
                                       .def = TL_COMPAT_DOT, .lo = 0, .hi = TL_COMPAT_COSINE, .must = "one of dot, cosine",

@@ -61,7 +61,6 @@ typedef enum tl_op {
     TL_OP_AVGPOOL2D,
     TL_OP_BATCHNORM,   /* per channel of (C,H,W) or per feature; running stats are buffers */
     TL_OP_SCALE,       /* y = alpha x, alpha learned: one scalar or one per channel/feature */
-    TL_OP_SOFTPLUS,
     TL_OP_COMPAT,      /* (B, D) x (B, D, C) -> (B, C): compatibility with each class (zeroshot.h) */
     /* losses: scalar nodes flagged as losses */
     TL_OP_SOFTMAX_CE,  /* integer labels, -1 = no label */
