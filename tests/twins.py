@@ -254,16 +254,6 @@ class TanhTwin(Elementwise):
         return 1 - y * y
 
 
-class SoftplusTwin(Elementwise):
-    op = "softplus"
-
-    def f(self, x, c):
-        return np.log1p(np.exp(x))
-
-    def df(self, x, y, c):
-        return 1 / (1 + np.exp(-x))
-
-
 class DenseTwin(Twin):
     op = "dense"
 

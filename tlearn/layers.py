@@ -248,10 +248,6 @@ class Tanh(Layer):
     op = "tanh"
 
 
-class Softplus(Layer):
-    op = "softplus"
-
-
 class Softmax(Layer):
     """Softmax over all features of an example.  For training use the fused
     ``"softmax_ce"`` loss on the logits instead."""
