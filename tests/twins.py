@@ -254,19 +254,6 @@ class TanhTwin(Elementwise):
         return 1 - y * y
 
 
-class ShiftTwin(Elementwise):
-    op = "shift"
-
-    def cases(self, rng):
-        return [case("shift", [(3, 4)], 5, [normal(rng, (5, 3, 4))], {"by": 0.5})]
-
-    def f(self, x, c):
-        return x + c["attrs"]["by"]
-
-    def df(self, x, y, c):
-        return np.ones_like(x)
-
-
 class DenseTwin(Twin):
     op = "dense"
 

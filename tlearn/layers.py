@@ -248,11 +248,6 @@ class Tanh(Layer):
     op = "tanh"
 
 
-class Shift(Layer):
-    op = "shift"
-    positional = ("by",)
-
-
 class Softmax(Layer):
     """Softmax over all features of an example.  For training use the fused
     ``"softmax_ce"`` loss on the logits instead."""

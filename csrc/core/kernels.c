@@ -89,14 +89,6 @@ void tl_tanh_backward(float *dinp, const float *dout, const float *inp, const fl
     for (int64_t i = 0; i < N; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 
-void tl_shift_forward(float *out, const float *inp, float by, int64_t N) {
-    for (int64_t i = 0; i < N; i++) out[i] = inp[i] + by;
-}
-
-void tl_shift_backward(float *dinp, const float *dout, int64_t N) {
-    for (int64_t i = 0; i < N; i++) dinp[i] += dout[i];
-}
-
 /* y = softmax(x / T) for one row; returns log of the normaliser of x/T shifted by its max */
 static float softmax_row(float *y, const float *x, int C, float invT) {
     float m = x[0];

@@ -24,9 +24,6 @@ void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, fl
     void tl_##nm##_forward(float *out, const float *inp, int64_t N); \
     void tl_##nm##_backward(float *dinp, const float *dout, const float *inp, const float *out, int64_t N);
 #include "ops.def"
-/* y = x + by; dx += dy */
-void tl_shift_forward(float *out, const float *inp, float by, int64_t N);
-void tl_shift_backward(float *dinp, const float *dout, int64_t N);
 /* row softmax over C; dx += y (dy - <dy, y>) */
 void tl_softmax_forward(float *out, const float *inp, int B, int C);
 void tl_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);

@@ -117,13 +117,6 @@ static void bwd_map(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     tl_ops[node->op].map.backward(x->dout, node->dout, x->out, node->out, B64(B, node->size));
 }
-static void fwd_shift(tl_net *net, tl_node *node, int B, int train) {
-    (void)train;
-    tl_shift_forward(node->owned_out, tl_in(net, node, 0)->out, node->fattr[SHIFT_BY], B64(B, node->size));
-}
-static void bwd_shift(tl_net *net, tl_node *node, int B) {
-    tl_shift_backward(tl_in(net, node, 0)->dout, node->dout, B64(B, node->size));
-}
 static void fwd_softmax(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     tl_softmax_forward(node->owned_out, tl_in(net, node, 0)->out, B, (int)node->size);
