@@ -446,8 +446,8 @@ static void fwd_batchnorm(tl_net *net, tl_node *node, int B, int train) {
                       !net->params[node->param[1]].trainable;
     int mode = node->bn_frozen ? TL_BN_FROZEN : train ? TL_BN_BATCH : TL_BN_RUNNING;
     tl_batchnorm_forward(node->owned_out, node->aux, stats, stats + C, tl_pval(net, node, 2), tl_pval(net, node, 3),
-                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[BATCHNORM_MOMENTUM],
-                         node->fattr[BATCHNORM_EPS], mode);
+                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S,
+                         node->fattr[BATCHNORM_MOMENTUM], node->fattr[BATCHNORM_EPS], mode);
 }
 static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     int C, S;
@@ -606,7 +606,8 @@ static void fwd_kl_sparsity(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int n = 0;
-    node->loss = tl_kl_sparsity_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[KL_SPARSITY_RHO], &n);
+    node->loss = tl_kl_sparsity_forward(node->aux, x->out, node->target, B, (int)x->size,
+                                        node->fattr[KL_SPARSITY_RHO], &n);
     node->loss_count = n;
     node->loss_correct = 0;
 }

@@ -42,7 +42,8 @@ typedef enum tl_status {
 } tl_status;
 
 /* The ops, one id per row of the op table (ops.def), in its order: TL_OP_INPUT, TL_OP_DENSE, ...,
- * the losses after the other ops.  Programs and files name ops by name (tl_op_find), never by id. */
+ * the losses after the other ops.  The binding names ops by name (tl_op_find) and a saved model its
+ * layers by class: no id is saved, so a row added anywhere renumbers nothing a file holds. */
 typedef enum tl_op {
 #define TL_OP(ID, ...) TL_OP_##ID,
 #define TL_OP_MAP(ID, ...) TL_OP_##ID,
