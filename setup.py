@@ -30,7 +30,7 @@ if sanitize:
 ext = Extension(
     "tlearn._core",
     sources=sorted(glob.glob("csrc/core/*.c")) + sorted(glob.glob("csrc/py/*.c")),
-    depends=sorted(glob.glob("csrc/core/*.h")),
+    depends=sorted(glob.glob("csrc/core/*.h")) + ["csrc/core/ops.def"],
     include_dirs=[np.get_include(), sob.get_include_dir(), "csrc/core"],
     define_macros=[("TL_BLAS_SCIPY_PREFIX", "1")],
     library_dirs=[sob.get_lib_dir()],

@@ -1,7 +1,8 @@
-"""Layer arguments come from the op table's rows: the arguments, their
-defaults, limits and configuration are the row's, the first one or two may be
-positional and the others are keyword-only, so another library's positional
-order fails loudly instead of building something else."""
+"""Layer and loss arguments come from the op table's rows: the arguments,
+their defaults, limits and configuration are the row's.  A layer's first one
+or two may be positional and the others are keyword-only, so another
+library's positional order fails loudly instead of building something else;
+a loss takes its op's attributes, then weight and name."""
 import inspect
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import tlearn as tl
 from tlearn import _ops
 from tlearn import layers as L
+from tlearn import losses as LS
 
 ROW_LAYERS = sorted((c for c in L.LAYERS.values() if c.op in _ops.OPS and "__init__" not in vars(c)
                      and c is not L.InputLayer), key=lambda c: c.__name__)
@@ -115,6 +117,36 @@ def test_a_layer_class_is_its_row(cls):
             continue
         with pytest.raises(ValueError, match=rf"{cls.__name__} {n} must be"):
             cls(**{**need, n: bad})
+
+
+@pytest.mark.parametrize("kind", sorted(LS.LOSSES))
+def test_a_loss_class_is_its_row(kind):
+    cls = LS.LOSSES[kind]
+    attrs = _ops.attrs(kind)
+    names = [_ops.py_name(a["name"]) for a in attrs]
+    assert list(inspect.signature(cls).parameters) == names + ["weight", "name"]
+    loss = cls(name="l")
+    cfg = loss.get_config()
+    assert list(cfg) == names + ["weight", "name"] and cfg["weight"] == 1.0
+    for n, a in zip(names, attrs):
+        assert cfg[n] == pytest.approx(a["default"]), (kind, n)
+    again = LS.from_config(cls.__name__, {**cfg, "weight": 0.5})
+    assert again.attrs() == loss.attrs() and again.weight == 0.5
+    assert set(loss.attrs()) == {a["name"] for a in attrs}
+    for n, a in zip(names, attrs):
+        with pytest.raises(ValueError, match=rf"{cls.__name__} {n} must be"):
+            cls(**{n: _bad_value(a)})
+    with pytest.raises(TypeError, match=rf"{cls.__name__}\(\): .*'weights'.*its arguments: {cls.__name__}\("):
+        cls(weights=2.0)
+    with pytest.raises(ValueError, match="loss weight must be >= 0"):
+        cls(weight=-1.0)
+
+
+def test_loss_attributes_by_position_and_by_name():
+    assert [cls for cls in LS.LOSSES.values() if _ops.attrs(cls.kind)], "no loss with attributes"
+    sce = LS.SoftTargetCE(0.5, 2.0, "s")
+    assert (sce.temperature, sce.weight, sce.name) == (0.5, 2.0, "s") and sce.attrs() == {"temperature": 0.5}
+    assert LS.KLSparsity(rho=0.2).attrs() == {"rho": pytest.approx(0.2)}
 
 
 def test_row_layers_train_after_the_change():

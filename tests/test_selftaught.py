@@ -53,7 +53,7 @@ def test_kl_sparsity_loss_trains_toward_rho_saves_and_loads(tmp_path):
 
 
 def test_kl_sparsity_bad_settings():
-    with pytest.raises(ValueError, match=r"rho \(the target mean activation\) must be in \(0, 1\), got 1.5"):
+    with pytest.raises(ValueError, match=r"KLSparsity rho must be in \(0, 1\), got 1.5"):
         losses.KLSparsity(rho=1.5)
     x = tlearn.Input((4,), name="x")
     m = tlearn.Model(x, L.Sigmoid(name="s")(L.Dense(3, name="d")(x)))

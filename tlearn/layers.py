@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from typing import Dict, List, Optional, Sequence, Tuple
-
-import numpy as np
+from typing import Dict, Optional, Sequence, Tuple
 
 from . import _core, _ops
 from .graph import Tensor
@@ -37,43 +35,6 @@ def _auto_name(base: str) -> str:
     c = _counters.setdefault(base, itertools.count())
     i = next(c)
     return base if i == 0 else f"{base}_{i}"
-
-
-_REQUIRED = inspect.Parameter.empty
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-
-
-def _limit_words(a: dict) -> str:
-    """The limits of attribute ``a`` in words: the row's own, or its bounds."""
-    if a["must"]:
-        return a["must"]
-    lo, hi = a["min"], a["max"]
-    parts = []
-    if lo is not None and lo != float("-inf"):
-        parts.append(f"{'>' if a['min_open'] else '>='} {lo}")
-    if hi is not None and hi not in (float("inf"), _core.INT_MAX):
-        parts.append(f"{'<' if a['max_open'] else '<='} {hi}")
-    return " and ".join(parts) or "finite"
-
-
-def _within(a: dict, v) -> bool:
-    lo, hi = a["min"], a["max"]
-    return (v > lo if a["min_open"] else v >= lo) and (v < hi if a["max_open"] else v <= hi)
-
-
-def _default(attrs):
-    """An argument's default from its row attributes (a pair: both halves), or _REQUIRED."""
-    d = [a["default"] for a in attrs]
-    if any(v is None for v in d):
-        return _REQUIRED
-    if attrs[0]["kind"] == "bool":
-        return bool(d[0])
-    if attrs[0]["kind"] == "choice":
-        return attrs[0]["choices"][d[0]]
-    return tuple(d) if len(d) == 2 else d[0]
 
 
 class Layer:
@@ -115,7 +76,7 @@ class Layer:
             for n, attrs in cls._args:
                 kind = (inspect.Parameter.POSITIONAL_OR_KEYWORD if n in cls.positional
                         else inspect.Parameter.KEYWORD_ONLY)
-                d = None if n in cls.defaults_from else _default(attrs)
+                d = None if n in cls.defaults_from else _ops.default(attrs)
                 params.append(inspect.Parameter(n, kind, default=d))
             params.append(inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None))
             params.sort(key=lambda p: p.kind)
@@ -153,45 +114,13 @@ class Layer:
             if given.get(n) is None and n in self.defaults_from:
                 continue  # takes its source's value, below
             if n not in given:
-                given[n] = _default(attrs)
-                if given[n] is _REQUIRED:
+                given[n] = _ops.default(attrs)
+                if given[n] is _ops.REQUIRED:
                     raise TypeError(f"{cls}: missing the {n} argument")
-            setattr(self, n, self._checked(n, attrs, given[n]))
+            setattr(self, n, _ops.checked(f"{cls} {n}", attrs, given[n]))
         for n, src in self.defaults_from.items():
             if given.get(n) is None:
                 setattr(self, n, getattr(self, src))
-
-    def _checked(self, arg: str, attrs: List[dict], v):
-        """``v`` as the value of argument ``arg`` (row attributes ``attrs``), or a ValueError naming both."""
-        what = f"{type(self).__name__} {arg}"
-        a = attrs[0]
-        if len(attrs) == 2:  # an (H, W) pair: an int or two
-            vals = (v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
-            if vals is None or len(vals) != 2 or not all(_is_int(x) for x in vals):
-                raise ValueError(f"{what} must be an int or a pair of ints, got {v!r}")
-            for x, h in zip(vals, attrs):
-                if not _within(h, x):
-                    raise ValueError(f"{what} must be {_limit_words(h)}, got {v!r}")
-            return tuple(int(x) for x in vals)
-        if a["kind"] == "int":
-            if not _is_int(v) or not _within(a, v):
-                raise ValueError(f"{what} must be a{'' if a['must'] else 'n'} {_limit_words(a)} int, got {v!r}"
-                                 if a["must"] else f"{what} must be an int {_limit_words(a)}, got {v!r}")
-            return int(v)
-        if a["kind"] == "bool":
-            if isinstance(v, (bool, np.bool_)) or (_is_int(v) and v in (0, 1)):
-                return bool(v)
-            raise ValueError(f"{what} must be True or False, got {v!r}")
-        if a["kind"] == "choice":
-            if v not in a["choices"]:
-                raise ValueError(f"{what} must be one of {sorted(a['choices'])}, got {v!r}")
-            return v
-        if isinstance(v, (str, bytes, bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-            raise ValueError(f"{what} must be a real number ({_limit_words(a)}), got {v!r}")
-        f = float(v)
-        if not (np.isfinite(f) and _within(a, f)):
-            raise ValueError(f"{what} must be {_limit_words(a)}, got {v!r}")
-        return f
 
     def _check(self) -> None:
         """Checks of the caller's intent beyond the row's limits (none by default).  They guard a

@@ -3,12 +3,15 @@
 The training loss is the weighted sum of a model's losses; each is reported
 separately.  Missing labels never count: ``-1`` for class labels, NaN for
 float targets.  A batch in which a loss has no labelled example contributes 0.
-Whether a loss reports an accuracy (``classification``) is its op's row in
-the core's table; every subclass is registered by its ``kind`` (``LOSSES``).
+Whether a loss reports an accuracy (``classification``) and the arguments
+before ``weight`` and ``name`` (the op's attributes: their names, defaults,
+limits and configuration) are its op's row in the core's table; every
+subclass is registered by its ``kind`` (``LOSSES``).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+import inspect
+from typing import Dict
 
 import numpy as np
 
@@ -19,13 +22,40 @@ _CLASSES: Dict[str, type] = {}  # class name -> class (for loading)
 
 
 class Loss:
+    """Base class.  A subclass names its ``kind`` (an op of the table that is a
+    loss); its arguments are that op's attributes by their Python names, with
+    the row's defaults and limits, then ``weight`` and ``name``:
+    ``SoftTargetCE(temperature=2.0, weight=1.0, name=None)``."""
+
     kind = ""
+    _attrs: list = []  # (python name, row attribute) of the op's attributes
 
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         _CLASSES[cls.__name__] = cls
         if "kind" in cls.__dict__ and cls.kind:  # a subclass that only prepares targets keeps its parent's op
             LOSSES[cls.kind] = cls
+            cls._attrs = [(_ops.py_name(a["name"]), a) for a in _ops.attrs(cls.kind)]
+            P = inspect.Parameter
+            cls.__signature__ = inspect.Signature(
+                [P(n, P.POSITIONAL_OR_KEYWORD, default=_ops.default([a])) for n, a in cls._attrs]
+                + [P("weight", P.POSITIONAL_OR_KEYWORD, default=1.0), P("name", P.POSITIONAL_OR_KEYWORD, default=None)])
+
+    def __init__(self, *args, **kwargs):
+        cls = type(self).__name__
+        sig = inspect.signature(type(self))
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{cls}(): {e}; its arguments: {cls}{sig}") from None
+        bound.apply_defaults()
+        given = bound.arguments
+        for n, a in self._attrs:
+            setattr(self, n, _ops.checked(f"{cls} {n}", [a], given[n]))
+        self.weight = float(given["weight"])
+        if not self.weight >= 0.0:
+            raise ValueError(f"loss weight must be >= 0, got {given['weight']!r}")
+        self.name = given["name"]
 
     def target(self, t):
         """The target array as the op takes it (the identity; see :class:`CategoricalCE`)."""
@@ -36,18 +66,13 @@ class Loss:
         """Counts correct predictions (argmax or sign), so ``<name>_acc`` is reported."""
         return _ops.OPS[self.kind]["classification"]
 
-    def __init__(self, weight: float = 1.0, name: Optional[str] = None):
-        self.weight = float(weight)
-        if not self.weight >= 0.0:
-            raise ValueError(f"loss weight must be >= 0, got {weight!r}")
-        self.name = name
-
     def attrs(self) -> dict:
         """The op's attributes by name, each read from the attribute of the same name."""
-        return {a["name"]: getattr(self, _ops.py_name(a["name"])) for a in _ops.attrs(self.kind)}
+        return {a["name"]: getattr(self, n) for n, a in self._attrs}
 
     def get_config(self):
-        return {"weight": self.weight, "name": self.name}
+        """The op's attributes, ``weight`` and ``name``: ``type(self)(**get_config())`` rebuilds the loss."""
+        return {**{n: getattr(self, n) for n, _ in self._attrs}, "weight": self.weight, "name": self.name}
 
     def __repr__(self):
         return f"{type(self).__name__}({self.get_config()})"
@@ -109,15 +134,6 @@ class SoftTargetCE(Loss):
 
     kind = "soft_ce"
 
-    def __init__(self, temperature: float = 2.0, weight: float = 1.0, name: Optional[str] = None):
-        super().__init__(weight, name)
-        self.temperature = float(temperature)
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {temperature!r}")
-
-    def get_config(self):
-        return {"temperature": self.temperature, "weight": self.weight, "name": self.name}
-
 
 class CORAL(Loss):
     """Deep CORAL (Sun & Saenko 2016): ``|C_s - C_t|_F^2 / (4 D^2)`` between
@@ -138,15 +154,6 @@ class KLSparsity(Loss):
     (an array of zeros for "every row counts")."""
 
     kind = "kl_sparsity"
-
-    def __init__(self, rho: float = 0.05, weight: float = 1.0, name: Optional[str] = None):
-        super().__init__(weight, name)
-        self.rho = float(rho)
-        if not 0.0 < self.rho < 1.0:
-            raise ValueError(f"KLSparsity: rho (the target mean activation) must be in (0, 1), got {rho!r}")
-
-    def get_config(self):
-        return {"rho": self.rho, "weight": self.weight, "name": self.name}
 
 
 # Keras's names (on logits: Keras's from_logits=True)

@@ -14,8 +14,8 @@ typedef struct tl_node {
     int ndim;
     int shape[TL_MAX_DIM];        /* per-example output shape */
     int64_t size;                 /* per-example output elements */
-    int iattr[TL_MAX_IATTR];
-    float fattr[TL_MAX_FATTR];
+    int iattr[TL_MAX_ATTRS];      /* attribute k of the row (int, bool, choice) at k */
+    float fattr[TL_MAX_ATTRS];    /* attribute k of the row (float) at k */
     int n_param;
     int param[TL_MAX_PARAMS];     /* indices into net->params */
     float loss_weight;            /* loss nodes */
@@ -110,6 +110,13 @@ typedef enum tl_view {
     TL_VIEW_ALL       /* output and gradient are input 0's (reshape) */
 } tl_view;
 
+/* The kernel pair of an elementwise op (TL_OP_MAP in ops.def): y = f(x) over N elements, and
+ * dx += dy f'(x) given x and y. */
+typedef struct tl_map_kernels {
+    void (*forward)(float *out, const float *inp, int64_t N);
+    void (*backward)(float *dinp, const float *dout, const float *inp, const float *out, int64_t N);
+} tl_map_kernels;
+
 typedef struct tl_op_def {
     tl_op_info info;
     tl_view view;
@@ -126,9 +133,21 @@ typedef struct tl_op_def {
      * planner says it is the only writer it overwrites instead of adding, so
      * that the executor need not zero the buffer first */
     int assigns;
+    /* an elementwise op's kernels, called by its forward and backward (fwd_map, bwd_map in ops.c) */
+    tl_map_kernels map;
 } tl_op_def;
 
 extern const tl_op_def tl_ops[]; /* TL_OP_COUNT rows, checked in ops.c */
+
+/* Each op's attribute slots from its row (ops.def): enum { DENSE_UNITS, DENSE_INIT, DENSE_USE_BIAS,
+ * DENSE_N_ATTRS }, the index of each attribute in the row, where tl_net_add stores its value
+ * (node->iattr for int, bool and choice, node->fattr for float). */
+#define TL_OP(ID, nm, attrs, ...) enum { attrs ID##_N_ATTRS };
+#define TL_OP_MAP(ID, ...)
+#define TL_ATTRS(...) __VA_ARGS__,
+#define TL_NO_ATTRS
+#define TL_ATTR(slot, ...) slot
+#include "ops.def"
 
 /* class labels of the k-th loss: -1 or 0..tl_loss_n_labels-1 (net.c); the error names the loss and the row */
 int tl_loss_n_labels(const tl_net *net, int k);

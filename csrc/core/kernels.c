@@ -73,7 +73,9 @@ void tl_sigmoid_forward(float *out, const float *inp, int64_t N) {
     for (int64_t i = 0; i < N; i++) out[i] = 1.0f / (1.0f + expf(-inp[i]));
 }
 
-void tl_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t N) {
+/* dx += dy y (1 - y) */
+void tl_sigmoid_backward(float *dinp, const float *dout, const float *inp, const float *out, int64_t N) {
+    (void)inp;
     for (int64_t i = 0; i < N; i++) dinp[i] += dout[i] * out[i] * (1.0f - out[i]);
 }
 
@@ -81,7 +83,9 @@ void tl_tanh_forward(float *out, const float *inp, int64_t N) {
     for (int64_t i = 0; i < N; i++) out[i] = tanhf(inp[i]);
 }
 
-void tl_tanh_backward(float *dinp, const float *dout, const float *out, int64_t N) {
+/* dx += dy (1 - y^2) */
+void tl_tanh_backward(float *dinp, const float *dout, const float *inp, const float *out, int64_t N) {
+    (void)inp;
     for (int64_t i = 0; i < N; i++) dinp[i] += dout[i] * (1.0f - out[i] * out[i]);
 }
 

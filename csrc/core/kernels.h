@@ -17,12 +17,13 @@ void tl_dense_backward(float *dinp, float *dw, float *db, const float *dout, con
 /* y = max(x, a x) (a = 0: ReLU); N elements */
 void tl_leaky_relu_forward(float *out, const float *inp, float a, int64_t N);
 void tl_leaky_relu_backward(float *dinp, const float *dout, const float *inp, float a, int64_t N, int set);
-/* y = 1 / (1 + e^-x); dx += dy y (1 - y) */
-void tl_sigmoid_forward(float *out, const float *inp, int64_t N);
-void tl_sigmoid_backward(float *dinp, const float *dout, const float *out, int64_t N);
-/* y = tanh x; dx += dy (1 - y^2) */
-void tl_tanh_forward(float *out, const float *inp, int64_t N);
-void tl_tanh_backward(float *dinp, const float *dout, const float *out, int64_t N);
+/* The kernel pair of each elementwise op of the table (TL_OP_MAP in ops.def, whose row says
+ * y = f(x)): y = f(x) over N elements; dx += dy f'(x), given x and y. */
+#define TL_OP(...)
+#define TL_OP_MAP(ID, nm, doc_) \
+    void tl_##nm##_forward(float *out, const float *inp, int64_t N); \
+    void tl_##nm##_backward(float *dinp, const float *dout, const float *inp, const float *out, int64_t N);
+#include "ops.def"
 /* row softmax over C; dx += y (dy - <dy, y>) */
 void tl_softmax_forward(float *out, const float *inp, int B, int C);
 void tl_softmax_backward(float *dinp, const float *dout, const float *out, int B, int C);

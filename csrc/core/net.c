@@ -131,9 +131,11 @@ static tl_status check_attr(tl_net *net, const char *op, const char *nm, const t
     return TL_OK;
 }
 
+/* attribute d of node's row, at its index in the row */
 static void store_attr(tl_node *node, const tl_attr_def *d, double v) {
-    if (d->kind == TL_ATTR_FLOAT) node->fattr[d->slot] = (float)v;
-    else node->iattr[d->slot] = (int)v;
+    int k = (int)(d - tl_ops[node->op].info.attrs);
+    if (d->kind == TL_ATTR_FLOAT) node->fattr[k] = (float)v;
+    else node->iattr[k] = (int)v;
 }
 
 static tl_status unknown_attr(tl_net *net, const tl_op_info *o, const char *nm, const char *attr) {
@@ -379,7 +381,8 @@ static const tl_attr_def *node_attr(tl_net *net, int i, const char *name) {
 tl_status tl_node_attr(tl_net *net, int i, const char *name, double *value) {
     const tl_attr_def *d = node_attr(net, i, name);
     if (!d) return TL_ERR_VALUE;
-    *value = d->kind == TL_ATTR_FLOAT ? (double)net->nodes[i].fattr[d->slot] : (double)net->nodes[i].iattr[d->slot];
+    int k = (int)(d - tl_ops[net->nodes[i].op].info.attrs);
+    *value = d->kind == TL_ATTR_FLOAT ? (double)net->nodes[i].fattr[k] : (double)net->nodes[i].iattr[k];
     return TL_OK;
 }
 tl_status tl_node_set_attr(tl_net *net, int i, const char *name, double v) {

@@ -1,9 +1,9 @@
-/* ops.c - the op table: one row per op with its named attributes (kind,
- * default, limits), shape inference, scratch size, forward and backward.
- * Adding an op touches one row here and one kernel pair in kernels.c (see
- * CONTRIBUTING.md); the binding, the layer classes and the tests read the
- * table.  Each op's glue reads its attributes through its own slot names
- * (DENSE_UNITS, ...), the same names its row gives them. */
+/* ops.c - the op table tl_ops[], made of the rows of ops.def, and the glue
+ * its rows name: each op's shape inference, scratch size, forward and
+ * backward on a node, which unpack the node and call the kernels.  An
+ * elementwise op (TL_OP_MAP) has none of its own: fwd_map and bwd_map call
+ * the kernel pair its row names.  The glue reads an op's attributes through
+ * the slot names its row gives them (DENSE_UNITS, ..., internal.h). */
 #include "internal.h"
 #include "kernels.h"
 #include "batchnorm.h"
@@ -17,9 +17,6 @@
 #include <string.h>
 
 #define B64(B, n) ((int64_t)(B) * (n))
-#define NO_LIMIT .lo = -HUGE_VAL, .hi = HUGE_VAL, .lo_open = 1, .hi_open = 1
-#define INT_POSITIVE .lo = 1, .hi = TL_INT_MAX, .must = "positive"
-#define REQUIRED NAN /* a default of NaN: the attribute must be given */
 
 const char *const tl_init_names[TL_INIT_COUNT + 1] = {"he", "glorot", "zeros", "ones", NULL};
 
@@ -60,8 +57,6 @@ static tl_status infer_input(tl_net *net, tl_node *node, const int *shape, int n
 
 /* ---- dense: y = x W^T + b ---- */
 
-enum { DENSE_UNITS, DENSE_INIT, DENSE_USE_BIAS }; /* iattr slots */
-
 static tl_status infer_dense(tl_net *net, tl_node *node, const int *shape, int ndim) {
     (void)shape; (void)ndim;
     const tl_node *x = tl_in(net, node, 0);
@@ -98,9 +93,8 @@ static void bwd_dense(tl_net *net, tl_node *node, int B) {
 
 /* relu is leaky_relu with alpha 0: one forward and one backward for both, and the slope of
  * either for the conv that writes it (fwd_conv2d). */
-enum { LEAKY_ALPHA }; /* fattr slots */
 static float leaky_alpha(const tl_node *node) {
-    return node->op == TL_OP_LEAKY_RELU ? node->fattr[LEAKY_ALPHA] : 0.0f;
+    return node->op == TL_OP_LEAKY_RELU ? node->fattr[LEAKY_RELU_ALPHA] : 0.0f;
 }
 static void fwd_leaky(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -114,19 +108,14 @@ static void bwd_leaky(tl_net *net, tl_node *node, int B) {
     tl_leaky_relu_backward(x->dout, node->dout, node->out, leaky_alpha(node), B64(B, node->size),
                            node->assign_in & 1);
 }
-static void fwd_sigmoid(tl_net *net, tl_node *node, int B, int train) {
+/* the elementwise ops (TL_OP_MAP): the kernel pair of the node's row */
+static void fwd_map(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
-    tl_sigmoid_forward(node->owned_out, tl_in(net, node, 0)->out, B64(B, node->size));
+    tl_ops[node->op].map.forward(node->owned_out, tl_in(net, node, 0)->out, B64(B, node->size));
 }
-static void bwd_sigmoid(tl_net *net, tl_node *node, int B) {
-    tl_sigmoid_backward(tl_in(net, node, 0)->dout, node->dout, node->out, B64(B, node->size));
-}
-static void fwd_tanh(tl_net *net, tl_node *node, int B, int train) {
-    (void)train;
-    tl_tanh_forward(node->owned_out, tl_in(net, node, 0)->out, B64(B, node->size));
-}
-static void bwd_tanh(tl_net *net, tl_node *node, int B) {
-    tl_tanh_backward(tl_in(net, node, 0)->dout, node->dout, node->out, B64(B, node->size));
+static void bwd_map(tl_net *net, tl_node *node, int B) {
+    const tl_node *x = tl_in(net, node, 0);
+    tl_ops[node->op].map.backward(x->dout, node->dout, x->out, node->out, B64(B, node->size));
 }
 static void fwd_softmax(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
@@ -259,7 +248,6 @@ static void bwd_none(tl_net *net, tl_node *node, int B) { (void)net; (void)node;
 
 /* ---- dropout (inverted): y = x m / (1 - p) in training, y = x in evaluation ---- */
 
-enum { DROPOUT_RATE }; /* fattr slots */
 static int64_t aux_same(const tl_net *net, const tl_node *node) { (void)net; return node->size; }
 static void fwd_dropout(tl_net *net, tl_node *node, int B, int train) {
     int64_t N = B64(B, node->size);
@@ -281,17 +269,18 @@ static void bwd_dropout(tl_net *net, tl_node *node, int B) {
 
 /* ---- gradient reversal: y = x forward, dx = -lambda dy backward ---- */
 
-enum { GRL_LAMBDA }; /* fattr slots */
 static void bwd_grl(tl_net *net, tl_node *node, int B) {
     int64_t N = B64(B, node->size);
-    float *dx = tl_in(net, node, 0)->dout, s = -node->fattr[GRL_LAMBDA];
+    float *dx = tl_in(net, node, 0)->dout, s = -node->fattr[GRAD_REVERSE_LAMBDA];
     for (int64_t i = 0; i < N; i++) dx[i] += s * node->dout[i];
 }
 
 /* ---- conv2d: y = W * x + b over (C,H,W); pools: windows without padding ---- */
 
-enum { CONV_FILTERS, CONV_KH, CONV_KW, CONV_SH, CONV_SW, CONV_PH, CONV_PW, CONV_USE_BIAS }; /* iattr slots */
-enum { POOL_KH, POOL_KW, POOL_SH, POOL_SW };                                                 /* iattr slots */
+/* the pools' attributes come from one list (POOL_ATTRS in ops.def) */
+_Static_assert((int)MAXPOOL2D_KH == (int)AVGPOOL2D_KH && (int)MAXPOOL2D_KW == (int)AVGPOOL2D_KW &&
+                   (int)MAXPOOL2D_SH == (int)AVGPOOL2D_SH && (int)MAXPOOL2D_SW == (int)AVGPOOL2D_SW,
+               "one window layout for both pools");
 
 static void shape3_str(char *buf, size_t n, const tl_node *x) {
     int k = snprintf(buf, n, "(");
@@ -306,10 +295,10 @@ void tl_node_geom(tl_net *net, const tl_node *node, tl_conv_geom *g) {
     const int *a = node->iattr;
     g->C = x->shape[0], g->H = x->shape[1], g->W = x->shape[2];
     if (node->op == TL_OP_CONV2D) {
-        g->KH = a[CONV_KH], g->KW = a[CONV_KW], g->SH = a[CONV_SH], g->SW = a[CONV_SW];
-        g->PH = a[CONV_PH], g->PW = a[CONV_PW], g->OC = a[CONV_FILTERS];
+        g->KH = a[CONV2D_KH], g->KW = a[CONV2D_KW], g->SH = a[CONV2D_SH], g->SW = a[CONV2D_SW];
+        g->PH = a[CONV2D_PH], g->PW = a[CONV2D_PW], g->OC = a[CONV2D_FILTERS];
     } else {
-        g->KH = a[POOL_KH], g->KW = a[POOL_KW], g->SH = a[POOL_SH], g->SW = a[POOL_SW];
+        g->KH = a[MAXPOOL2D_KH], g->KW = a[MAXPOOL2D_KW], g->SH = a[MAXPOOL2D_SH], g->SW = a[MAXPOOL2D_SW];
         g->PH = g->PW = 0, g->OC = g->C;
     }
     g->OH = g->SH > 0 ? (g->H + 2 * g->PH - g->KH) / g->SH + 1 : 0;
@@ -353,7 +342,7 @@ static tl_status infer_conv2d(tl_net *net, tl_node *node, const int *shape, int 
     tl_node_geom(net, node, &g);
     int wshape[4] = {g.OC, g.C, g.KH, g.KW};
     st = tl_declare_param(net, node, "w", wshape, 4, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_HE);
-    if (st == TL_OK && node->iattr[CONV_USE_BIAS])
+    if (st == TL_OK && node->iattr[CONV2D_USE_BIAS])
         st = tl_declare_param(net, node, "b", &g.OC, 1, g.C * g.KH * g.KW, g.OC * g.KH * g.KW, TL_INIT_ZERO);
     return st;
 }
@@ -428,8 +417,6 @@ static void bwd_avgpool(tl_net *net, tl_node *node, int B) {
  * inference mode (normalises with the running statistics and leaves them alone), so a frozen
  * model predicts the same after fit; an explicit training forward (train 1) uses the batch. */
 
-enum { BN_MOMENTUM, BN_EPS }; /* fattr slots */
-
 /* channels C and positions S per channel: (C, ...) or C features of a flat input */
 static void bn_dims(const tl_node *x, int *C, int *S) {
     *C = x->ndim == 1 ? (int)x->size : x->shape[0];
@@ -459,8 +446,8 @@ static void fwd_batchnorm(tl_net *net, tl_node *node, int B, int train) {
                       !net->params[node->param[1]].trainable;
     int mode = node->bn_frozen ? TL_BN_FROZEN : train ? TL_BN_BATCH : TL_BN_RUNNING;
     tl_batchnorm_forward(node->owned_out, node->aux, stats, stats + C, tl_pval(net, node, 2), tl_pval(net, node, 3),
-                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S, node->fattr[BN_MOMENTUM],
-                         node->fattr[BN_EPS], mode);
+                         x->out, tl_pval(net, node, 0), tl_pval(net, node, 1), B, C, S,
+                         node->fattr[BATCHNORM_MOMENTUM], node->fattr[BATCHNORM_EPS], mode);
 }
 static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
     int C, S;
@@ -472,9 +459,6 @@ static void bwd_batchnorm(tl_net *net, tl_node *node, int B) {
 }
 
 /* ---- scale: y = alpha x, alpha one scalar or one per channel (C,...) / feature (F) ---- */
-
-enum { SCALE_PER_CHANNEL }; /* iattr slots */
-enum { SCALE_INIT };        /* fattr slots */
 
 static tl_status infer_scale(tl_net *net, tl_node *node, const int *shape, int ndim) {
     tl_status st = infer_unary(net, node, shape, ndim);
@@ -506,8 +490,6 @@ static void bwd_scale(tl_net *net, tl_node *node, int B) {
 }
 
 /* ---- losses (size 0: no activation buffer; value in node->loss) ---- */
-
-enum { SOFT_CE_TEMPERATURE }; /* fattr slots */
 
 static tl_status infer_loss(tl_net *net, tl_node *node, const int *shape, int ndim) {
     (void)shape; (void)ndim;
@@ -619,182 +601,47 @@ static void bwd_coral(tl_net *net, tl_node *node, int B) {
 
 /* KL sparsity (a sparse autoencoder's penalty on the mean activation of its code).
  * Once per node: the clamped mean activations (H). */
-enum { KL_RHO }; /* fattr slots */
-
 static int64_t aux_once_kl(const tl_net *net, const tl_node *node) { return tl_in((tl_net *)net, node, 0)->size; }
 static void fwd_kl_sparsity(tl_net *net, tl_node *node, int B, int train) {
     (void)train;
     const tl_node *x = tl_in(net, node, 0);
     int n = 0;
-    node->loss = tl_kl_sparsity_forward(node->aux, x->out, node->target, B, (int)x->size, node->fattr[KL_RHO], &n);
+    node->loss = tl_kl_sparsity_forward(node->aux, x->out, node->target, B, (int)x->size,
+                                        node->fattr[KL_SPARSITY_RHO], &n);
     node->loss_count = n;
     node->loss_correct = 0;
 }
 static void bwd_kl_sparsity(tl_net *net, tl_node *node, int B) {
     const tl_node *x = tl_in(net, node, 0);
     if (!node->loss_count || !x->dout) return;
-    tl_kl_sparsity_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[KL_RHO],
+    tl_kl_sparsity_backward(x->dout, node->aux, node->target, B, (int)x->size, node->fattr[KL_SPARSITY_RHO],
                             (int)node->loss_count, node->loss_weight);
 }
 
 static void fwd_none(tl_net *net, tl_node *node, int B, int train) { (void)net; (void)node; (void)B; (void)train; }
 
-/* ---- the rows ----
- * Each row names its fields.  ATTRS(...) gives the attributes and counts
- * them, PARAMS(...) the parameters its shape inference declares (a
- * tl_declare_param of a suffix not in the row is refused), so no row holds a
- * hand-counted number.  An attribute's slot is its op's slot name (DENSE_UNITS,
- * ...), the same name the glue reads it by. */
+/* ---- the table: the rows of ops.def ----
+ * Every field by name.  A row's attribute count is its slot enum's
+ * <ID>_N_ATTRS and each attribute sits at its slot (internal.h), PARAMS
+ * counts what it lists: no row holds a hand-counted number. */
 #define COUNT_OF(type, ...) ((int)(sizeof((type[]){__VA_ARGS__}) / sizeof(type)))
-#define ATTRS(...) .attrs = {__VA_ARGS__}, .n_attrs = COUNT_OF(tl_attr_def, __VA_ARGS__)
-#define PARAMS(...) .params = {__VA_ARGS__}, .n_params = COUNT_OF(tl_param_def, __VA_ARGS__)
-
-/* an int of the window geometry, required, checked with the others by the shape inference */
-#define WINDOW_ATTR(nm, slot_, lo_, pair_, doc_) \
-    {.name = nm, .kind = TL_ATTR_INT, .slot = slot_, .def = REQUIRED, .lo = lo_, .hi = TL_INT_MAX, .pair = pair_, \
-     .doc = doc_}
-#define GEOM_ATTR(nm, slot_, def_, lo_, pair_, doc_) \
-    {.name = nm, .kind = TL_ATTR_INT, .slot = slot_, .def = def_, .lo = lo_, .hi = TL_INT_MAX, .pair = pair_, \
-     .doc = doc_}
-#define BOOL_ATTR(nm, slot_, def_, doc_) \
-    {.name = nm, .kind = TL_ATTR_BOOL, .slot = slot_, .def = def_, .lo = 0, .hi = 1, .must = "0 or 1", .doc = doc_}
-#define POOL_ROW(nm, doc_) \
-    .name = nm, .min_inputs = 1, .max_inputs = 1, \
-    ATTRS(WINDOW_ATTR("kh", POOL_KH, 1, "kernel_size", "window height"), \
-          WINDOW_ATTR("kw", POOL_KW, 1, "kernel_size", "window width"), \
-          WINDOW_ATTR("sh", POOL_SH, 1, "stride", "stride along H"), \
-          WINDOW_ATTR("sw", POOL_SW, 1, "stride", "stride along W")), \
-    .doc = doc_
-#define LOSS_ROW(nm, target_) .name = nm, .min_inputs = 1, .max_inputs = 1, .is_loss = 1, .target = target_
-#define UNARY(nm) .name = nm, .min_inputs = 1, .max_inputs = 1
+#define UNARY .info.min_inputs = 1, .info.max_inputs = 1
+#define LOSS(target_) UNARY, .info.is_loss = 1, .info.target = target_
+#define PARAMS(...) .info.params = {__VA_ARGS__}, .info.n_params = COUNT_OF(tl_param_def, __VA_ARGS__)
+#define DOC(s) .info.doc = s
 
 const tl_op_def tl_ops[] = {
-    [TL_OP_INPUT] = {.info = {.name = "input", .doc = "shape: per-example shape"},
-                     .infer = infer_input, .forward = fwd_none, .backward = bwd_none},
-    [TL_OP_DENSE] = {.info = {UNARY("dense"),
-                              ATTRS({.name = "units", .kind = TL_ATTR_INT, .slot = DENSE_UNITS, .def = REQUIRED,
-                                     INT_POSITIVE, .doc = "output features"},
-                                    {.name = "init", .kind = TL_ATTR_CHOICE, .slot = DENSE_INIT, .def = TL_INIT_HE,
-                                     .lo = 0, .hi = TL_INIT_COUNT - 1, .must = "one of he, glorot, zeros, ones",
-                                     .choices = tl_init_names, .doc = "initialiser of w"},
-                                    BOOL_ATTR("use_bias", DENSE_USE_BIAS, 1, "add the bias b")),
-                              PARAMS({.name = "w"}, {.name = "b", .when = "use_bias"}),
-                              .doc = "y = x W^T + b on the flattened example"},
-                     .infer = infer_dense, .forward = fwd_dense, .backward = bwd_dense, .assigns = 1},
-    [TL_OP_RELU] = {.info = {UNARY("relu")},
-                    .infer = infer_unary, .forward = fwd_leaky, .backward = bwd_leaky, .assigns = 1},
-    [TL_OP_LEAKY_RELU] = {.info = {UNARY("leaky_relu"),
-                                   ATTRS({.name = "alpha", .kind = TL_ATTR_FLOAT, .slot = LEAKY_ALPHA, .def = 0.01,
-                                          .lo = 0, .hi = HUGE_VAL, .hi_open = 1, .must = ">= 0", .settable = 1,
-                                          .doc = "slope for x < 0"}),
-                                   .doc = "y = max(x, alpha x)"},
-                          .infer = infer_unary, .forward = fwd_leaky, .backward = bwd_leaky, .assigns = 1},
-    [TL_OP_SIGMOID] = {.info = {UNARY("sigmoid")}, .infer = infer_unary, .forward = fwd_sigmoid,
-                       .backward = bwd_sigmoid},
-    [TL_OP_TANH] = {.info = {UNARY("tanh")}, .infer = infer_unary, .forward = fwd_tanh, .backward = bwd_tanh},
-    [TL_OP_SOFTMAX] = {.info = {UNARY("softmax"), .doc = "over all features of an example"},
-                       .infer = infer_unary, .forward = fwd_softmax, .backward = bwd_softmax},
-    [TL_OP_ADD] = {.info = {.name = "add", .min_inputs = 2, .max_inputs = -1},
-                   .infer = infer_add, .forward = fwd_add, .backward = bwd_add},
-    [TL_OP_CONCAT] = {.info = {.name = "concat", .min_inputs = 2, .max_inputs = -1,
-                               .doc = "along the first per-example axis"},
-                      .infer = infer_concat, .forward = fwd_concat, .backward = bwd_concat},
-    [TL_OP_RESHAPE] = {.info = {UNARY("reshape"), .doc = "shape: target per-example shape, one -1 allowed"},
-                       .view = TL_VIEW_ALL, .infer = infer_reshape, .forward = fwd_view, .backward = bwd_none},
-    [TL_OP_DROPOUT] = {.info = {UNARY("dropout"),
-                                ATTRS({.name = "rate", .kind = TL_ATTR_FLOAT, .slot = DROPOUT_RATE, .def = 0.5,
-                                       .lo = 0, .hi = 1, .hi_open = 1, .must = "in [0, 1)", .settable = 1,
-                                       .doc = "fraction zeroed in training"}),
-                                .doc = "inverted dropout"},
-                       .infer = infer_unary, .aux_size = aux_same, .forward = fwd_dropout, .backward = bwd_dropout},
-    [TL_OP_GRAD_REVERSE] = {.info = {UNARY("grad_reverse"),
-                                     ATTRS({.name = "lambda", .kind = TL_ATTR_FLOAT, .slot = GRL_LAMBDA, .def = 1.0,
-                                            NO_LIMIT, .must = "finite", .settable = 1,
-                                            .doc = "the gradient is multiplied by -lambda"}),
-                                     .doc = "identity forward, -lambda dy backward"},
-                            .view = TL_VIEW_OUT, .infer = infer_unary, .forward = fwd_view, .backward = bwd_grl},
-    [TL_OP_CONV2D] = {.info = {UNARY("conv2d"),
-                               ATTRS({.name = "filters", .kind = TL_ATTR_INT, .slot = CONV_FILTERS, .def = REQUIRED,
-                                      INT_POSITIVE, .doc = "output channels"},
-                                     WINDOW_ATTR("kh", CONV_KH, 1, "kernel_size", "kernel height"),
-                                     WINDOW_ATTR("kw", CONV_KW, 1, "kernel_size", "kernel width"),
-                                     GEOM_ATTR("sh", CONV_SH, 1, 1, "stride", "stride along H"),
-                                     GEOM_ATTR("sw", CONV_SW, 1, 1, "stride", "stride along W"),
-                                     GEOM_ATTR("ph", CONV_PH, 0, 0, "padding", "zero padding of H"),
-                                     GEOM_ATTR("pw", CONV_PW, 0, 0, "padding", "zero padding of W"),
-                                     BOOL_ATTR("use_bias", CONV_USE_BIAS, 1, "add the bias b")),
-                               PARAMS({.name = "w"}, {.name = "b", .when = "use_bias"}),
-                               .doc = "cross-correlation of (C, H, W); kernel, stride and padding are checked "
-                                      "together by the geometry"},
-                      .infer = infer_conv2d, .aux_size = aux_conv2d, .forward = fwd_conv2d, .backward = bwd_conv2d,
-                      .aux_once = aux_once_conv2d, .assigns = 1},
-    [TL_OP_MAXPOOL2D] = {.info = {POOL_ROW("maxpool2d", "max over windows of (C, H, W), no padding")},
-                         .infer = infer_pool, .aux_size = aux_same, .forward = fwd_maxpool, .backward = bwd_maxpool,
-                         .assigns = 1},
-    [TL_OP_AVGPOOL2D] = {.info = {POOL_ROW("avgpool2d", "mean over windows of (C, H, W), no padding")},
-                         .infer = infer_pool, .forward = fwd_avgpool, .backward = bwd_avgpool},
-    [TL_OP_BATCHNORM] = {.info = {UNARY("batchnorm"),
-                                  ATTRS({.name = "momentum", .kind = TL_ATTR_FLOAT, .slot = BN_MOMENTUM, .def = 0.1,
-                                         .lo = 0, .hi = 1, .must = "in [0, 1]", .settable = 1,
-                                         .doc = "weight of the batch statistics in the running ones"},
-                                        {.name = "eps", .kind = TL_ATTR_FLOAT, .slot = BN_EPS, .def = 1e-5, .lo = 0,
-                                         .hi = HUGE_VAL, .lo_open = 1, .hi_open = 1, .must = "positive and finite",
-                                         .settable = 1, .doc = "added to the variance"}),
-                                  PARAMS({.name = "w"}, {.name = "b"}, {.name = "running_mean", .buffer = 1},
-                                         {.name = "running_var", .buffer = 1}),
-                                  .doc = "per channel of (C, ...) or per feature"},
-                         .infer = infer_batchnorm, .aux_size = aux_batchnorm, .forward = fwd_batchnorm,
-                         .backward = bwd_batchnorm},
-    [TL_OP_SCALE] = {.info = {UNARY("scale"),
-                              ATTRS(BOOL_ATTR("per_channel", SCALE_PER_CHANNEL, 0,
-                                              "one alpha per channel of (C, ...) or per feature, else one scalar"),
-                                    {.name = "init", .kind = TL_ATTR_FLOAT, .slot = SCALE_INIT, .def = 1.0, NO_LIMIT,
-                                     .must = "finite", .doc = "every alpha's value at start (and after a reset)"}),
-                              PARAMS({.name = "alpha"}),
-                              .doc = "y = alpha x, alpha learned (init at start, 1 by default)"},
-                     .infer = infer_scale, .forward = fwd_scale, .backward = bwd_scale},
-    [TL_OP_COMPAT] = {.info = {.name = "compat", .min_inputs = 2, .max_inputs = 2,
-                               ATTRS({.name = "metric", .kind = TL_ATTR_CHOICE, .slot = COMPAT_METRIC,
-                                      .def = TL_COMPAT_DOT, .lo = 0, .hi = TL_COMPAT_COSINE, .must = "one of dot, cosine",
-                                      .choices = tl_compat_metrics,
-                                      .doc = "x . g, or the cosine of the angle between x and g"}),
-                               .doc = "s_c = x . G[:, c]: features (D) against each column of the class "
-                                      "embeddings (D, C) of input 1"},
-                      .infer = tl_compat_infer, .aux_size = tl_compat_aux, .forward = tl_compat_fwd,
-                      .backward = tl_compat_bwd},
-    [TL_OP_SOFTMAX_CE] = {.info = {LOSS_ROW("softmax_ce", TL_TARGET_INT), .classification = 1,
-                                   .doc = "target: int32 (B,), -1 = no label"},
-                          .infer = infer_loss, .aux_size = aux_probs, .forward = fwd_softmax_ce,
-                          .backward = bwd_softmax_ce, .assigns = 1},
-    [TL_OP_SIGMOID_BCE] = {.info = {LOSS_ROW("sigmoid_bce", TL_TARGET_FLOAT), .classification = 1,
-                                    .doc = "target: float32 like the input, NaN = missing"},
-                           .infer = infer_loss, .forward = fwd_bce, .backward = bwd_bce},
-    [TL_OP_MSE] = {.info = {LOSS_ROW("mse", TL_TARGET_FLOAT), .doc = "target: float32 like the input, NaN = missing"},
-                   .infer = infer_loss, .forward = fwd_mse, .backward = bwd_mse},
-    [TL_OP_SOFT_CE] = {.info = {LOSS_ROW("soft_ce", TL_TARGET_FLOAT),
-                                ATTRS({.name = "temperature", .kind = TL_ATTR_FLOAT, .slot = SOFT_CE_TEMPERATURE,
-                                       .def = 2.0, .lo = 0, .hi = HUGE_VAL, .lo_open = 1, .hi_open = 1,
-                                       .must = "positive", .doc = "T: both softmaxes at x / T, the loss scaled by T^2"}),
-                                .doc = "target: probabilities like the input"},
-                     .infer = infer_loss, .aux_size = aux_probs, .forward = fwd_soft_ce, .backward = bwd_soft_ce},
-    [TL_OP_CORAL] = {.info = {LOSS_ROW("coral", TL_TARGET_INT), .n_labels = 2,
-                              .doc = "target: int32 (B,) domain, 0 source, 1 target, -1 neither"},
-                     .infer = infer_loss, .aux_size = aux_coral, .forward = fwd_coral, .backward = bwd_coral,
-                     .aux_once = aux_once_coral},
-    [TL_OP_KL_SPARSITY] = {.info = {LOSS_ROW("kl_sparsity", TL_TARGET_INT), .n_labels = 1,
-                                    ATTRS({.name = "rho", .kind = TL_ATTR_FLOAT, .slot = KL_RHO, .def = 0.05, .lo = 0,
-                                           .hi = 1, .lo_open = 1, .hi_open = 1, .must = "in (0, 1)", .settable = 1,
-                                           .doc = "target mean activation of each unit"}),
-                                    .doc = "sum_j KL(rho || mean activation of unit j) over the rows labelled 0 "
-                                           "(input in (0, 1), e.g. a sigmoid); target: int32 (B,), 0 = counted, "
-                                           "-1 = not"},
-                           .infer = infer_loss, .forward = fwd_kl_sparsity, .backward = bwd_kl_sparsity,
-                           .aux_once = aux_once_kl},
+#define TL_OP(ID, nm, attrs, ...) [TL_OP_##ID] = {.info.name = #nm, .info.n_attrs = ID##_N_ATTRS, attrs __VA_ARGS__},
+#define TL_OP_MAP(ID, nm, doc_) \
+    [TL_OP_##ID] = {.info.name = #nm, UNARY, DOC(doc_), .infer = infer_unary, .forward = fwd_map, \
+                    .backward = bwd_map, .map = {tl_##nm##_forward, tl_##nm##_backward}},
+#define TL_ATTRS(...) .info.attrs = {__VA_ARGS__},
+#define TL_NO_ATTRS
+#define TL_ATTR(slot, ...) [slot] = {__VA_ARGS__}
+#include "ops.def"
 };
 
-/* The array is sized by its rows: an op added to the enum without a row (or a
- * row past the enum) changes its size.  A row left out in the middle leaves a
- * NULL name, which the C tests check for every op. */
+/* The ids and the rows come from the one list: one row per id, in its order. */
 _Static_assert(sizeof tl_ops / sizeof tl_ops[0] == TL_OP_COUNT, "one op table row per op of tl_op");
 
 const tl_op_info *tl_op_get(int op) {

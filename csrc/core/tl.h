@@ -25,8 +25,6 @@
 #define TL_NAME_LEN 64
 #define TL_ERR_LEN 512
 #define TL_MAX_ATTRS 8    /* named attributes per op */
-#define TL_MAX_IATTR 8    /* of which stored as integers (int, bool, choice) */
-#define TL_MAX_FATTR 4    /* of which stored as floats */
 #define TL_MAX_INPUTS 256 /* inputs of one node */
 #define TL_MAX_LOSSES 64  /* loss nodes of one network */
 #define TL_MAX_THREADS 8  /* threads of the core's pool */
@@ -43,32 +41,13 @@ typedef enum tl_status {
     TL_ERR_COUNT
 } tl_status;
 
+/* The ops, one id per row of the op table (ops.def), in its order: TL_OP_INPUT, TL_OP_DENSE, ...,
+ * the losses after the other ops.  The binding names ops by name (tl_op_find) and a saved model its
+ * layers by class: no id is saved, so a row added anywhere renumbers nothing a file holds. */
 typedef enum tl_op {
-    TL_OP_INPUT = 0,
-    TL_OP_DENSE,
-    TL_OP_RELU,
-    TL_OP_LEAKY_RELU,
-    TL_OP_SIGMOID,
-    TL_OP_TANH,
-    TL_OP_SOFTMAX,
-    TL_OP_ADD,
-    TL_OP_CONCAT,
-    TL_OP_RESHAPE,
-    TL_OP_DROPOUT,
-    TL_OP_GRAD_REVERSE,
-    TL_OP_CONV2D,      /* NCHW, im2col + sgemm */
-    TL_OP_MAXPOOL2D,
-    TL_OP_AVGPOOL2D,
-    TL_OP_BATCHNORM,   /* per channel of (C,H,W) or per feature; running stats are buffers */
-    TL_OP_SCALE,       /* y = alpha x, alpha learned: one scalar or one per channel/feature */
-    TL_OP_COMPAT,      /* (B, D) x (B, D, C) -> (B, C): compatibility with each class (zeroshot.h) */
-    /* losses: scalar nodes flagged as losses */
-    TL_OP_SOFTMAX_CE,  /* integer labels, -1 = no label */
-    TL_OP_SIGMOID_BCE, /* 0/1 float targets, NaN = missing */
-    TL_OP_MSE,         /* float targets, NaN = missing */
-    TL_OP_SOFT_CE,     /* soft targets (probabilities), temperature */
-    TL_OP_CORAL,       /* int32 domain labels: 0 source, 1 target, -1 neither */
-    TL_OP_KL_SPARSITY, /* int32 (B,): 0 = row counted in the mean activation, -1 = not */
+#define TL_OP(ID, ...) TL_OP_##ID,
+#define TL_OP_MAP(ID, ...) TL_OP_##ID,
+#include "ops.def"
     TL_OP_COUNT
 } tl_op;
 
@@ -81,13 +60,13 @@ typedef enum tl_optim { TL_OPTIM_SGD = 0, TL_OPTIM_ADAM, TL_OPTIM_ADAMW, TL_OPTI
 
 /* A named attribute of an op.  INT, BOOL and CHOICE values are stored as
  * the node's integer attributes, FLOAT values as its float attributes, each
- * at `slot`; the kernels read them there by the op's own slot names. */
+ * at the attribute's index in its row; the glue reads them there by the
+ * slot names the row gives them (<OP>_<ATTR>, internal.h). */
 typedef enum tl_attr_kind { TL_ATTR_INT = 0, TL_ATTR_BOOL, TL_ATTR_CHOICE, TL_ATTR_FLOAT } tl_attr_kind;
 
 typedef struct tl_attr_def {
     const char *name;
     tl_attr_kind kind;
-    int slot;
     double def;                  /* default */
     double lo, hi;               /* limits checked by tl_net_add (FLOAT: also finite) */
     int lo_open, hi_open;        /* lo < v (not <=), v < hi (not <=) */
@@ -114,7 +93,7 @@ typedef struct tl_op_info {
     int is_loss;
     tl_target_kind target;      /* for losses */
     int classification;         /* losses that count correct predictions (tl_net_loss_stats) */
-    int n_attrs;                /* counted from attrs by the row (ops.c) */
+    int n_attrs;                /* counted by the row (ops.def) */
     tl_attr_def attrs[TL_MAX_ATTRS];
     int n_params;               /* counted from params by the row */
     tl_param_def params[TL_MAX_PARAMS];

@@ -10,7 +10,6 @@
 
 #include "internal.h"
 
-enum { COMPAT_METRIC };                           /* iattr slots */
 enum { TL_COMPAT_DOT = 0, TL_COMPAT_COSINE };     /* values of metric */
 extern const char *const tl_compat_metrics[3];    /* "dot", "cosine", NULL */
 
@@ -21,7 +20,7 @@ void tl_compat_forward(float *s, float *norms, const float *x, const float *g, i
 void tl_compat_backward(float *dx, float *dg, const float *ds, const float *s, const float *norms, const float *x,
                         const float *g, int B, int D, int C, int cosine);
 
-/* the op table's glue (ops.c holds the row) */
+/* the op table's glue (ops.def holds the row) */
 tl_status tl_compat_infer(tl_net *net, tl_node *node, const int *shape, int ndim);
 int64_t tl_compat_aux(const tl_net *net, const tl_node *node);
 void tl_compat_fwd(tl_net *net, tl_node *node, int B, int train);
