@@ -652,6 +652,38 @@ def test_state_lock_is_reentrant_and_an_interrupted_wait_gives_its_turn_up():
     assert got == [1] and not t2.is_alive(), "the lock stayed taken by the interrupted wait's turn"
 
 
+def test_one_call_takes_the_model_lock_once():
+    """train_on_batch holds the model's lock for its whole call, taken once (it
+    was taken three times: to claim training, around the step, to release);
+    predict takes none.  The lock is what a reader in another thread waits on,
+    so a train_on_batch is one step boundary to it."""
+    from tlearn.engine import StateLock
+
+    class Counting(StateLock):
+        __slots__ = ("enters",)
+
+        def __init__(self):
+            super().__init__()
+            self.enters = 0
+
+        def __enter__(self):
+            self.enters += 1
+            return super().__enter__()
+
+    X, Y = _thread_data(64)
+    x = tl.Input(96, name="x")
+    m = tl.Model(x, L.Dense(10, name="o")(x), seed=0)
+    m.compile(tl.optim.SGD(0.01), loss="softmax_ce")
+    lock = m._engine.lock = Counting()
+    for k in range(1, 4):
+        m.train_on_batch(X[:16], Y[:16])
+        assert lock.enters == k
+    m.predict(X)
+    assert lock.enters == 3 and m.step == 3
+    m.state_dict()  # a reader of the whole state takes it
+    assert lock.enters == 4
+
+
 def test_training_calls_from_another_thread_are_refused_for_the_whole_fit():
     """While A is in fit, B's fit, train_on_batch, predict, evaluate, compile
     and reestimate_batchnorm are refused with the core's "in use" message --

@@ -176,10 +176,11 @@ class Engine:
         the generator of ``fit``'s shuffles.
     ``check_finite``
         whether training stops at the first NaN or infinity (the core's setting).
-    ``links``, ``links_dirty``
+    ``links``, ``links_dirty``, ``successor``
         parameter name -> (home engine, its name) for layers shared with
-        another model, and whether steps have not been written back yet
-        (:mod:`tlearn.links` keeps both).
+        another model, whether steps have not been written back yet, and the
+        engine that took this one's place in its model (a rebuilt Sequential;
+        links to this one follow it) (:mod:`tlearn.links` keeps all three).
 
     Threads: ``lock`` (a :class:`StateLock`), ``trainer`` (``(thread id,
     depth)`` while a thread trains), :meth:`training`,
@@ -192,8 +193,8 @@ class Engine:
 
     __slots__ = ("net", "node", "layers", "uses", "inputs_of", "input_alias", "output_alias", "input_names",
                  "output_names", "input_order", "param_index", "losses", "optimizer", "metrics", "metric_spec",
-                 "step", "rng", "check_finite", "links", "links_dirty", "lock", "trainer", "_default_outputs",
-                 "__weakref__")
+                 "step", "rng", "check_finite", "links", "links_dirty", "successor", "lock", "trainer",
+                 "_default_outputs", "__weakref__")
 
     def __init__(self, nodes: List, inputs_of: Dict[str, List[str]], input_alias: Dict[str, str],
                  output_alias: Dict[str, str], seed: int, replaces: Optional["Engine"] = None):
@@ -236,6 +237,7 @@ class Engine:
         # whole state (save, pickle, clone, state_dict, load_weights): see "Threads" in Model's docstring
         self.lock = StateLock()
         self.trainer: Optional[Tuple[int, int]] = None
+        self.successor: Optional["Engine"] = None
         # a layer object is one set of weights in every model built from it (see tlearn.links)
         links.attach(self, list(self.layers.values()), replaces)
 

@@ -47,11 +47,13 @@ def attach(engine, layers, replaces=None) -> None:
     its parameters of the others to their home.  ``layers``: the model's layer
     objects; ``replaces``: the engine ``engine`` takes the place of in the same
     model (a rebuilt Sequential), whose layers now have their home here."""
+    if replaces is not None:
+        replaces.successor = engine  # the models linked to ``replaces`` follow its model to ``engine``
     links: Dict[str, Tuple[object, str]] = {}
     for layer in layers:
         ref = _HOMES.get(layer)
-        home = ref() if ref is not None else None
-        if home is None or home is engine or home is replaces:
+        home = _current(ref()) if ref is not None else None
+        if home is None or home is engine:
             _HOMES[layer] = weakref.ref(engine)
             continue
         for n in engine.param_index:
@@ -63,9 +65,17 @@ def attach(engine, layers, replaces=None) -> None:
         pull(engine)
 
 
+def _current(home):
+    """The engine now in ``home``'s model (``home`` itself unless that model was rebuilt)."""
+    while home is not None and home.successor is not None:
+        home = home.successor
+    return home
+
+
 def _pairs(engine):
     """(own parameter index, home engine, home parameter index) of each link still valid."""
     for n, (home, hn) in engine.links.items():
+        home = _current(home)
         hp = home.param_index.get(hn)
         if hp is not None:
             yield engine.param_index[n], home, hp
@@ -106,6 +116,7 @@ def where(engine, name: str):
     link = engine.links.get(name)
     if link is not None:
         home, hn = link
+        home = _current(home)
         hp = home.param_index.get(hn)
         if hp is not None:
             return home.net, hp

@@ -5,6 +5,11 @@ owns one ``tlearn._core.Net`` and exposes its parameter arenas as NumPy
 views.  Training runs in C: :meth:`Model.fit` hands the core a run of
 batches per call, and each step (forward, losses, backward, regularizers,
 masks, update) is a single C function with the GIL released.
+
+The network and the state of training it are the model's engine
+(:class:`tlearn.engine.Engine`), private to this module: the model hands it
+to the modules that train, feed, save and link, and no other module reads a
+private attribute of a Model (tests/test_seams.py checks the sources).
 """
 from __future__ import annotations
 
@@ -115,7 +120,8 @@ class Model:
     during ``fit`` -- ``save``, ``pickle.dumps``/``copy``, ``clone``,
     ``state_dict``, ``load_weights`` -- instead waits for the next step
     boundary (``fit`` holds the model's lock around each call of the core's
-    steps, at most ``steps_per_call`` steps) and sees one consistent state:
+    steps, at most ``steps_per_call`` steps; ``train_on_batch`` holds it for
+    its whole call) and sees one consistent state:
     weights, optimizer moments and step counts all of the same step.  They
     wait rather than fail because a checkpoint or monitoring thread beside a
     long ``fit`` is an ordinary design, and a refusal would make it fail at
@@ -793,7 +799,7 @@ class Model:
     # ---------------------------------------------------------- robustness
     @property
     def check_finite(self) -> bool:
-        return self._engine.check_finite
+        return is_built(self) and self._engine.check_finite  # off in a Sequential not built yet
 
     @check_finite.setter
     def check_finite(self, on: bool) -> None:
@@ -880,17 +886,20 @@ def unbuild(model: Model) -> None:
 def rebuild(model: Model, inputs, outputs) -> None:
     """Build ``model``'s network (again) from tensors, as ``Model.__init__`` does, keeping
     its name and seed: the parameters of the same name and shape as before keep
-    their values and whether they train (in this network)."""
-    old = {}
+    their values and whether they train (in this network), and check_finite stays as it was."""
+    old, finite = {}, False
     if is_built(model):
         e = model._engine
         old = {n: (v.copy(), e.net.param_info(e.param_index[n])["trainable"]) for n, v in model.params.items()}
+        finite = e.check_finite
     Model.__init__(model, inputs, outputs, seed=model.seed, name=model.name)
     e, params = model._engine, model.params
     for n, p in e.param_index.items():
         if n in old and old[n][0].shape == params[n].shape:
             params[n][...] = old[n][0]
             e.net.set_trainable(p, old[n][1])
+    if finite:
+        model.check_finite = True
 
 
 def _check_score_labels(model, spec: LossSpec, y) -> None:
