@@ -60,10 +60,10 @@ def main():
 
     def loop():
         for i in range(0, len(X), B):
-            m._net.train_step([X[i:i + B]], [Y32[i:i + B]], 0.01)
+            m._engine.net.train_step([X[i:i + B]], [Y32[i:i + B]], 0.01)
 
     runs = {
-        "core": lambda: m._net.train_batches([X], [Y32], B, lrs),
+        "core": lambda: m._engine.net.train_batches([X], [Y32], B, lrs),
         "fit(arrays)": lambda: m.fit(X, Y, batch_size=B, shuffle=False, verbose=0),
         "fit(list)": lambda: m.fit(batches, verbose=0),
         "fit(generator)": lambda: m.fit(gen(), verbose=0),

@@ -121,7 +121,7 @@ class TlearnCore(TlearnFit):
 
     def epoch(self):
         perm = self.rng.permutation(len(self.x))
-        self.model._net.train_batches([self.x], [self.y], self.bs, self.lrs, perm)
+        self.model._engine.net.train_batches([self.x], [self.y], self.bs, self.lrs, perm)
 
 
 class TorchLoop:

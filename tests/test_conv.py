@@ -252,10 +252,10 @@ def test_conv_gradient_wrt_input_through_a_network():
     """dloss/dx of a whole CNN (conv, pools, dense) against finite differences."""
     m = small_cnn(seed=2)
     m.compile(tl.optim.SGD(0.0), loss="softmax_ce")
-    net = m._net
+    net = m._engine.net
     X, Y = toy_images(4, seed=3)
     Y32 = Y.astype(np.int32)
-    xin = m._node["x"]
+    xin = m._engine.node["x"]
     net.set_input_grad(xin, True)
 
     class B:
@@ -284,7 +284,7 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(m2.predict(X), m.predict(X))
     assert m2.layer("bn2").momentum == pytest.approx(0.05)
     for name in ("c1", "p1", "p2", "bn1"):
-        l1, l2 = m._layers[name], m2._layers[name]
+        l1, l2 = m._engine.layers[name], m2._engine.layers[name]
         assert type(l1) is type(l2)
         # float attributes come back through the core's float32
         assert l2.get_config() == {k: pytest.approx(v) if isinstance(v, float) else v
@@ -330,7 +330,7 @@ def test_batchnorm_train_updates_running_stats_eval_leaves_them():
     want = g[:, None, None] * (X[:5] - rm[:, None, None]) / np.sqrt(rv[:, None, None] + 1e-5) + b[:, None, None]
     np.testing.assert_allclose(h, want, rtol=1e-4, atol=1e-5)
     # training mode normalises with the batch statistics
-    (ht,) = m._net.forward([X[:32]], [m._node["bn"]], True, 0)
+    (ht,) = m._engine.net.forward([X[:32]], [m._engine.node["bn"]], True, 0)
     z = (ht - b[:, None, None]) / g[:, None, None]
     np.testing.assert_allclose(z.mean((0, 2, 3)), 0, atol=1e-4)
     np.testing.assert_allclose(z.var((0, 2, 3)), 1, atol=1e-3)
@@ -354,7 +354,7 @@ def test_batchnorm_momentum_zero_freezes_running_stats():
     w = m.params["bn.w"].copy()
     m.fit(X, Y, epochs=1, batch_size=10, verbose=False)
     np.testing.assert_array_equal(m.params["bn.w"], w)
-    info = {m._net.param_info(p)["name"]: m._net.param_info(p)["buffer"] for p in range(m._net.n_params)}
+    info = {m._engine.net.param_info(p)["name"]: m._engine.net.param_info(p)["buffer"] for p in range(m._engine.net.n_params)}
     assert info == {"bn.w": False, "bn.b": False, "bn.running_mean": True, "bn.running_var": True,
                     "o.w": False, "o.b": False}
 
@@ -363,7 +363,7 @@ def test_batchnorm_flat_features():
     rng = np.random.default_rng(2)
     X = (rng.standard_normal((50, 5)) * 3 + 7).astype(np.float32)
     m = bn_model(shape=(5,), momentum=1.0)
-    m._net.forward([X], [], True, 0)
+    m._engine.net.forward([X], [], True, 0)
     np.testing.assert_allclose(m.params["bn.running_mean"], X.mean(0), rtol=1e-5)
     np.testing.assert_allclose(m.params["bn.running_var"], X.var(0, ddof=1), rtol=1e-4)
 
@@ -376,7 +376,7 @@ def test_adabn_reestimates_running_stats_on_new_domain():
     m = bn_model()
     m.fit(src, rng.integers(0, 2, 200), epochs=3, batch_size=20, verbose=False)
     w = m.state_dict()
-    steps, rng_state, mom = m._net.optim_steps, m._net.rng_state, m.layer("bn").momentum
+    steps, rng_state, mom = m._engine.net.optim_steps, m._engine.net.rng_state, m.layer("bn").momentum
     m.reestimate_batchnorm(tgt, batch_size=64)
     t64 = tgt.astype(np.float64)
     np.testing.assert_allclose(m.params["bn.running_mean"], t64.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
@@ -384,7 +384,7 @@ def test_adabn_reestimates_running_stats_on_new_domain():
     np.testing.assert_allclose(m.params["bn.running_var"], t64.var((0, 2, 3)), rtol=2e-2)
     for k in ("bn.w", "bn.b", "o.w", "o.b"):
         np.testing.assert_array_equal(m.params[k], w[k])
-    assert m._net.optim_steps == steps and m._net.rng_state == rng_state
+    assert m._engine.net.optim_steps == steps and m._engine.net.rng_state == rng_state
     assert m.layer("bn").momentum == pytest.approx(mom)
     # predictions now normalise the target domain to zero mean, unit variance
     h = m.predict(tgt, outputs=["bn"])["bn"]

@@ -260,19 +260,19 @@ def test_estimate_fisher_is_the_mean_squared_gradient(batch_size):
     m.compile(tl.optim.SGD(0.1), loss="softmax_ce")
     X, Y = data(n=10)
     m.estimate_fisher(X, Y.astype(np.int64), batch_size=batch_size)
-    net = m._net
+    net = m._engine.net
     want = {p: np.zeros(net.view("value", p).shape) for p in range(net.n_params)}
     starts = list(range(0, len(X), batch_size))
     for s in starts:
         net.forward_backward([X[s:s + batch_size]], [Y[s:s + batch_size]], with_reg=False)
         for p in want:
             want[p] += net.view("grad", p).astype(np.float64) ** 2 / len(starts)
-    for name, p in m._param_index.items():
+    for name, p in m._engine.param_index.items():
         assert np.any(want[p] > 0)
         np.testing.assert_allclose(m.fisher[name], want[p], rtol=1e-4, atol=1e-9, err_msg=name)
     # estimating again replaces (does not add to) the previous estimate
     m.estimate_fisher(X, Y.astype(np.int64), batch_size=batch_size)
-    np.testing.assert_allclose(m.fisher["d0.w"], want[m._param_index["d0.w"]], rtol=1e-4, atol=1e-9)
+    np.testing.assert_allclose(m.fisher["d0.w"], want[m._engine.param_index["d0.w"]], rtol=1e-4, atol=1e-9)
 
 
 def test_model_regularize_l2sp_pulls_toward_source(toy_data):

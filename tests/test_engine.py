@@ -95,7 +95,7 @@ def test_domain_batches_run_in_one_call_per_run_with_the_bits_of_one_step_each()
 
     a, b = net(), net()
     calls = []
-    real = a._net.train_batches  # count the core's calls
+    real = a._engine.net.train_batches  # count the core's calls
 
     class Spy:
         def __getattr__(self, k):
@@ -105,7 +105,7 @@ def test_domain_batches_run_in_one_call_per_run_with_the_bits_of_one_step_each()
             calls.append(len(args[3]))
             return real(*args)
 
-    a._net = Spy()
+    a._engine.net = Spy()
     a.fit(db, epochs=2, verbose=0)
     assert sum(calls) == 2 * len(db) and len(calls) < 2 * len(db)
     for xb, yb, dbb in db:  # the same batches, one step each
@@ -160,8 +160,8 @@ def test_a_loss_weight_schedule_is_the_bits_of_weights_set_by_hand(data):
     total = 6
     for step in range(total):  # the same steps, the weight given to compile by hand
         b.compile(optim.SGD(0.05, momentum=0.9), loss={"label": "softmax_ce", "domain": "softmax_ce"},
-                  loss_weights={"domain": w(step, total)}) if step == 0 else b._net.set_loss_weight(
-            b._losses[1].node, w(step, total))
+                  loss_weights={"domain": w(step, total)}) if step == 0 else b._engine.net.set_loss_weight(
+            b._engine.losses[1].node, w(step, total))
         r = rows[step * 16:(step + 1) * 16]
         b.train_on_batch(x[r], {k: v[r] for k, v in t.items()}, lr=0.05)
     for k in a.params:

@@ -36,16 +36,16 @@ def test_wrong_input_dtype(model, bad, kind):
         model.predict(bad)
     with pytest.raises(TypeError, match="input 'x'"):
         model.fit(bad, Y, verbose=False)
-    net = model._net
+    net = model._engine.net
     with pytest.raises(TypeError, match=r"input 'x': expected a real numeric array \(float32 preferred\), got dtype"):
         net.forward([bad], [1])
 
 
 def test_inputs_not_arrays(model):
     with pytest.raises(TypeError, match="inputs: expected a list of 1 arrays, got dict"):
-        model._net.forward({"x": X}, [1])
+        model._engine.net.forward({"x": X}, [1])
     with pytest.raises(TypeError, match="input 'x': expected a NumPy array, got str"):
-        model._net.forward(["abc"], [1])
+        model._engine.net.forward(["abc"], [1])
 
 
 @pytest.mark.parametrize("bad", [np.ones((10, 3), np.float32), np.ones(10, np.float32), np.ones((3,), np.int32)])
@@ -55,12 +55,12 @@ def test_float_or_misshaped_labels_for_softmax_ce(model, bad):
                                             r"got dtype float32"):
             model.fit(X, bad, verbose=False)
         with pytest.raises(TypeError, match="expected integer class labels"):
-            model._net.train_step([X], [bad], 0.1)
+            model._engine.net.train_step([X], [bad], 0.1)
     else:
         with pytest.raises(ValueError, match="disagree on the number of examples"):
             model.fit(X, bad, verbose=False)
         with pytest.raises(ValueError, match=r"target of loss 'd1': 3 examples, but the inputs have 10"):
-            model._net.train_step([X], [bad], 0.1)
+            model._engine.net.train_step([X], [bad], 0.1)
 
 
 def test_float_target_with_wrong_dtype_or_shape():
@@ -84,7 +84,7 @@ def test_empty_batch(model):
     with pytest.raises(ValueError, match="empty batch: expected at least one example, got 0"):
         model.predict(np.ones((0, 6), np.float32))
     with pytest.raises(ValueError, match="empty batch"):
-        model._net.train_step([np.ones((0, 6), np.float32)], [np.ones(0, np.int32)], 0.1)
+        model._engine.net.train_step([np.ones((0, 6), np.float32)], [np.ones(0, np.int32)], 0.1)
     with pytest.raises(ValueError, match=r"fit: empty training set \(0 examples\)"):
         model.fit(np.ones((0, 6), np.float32), np.ones(0, np.int64), verbose=False)
 
@@ -139,15 +139,15 @@ def test_non_finite_rows_found_in_parts_name_the_first():
     perm = np.concatenate([[1700], perm[(perm != 1700) & (perm != 1500)][:198], [1500]])
     perm = np.concatenate([perm, np.setdiff1d(np.arange(2000), perm)])
     with pytest.raises(ValueError, match=r"input 'x': example 1700 holds NaN or infinity; inputs must be finite$"):
-        m._net.train_batches([x], [y], 256, np.full(8, 0.1, np.float32), perm)
+        m._engine.net.train_batches([x], [y], 256, np.full(8, 0.1, np.float32), perm)
     x[1700, 5] = 0.0
     with pytest.raises(ValueError, match=r"example 1500 holds NaN or infinity; inputs must be finite$"):
-        m._net.train_batches([x], [y], 256, np.full(8, 0.1, np.float32), perm)
+        m._engine.net.train_batches([x], [y], 256, np.full(8, 0.1, np.float32), perm)
     for k, v in m.params.items():
         assert np.array_equal(v, before[k])
     x[1500, 700] = 1.0
     # lr 0: each step's loss and correct count are those of the rows gathered for it
-    res = m._net.train_batches([x], [y], 256, np.full(8, 0.0, np.float32), perm)
+    res = m._engine.net.train_batches([x], [y], 256, np.full(8, 0.0, np.float32), perm)
     for s in (0, 7):
         rows = perm[256 * s: 256 * (s + 1)]
         ev = m.evaluate(x[rows], y[rows])
@@ -271,9 +271,9 @@ def test_wrong_number_of_inputs_and_targets():
     with pytest.raises(ValueError, match="pass targets as a dict"):
         m.fit([A, B], y["y"], verbose=False)
     with pytest.raises(ValueError, match=r"inputs: expected 2 arrays \(one per input node\), got 1"):
-        m._net.forward([A], [0])
+        m._engine.net.forward([A], [0])
     with pytest.raises(ValueError, match=r"targets: expected 2 arrays \(one per loss\), got 3"):
-        m._net.forward_backward([A, B], [y["y"], y["z"], y["z"]])
+        m._engine.net.forward_backward([A, B], [y["y"], y["z"], y["z"]])
     with pytest.raises(ValueError, match="input 'b': batch of 3 examples, but the first input has 4"):
         m.predict({"left": A, "right": B[:3]})
     m.fit({"left": A, "right": B}, y, verbose=False)  # the right call works
@@ -405,7 +405,7 @@ def test_network_used_from_two_threads_at_once():
     m.compile(tl.optim.SGD(0.01), loss="softmax_ce")
     Xb = rng.standard_normal((4096, 256)).astype(np.float32)
     Yb = rng.integers(0, 10, 4096).astype(np.int32)
-    net = m._net
+    net = m._engine.net
     observed, errors = [], []
     for attempt in range(4):
         steps = 64 * 4 ** attempt

@@ -249,7 +249,7 @@ def _big_model(seed=0):
 
 def _intruders(m, X, Y):
     """Every call that touches the network's state, each with valid arguments."""
-    net = m._net
+    net = m._engine.net
     p0 = net.param_index("h.w")
     return [
         lambda: net.train_step([X[:4]], [Y[:4]], 0.01),
@@ -297,14 +297,14 @@ def test_one_network_two_threads_second_caller_refused_and_changes_nothing():
         def train():
             started.set()
             try:
-                m._net.train_batches([X], [Y], 64, lrs, index)
+                m._engine.net.train_batches([X], [Y], 64, lrs, index)
             except Exception as e:  # pragma: no cover - reported below
                 errors.append(e)
 
         t = threading.Thread(target=train)
         t.start()
         started.wait()
-        while not m._net.optim_steps and t.is_alive():
+        while not m._engine.net.optim_steps and t.is_alive():
             time.sleep(0)  # until the C loop runs (it holds the network busy)
         ran = False
         for call in intruders:
@@ -322,11 +322,11 @@ def test_one_network_two_threads_second_caller_refused_and_changes_nothing():
         pytest.fail("the long call never outlasted the intruding calls")
     assert len(messages) == len(intruders)
     assert all("in use by another thread" in s for s in messages), messages
-    twin._net.train_batches([X], [Y], 64, lrs, index)
-    assert m._net.optim_steps == twin._net.optim_steps == steps
+    twin._engine.net.train_batches([X], [Y], 64, lrs, index)
+    assert m._engine.net.optim_steps == twin._engine.net.optim_steps == steps
     for name, v in m.params.items():
         np.testing.assert_array_equal(v, twin.params[name], err_msg=name)
-    assert m._net.n_losses == 1 and m.check_finite is False
+    assert m._engine.net.n_losses == 1 and m.check_finite is False
     assert m.predict(X[:2]).shape == (2, 10)  # usable again
     print(f"\n{len(messages)} calls refused during a {steps}-step call in another thread")
 
@@ -371,7 +371,7 @@ def test_two_networks_train_in_two_threads_like_one_after_the_other():
 # --------------------------------------------------------- check_finite
 
 def _arenas(m):
-    net = m._net
+    net = m._engine.net
     return {(a, p): net.view(a, p).copy() for a in ("value", "m", "v", "snapshot", "fisher", "mask")
             for p in range(net.n_params)}
 
@@ -379,7 +379,7 @@ def _arenas(m):
 def _assert_unchanged(m, before, steps):
     for (a, p), v in _arenas(m).items():
         np.testing.assert_array_equal(v, before[(a, p)], err_msg=f"{a} {p}")
-    assert m._net.optim_steps == steps
+    assert m._engine.net.optim_steps == steps
 
 
 @pytest.mark.parametrize("how,node", [
@@ -392,7 +392,7 @@ def test_check_finite_names_the_first_bad_node_and_changes_nothing(how, node):
     m = small_model(n_in=3, hidden=4, n_out=2)
     X, Y = toy(8)
     m.fit(X, Y, epochs=2, batch_size=4, verbose=False)  # non-zero moments and step count
-    steps = m._net.optim_steps
+    steps = m._engine.net.optim_steps
     m.check_finite = True
     p = m.params
     if how == "huge_weight_overflow":
@@ -416,12 +416,12 @@ def test_check_finite_names_the_first_bad_node_and_changes_nothing(how, node):
         m.fit(X, Y, epochs=1, batch_size=4, verbose=False)
     _assert_unchanged(m, before, steps)
     with pytest.raises(tl.TlearnError, match=msg):
-        m._net.forward_backward([X], [Y.astype(np.int32)])
+        m._engine.net.forward_backward([X], [Y.astype(np.int32)])
     _assert_unchanged(m, before, steps)
     # without the check the same step runs and spoils the weights
     m.check_finite = False
     m.train_on_batch(X, Y)
-    assert m._net.optim_steps == steps + 1
+    assert m._engine.net.optim_steps == steps + 1
     assert not all(np.isfinite(v).all() for v in m.params.values())
 
 

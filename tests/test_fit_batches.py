@@ -48,7 +48,7 @@ def test_fit_on_batches_is_the_array_fit_on_the_same_batches(kind):
         assert np.array_equal(a.params[k], b.params[k]), k  # the same core step, bit for bit
     assert ha["loss"] == pytest.approx(hb["loss"], rel=1e-6) and ha["d1_acc"] == hb["d1_acc"]
     assert isinstance(hb, C.History) and hb is b.history and hb.epoch == [0, 1, 2]
-    assert b._step == 12
+    assert b._engine.step == 12
 
 
 def test_steps_per_epoch_goes_on_through_a_generator_and_restarts_a_list():
@@ -62,10 +62,10 @@ def test_steps_per_epoch_goes_on_through_a_generator_and_restarts_a_list():
 
     m = compiled()
     h = m.fit(gen(), epochs=3, steps_per_epoch=2, verbose=0)
-    assert seen == list(range(6)) and len(h["loss"]) == 3 and m._step == 6
+    assert seen == list(range(6)) and len(h["loss"]) == 3 and m._engine.step == 6
     m2 = compiled()
     m2.fit(batches_of(X, Y, 16), epochs=2, steps_per_epoch=6, verbose=0)  # 4 batches: wraps around
-    assert m2._step == 12 and m2.history.params["steps"] == 6
+    assert m2._engine.step == 12 and m2.history.params["steps"] == 6
 
 
 def test_a_consumed_generator_warns_and_stops():
@@ -73,7 +73,7 @@ def test_a_consumed_generator_warns_and_stops():
     m = compiled()
     with pytest.warns(RuntimeWarning, match="ran out after 1 epoch"):
         h = m.fit(iter(batches_of(X, Y, 16)), epochs=3, verbose=0)
-    assert len(h["loss"]) == 1 and m._step == 4
+    assert len(h["loss"]) == 1 and m._engine.step == 4
     with pytest.raises(ValueError, match="yielded no batch"):
         m.fit(iter([]), epochs=1, verbose=0)
 
@@ -89,7 +89,7 @@ def test_domain_batches_feed_the_two_losses():
     m.compile(tl.optim.SGD(0.05), loss={"label": "softmax_ce", "domain": "softmax_ce"})
     db = datasets.domain_batches(xs, xt, 16, seed=1, ys=ys)
     h1 = m.fit(db, epochs=2, verbose=0)
-    assert m._step == 2 * len(db) and {"label", "domain", "label_acc", "domain_acc"} <= set(h1)
+    assert m._engine.step == 2 * len(db) and {"label", "domain", "label_acc", "domain_acc"} <= set(h1)
     # the same steps by hand: label targets -1 on the target half, domain targets 0/1
     mm = m.clone()
     a = m.fit(db, epochs=1, verbose=0)
@@ -193,7 +193,7 @@ def test_keras_callback_protocol(batches):
 
     class PerBatch(C.Callback):
         def on_train_batch_begin(self, batch, logs=None):
-            steps.append((batch, self.model._step))
+            steps.append((batch, self.model._engine.step))
 
     args = (batches_of(X, Y, 16),) if batches else (X, Y)
     m.fit(*args, epochs=2, verbose=0, callbacks=[r, PerBatch()], **({} if batches else {"batch_size": 16}))
@@ -284,7 +284,7 @@ def test_learning_rate_scheduler_sets_the_rate_per_epoch():
 
     class Watch(C.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            seen.append(self.model._optimizer.lr)
+            seen.append(self.model._engine.optimizer.lr)
 
     m.fit(X, Y, epochs=3, verbose=0, callbacks=[sched, Watch()])
     assert seen == [0.1, 0.05, 0.025]

@@ -699,7 +699,7 @@ def test_model_calls(method, data):
             for k, v in m.state_dict().items():
                 same(v, twin.params[k])
     m.load_weights(init)
-    m._net.reset_optim()
+    m._engine.net.reset_optim()
     xs, ys = valid_batch()
     out = m.train_on_batch({"a": xs[0], "b": xs[1]}, {"cls": ys[0], "reg": ys[1]})
     assert all(np.isfinite(v) for v in out.values()), out
@@ -999,11 +999,11 @@ def test_fit_on_batches(items, as_gen):
         except Invalid as e:
             bad = (k, e.exc)
             break
-        twin._net.train_step(xs, ys, 0.05)
+        twin._engine.net.train_step(xs, ys, 0.05)
     arg = (it for it in items) if as_gen else list(items)
     if bad is None:
         h = m.fit(arg, epochs=1, verbose=0)
-        assert len(h["loss"]) == 1 and m._step == len(items)
+        assert len(h["loss"]) == 1 and m._engine.step == len(items)
     else:
         if bad[0] == 0 and not as_gen:
             # a list whose first item is no tuple is read as arrays: any clean refusal
@@ -1018,7 +1018,7 @@ def test_fit_on_batches(items, as_gen):
     # the model still trains, as its twin does (a hostile batch of huge values may have driven both to
     # infinity, so the losses are compared, not required finite)
     xs, ys = valid_batch()
-    got, want = m._net.train_step(xs, ys, 0.01), twin._net.train_step(xs, ys, 0.01)
+    got, want = m._engine.net.train_step(xs, ys, 0.01), twin._engine.net.train_step(xs, ys, 0.01)
     for k in ("loss", "reg", "count", "correct"):
         same(got[k], want[k])
 

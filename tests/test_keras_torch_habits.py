@@ -282,6 +282,27 @@ def test_two_models_built_from_the_same_layers_share_their_weights():
     assert np.all(c.params["enc.b"] == 0) and np.all(m2.params["enc.b"] == 1)
 
 
+def test_a_rebuilt_sequential_stays_the_home_of_its_layers():
+    """Keras's ``pop(); add(...)`` rebuilds a Sequential's network; a model
+    built from one of its layers before stays linked to it: its training
+    reaches the rebuilt Sequential, and the Sequential's weights reach it."""
+    X, Y = data()
+    d1 = L.Dense(5, name="d1")
+    base = tl.Sequential([tl.Input(6), d1, L.Dense(3, name="d2")])
+    x = tl.Input(6, name="x")
+    outer = tl.Model(x, L.Dense(2, name="head")(d1(x)), seed=1)
+    outer.compile(tl.optim.SGD(0.1), loss="softmax_ce")
+    base.pop()
+    base.add(L.Dense(4, name="d3"))
+    w0 = base.params["d1.w"].copy()
+    outer.fit(X, Y, epochs=1, verbose=0)
+    assert not np.array_equal(base.params["d1.w"], w0)
+    np.testing.assert_array_equal(base.params["d1.w"], outer.params["d1.w"])
+    base.params["d1.w"][...] = 0.5
+    np.testing.assert_array_equal(outer.predict(X, outputs=["d1"])["d1"], X @ np.full((6, 5), 0.5, np.float32)
+                                  + base.params["d1.b"])
+
+
 # --------------------------------------------------------- loading and saving
 
 def test_lenient_loading_says_what_it_did_not_load():

@@ -87,7 +87,7 @@ def refcounts(*arrays):
 
 def test_training_steps_leak_nothing():
     m = model()
-    net = m._net
+    net = m._engine.net
     X, Y, T = data()
     X64, Y64 = X.astype(np.float64), Y.astype(np.int64)  # converted on every call
     rc = refcounts(X, Y, T, X64, Y64)
@@ -133,7 +133,7 @@ def test_failed_calls_leak_nothing():
     """Each call fails after converting a 256 KB float64 input (or more): a
     conversion not released on the error path would grow RSS by gigabytes."""
     m = model()
-    net = m._net
+    net = m._engine.net
     rng = np.random.default_rng(0)
     Xbig = rng.standard_normal((512, 64))  # float64: converted on every call
     Y, T = rng.integers(0, 4, 512), rng.standard_normal((512, 2)).astype(np.float32)
@@ -198,10 +198,10 @@ def test_a_view_outlives_its_model():
     m = model()
     X, Y, T = data()
     m.train_on_batch(X, {"c": Y, "m": T})
-    views = {a: m._net.view(a, m._net.param_index("d0.w")) for a in ("value", "grad", "mask", "snapshot", "m", "v")}
+    views = {a: m._engine.net.view(a, m._engine.net.param_index("d0.w")) for a in ("value", "grad", "mask", "snapshot", "m", "v")}
     w = m.params["d0.w"]
     copies = {a: v.copy() for a, v in views.items()}
-    net_refs = sys.getrefcount(m._net)
+    net_refs = sys.getrefcount(m._engine.net)
     del m
     gc.collect()
     junk = [np.ones(4096, np.float32) * k for k in range(256)]  # reuse any memory that was freed
@@ -223,7 +223,7 @@ def test_the_arenas_are_freed_when_the_last_view_goes():
     m = tl.Model(x, L.Dense(2048, name="big")(x))  # 4M weights: 7 arenas of 16 MB
     m.params["big.w"][...] = 1.0
     for a in ("grad", "mask", "snapshot", "fisher", "m", "v"):
-        m._views(a)["big.w"][...] = 2.0  # touch every page
+        m._engine.views(a)["big.w"][...] = 2.0  # touch every page
     r1 = trimmed_rss()
     assert r1 - r0 > 90 * 2**20
     v = m.params["big.w"]

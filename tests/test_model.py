@@ -136,7 +136,7 @@ def test_save_load_keeps_frozen_layers_regularizers_and_attributes(tmp_path):
     n = tl.load(tmp_path / "a.tl")
     assert n.layer("f").trainable is False and n.layer("dom").trainable is True
     assert n.layer("grl").lambda_ == pytest.approx(0.9)
-    assert n._net.param_info(n._param_index["dom.w"])["l2sp"] == pytest.approx(0.5)
+    assert n._engine.net.param_info(n._engine.param_index["dom.w"])["l2sp"] == pytest.approx(0.5)
     assert np.all(n.fisher["dom.w"] == 2.0)
     assert set(n.output_names) == {"dom", "feat"} and n.loss_names == ["dom"]
 
@@ -313,7 +313,7 @@ def test_scale_layer_learns_saves_and_loads(tmp_path, per_channel, shape, n_alph
     np.testing.assert_allclose(m.params["s.alpha"], 0.5, atol=1e-3)
     m.save(tmp_path / "s.tl")
     n = tl.load(tmp_path / "s.tl")
-    assert n._layers["s"].per_channel is per_channel
+    assert n._engine.layers["s"].per_channel is per_channel
     np.testing.assert_array_equal(n.params["s.alpha"], m.params["s.alpha"])
     np.testing.assert_array_equal(n.predict(X), m.predict(X))
 

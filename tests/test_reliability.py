@@ -189,7 +189,7 @@ def _thread_data(n=384):
 
 
 def _arena_state(m):
-    return {(a, n): m._net.view(a, p).copy() for a in ARENAS for n, p in m._param_index.items()}
+    return {(a, n): m._engine.net.view(a, p).copy() for a in ARENAS for n, p in m._engine.param_index.items()}
 
 
 class _Recorder(tl.callbacks.Callback):
@@ -199,7 +199,7 @@ class _Recorder(tl.callbacks.Callback):
         self.states = {}
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.states[self.model._net.optim_steps] = _arena_state(self.model)
+        self.states[self.model._engine.net.optim_steps] = _arena_state(self.model)
 
 
 class _Pause(tl.callbacks.Callback):
@@ -211,7 +211,7 @@ def _replay(epochs, X, Y):
     m = _thread_model()
     rec = _Recorder()
     m.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, callbacks=[rec])
-    rec.states[m._net.optim_steps] = _arena_state(m)
+    rec.states[m._engine.net.optim_steps] = _arena_state(m)
     return rec.states
 
 
@@ -264,7 +264,7 @@ def test_whole_state_read_during_fit_is_one_step_of_a_replay(tmp_path):
     t.join()
     assert not errors, errors
     final = max(states)
-    assert m._net.optim_steps == final
+    assert m._engine.net.optim_steps == final
     bad, steps_seen = [], set()
     for p in got["save"]:
         meta, arrays = tio.read(p)
@@ -274,11 +274,11 @@ def test_whole_state_read_during_fit_is_one_step_of_a_replay(tmp_path):
         if diff or meta["step"] != step:
             bad.append((p.name, step, meta["step"], diff))
     for c in [pickle.loads(b) for b in got["pickle"]] + got["clone"]:
-        step = c._net.optim_steps
+        step = c._engine.net.optim_steps
         steps_seen.add(step)
         diff = _same_as_step(states, step, _arena_state(c))
-        if diff or c._step != step:
-            bad.append(("model", step, c._step, diff))
+        if diff or c._engine.step != step:
+            bad.append(("model", step, c._engine.step, diff))
     for sd in got["state_dict"]:
         if not any(all(np.array_equal(sd[n], st[("value", n)]) for n in sd) for st in states.values()):
             bad.append(("state_dict", None, None, "weights of no step"))
@@ -313,9 +313,9 @@ def test_load_weights_and_state_dict_wait_for_the_step_boundary(what):
 
         t = threading.Thread(target=train)
         t.start()
-        while not m._net.optim_steps and t.is_alive():
+        while not m._engine.net.optim_steps and t.is_alive():
             pass  # until the core's loop runs
-        mid = m._net.optim_steps
+        mid = m._engine.net.optim_steps
         if what == "load_weights":
             m.load_weights(w0)
             out = None
@@ -327,7 +327,7 @@ def test_load_weights_and_state_dict_wait_for_the_step_boundary(what):
             break
     else:
         pytest.fail("the long call never outlasted the reader")
-    assert m._net.optim_steps == len(X)
+    assert m._engine.net.optim_steps == len(X)
     if what == "load_weights":
         for n, v in m.params.items():
             assert np.array_equal(v, w0[n]), n
@@ -596,7 +596,7 @@ def test_state_lock_is_reentrant_and_an_interrupted_wait_gives_its_turn_up():
     lock does not stay taken by a ticket nobody will use."""
     import signal
 
-    from tlearn.state import StateLock
+    from tlearn.engine import StateLock
 
     lock = StateLock()
     with lock:
@@ -637,6 +637,38 @@ def test_state_lock_is_reentrant_and_an_interrupted_wait_gives_its_turn_up():
     assert got == [1] and not t2.is_alive(), "the lock stayed taken by the interrupted wait's turn"
 
 
+def test_one_call_takes_the_model_lock_once():
+    """train_on_batch holds the model's lock for its whole call, taken once (it
+    was taken three times: to claim training, around the step, to release);
+    predict takes none.  The lock is what a reader in another thread waits on,
+    so a train_on_batch is one step boundary to it."""
+    from tlearn.engine import StateLock
+
+    class Counting(StateLock):
+        __slots__ = ("enters",)
+
+        def __init__(self):
+            super().__init__()
+            self.enters = 0
+
+        def __enter__(self):
+            self.enters += 1
+            return super().__enter__()
+
+    X, Y = _thread_data(64)
+    x = tl.Input(96, name="x")
+    m = tl.Model(x, L.Dense(10, name="o")(x), seed=0)
+    m.compile(tl.optim.SGD(0.01), loss="softmax_ce")
+    lock = m._engine.lock = Counting()
+    for k in range(1, 4):
+        m.train_on_batch(X[:16], Y[:16])
+        assert lock.enters == k
+    m.predict(X)
+    assert lock.enters == 3 and m.step == 3
+    m.state_dict()  # a reader of the whole state takes it
+    assert lock.enters == 4
+
+
 def test_training_calls_from_another_thread_are_refused_for_the_whole_fit():
     """While A is in fit, B's fit, train_on_batch, predict, evaluate, compile
     and reestimate_batchnorm are refused with the core's "in use" message --
@@ -667,7 +699,7 @@ def test_training_calls_from_another_thread_are_refused_for_the_whole_fit():
         t = threading.Thread(target=train)
         t.start()
         started.wait()
-        while m._trainer is None and t.is_alive():
+        while m._engine.trainer is None and t.is_alive():
             pass
         for _ in range(3):  # several rounds: most calls land between two of A's core calls
             for name, call in calls.items():
@@ -681,7 +713,7 @@ def test_training_calls_from_another_thread_are_refused_for_the_whole_fit():
             break  # every call came while A was in fit (else A finished first: a longer fit)
     else:
         pytest.fail(f"refused: { {k: len(v) for k, v in refused.items()} } of 3 each")
-    assert m._net.optim_steps == epochs * 24, "another thread trained the model during fit"
+    assert m._engine.net.optim_steps == epochs * 24, "another thread trained the model during fit"
     assert all("in use by another thread" in s for v in refused.values() for s in v)
     solo = _thread_model()
     solo.fit(X, Y, epochs=epochs, batch_size=16, verbose=0, steps_per_call=1)

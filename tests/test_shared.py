@@ -52,7 +52,7 @@ def test_one_parameter_several_nodes():
     m = thrice()
     assert sorted(m.params) == ["d.b", "d.w", "head.b", "head.w"]
     assert m.layers == ["x", "d", "t1", "t2", "head"]
-    assert [n for n in m._node] == ["x", "d", "t1", "d:1", "t2", "d:2", "head"]
+    assert [n for n in m._engine.node] == ["x", "d", "t1", "d:1", "t2", "d:2", "head"]
     text = str(m)
     assert "d:1" in text and "(shares d's parameters)" in text and "parameters: 35 " in text
 
@@ -117,9 +117,9 @@ def test_shared_layer_attributes_apply_to_every_use():
     drop = L.Dropout(0.5, name="drop")
     m = tl.Model(x, L.Add(name="s")(drop(x), drop(x)), seed=0)
     m.layer("drop").rate = 0.0
-    assert m._net.attr(m._node["drop"], "rate") == m._net.attr(m._node["drop:1"], "rate") == 0.0
+    assert m._engine.net.attr(m._engine.node["drop"], "rate") == m._engine.net.attr(m._engine.node["drop:1"], "rate") == 0.0
     m2 = m.clone()
-    assert m2.layer("drop").rate == 0.0 and m2._net.attr(m2._node["drop:1"], "rate") == 0.0
+    assert m2.layer("drop").rate == 0.0 and m2._engine.net.attr(m2._engine.node["drop:1"], "rate") == 0.0
 
 
 def test_save_load_clone_pickle_keep_the_sharing(tmp_path):
@@ -131,7 +131,7 @@ def test_save_load_clone_pickle_keep_the_sharing(tmp_path):
     m.fit(X, T, epochs=2, batch_size=4, verbose=0)
     m.save(tmp_path / "s.tlm")
     for twin in (tl.load(tmp_path / "s.tlm"), m.clone(), pickle.loads(pickle.dumps(m))):
-        assert sorted(twin.params) == sorted(m.params) and list(twin._node) == list(m._node)
+        assert sorted(twin.params) == sorted(m.params) and list(twin._engine.node) == list(m._engine.node)
         assert np.array_equal(twin.predict(X), m.predict(X))
         twin.params["d.w"][...] = 0.0  # one parameter: every use sees it, so the output no longer depends on x
         p = twin.predict(X)

@@ -105,10 +105,10 @@ def test_maxpool_routes_ties_to_the_first_maximum(k, stride, size):
     m = tl.Model(x, L.Flatten(name="f")(L.MaxPool2d(k, stride=stride, name="p")(x)))
     m.compile(tl.optim.SGD(0.0), loss="mse")
     y = m.predict(a)
-    net = m._net
-    net.set_input_grad(m._node["x"], True)
+    net = m._engine.net
+    net.set_input_grad(m._engine.node["x"], True)
     net.forward_backward([a], [y - 1.0], with_reg=False)
-    got = net.input_grad(m._node["x"], 2)
+    got = net.input_grad(m._engine.node["x"], 2)
     s = stride or k
     oh = (size - k) // s + 1
     want = np.zeros_like(a)

@@ -130,7 +130,7 @@ def test_pickle_and_copies_predict_and_continue_bit_identically(how, lr):
     m, X, Y = trained_model(lr)
     twin = {"pickle": lambda: pickle.loads(pickle.dumps(m)), "deepcopy": lambda: copy.deepcopy(m),
             "copy": lambda: copy.copy(m)}[how]()
-    assert twin is not m and twin._net is not m._net
+    assert twin is not m and twin._engine.net is not m._engine.net
     assert np.array_equal(twin.predict(X), m.predict(X))
     assert not twin.layer("h").trainable and twin.masks["o.w"][0].sum() == 0
     ha = m.fit(X, Y, epochs=2, batch_size=16, verbose=False)

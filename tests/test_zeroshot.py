@@ -63,7 +63,7 @@ def test_compatibility_layer_learns_saves_and_loads(tmp_path):
     assert after > 0.9 and after > before + 0.2
     m.save(tmp_path / "c.tl")
     n = tl.load(tmp_path / "c.tl")
-    assert n._layers["s"].metric == "cosine"
+    assert n._engine.layers["s"].metric == "cosine"
     assert n.input_names == m.input_names
     np.testing.assert_array_equal(n.predict({"x": X, "t": T}), m.predict({"x": X, "t": T}))
 

@@ -17,8 +17,7 @@ from typing import Dict, Optional, Sequence
 
 import numpy as np
 
-from . import links, state as _state
-from . import _core
+from . import _core, feed, links
 from .callbacks import History
 
 
@@ -34,7 +33,7 @@ def check_verbose(verbose) -> int:
 class Loop:
     """One ``fit`` call: hooks, progress, logs and history around the steps."""
 
-    def __init__(self, model, epochs: int, steps: Optional[int], verbose, callbacks: Sequence,
+    def __init__(self, model, engine, epochs: int, steps: Optional[int], verbose, callbacks: Sequence,
                  validation_data=None):
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
@@ -50,13 +49,13 @@ class Loop:
                 raise ValueError("validation_data: expected a pair (x_val, y_val) or a re-iterable of (x, y) "
                                  f"batches (a list, a DataLoader; a generator is consumed once), got "
                                  f"{type(validation_data).__name__}")
-        self.model, self.epochs, self.steps = model, epochs, steps
+        self.model, self.engine, self.epochs, self.steps = model, engine, epochs, steps
         self.verbose = check_verbose(verbose)
         self.validation_data = validation_data
         self.total = epochs * steps if steps is not None else 0  # 0: unknown (a schedule then sees 0)
         self.per_batch = any(hasattr(c, "on_train_batch_begin") for c in self.callbacks)
         self.per_step = [c for c in self.callbacks if hasattr(c, "on_steps_end")]
-        self.nl = len(model._losses)
+        self.nl = len(engine.losses)
         self.bar = None
 
     def _call(self, hook: str, *args) -> None:
@@ -68,7 +67,7 @@ class Loop:
     # ---------------------------------------------------------------- run
     def begin(self) -> History:
         m = self.model
-        links.pull(m)  # the weights of layers shared with other models, as they are now
+        links.pull(self.engine)  # the weights of layers shared with other models, as they are now
         m.stop_training = False
         hist = m.history = History(m, {"epochs": self.epochs, "steps": self.steps, "verbose": self.verbose})
         for c in self.callbacks:
@@ -86,7 +85,7 @@ class Loop:
 
     def epoch_begin(self, epoch: int) -> "Sums":
         self._call("on_epoch_begin", epoch, {})
-        links.dirty(self.model)
+        links.dirty(self.engine)
         return Sums(self.nl)
 
     def batch_begin(self, batch: int) -> None:
@@ -97,10 +96,10 @@ class Loop:
         """Add the core's results of a run of steps (``Net.train_batches``) to ``acc``; move the bar."""
         acc.add_run(res)
         for c in self.per_step:
-            c.on_steps_end(step_logs(self.model, res))
+            c.on_steps_end(step_logs(self.engine, res))
         if self.bar is not None:
             self.bar.update(len(res["reg"]))
-            last = float(res["loss"][-1] @ loss_weights(self.model) + res["reg"][-1])
+            last = float(res["loss"][-1] @ loss_weights(self.engine) + res["reg"][-1])
             self.bar.set_postfix(epoch=epoch + 1, loss=f"{last:.4f}")
 
     def add_step(self, acc: "Sums", res: dict, epoch: int) -> None:
@@ -109,20 +108,20 @@ class Loop:
         if self.per_step:
             one = {k: np.asarray(v)[None] for k, v in res.items()}
             for c in self.per_step:
-                c.on_steps_end(step_logs(self.model, one))
+                c.on_steps_end(step_logs(self.engine, one))
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(epoch=epoch + 1,
-                                 loss=f"{sum(np.multiply(losses, loss_weights(self.model))) + res['reg']:.4f}")
+                                 loss=f"{sum(np.multiply(losses, loss_weights(self.engine))) + res['reg']:.4f}")
 
     def epoch_end(self, epoch: int, acc, steps: int) -> bool:
         """Logs, validation, history and callbacks of an epoch; True when training should stop."""
         m = self.model
-        links.push(m)  # the epoch's steps reach the other models that share layers before anyone looks
-        logs = epoch_logs(m, acc, steps)
+        links.push(self.engine)  # the epoch's steps reach the other models that share layers before anyone looks
+        logs = epoch_logs(self.engine, acc, steps)
         if self.validation_data is not None:
             vx, vy = self.validation_data
-            with m._lock:  # no load_weights from another thread in the middle of it
+            with self.engine.lock:  # no load_weights from another thread in the middle of it
                 logs.update({"val_" + k: v for k, v in m.evaluate(vx, vy).items()})
         # Keras's order: the callbacks first (a callback may add to the logs), then the history
         self._call("on_epoch_end", epoch, logs)
@@ -144,55 +143,75 @@ class Loop:
 
 # ------------------------------------------------------- one step, fit on arrays
 
-def train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
-    """One training step on one batch (see :func:`_train_on_batch`), this thread training the model."""
-    with _state.training(model):
-        return _train_on_batch(model, x, y, lr)
+def train_on_batch(model, engine, x, y, lr: Optional[float] = None) -> Dict[str, float]:
+    """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total).
+
+    The model's lock is taken once, for the whole call: the step is a step
+    boundary for readers of the whole state in other threads, and another
+    thread's training is refused meanwhile (``claim_training``)."""
+    engine.refuse_if_trained_elsewhere()  # at once, rather than after waiting for the lock
+    with engine.lock:
+        engine.claim_training()
+        try:
+            engine.require_compiled(model.name)
+            linked = bool(engine.links)  # layers shared with another model: read before, written back after
+            if linked:
+                links.pull(engine)
+            xs, ys, _ = feed.prepare(engine, x, y)
+            if lr is None:
+                lr = engine.optimizer.lr_at(engine.step, 0)
+            if linked:
+                links.dirty(engine)
+            res = engine.net.train_step(xs, ys, float(lr))
+            engine.step += 1
+            if linked:
+                links.push(engine)
+        finally:
+            engine.release_training()
+    return _step_logs(engine.losses, res)
 
 
-def _train_on_batch(model, x, y, lr: Optional[float] = None) -> Dict[str, float]:
-    """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
-    model._require_compiled()
-    xs, ys, _ = model._prepare(x, y)
-    if lr is None:
-        lr = model._optimizer.lr_at(model._step, 0)
-    with model._lock:
-        res = model._net.train_step(xs, ys, float(lr))
-        model._step += 1
+def _step_logs(specs, res: dict) -> Dict[str, float]:
+    """Each loss, ``<name>_acc`` (a classification loss with labelled entries), ``reg`` and
+    ``loss`` (the weighted total) of ``Net.train_step``'s result."""
     losses, counts, correct, reg = res["loss"].tolist(), res["count"].tolist(), res["correct"].tolist(), res["reg"]
-    out = {s.name: l for s, l in zip(model._losses, losses)}
-    for s, c, ok in zip(model._losses, counts, correct):
-        if s.loss.classification and c:
+    out = {}
+    total = 0.0
+    for s, l in zip(specs, losses):
+        out[s.name] = l
+        total += s.loss.weight * l
+    for s, c, ok in zip(specs, counts, correct):
+        if s.classification and c:
             out[s.name + "_acc"] = ok / c
     out["reg"] = reg
-    out["loss"] = sum(s.loss.weight * l for s, l in zip(model._losses, losses)) + reg
+    out["loss"] = total + reg
     return out
 
 
-def fit_arrays(model, *args, **kw) -> History:
+def fit_arrays(model, engine, *args, **kw) -> History:
     """:meth:`Model.fit` on arrays (see :func:`_fit_arrays`), this thread training the model."""
-    with _state.training(model):
-        return _fit_arrays(model, *args, **kw)
+    with engine.training():
+        return _fit_arrays(model, engine, *args, **kw)
 
 
-def _fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
+def _fit_arrays(model, engine, x, y, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
                validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
                schedules=None, sampler=None) -> History:
     """:meth:`Model.fit` on arrays (documented there): the core runs a run of batches per call,
     gathering each batch itself by row number, and sets the scheduled values before each step."""
-    model._require_compiled()
+    engine.require_compiled(model.name)
     batch_size = 32 if batch_size is None else batch_size
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
     if sampler is not None and not callable(sampler):
         raise TypeError(f"sampler: expected a callable epoch -> array of row numbers, got {type(sampler).__name__}")
-    loop = Loop(model, epochs, None, verbose, callbacks, validation_data)
-    sched = Schedules(model, schedules)
-    xs, ys, n = model._prepare(x, y)
+    loop = Loop(model, engine, epochs, None, verbose, callbacks, validation_data)
+    sched = Schedules(engine, schedules)
+    xs, ys, n = feed.prepare(engine, x, y)
     if n == 0:
         raise ValueError("fit: empty training set (0 examples)")
     # the core checks every row before the first step (each run checks its rows again, which then pass)
-    model._net.check_data(xs, ys)
+    engine.net.check_data(xs, ys)
     if sampler is None:
         batch_size = min(batch_size, n)  # a batch larger than the data set is the data set
         steps = math.ceil(n / batch_size)
@@ -212,22 +231,22 @@ def _fit_arrays(model, x, y, epochs: int = 1, batch_size: Optional[int] = None, 
                     raise ValueError(f"sampler: epoch {epoch} gave {len(rows)} rows, epoch 0 gave {len(first)}; "
                                      "every epoch must have the same number of steps")
             else:
-                rows = model._rng.permutation(n) if shuffle else None
+                rows = engine.rng.permutation(n) if shuffle else None
             ran = len(rows) if rows is not None else n
             for s0 in range(0, steps, chunk):
                 s1 = min(steps, s0 + chunk)
                 loop.batch_begin(s0)
-                lrs = np.array([model._optimizer.lr_at(model._step + i, loop.total) for i in range(s1 - s0)],
+                lrs = np.array([engine.optimizer.lr_at(engine.step + i, loop.total) for i in range(s1 - s0)],
                                dtype=np.float32)
                 sl = slice(s0 * batch_size, min(ran, s1 * batch_size))
-                with model._lock:  # a reader of the whole state in another thread waits for this boundary
-                    values = sched.run(model._step, s1 - s0, loop.total)
+                with engine.lock:  # a reader of the whole state in another thread waits for this boundary
+                    values = sched.run(engine.step, s1 - s0, loop.total)
                     if rows is None:
-                        res = _train_run(model, [a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs, None,
+                        res = _train_run(engine, [a[sl] for a in xs], [t[sl] for t in ys], batch_size, lrs, None,
                                          values)
                     else:
-                        res = _train_run(model, xs, ys, batch_size, lrs, rows[sl], values)
-                    model._step += s1 - s0
+                        res = _train_run(engine, xs, ys, batch_size, lrs, rows[sl], values)
+                    engine.step += s1 - s0
                     sched.after_run(values)
                 loop.add(acc, res, epoch)
             if loop.epoch_end(epoch, acc, steps):
@@ -252,26 +271,26 @@ def _sampled(sampler, epoch: int, n: int) -> np.ndarray:
     return np.ascontiguousarray(rows, dtype=np.int64)
 
 
-def _train_run(model, xs, ys, batch_size, lrs, rows, values):
+def _train_run(engine, xs, ys, batch_size, lrs, rows, values):
     """One C call for a run of steps, the scheduled values set by the core before each step.
     A step that diverges (with ``check_finite``) is named by its number among the model's steps."""
     try:
         if values:
-            return model._net.train_batches(xs, ys, batch_size, lrs, rows, values)
-        return model._net.train_batches(xs, ys, batch_size, lrs, rows)
+            return engine.net.train_batches(xs, ys, batch_size, lrs, rows, values)
+        return engine.net.train_batches(xs, ys, batch_size, lrs, rows)
     except _core.TlearnError as e:
         msg = e.args[0] if e.args else str(e)
         if "produced NaN or infinity" in msg:
-            raise _core.TlearnError(f"training diverged: {msg}; the run began after training step {model._step} "
+            raise _core.TlearnError(f"training diverged: {msg}; the run began after training step {engine.step} "
                                     f"(learning rate {float(lrs[0]):.4g})") from None
         raise
 
 
-def _train_step(model, xs, ys, lr, values):
+def _train_step(engine, xs, ys, lr, values):
     """One C call for one step, the scheduled values (one each) set by the core first."""
     if values:
-        return model._net.train_step(xs, ys, lr, [(nd, nm, float(v[0])) for nd, nm, v in values])
-    return model._net.train_step(xs, ys, lr)
+        return engine.net.train_step(xs, ys, lr, [(nd, nm, float(v[0])) for nd, nm, v in values])
+    return engine.net.train_step(xs, ys, lr)
 
 
 class Schedules:
@@ -284,15 +303,15 @@ class Schedules:
     here and handed to the core with the run, which sets them before each step
     (one C call per run).  After ``fit`` the settings hold the last step's values."""
 
-    def __init__(self, model, schedules):
-        self.model, self.items = model, []
+    def __init__(self, engine, schedules):
+        self.items = []
         if schedules is None:
             return
         if not isinstance(schedules, dict):
             raise TypeError(f"schedules: expected a dict '<layer>.<attribute>' or '<loss>.weight' -> "
                             f"callable (step, total) -> float, got {type(schedules).__name__}")
         for key, fn in schedules.items():
-            nodes, cname, loss = model._schedule_target(key)
+            nodes, cname, loss = engine.schedule_target(key)
             if not callable(fn):
                 fn = _constant(key, fn)
             self.items.append((key, nodes, cname, fn, loss))
@@ -330,9 +349,9 @@ def _constant(key, value):
     return lambda step, total: v
 
 
-def loss_weights(model) -> np.ndarray:
+def loss_weights(engine) -> np.ndarray:
     """The weight of each loss, in loss order."""
-    return np.array([s.loss.weight for s in model._losses])
+    return np.array([s.loss.weight for s in engine.losses])
 
 
 class Sums:
@@ -376,34 +395,34 @@ class Sums:
         return losses
 
 
-def step_logs(model, res: dict) -> Dict[str, np.ndarray]:
+def step_logs(engine, res: dict) -> Dict[str, np.ndarray]:
     """Per-step logs of a run of steps (``Net.train_batches``' arrays): each loss (its
     mean over the labelled entries of the step), ``<name>_acc`` for a classification
     loss (NaN for a step without labelled entries) and ``reg``; one entry per step."""
     out: Dict[str, np.ndarray] = {}
     count = np.asarray(res["count"], dtype=np.float64)
-    for k, s in enumerate(model._losses):
+    for k, s in enumerate(engine.losses):
         out[s.name] = np.asarray(res["loss"], dtype=np.float64)[:, k]
-        if s.loss.classification:
+        if s.classification:
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[s.name + "_acc"] = np.asarray(res["correct"], dtype=np.float64)[:, k] / count[:, k]
     out["reg"] = np.asarray(res["reg"], dtype=np.float64)
     return out
 
 
-def epoch_logs(model, acc: Sums, steps: int) -> Dict[str, float]:
+def epoch_logs(engine, acc: Sums, steps: int) -> Dict[str, float]:
     """Logs from summed results: each loss's mean over labelled entries, ``<name>_acc`` for a
     classification loss, ``reg`` (mean per step, when there were steps) and ``loss``, the weighted total."""
     logs: Dict[str, float] = {}
     total = 0.0
-    for k, s in enumerate(model._losses):
+    for k, s in enumerate(engine.losses):
         cnt, ok = acc.count[k], acc.correct[k]
         val = float(acc.loss_sum[k] / cnt) if cnt else 0.0
         logs[s.name] = val
         total += s.loss.weight * val
-        if s.loss.classification:
+        if s.classification:
             logs[s.name + "_acc"] = float(ok / cnt) if cnt else float("nan")
-    for k, src in getattr(model, "_metrics", {}).items():  # Keras's names (compile(metrics=["accuracy"]))
+    for k, src in engine.metrics.items():  # Keras's names (compile(metrics=["accuracy"]))
         logs[k] = logs[src]
     if steps:
         logs["reg"] = float(acc.reg / steps)
@@ -414,7 +433,7 @@ def epoch_logs(model, acc: Sums, steps: int) -> Dict[str, float]:
 
 # ------------------------------------------------------- fit on batches
 
-def _batch_arrays(model, item, index: int):
+def _batch_arrays(engine, item, index: int):
     """``(xs, ys)`` of one batch, checked, or an exception naming the batch."""
     if not isinstance(item, (tuple, list)):
         raise TypeError(f"fit: batch {index}: expected a tuple (x, y), got {type(item).__name__}")
@@ -426,7 +445,7 @@ def _batch_arrays(model, item, index: int):
         raise ValueError(f"fit: batch {index}: expected a tuple (x, y), got {len(item)} items")
     x, y = (_untorch(v) for v in item)
     try:
-        xs, ys, n = model._prepare(x, y)
+        xs, ys, n = feed.prepare(engine, x, y)
     except (ValueError, TypeError, KeyError) as e:
         msg = e.args[0] if e.args else str(e)
         raise type(e)(f"fit: batch {index}: {msg}") from None
@@ -464,18 +483,18 @@ def is_batches(x, y) -> bool:
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
 
 
-def fit_batches(model, *args, **kw) -> History:
+def fit_batches(model, engine, *args, **kw) -> History:
     """:meth:`Model.fit` on an iterable of batches (see :func:`_fit_batches`), this thread training the model."""
-    with _state.training(model):
-        return _fit_batches(model, *args, **kw)
+    with engine.training():
+        return _fit_batches(model, engine, *args, **kw)
 
 
-def _fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
+def _fit_batches(model, engine, batches, epochs: int = 1, steps_per_epoch: Optional[int] = None, verbose=1,
                 callbacks: Sequence = (), validation_data=None, schedules=None) -> History:
     """:meth:`Model.fit` on an iterable of ``(x, y)`` batches (documented there)."""
     from .datasets.batches import DomainBatches
 
-    model._require_compiled()
+    engine.require_compiled(model.name)
     if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int)
                                         or steps_per_epoch <= 0):
         raise ValueError(f"steps_per_epoch must be a positive int or None, got {steps_per_epoch!r}")
@@ -485,10 +504,10 @@ def _fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int]
         length = len(batches)
     except TypeError:
         length = None
-    loop = Loop(model, epochs, steps_per_epoch if steps_per_epoch is not None else length, verbose, callbacks,
+    loop = Loop(model, engine, epochs, steps_per_epoch if steps_per_epoch is not None else length, verbose, callbacks,
                 validation_data)
-    opt = model._optimizer
-    sched = Schedules(model, schedules)
+    opt = engine.optimizer
+    sched = Schedules(engine, schedules)
 
     def fresh():
         return _domain_pairs(batches) if isinstance(batches, DomainBatches) else iter(batches)
@@ -496,15 +515,15 @@ def _fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int]
     def run(items, acc, epoch, done):
         """Steps on ``items`` until they end or the epoch has ``steps_per_epoch``; the new step count."""
         for item in itertools.islice(items, None if steps_per_epoch is None else steps_per_epoch - done):
-            xs, ys = _batch_arrays(model, item, done)
+            xs, ys = _batch_arrays(engine, item, done)
             loop.batch_begin(done)
-            with model._lock:  # a reader of the whole state in another thread waits for this boundary
+            with engine.lock:  # a reader of the whole state in another thread waits for this boundary
                 try:
-                    values = sched.run(model._step, 1, loop.total)
-                    res = _train_step(model, xs, ys, float(opt.lr_at(model._step, loop.total)), values)
+                    values = sched.run(engine.step, 1, loop.total)
+                    res = _train_step(engine, xs, ys, float(opt.lr_at(engine.step, loop.total)), values)
                 except (ValueError, TypeError) as e:  # the core checks shapes before it computes anything
                     raise type(e)(f"fit: batch {done}: {e.args[0] if e.args else e}") from None
-                model._step += 1
+                engine.step += 1
                 sched.after_run(values)
             loop.add_step(acc, res, epoch)
             done += 1
@@ -543,10 +562,10 @@ def _fit_batches(model, batches, epochs: int = 1, steps_per_epoch: Optional[int]
 
 # ------------------------------------------------------- predict and evaluate on batches
 
-def _batch_x(model, item):
+def _batch_x(engine, item):
     """The inputs of one item of an iterable given to predict: ``(x, y)`` (or ``(x, y, w)``) gives ``x``;
     otherwise the item is ``x`` (an array, a dict, or a list with one array per input)."""
-    if isinstance(item, tuple) or (isinstance(item, list) and len(model.input_names) == 1):
+    if isinstance(item, tuple) or (isinstance(item, list) and len(engine.input_names) == 1):
         if not item:
             raise ValueError("predict: an empty batch item")
         return _untorch(item[0])
@@ -562,12 +581,12 @@ def is_predict_batches(x) -> bool:
     return is_batches(x, None)
 
 
-def predict_batches(model, batches, batch_size: int, outputs):
+def predict_batches(engine, batches, batch_size: int, outputs):
     """:meth:`Model.predict` on an iterable: one prediction per batch, concatenated."""
     parts = []
     for i, item in enumerate(batches):
         try:
-            parts.append(model._predict_arrays(_batch_x(model, item), batch_size, outputs))
+            parts.append(engine.predict(_batch_x(engine, item), batch_size, outputs))
         except (ValueError, TypeError, KeyError) as e:
             raise type(e)(f"predict: batch {i}: {e.args[0] if e.args else e}") from None
     if not parts:
@@ -577,15 +596,15 @@ def predict_batches(model, batches, batch_size: int, outputs):
     return np.concatenate(parts)
 
 
-def evaluate_batches(model, batches, batch_size: int) -> Dict[str, float]:
+def evaluate_batches(engine, batches, batch_size: int) -> Dict[str, float]:
     """:meth:`Model.evaluate` on an iterable of ``(x, y)`` batches: the core's sums over all of them."""
     from .datasets.batches import DomainBatches
 
     items = _domain_pairs(batches) if isinstance(batches, DomainBatches) else batches
     total = None
     for i, item in enumerate(items):
-        xs, ys = _batch_arrays(model, item, i)
-        r = model._net.evaluate(xs, ys, batch_size)
+        xs, ys = _batch_arrays(engine, item, i)
+        r = engine.net.evaluate(xs, ys, batch_size)
         if total is None:
             total = {k: np.array(r[k], dtype=np.float64) for k in ("loss_sum", "count", "correct")}
         else:
@@ -595,4 +614,4 @@ def evaluate_batches(model, batches, batch_size: int) -> Dict[str, float]:
         raise ValueError("evaluate: the iterable of batches yielded no batch")
     total["count"] = total["count"].astype(np.int64)
     total["correct"] = total["correct"].astype(np.int64)
-    return epoch_logs(model, Sums.of_evaluation(total), 0)
+    return epoch_logs(engine, Sums.of_evaluation(total), 0)

@@ -34,81 +34,98 @@ import weakref
 from typing import Dict, Tuple
 
 
-# layer object -> weak reference to its home model (nothing is stored on the layer: it stays picklable)
+# layer object -> weak reference to its home engine (nothing is stored on the layer: it stays picklable)
 _HOMES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
+# The functions take engines (tlearn.engine.Engine), the state a model keeps of its network: a home is
+# the engine of the first model built from the layer, and ``engine.links`` maps a linked parameter's name
+# to (home engine, name there).
 
-def attach(model, layers) -> None:
-    """Make ``model`` the home of the layers that have none (alive), and link
-    its parameters of the others to their home.  ``layers``: the model's layer objects."""
+
+def attach(engine, layers, replaces=None) -> None:
+    """Make ``engine`` the home of the layers that have none (alive), and link
+    its parameters of the others to their home.  ``layers``: the model's layer
+    objects; ``replaces``: the engine ``engine`` takes the place of in the same
+    model (a rebuilt Sequential), whose layers now have their home here."""
+    if replaces is not None:
+        replaces.successor = engine  # the models linked to ``replaces`` follow its model to ``engine``
     links: Dict[str, Tuple[object, str]] = {}
     for layer in layers:
         ref = _HOMES.get(layer)
-        home = ref() if ref is not None else None
-        if home is None or home is model or "_net" not in home.__dict__:
-            _HOMES[layer] = weakref.ref(model)
+        home = _current(ref()) if ref is not None else None
+        if home is None or home is engine:
+            _HOMES[layer] = weakref.ref(engine)
             continue
-        for n in model._param_index:
-            if n.split(".", 1)[0] == layer.name and n in home._param_index:
+        for n in engine.param_index:
+            if n.split(".", 1)[0] == layer.name and n in home.param_index:
                 links[n] = (home, n)
-    model._links = links
-    model._links_dirty = False
+    engine.links = links
+    engine.links_dirty = False
     if links:
-        pull(model)
+        pull(engine)
 
 
-def _pairs(model):
-    """(own parameter index, home model, home parameter index) of each link still valid."""
-    for n, (home, hn) in model._links.items():
-        hp = home._param_index.get(hn)
+def _current(home):
+    """The engine now in ``home``'s model (``home`` itself unless that model was rebuilt)."""
+    while home is not None and home.successor is not None:
+        home = home.successor
+    return home
+
+
+def _pairs(engine):
+    """(own parameter index, home engine, home parameter index) of each link still valid."""
+    for n, (home, hn) in engine.links.items():
+        home = _current(home)
+        hp = home.param_index.get(hn)
         if hp is not None:
-            yield model._param_index[n], home, hp
+            yield engine.param_index[n], home, hp
 
 
-def pull(model) -> None:
+def pull(engine) -> None:
     """Read the home's values and trainable flags (after writing back steps not yet written)."""
-    if not getattr(model, "_links", None):
+    if not engine.links:
         return
-    if model._links_dirty:
-        push(model)
-    net = model._net
-    for p, home, hp in _pairs(model):
-        net.view("value", p)[...] = home._net.view("value", hp)
-        t = home._net.param_info(hp)["trainable"]
+    if engine.links_dirty:
+        push(engine)
+    net = engine.net
+    for p, home, hp in _pairs(engine):
+        net.view("value", p)[...] = home.net.view("value", hp)
+        t = home.net.param_info(hp)["trainable"]
         if net.param_info(p)["trainable"] != t:
             net.set_trainable(p, t)
 
 
-def push(model) -> None:
+def push(engine) -> None:
     """Write the values of the linked parameters back to their home."""
-    if not getattr(model, "_links", None):
+    if not engine.links:
         return
-    net = model._net
-    for p, home, hp in _pairs(model):
-        home._net.view("value", hp)[...] = net.view("value", p)
-    model._links_dirty = False
+    net = engine.net
+    for p, home, hp in _pairs(engine):
+        home.net.view("value", hp)[...] = net.view("value", p)
+    engine.links_dirty = False
 
 
-def dirty(model) -> None:
+def dirty(engine) -> None:
     """Training steps are about to change the linked parameters' copies."""
-    if getattr(model, "_links", None):
-        model._links_dirty = True
+    if engine.links:
+        engine.links_dirty = True
 
 
-def where(model, name: str):
-    """``(net, index)`` holding parameter ``name`` of ``model``: its home's for a linked one."""
-    link = getattr(model, "_links", {}).get(name)
+def where(engine, name: str):
+    """``(net, index)`` holding parameter ``name``: its home's for a linked one."""
+    link = engine.links.get(name)
     if link is not None:
         home, hn = link
-        hp = home._param_index.get(hn)
+        home = _current(home)
+        hp = home.param_index.get(hn)
         if hp is not None:
-            return home._net, hp
-    return model._net, model._param_index[name]
+            return home.net, hp
+    return engine.net, engine.param_index[name]
 
 
-def set_trainable(model, name: str, value: bool) -> None:
-    """Set whether parameter ``name`` trains, in ``model`` and in its home."""
-    model._net.set_trainable(model._param_index[name], bool(value))
-    net, p = where(model, name)
-    if net is not model._net:
+def set_trainable(engine, name: str, value: bool) -> None:
+    """Set whether parameter ``name`` trains, here and in its home."""
+    engine.net.set_trainable(engine.param_index[name], bool(value))
+    net, p = where(engine, name)
+    if net is not engine.net:
         net.set_trainable(p, bool(value))

@@ -5,13 +5,17 @@ owns one ``tlearn._core.Net`` and exposes its parameter arenas as NumPy
 views.  Training runs in C: :meth:`Model.fit` hands the core a run of
 batches per call, and each step (forward, losses, backward, regularizers,
 masks, update) is a single C function with the GIL released.
+
+The network and the state of training it are the model's engine
+(:class:`tlearn.engine.Engine`), private to this module: the model hands it
+to the modules that train, feed, save and link, and no other module reads a
+private attribute of a Model (tests/test_seams.py checks the sources).
 """
 from __future__ import annotations
 
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -19,19 +23,12 @@ import numpy as np
 from . import _core, _ops, feed, fitloop as _fitloop, io, layers as _layers, losses as _losses, optim as _optim, \
     state as _state, torchnames as _torchnames, weights as _weights, links as _links
 from .callbacks import History
+from .engine import Engine, LossSpec
 from .graph import named, topo
 
 ArrayLike = Union[np.ndarray, Sequence, Dict[str, np.ndarray]]
 # public instance attributes of a Model (properties with setters are found on the class)
 _SETTABLE = frozenset({"name", "seed", "history", "stop_training"})
-
-
-@dataclass
-class _LossSpec:
-    name: str
-    output: str
-    loss: _losses.Loss
-    node: int = -1
 
 
 class LayerHandle:
@@ -53,7 +50,7 @@ class LayerHandle:
 
     @property
     def param_names(self) -> List[str]:
-        return [n for n in self._model._param_index if n.split(".", 1)[0] == self.name]
+        return [n for n in self._model._engine.param_index if n.split(".", 1)[0] == self.name]
 
     @property
     def params(self) -> Dict[str, np.ndarray]:
@@ -62,32 +59,32 @@ class LayerHandle:
     @property
     def trainable(self) -> bool:
         names = self.param_names
-        return bool(names) and all(self._model._param_trainable(n) for n in names)
+        return bool(names) and all(self._model._engine.param_trainable(n) for n in names)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         for n in self.param_names:
-            _links.set_trainable(self._model, n, value)
+            _links.set_trainable(self._model._engine, n, value)
 
     def reset(self) -> None:
         """Re-initialise this layer's parameters (and their optimizer state)."""
-        _links.pull(self._model)  # a layer shared with other models is re-initialised for all of them
+        _links.pull(self._model._engine)  # a layer shared with other models is re-initialised for all of them
         for n in self.param_names:
-            self._model._net.reset_param(self._model._param_index[n])
-        _links.dirty(self._model)
-        _links.push(self._model)
+            self._model._engine.net.reset_param(self._model._engine.param_index[n])
+        _links.dirty(self._model._engine)
+        _links.push(self._model._engine)
 
     def __getattr__(self, attr):
         names = dict(_ops.settable(self._layer.op))
         if attr in names:  # every use of a shared layer holds the same value
-            return self._model._net.attr(self._model._node[self.name], names[attr])
+            return self._model._engine.net.attr(self._model._engine.node[self.name], names[attr])
         raise AttributeError(f"layer '{self.name}' ({type(self._layer).__name__}) has no attribute {attr!r}")
 
     def __setattr__(self, attr, value):
         names = dict(_ops.settable(self._layer.op))
         if attr in names:
-            for nm in self._model._uses[self.name]:
-                self._model._net.set_attr(self._model._node[nm], names[attr], float(value))
+            for nm in self._model._engine.uses[self.name]:
+                self._model._engine.net.set_attr(self._model._engine.node[nm], names[attr], float(value))
         elif attr == "trainable":
             LayerHandle.trainable.fset(self, value)
         else:
@@ -123,7 +120,8 @@ class Model:
     during ``fit`` -- ``save``, ``pickle.dumps``/``copy``, ``clone``,
     ``state_dict``, ``load_weights`` -- instead waits for the next step
     boundary (``fit`` holds the model's lock around each call of the core's
-    steps, at most ``steps_per_call`` steps) and sees one consistent state:
+    steps, at most ``steps_per_call`` steps; ``train_on_batch`` holds it for
+    its whole call) and sees one consistent state:
     weights, optimizer moments and step counts all of the same step.  They
     wait rather than fail because a checkpoint or monitoring thread beside a
     long ``fit`` is an ordinary design, and a refusal would make it fail at
@@ -156,80 +154,65 @@ class Model:
         for t in order:
             k = uses[id(t.layer)] = uses.get(id(t.layer), -1) + 1
             node_name[id(t)] = t.layer.name if k == 0 else f"{t.layer.name}:{k}"
-        self._input_alias = {n: node_name[id(t)] for n, t in ins.items()}
-        self._output_alias = {n: node_name[id(t)] for n, t in outs.items()}
         self._build([(node_name[id(t)], t.layer) for t in order],
-                    {node_name[id(t)]: [node_name[id(p)] for p in t.inputs] for t in order})
+                    {node_name[id(t)]: [node_name[id(p)] for p in t.inputs] for t in order},
+                    {n: node_name[id(t)] for n, t in ins.items()}, {n: node_name[id(t)] for n, t in outs.items()})
 
     # ------------------------------------------------------------------ build
-    def _build(self, nodes: List, inputs_of: Dict[str, List[str]]) -> None:
-        """``nodes``: (node name, layer) in topological order; a layer met again
-        is a shared layer: its node uses the parameters of the layer's first node."""
-        self._layers: Dict[str, _layers.Layer] = {}
-        self._uses: Dict[str, List[str]] = {}  # layer name -> its node names, the owner first
-        for nm, l in nodes:
-            if self._layers.setdefault(l.name, l) is not l:
-                raise ValueError(f"two layers are named {l.name!r}; layer names must be unique in a model")
-            self._uses.setdefault(l.name, []).append(nm)
-        self._inputs_of = inputs_of
-        net = _core.Net(self.seed)
-        self._node: Dict[str, int] = {}
-        for nm, l in nodes:
-            ids = [self._node[p] for p in inputs_of[nm]]
-            self._node[nm] = net.add(l.op, ids, nm, l.attrs(), l.shape_attr())
-            owner = self._uses[l.name][0]
-            if owner != nm:
-                net.share(self._node[nm], self._node[owner])
-        net.finalize()
-        self._net = net
-        self._input_nodes = sorted(self._node[n] for n in self._input_alias.values())
-        self._param_index = {net.param_info(p)["name"]: p for p in range(net.n_params)}
-        self._losses: List[_LossSpec] = []
-        self._optimizer: Optional[_optim.Optimizer] = None
-        self._metrics: Dict[str, str] = {}  # Keras's metric log name -> tlearn's ("accuracy" -> "head_acc")
-        self._metric_spec = None
-        self._step = 0
-        self._rng = np.random.default_rng(self.seed)
-        # held by fit around each call of the core's training steps, and by whatever reads or writes the
-        # whole state (save, pickle, clone, state_dict, load_weights): see "Threads" in the class docstring
-        self._lock = _state.StateLock()
-        self._trainer = None  # (thread id, depth) while a thread is in fit / train_on_batch
+    def _build(self, nodes: List, inputs_of: Dict[str, List[str]], input_alias: Dict[str, str],
+               output_alias: Dict[str, str]) -> None:
+        """The model's engine (see :class:`tlearn.engine.Engine`), built from ``nodes``
+        ((node name, layer) in topological order) and the names of the inputs and
+        outputs; a model built before (a rebuilt Sequential) drops its old engine."""
+        old = self.__dict__.pop("_engine", None)
+        self._engine = Engine(nodes, inputs_of, input_alias, output_alias, self.seed, replaces=old)
+        self._start()
+
+    def _start(self) -> None:
+        """The settings of a freshly built model."""
         self.history: Dict[str, List[float]] = {}
         self.stop_training = False  # set by a callback to end fit after the current epoch
-        # a layer object is one set of weights in every model built from it (see tlearn.links)
-        _links.attach(self, list(self._layers.values()))
+
+    @classmethod
+    def _around(cls, engine: Engine, name: str, seed: int) -> "Model":
+        """A model of class ``cls`` around a built engine (a model rebuilt from its saved state)."""
+        model = cls.__new__(cls)
+        model.name, model.seed = name, int(seed)
+        model._engine = engine
+        model._start()
+        return model
 
     @property
     def input_names(self) -> List[str]:
-        return list(self._input_alias)
+        return list(self._engine.input_alias)
 
     @property
     def output_names(self) -> List[str]:
-        return list(self._output_alias)
+        return list(self._engine.output_alias)
 
     @property
     def optimizer(self) -> Optional[_optim.Optimizer]:
         """The optimizer given to :meth:`compile` (None before)."""
-        return self._optimizer
+        return self._engine.optimizer
 
     @property
     def step(self) -> int:
         """Training steps taken so far (what a learning-rate schedule counts)."""
-        return self._step
+        return self._engine.step
 
     @property
     def loss_names(self) -> List[str]:
-        return [s.name for s in self._losses]
+        return [s.name for s in self._engine.losses]
 
     def layer(self, name: str) -> LayerHandle:
         """The layer called ``name`` (see :class:`LayerHandle`)."""
-        if name not in self._layers:
-            raise KeyError(f"model '{self.name}' has no layer {name!r}; layers: {', '.join(self._layers)}")
-        return LayerHandle(self, self._layers[name])
+        if name not in self._engine.layers:
+            raise KeyError(f"model '{self.name}' has no layer {name!r}; layers: {', '.join(self._engine.layers)}")
+        return LayerHandle(self, self._engine.layers[name])
 
     @property
     def layers(self) -> List[str]:
-        return list(self._layers)
+        return list(self._engine.layers)
 
     def get_layer(self, name: str) -> LayerHandle:
         """Keras's name of :meth:`layer`."""
@@ -242,18 +225,14 @@ class Model:
         unfreezes every layer; single layers are then set with
         ``model.layer(name).trainable``.  A frozen BatchNorm runs in inference
         mode during ``fit`` (Keras's rule, see :class:`tlearn.layers.BatchNorm`)."""
-        return any(self._param_trainable(n) for n in self._param_index)
+        return any(self._engine.param_trainable(n) for n in self._engine.param_index)
 
     @trainable.setter
     def trainable(self, value: bool) -> None:
         if not isinstance(value, (bool, np.bool_)):
             raise TypeError(f"model.trainable: expected True or False, got {value!r}")
-        for n in self._param_index:
-            _links.set_trainable(self, n, value)
-
-    def _param_trainable(self, name: str) -> bool:
-        net, p = _links.where(self, name)
-        return net.param_info(p)["trainable"]
+        for n in self._engine.param_index:
+            _links.set_trainable(self._engine, n, value)
 
     def __call__(self, *inputs):
         """The model as a block of another: its layers applied to ``inputs``
@@ -281,26 +260,26 @@ class Model:
             if not isinstance(t, Tensor):
                 raise TypeError(f"model '{self.name}' is called on tlearn Tensors (a block of another model); got "
                                 f"{type(t).__name__} for input {n!r}: for arrays use model.predict(x)")
-            node = self._input_alias[n]
-            want = tuple(self._net.node(self._node[node])["shape"])
+            node = self._engine.input_alias[n]
+            want = tuple(self._engine.net.node(self._engine.node[node])["shape"])
             if t.shape != want:
                 raise ValueError(f"model '{self.name}': input {n!r} takes shape {want}, got a tensor of shape "
                                  f"{t.shape}")
             mapped[node] = t
-        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
-        for nm in self._node:  # topological order
+        owner_of = {nm: ln for ln, ns in self._engine.uses.items() for nm in ns}
+        for nm in self._engine.node:  # topological order
             if nm not in mapped:
-                mapped[nm] = self._layers[owner_of[nm]](*[mapped[p] for p in self._inputs_of[nm]])
-        outs = [mapped[self._output_alias[o]] for o in self.output_names]
+                mapped[nm] = self._engine.layers[owner_of[nm]](*[mapped[p] for p in self._engine.inputs_of[nm]])
+        outs = [mapped[self._engine.output_alias[o]] for o in self.output_names]
         return outs[0] if len(outs) == 1 else outs
 
     def _summary_text(self) -> str:
         lines = [f"Model '{self.name}'",
                  f"  {'layer':<20} {'type':<12} {'output shape':<16} {'params':>9}"]
-        owner_of = {nm: ln for ln, ns in self._uses.items() for nm in ns}
-        for n in self._node:
-            l = self._layers[owner_of[n]]
-            info = self._net.node(self._node[n])
+        owner_of = {nm: ln for ln, ns in self._engine.uses.items() for nm in ns}
+        for n in self._engine.node:
+            l = self._engine.layers[owner_of[n]]
+            info = self._engine.net.node(self._engine.node[n])
             if n != l.name:
                 lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} "
                              f"{'':>9} (shares {l.name}'s parameters)")
@@ -310,8 +289,8 @@ class Model:
             frozen = "" if not ps or LayerHandle(self, l).trainable else " (frozen)"
             lines.append(f"  {n:<20} {type(l).__name__:<12} {str(tuple(info['shape'])):<16} {np_:>9}{frozen}")
         total = sum(p.size for p in self.params.values())
-        train = sum(self.params[n].size for n, p in self._param_index.items()
-                    if self._param_trainable(n) and not self._net.param_info(p)["buffer"])
+        train = sum(self.params[n].size for n, p in self._engine.param_index.items()
+                    if self._engine.param_trainable(n) and not self._engine.net.param_info(p)["buffer"])
         lines.append(f"  parameters: {total} (trainable: {train})")
         return "\n".join(lines)
 
@@ -327,35 +306,30 @@ class Model:
         return self._summary_text()
 
     # ----------------------------------------------------------- parameters
-    def _views(self, arena: str) -> Dict[str, np.ndarray]:
-        if arena == "value" and getattr(self, "_links", None):  # the home's values of shared layers
-            return {n: net.view(arena, p) for n in self._param_index for net, p in [_links.where(self, n)]}
-        return {n: self._net.view(arena, p) for n, p in self._param_index.items()}
-
     @property
     def params(self) -> Dict[str, np.ndarray]:
         """Writable float32 views of the parameters, by name (``"fc1.w"``)."""
-        return self._views("value")
+        return self._engine.views("value")
 
     @property
     def grads(self) -> Dict[str, np.ndarray]:
         """Views of the gradients of the last step (zero for frozen parameters)."""
-        return self._views("grad")
+        return self._engine.views("grad")
 
     @property
     def masks(self) -> Dict[str, np.ndarray]:
         """Writable 0/1 freeze masks: elements with mask 0 never change."""
-        return self._views("mask")
+        return self._engine.views("mask")
 
     @property
     def source_params(self) -> Dict[str, np.ndarray]:
         """The source snapshot that L2-SP and EWC pull toward (see :meth:`snapshot`)."""
-        return self._views("snapshot")
+        return self._engine.views("snapshot")
 
     @property
     def fisher(self) -> Dict[str, np.ndarray]:
         """The Fisher diagonal used by EWC (see :meth:`estimate_fisher`)."""
-        return self._views("fisher")
+        return self._engine.views("fisher")
 
     def state_dict(self, format: str = "tlearn") -> Dict[str, np.ndarray]:
         """Copies of the parameters, by name: tlearn's (``"fc1.w"``) or, with
@@ -365,7 +339,7 @@ class Model:
         if format not in ("tlearn", "torch"):
             raise ValueError(f"state_dict format must be 'tlearn' or 'torch', got {format!r}")
         name = _torchnames.to_torch if format == "torch" else str
-        with self._lock:  # a step boundary when another thread is in fit (see "Threads")
+        with self._engine.lock:  # a step boundary when another thread is in fit (see "Threads")
             return {name(n): v.copy() for n, v in self.params.items()}
 
     def load_weights(self, weights: Dict[str, np.ndarray], strict: bool = True) -> List[str]:
@@ -390,12 +364,12 @@ class Model:
             raise TypeError(f"weights: expected a dict name -> array or a file name, got {type(weights).__name__}")
         params = self.params
         given = list(weights)
-        weights, origin, unknown, notes = _torchnames.translate(weights, params, self._layers)
+        weights, origin, unknown, notes = _torchnames.translate(weights, params, self._engine.layers)
         missing = [k for k in params if k not in weights]
         hint = "".join("; " + n for n in notes)
         if unknown:
-            hint += _weights.positional_hint(unknown, {l: LayerHandle(self, self._layers[l]).param_names
-                                                      for l in self._layers})
+            hint += _weights.positional_hint(unknown, {l: LayerHandle(self, self._engine.layers[l]).param_names
+                                                      for l in self._engine.layers})
         if strict and (unknown or missing):
             raise KeyError(f"load_weights(strict=True): unknown names {unknown}, missing names {missing}" + hint)
         if given and not weights and unknown:
@@ -420,11 +394,11 @@ class Model:
                 raise ValueError(f"{what}: values must be finite in float32 (|x| < 3.4e38), got "
                                  f"{float(np.asarray(v).reshape(-1)[bad[0]])!r} at flat index {bad[0]} "
                                  f"({len(bad)} such values)")
-            if k.endswith(".running_var") and isinstance(self._layers.get(k.rsplit(".", 1)[0]), _layers.BatchNorm) \
-                    and np.any(a < 0):
+            if k.endswith(".running_var") and np.any(a < 0) \
+                    and isinstance(self._engine.layers.get(k.rsplit(".", 1)[0]), _layers.BatchNorm):
                 raise ValueError(f"{what}: a BatchNorm running variance must be >= 0, got {float(a.min())!r}")
             arrays[k] = a
-        with self._lock:  # a step boundary when another thread is in fit (see "Threads")
+        with self._engine.lock:  # a step boundary when another thread is in fit (see "Threads")
             for k, a in arrays.items():
                 params[k][...] = a
         return list(arrays)
@@ -461,23 +435,23 @@ class Model:
 
     def snapshot(self) -> None:
         """Record the current weights as the source that L2-SP/EWC pull toward."""
-        _links.pull(self)
-        self._net.snapshot()
+        _links.pull(self._engine)
+        self._engine.net.snapshot()
 
     def param_names(self, which=None) -> List[str]:
         """Names of the trainable parameters (not buffers such as BatchNorm's
         running statistics) of ``which``: a layer name, a parameter name, a
         list of them, or None for the whole model."""
         if which is None:
-            return [n for n, p in self._param_index.items() if not self._net.param_info(p)["buffer"]]
+            return [n for n, p in self._engine.param_index.items() if not self._engine.net.param_info(p)["buffer"]]
         if isinstance(which, str):
             which = [which]
         out = []
         for w in which:
-            if w in self._param_index:
+            if w in self._engine.param_index:
                 out.append(w)
-            elif w in self._layers:
-                out += LayerHandle(self, self._layers[w]).param_names
+            elif w in self._engine.layers:
+                out += LayerHandle(self, self._engine.layers[w]).param_names
             else:
                 raise KeyError(f"{w!r} is neither a layer nor a parameter of model '{self.name}'")
         return out
@@ -492,9 +466,9 @@ class Model:
         2017).  A strength left as None keeps its current value.
         """
         for n in self.param_names(layers):
-            p = self._param_index[n]
-            info = self._net.param_info(p)
-            self._net.set_reg(p, info["l2"] if l2 is None else l2, info["l2sp"] if l2sp is None else l2sp,
+            p = self._engine.param_index[n]
+            info = self._engine.net.param_info(p)
+            self._engine.net.set_reg(p, info["l2"] if l2 is None else l2, info["l2sp"] if l2sp is None else l2sp,
                               info["ewc"] if ewc is None else ewc)
 
     def estimate_fisher(self, x, y, batch_size: int = 1, loss=None) -> Dict[str, np.ndarray]:
@@ -512,16 +486,16 @@ class Model:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"estimate_fisher: batch_size must be a positive int, got {batch_size!r}")
         work = self.clone()
-        for p in work._param_index.values():
-            work._net.set_trainable(p, True)
+        for p in work._engine.param_index.values():
+            work._engine.net.set_trainable(p, True)
         for arr in work.masks.values():
             arr[...] = 1.0
-        if loss is not None or not work._losses:
-            if loss is None and len(self._output_alias) != 1:
+        if loss is not None or not work._engine.losses:
+            if loss is None and len(self._engine.output_alias) != 1:
                 raise ValueError(f"estimate_fisher: model '{self.name}' has outputs {self.output_names} and is "
                                  "not compiled; pass loss= (a loss, or a dict output -> loss)")
             work.compile(_optim.SGD(0.0), loss="softmax_ce" if loss is None else loss)
-        xs, ys, n = work._prepare(x, y)
+        xs, ys, n = feed.prepare(work._engine, x, y)
         if n == 0:
             raise ValueError("estimate_fisher: no examples")
         for v in work.fisher.values():
@@ -529,7 +503,7 @@ class Model:
         nb = math.ceil(n / batch_size)
         for s in range(nb):
             sl = slice(s * batch_size, min(n, (s + 1) * batch_size))
-            work._net.accumulate_fisher([a[sl] for a in xs], [t[sl] for t in ys], 1.0 / nb)
+            work._engine.net.accumulate_fisher([a[sl] for a in xs], [t[sl] for t in ys], 1.0 / nb)
         out = {k: v.copy() for k, v in work.fisher.items()}
         mine = self.fisher
         for k, v in out.items():
@@ -539,7 +513,7 @@ class Model:
     @property
     def batchnorm_layers(self) -> List[str]:
         """The names of the model's BatchNorm layers, in order."""
-        return [n for n, l in self._layers.items() if isinstance(l, _layers.BatchNorm)]
+        return [n for n, l in self._engine.layers.items() if isinstance(l, _layers.BatchNorm)]
 
     def reestimate_batchnorm(self, x, batch_size: int = 256, layers: Optional[Sequence[str]] = None) -> None:
         """Re-estimate the running statistics of the BatchNorm layers on ``x``
@@ -550,7 +524,7 @@ class Model:
         statistics (weighted by batch size).  Weights, the optimizer state,
         the dropout RNG and each layer's momentum are left as they were.
         ``layers`` names the BatchNorm layers to re-estimate (default all)."""
-        _state.refuse_if_trained_elsewhere(self)
+        self._engine.refuse_if_trained_elsewhere()
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         bns = self.batchnorm_layers
@@ -561,38 +535,39 @@ class Model:
             bns = list(layers)
         if not bns:
             raise ValueError(f"model '{self.name}' has no BatchNorm layer")
-        shared = [n for n in bns if len(self._uses[n]) > 1]
+        e = self._engine
+        shared = [n for n in bns if len(e.uses[n]) > 1]
         if shared:
             raise ValueError(f"reestimate_batchnorm: BatchNorm layers {shared} are shared (used several times "
                              "per forward pass); their running statistics mix the uses and cannot be re-estimated")
-        xs = self._input_list(x)
+        xs = feed.input_list(e, x)
         n = len(xs[0])
         if n == 0:
             raise ValueError("reestimate_batchnorm: no examples")
         others = [nm for nm in self.batchnorm_layers if nm not in bns]
-        _links.pull(self)  # the statistics of shared layers are reset and re-estimated here, then written back
-        _links.dirty(self)
-        params, net = {k: self._net.view("value", p) for k, p in self._param_index.items()}, self._net
-        momentum = {nm: net.attr(self._node[nm], "momentum") for nm in bns + others}
+        _links.pull(e)  # the statistics of shared layers are reset and re-estimated here, then written back
+        _links.dirty(e)
+        params, net = {k: e.net.view("value", p) for k, p in e.param_index.items()}, e.net
+        momentum = {nm: net.attr(e.node[nm], "momentum") for nm in bns + others}
         rng = net.rng_state
         for nm in bns:
             params[nm + ".running_mean"][...] = 0.0
             params[nm + ".running_var"][...] = 1.0
         try:
             for nm in others:  # only the named layers move
-                net.set_attr(self._node[nm], "momentum", 0.0)
+                net.set_attr(e.node[nm], "momentum", 0.0)
             seen = 0
             for s in range(0, n, batch_size):
                 b = min(n, s + batch_size) - s
                 seen += b
                 for nm in bns:  # cumulative average: the k-th batch weighs b_k / (b_1 + ... + b_k)
-                    net.set_attr(self._node[nm], "momentum", b / seen)
+                    net.set_attr(e.node[nm], "momentum", b / seen)
                 net.forward([a[s:s + b] for a in xs], [], True, 0)
         finally:
             for nm, m in momentum.items():
-                net.set_attr(self._node[nm], "momentum", m)
+                net.set_attr(e.node[nm], "momentum", m)
             net.rng_state = rng
-            _links.push(self)
+            _links.push(e)
 
     # -------------------------------------------------------------- compile
     def compile(self, optimizer: _optim.Optimizer, loss=None, loss_weights: Optional[Dict[str, float]] = None,
@@ -621,23 +596,24 @@ class Model:
         output has several, or by its ``name``; targets are passed by these
         names.  ``loss_weights`` maps loss (or output) names to weights.
         """
-        _state.refuse_if_trained_elsewhere(self)
+        e = self._engine
+        e.refuse_if_trained_elsewhere()
         optimizer = _optim.get(optimizer)
         if loss is None:
             raise ValueError("compile needs loss=...")
         if not isinstance(loss, dict):
-            if len(self._output_alias) != 1:
+            if len(e.output_alias) != 1:
                 raise ValueError(f"model has outputs {self.output_names}; give loss as a dict output -> loss")
             loss = {self.output_names[0]: loss}
-        specs: List[_LossSpec] = []
+        specs: List[LossSpec] = []
         for out, spec in loss.items():
-            if out not in self._output_alias:
+            if out not in e.output_alias:
                 raise KeyError(f"loss for unknown output {out!r}; outputs: {self.output_names}")
             items = spec if isinstance(spec, (list, tuple)) else [spec]
             objs = [_losses.get(s) for s in items]
             for o in objs:
                 name = o.name or (out if len(objs) == 1 else f"{out}/{o.kind}")
-                specs.append(_LossSpec(name, out, o))
+                specs.append(LossSpec(name, out, o))
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"loss names must be unique, got {names}")
@@ -646,29 +622,30 @@ class Model:
         metric_keys = _metric_keys(metrics, specs, self.output_names)
         weights = dict(loss_weights or {})
         for k in weights:
-            if k not in names and k not in self._output_alias:
+            if k not in names and k not in e.output_alias:
                 raise KeyError(f"loss_weights names unknown loss {k!r}; losses: {names}")
-        self._net.set_optim(**optimizer.core_args())
-        self._net.clear_losses()
-        self._losses = []
+        e.net.set_optim(**optimizer.core_args())
+        e.net.clear_losses()
+        e.losses = []
         try:
             for s in specs:
                 w = weights.get(s.name, weights.get(s.output, s.loss.weight))
-                s.node = self._net.add_loss(s.loss.kind, self._node[self._output_alias[s.output]], s.name, float(w),
-                                            s.loss.attrs())
+                s.node = e.net.add_loss(s.loss.kind, e.node[e.output_alias[s.output]], s.name, float(w),
+                                        s.loss.attrs())
                 s.loss.weight = float(w)
-                self._losses.append(s)
+                e.losses.append(s)
         except Exception:
-            self._net.clear_losses()
-            self._losses = []
+            e.net.clear_losses()
+            e.losses = []
             raise
-        self._optimizer = optimizer
-        self._metrics, self._metric_spec = metric_keys, metrics
+        e.optimizer = optimizer
+        e.metrics, e.metric_spec = metric_keys, metrics
 
-    def _check_logits(self, s: "_LossSpec") -> None:
+    def _check_logits(self, s: "LossSpec") -> None:
         """tlearn's losses take logits: refuse one on a Softmax / Sigmoid output (a softmax applied twice
         trains badly without a word)."""
-        layer = self._layers[next(ln for ln, ns in self._uses.items() if self._output_alias[s.output] in ns)]
+        e = self._engine
+        layer = e.layers[next(ln for ln, ns in e.uses.items() if e.output_alias[s.output] in ns)]
         probs = {"softmax_ce": _layers.Softmax, "soft_ce": _layers.Softmax, "sigmoid_bce": _layers.Sigmoid}
         cls = probs.get(s.loss.kind)
         if cls is not None and isinstance(layer, cls):
@@ -678,26 +655,9 @@ class Model:
                              f"{cls.__name__} (predict then gives logits; a second output "
                              f"{cls.__name__}()(logits) without a loss gives probabilities)")
 
-    def _require_compiled(self) -> None:
-        if not self._losses or self._optimizer is None:
-            raise _core.TlearnError(f"model '{self.name}' is not compiled: call model.compile(optimizer, loss=...) "
-                                    "before training")
-
-    # ---------------------------------------------------------------- data
-    def _input_list(self, x) -> List[np.ndarray]:
-        return feed.input_list(self, x)
-
-    def _prepare(self, x, y):
-        return feed.prepare(self, x, y)
-
-    # --------------------------------------------------------------- train
     def train_on_batch(self, x, y, lr: Optional[float] = None) -> Dict[str, float]:
         """One training step on one batch; returns each loss, ``reg`` and ``loss`` (the total)."""
-        _links.pull(self)
-        _links.dirty(self)
-        out = _fitloop.train_on_batch(self, x, y, lr)
-        _links.push(self)
-        return out
+        return _fitloop.train_on_batch(self, self._engine, x, y, lr)
 
     def fit(self, x, y=None, epochs: int = 1, batch_size: Optional[int] = None, shuffle: bool = True,
             validation_data=None, verbose=1, callbacks: Sequence = (), steps_per_call: Optional[int] = None,
@@ -772,7 +732,7 @@ class Model:
             if _fitloop.is_batches(x, y):
                 raise ValueError("fit: validation_split takes the last examples of arrays; with an iterable of "
                                  "batches pass validation_data (another iterable, or arrays)")
-            x, y, validation_data = feed.split_last(self, x, y, validation_split)
+            x, y, validation_data = feed.split_last(self._engine, x, y, validation_split)
         if _fitloop.is_batches(x, y):
             if batch_size is not None or steps_per_call is not None or sampler is not None:
                 raise ValueError("fit on an iterable of batches: batch_size and steps_per_call are the iterable's "
@@ -780,34 +740,15 @@ class Model:
             rows = getattr(x, "as_arrays", None)
             if rows is not None and steps_per_epoch is None:  # a DomainBatches: one C call per run of steps
                 xa, ya, order = rows()
-                return _fitloop.fit_arrays(self, xa, ya, epochs, x.batch_size, False, validation_data, verbose,
-                                           callbacks, None, schedules, lambda epoch: order)
-            return _fitloop.fit_batches(self, x, epochs, steps_per_epoch, verbose, callbacks, validation_data,
-                                        schedules)
+                return _fitloop.fit_arrays(self, self._engine, xa, ya, epochs, x.batch_size, False, validation_data,
+                                           verbose, callbacks, None, schedules, lambda epoch: order)
+            return _fitloop.fit_batches(self, self._engine, x, epochs, steps_per_epoch, verbose, callbacks,
+                                        validation_data, schedules)
         if steps_per_epoch is not None:
             raise ValueError("steps_per_epoch is for fit on an iterable of batches; with arrays an epoch is one "
                              "pass over them")
-        return _fitloop.fit_arrays(self, x, y, epochs, batch_size, shuffle, validation_data, verbose, callbacks,
-                                   steps_per_call, schedules, sampler)
-
-    def _schedule_target(self, key):
-        """``(node ids, core attribute name, loss spec or None)`` of a schedule key
-        ``"<layer>.<attribute>"`` or ``"<loss>.weight"`` (see :meth:`fit`)."""
-        if not isinstance(key, str) or "." not in key:
-            raise KeyError(f"schedules: expected keys '<layer>.<attribute>' or '<loss>.weight', got {key!r}")
-        owner, attr = key.rsplit(".", 1)
-        if attr == "weight":
-            for s in self._losses:
-                if s.name == owner:
-                    return [s.node], "weight", s
-        if owner in self._layers:
-            names = dict(_ops.settable(self._layers[owner].op))
-            if attr not in names:
-                raise KeyError(f"schedules: layer '{owner}' ({type(self._layers[owner]).__name__}) has no settable "
-                               f"attribute {attr!r}; settable: {sorted(names) or 'none'}")
-            return [self._node[nm] for nm in self._uses[owner]], names[attr], None
-        raise KeyError(f"schedules: {key!r} names neither a layer ({', '.join(self._layers)}) nor a loss "
-                       f"('<loss>.weight'; losses: {', '.join(self.loss_names) or 'none: compile first'})")
+        return _fitloop.fit_arrays(self, self._engine, x, y, epochs, batch_size, shuffle, validation_data, verbose,
+                                   callbacks, steps_per_call, schedules, sampler)
 
     # ------------------------------------------------------------ inference
     def predict(self, x, batch_size: int = 1024, outputs: Optional[Sequence[str]] = None):
@@ -818,46 +759,29 @@ class Model:
         iterator, a DataLoader; a list is the inputs, as in Keras, and
         ``iter(list)`` its batches): each item is ``x`` or ``(x, y)``
         (``y`` ignored); the predictions are concatenated."""
-        _state.refuse_if_trained_elsewhere(self)
+        self._engine.refuse_if_trained_elsewhere()
         _check_batch_size(batch_size)
-        if _fitloop.is_predict_batches(x):
-            return _fitloop.predict_batches(self, x, batch_size, outputs)
-        return self._predict_arrays(x, batch_size, outputs)
-
-    def _predict_arrays(self, x, batch_size: int, outputs):
-        names = list(outputs) if outputs is not None else self.output_names
-        nodes = []
-        for n in names:
-            if n in self._output_alias:
-                nodes.append(self._node[self._output_alias[n]])
-            elif n in self._node:
-                nodes.append(self._node[n])
-            else:
-                raise KeyError(f"unknown output or layer {n!r}; outputs: {self.output_names}")
-        xs = self._input_list(x)
-        _links.pull(self)
-        res = self._net.forward(xs, nodes, False, min(batch_size, _core.INT_MAX))
-        if outputs is None and len(names) == 1:
-            return res[0]
-        return dict(zip(names, res))
+        if type(x) is not np.ndarray and _fitloop.is_predict_batches(x):
+            return _fitloop.predict_batches(self._engine, x, batch_size, outputs)
+        return self._engine.predict(x, batch_size, outputs)
 
     def evaluate(self, x, y=None, batch_size: int = 1024) -> Dict[str, float]:
         """Each loss (mean over labelled entries), ``<name>_acc`` for
         classification losses, and ``loss``, the weighted total, in evaluation mode.
         ``x`` may be an iterable of ``(x, y)`` batches, as :meth:`fit` takes
         (then no ``y``): the means are over all of its examples."""
-        _state.refuse_if_trained_elsewhere(self)
-        self._require_compiled()
+        self._engine.refuse_if_trained_elsewhere()
+        self._engine.require_compiled(self.name)
         _check_batch_size(batch_size)
         if _fitloop.is_batches(x, y):
-            _links.pull(self)
-            return _fitloop.evaluate_batches(self, x, min(batch_size, _core.INT_MAX))
+            _links.pull(self._engine)
+            return _fitloop.evaluate_batches(self._engine, x, min(batch_size, _core.INT_MAX))
         if y is None:
             raise ValueError("evaluate: targets y are missing (or pass an iterable of (x, y) batches)")
-        _links.pull(self)
-        xs, ys, n = self._prepare(x, y)
-        r = self._net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
-        return _fitloop.epoch_logs(self, _fitloop.Sums.of_evaluation(r), 0)
+        _links.pull(self._engine)
+        xs, ys, n = feed.prepare(self._engine, x, y)
+        r = self._engine.net.evaluate(xs, ys, min(batch_size, _core.INT_MAX))
+        return _fitloop.epoch_logs(self._engine, _fitloop.Sums.of_evaluation(r), 0)
 
     def score(self, x, y, batch_size: int = 1024) -> float:
         """Accuracy of the first classification loss (scikit-learn's word).
@@ -866,7 +790,7 @@ class Model:
         shape (n,) (-1: no label; a column (n, 1), floats, booleans and
         strings are refused), for ``sigmoid_bce`` targets of 0 and 1 (NaN:
         no label; soft targets have no accuracy)."""
-        spec = next((s for s in self._losses if s.loss.classification), None)
+        spec = next((s for s in self._engine.losses if s.loss.classification), None)
         if spec is None:
             raise ValueError("score: the model has no classification loss")
         _check_score_labels(self, spec, y)
@@ -875,30 +799,30 @@ class Model:
     # ---------------------------------------------------------- robustness
     @property
     def check_finite(self) -> bool:
-        return getattr(self, "_check_finite", False)
+        return is_built(self) and self._engine.check_finite  # off in a Sequential not built yet
 
     @check_finite.setter
     def check_finite(self, on: bool) -> None:
         """Stop training with a TlearnError naming the first node that produced
         NaN or infinity, before any weight is written."""
-        self._net.set_check_finite(bool(on))
-        self._check_finite = bool(on)
+        self._engine.net.set_check_finite(bool(on))
+        self._engine.check_finite = bool(on)
 
     # ------------------------------------------------------ save and clone
     def _get_state(self):
-        return _state.get_state(self)
+        return _state.get_state(self, self._engine)
 
     @classmethod
     def _from_state(cls, meta: dict, arrays: Dict[str, np.ndarray], optimizer=None) -> "Model":
-        return _state.from_state(cls, meta, arrays, optimizer)
+        return _state.from_state(cls._around, meta, arrays, optimizer)
 
     def clone(self) -> "Model":
         """An independent copy: same architecture, weights, masks, snapshot,
         Fisher, optimizer state and compile settings."""
         meta, arrays = self._get_state()
         opt = None
-        if self._optimizer is not None and meta["optimizer"]["config"]["lr"] is None:
-            opt = self._optimizer
+        if self._engine.optimizer is not None and meta["optimizer"]["config"]["lr"] is None:
+            opt = self._engine.optimizer
         return Model._from_state(meta, arrays, optimizer=opt)
 
     def save(self, path) -> None:
@@ -919,8 +843,8 @@ class Model:
         # file form and travels as the optimizer object itself.
         meta, arrays = self._get_state()
         opt = None
-        if self._optimizer is not None and meta["optimizer"]["config"]["lr"] is None:
-            opt = self._optimizer
+        if self._engine.optimizer is not None and meta["optimizer"]["config"]["lr"] is None:
+            opt = self._engine.optimizer
         return (_unpickle, (io.dumps(meta, arrays), opt))
 
     def __setattr__(self, attr, value):
@@ -938,16 +862,52 @@ class Model:
                              "through model.layer(name).<attr>")
 
     def __repr__(self):
-        return f"<tlearn.Model '{self.name}': {len(self._layers)} layers, " \
+        return f"<tlearn.Model '{self.name}': {len(self._engine.layers)} layers, " \
                f"{sum(p.size for p in self.params.values())} parameters>"
 
 
-def _check_score_labels(model, spec: _LossSpec, y) -> None:
+# ------------------------------------------------ for subclasses that build later (tlearn.Sequential)
+
+# what a Model holds once its network is built; a subclass that builds later lacks them before
+BUILT_STATE = frozenset({"_engine", "history", "stop_training"})
+
+
+def is_built(model: Model) -> bool:
+    """Whether ``model`` has its network (a Sequential before its input shape is known has none)."""
+    return "_engine" in model.__dict__
+
+
+def unbuild(model: Model) -> None:
+    """Drop ``model``'s network and the state of training it (a Sequential whose last layer was popped)."""
+    for k in BUILT_STATE:
+        model.__dict__.pop(k, None)
+
+
+def rebuild(model: Model, inputs, outputs) -> None:
+    """Build ``model``'s network (again) from tensors, as ``Model.__init__`` does, keeping
+    its name and seed: the parameters of the same name and shape as before keep
+    their values and whether they train (in this network), and check_finite stays as it was."""
+    old, finite = {}, False
+    if is_built(model):
+        e = model._engine
+        old = {n: (v.copy(), e.net.param_info(e.param_index[n])["trainable"]) for n, v in model.params.items()}
+        finite = e.check_finite
+    Model.__init__(model, inputs, outputs, seed=model.seed, name=model.name)
+    e, params = model._engine, model.params
+    for n, p in e.param_index.items():
+        if n in old and old[n][0].shape == params[n].shape:
+            params[n][...] = old[n][0]
+            e.net.set_trainable(p, old[n][1])
+    if finite:
+        model.check_finite = True
+
+
+def _check_score_labels(model, spec: LossSpec, y) -> None:
     """``score``'s labels for the loss ``spec`` (the rest is ``evaluate``'s to check)."""
     if isinstance(y, dict):
         lab = y.get(spec.name, y.get(spec.output))
-    elif isinstance(y, (list, tuple)) and len(model._losses) > 1 and len(y) == len(model._losses):
-        lab = y[model._losses.index(spec)]
+    elif isinstance(y, (list, tuple)) and len(model._engine.losses) > 1 and len(y) == len(model._engine.losses):
+        lab = y[model._engine.losses.index(spec)]
     else:
         lab = y
     if lab is None:
@@ -1014,7 +974,7 @@ def load(path, optimizer: Optional[_optim.Optimizer] = None) -> Model:
     (magic, format version, CRC-32) before anything is built from it.
     ``optimizer`` replaces a saved custom learning-rate schedule."""
     meta, arrays = io.read(path)
-    return _state.rebuild(Model, meta, arrays, optimizer, str(path))
+    return _state.rebuild(Model._around, meta, arrays, optimizer, str(path))
 
 
 def _unpickle(data: bytes, optimizer: Optional[_optim.Optimizer] = None) -> Model:
@@ -1022,4 +982,4 @@ def _unpickle(data: bytes, optimizer: Optional[_optim.Optimizer] = None) -> Mode
     if not isinstance(data, (bytes, bytearray)):
         raise TypeError(f"pickled tlearn.Model: expected the bytes of a model file, got {type(data).__name__}")
     meta, arrays = io.loads(bytes(data), source="pickled tlearn.Model")
-    return _state.rebuild(Model, meta, arrays, optimizer, "pickled tlearn.Model")
+    return _state.rebuild(Model._around, meta, arrays, optimizer, "pickled tlearn.Model")

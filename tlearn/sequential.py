@@ -7,12 +7,7 @@ import numpy as np
 
 from . import _core, layers as _layers
 from .graph import Tensor
-from .model import Model
-
-# what a Model holds once its network is built (reading one of them builds a Sequential)
-_BUILT = frozenset({"_net", "_node", "_layers", "_uses", "_inputs_of", "_input_alias", "_output_alias",
-                    "_input_nodes", "_param_index", "_losses", "_optimizer", "_step", "_rng", "_metrics",
-                    "_metric_spec", "history", "stop_training"})
+from .model import BUILT_STATE, Model, is_built, rebuild, unbuild
 
 
 class Sequential(Model):
@@ -89,8 +84,7 @@ class Sequential(Model):
             if self._seq:
                 self._rebuild()
             else:
-                for k in _BUILT & set(self.__dict__):
-                    del self.__dict__[k]
+                unbuild(self)
         return layer
 
     @property
@@ -100,7 +94,7 @@ class Sequential(Model):
 
     # ----------------------------------------------------------------- build
     def _built(self) -> bool:
-        return "_net" in self.__dict__
+        return is_built(self)
 
     def build(self, input_shape) -> None:
         """Build the network for per-example ``input_shape`` (the batch axis not included)."""
@@ -114,21 +108,12 @@ class Sequential(Model):
     def _rebuild(self) -> None:
         if not self._seq:
             raise ValueError(f"Sequential '{self.name}' has no layers; add some first")
-        old = None
-        if self._built():
-            old = {n: (v.copy(), self._net.param_info(p)["trainable"])
-                   for n, p in self._param_index.items() for v in [self.params[n]]}
         shape, in_name = self._seq_input
         x = _layers.Input(shape, name=in_name)
         h = x
         for layer in self._seq:
             h = layer(h)
-        Model.__init__(self, {in_name: x}, {self._seq[-1].name: h}, seed=self.seed, name=self.name)
-        if old:
-            for n, p in self._param_index.items():
-                if n in old and old[n][0].shape == self.params[n].shape:
-                    self.params[n][...] = old[n][0]
-                    self._net.set_trainable(p, old[n][1])
+        rebuild(self, {in_name: x}, {self._seq[-1].name: h})  # the layers that stay keep their weights
         if self._compile_args is not None:
             Model.compile(self, *self._compile_args[0], **self._compile_args[1])
 
@@ -142,7 +127,7 @@ class Sequential(Model):
 
     def __getattr__(self, attr):
         # only called for attributes not set: before the build, those of the network
-        if attr in _BUILT:
+        if attr in BUILT_STATE:
             raise _core.TlearnError(
                 f"Sequential '{self.name}' is not built yet: its input shape is unknown. Start the list with "
                 "tl.Input(shape), pass input_shape=, call model.build(input_shape), or fit/predict on arrays "
