@@ -491,3 +491,22 @@ def test_zero_d_target_is_refused(model):
         model.train_on_batch(X[:1], np.array(2))
     with pytest.raises(ValueError, match="0-d value"):
         model.evaluate(X[:1], np.int64(2))
+
+
+@pytest.mark.parametrize("key,alias,says", [
+    ("outputs", [["reg", None]], "output 'reg' names node None, which is not a node"),
+    ("outputs", [["reg", 3]], "output 'reg' names node 3, which is not a node"),
+    ("outputs", [["reg", "nope"]], "output 'reg' names node 'nope', which is not a node"),
+    ("inputs", [["x", None]], "input 'x' names node None, which is not a node"),
+    ("inputs", [["x", "o"]], "input 'x' names node 'o', which is not an input node"),
+])
+def test_a_model_file_whose_names_point_nowhere_is_refused(tmp_path, key, alias, says):
+    from tlearn import io as tio
+    x = tl.Input(4, name="x")
+    m = tl.Model(x, {"reg": L.Dense(2, name="o")(x)}, seed=0)
+    m.compile(tl.optim.SGD(0.1), loss={"reg": "mse"})
+    m.save(tmp_path / "m.tl")
+    meta, arrays = tio.read(tmp_path / "m.tl")
+    (tmp_path / "bad.tl").write_bytes(tio.dumps({**meta, key: alias}, arrays))
+    with pytest.raises(ValueError, match=f"bad.tl: {says}"):
+        tl.load(tmp_path / "bad.tl")

@@ -209,6 +209,16 @@ class Engine:
                 raise ValueError(f"two layers are named {l.name!r}; layer names must be unique in a model")
             self.uses.setdefault(l.name, []).append(nm)
         self.inputs_of = inputs_of
+        for what, alias in (("input", input_alias), ("output", output_alias)):
+            for k, v in alias.items():
+                if not isinstance(k, str) or not isinstance(v, str) or v not in inputs_of:
+                    raise ValueError(f"{what} {k!r} names node {v!r}, which is not a node of the model; its nodes: "
+                                     f"{', '.join(map(repr, list(inputs_of)[:12]))}"
+                                     f"{', ...' if len(inputs_of) > 12 else ''}")
+        for k, v in input_alias.items():
+            if inputs_of[v]:
+                raise ValueError(f"input {k!r} names node {v!r}, which is not an input node (it has inputs "
+                                 f"{inputs_of[v]})")
         self.input_alias, self.output_alias = dict(input_alias), dict(output_alias)
         self.input_names, self.output_names = list(self.input_alias), list(self.output_alias)
         net = _core.Net(seed)
