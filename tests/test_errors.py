@@ -37,7 +37,7 @@ def test_wrong_input_dtype(model, bad, kind):
     with pytest.raises(TypeError, match="input 'x'"):
         model.fit(bad, Y, verbose=False)
     net = model._net
-    with pytest.raises(TypeError, match=rf"input 'x': expected a real numeric array \(float32 preferred\), got dtype"):
+    with pytest.raises(TypeError, match=r"input 'x': expected a real numeric array \(float32 preferred\), got dtype"):
         net.forward([bad], [1])
 
 

@@ -11,7 +11,6 @@ Example counts: TLEARN_FUZZ_SCALE (default 1) multiplies them; the last test
 prints the number of examples run and checks the total.
 """
 import gzip
-import io as _io
 import os
 import pickle
 import struct

@@ -214,7 +214,7 @@ def test_bad_input_errors():
     with pytest.raises(tlearn.transfer._base.NotFittedError):
         KMeans(2).predict(X)
     km = KMeans(2).fit(X)
-    with pytest.raises(ValueError, match="X has 2 features, the clusters were fitted on 3"):
+    with pytest.raises(ValueError, match="KMeans.predict: X has 2 features per example, the recipe was fitted on 3"):
         km.predict(X[:, :2])
     with pytest.raises(ValueError, match="NaN"):
         _core.kmeans(bad, 3, 10, 1e-4, 0, 0, None)

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import tlearn as tl
-from tlearn import _core, layers as L
+from tlearn import layers as L
 
 N = 10_000
 RSS_TOLERANCE = 2 * 2**20  # bytes, after warm-up

@@ -1,7 +1,6 @@
 """Every notebook under notebooks/ runs from top to bottom in quick mode."""
 import os
 import pathlib
-import sys
 
 import pytest
 

@@ -26,22 +26,7 @@ import tlearn as tl
 from tlearn import io as tio, layers as L
 from tlearn.datasets import write_idx
 
-
-def small_model(seed=0, n_in=3, hidden=4, n_out=2, opt=None):
-    x = tl.Input((n_in,), name="x")
-    h = L.ReLU(name="r")(L.Dense(hidden, name="d0")(x))
-    m = tl.Model(x, L.Dense(n_out, name="d1")(h), seed=seed)
-    m.compile(opt or tl.optim.Adam(0.01), loss="softmax_ce")
-    return m
-
-
-def toy(n=16, n_in=3, n_out=2, seed=0):
-    rng = np.random.default_rng(seed)
-    return rng.standard_normal((n, n_in)).astype(np.float32), rng.integers(0, n_out, n).astype(np.int64)
-
-
-def temp_files(d):
-    return sorted(p.name for p in d.iterdir() if p.name.startswith(".tlearn-"))
+from conftest import small_model, temp_files, toy
 
 
 # ------------------------------------------------------------- saving

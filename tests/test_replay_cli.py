@@ -83,6 +83,10 @@ def test_the_data_is_named_first_and_in_the_report(tmp_path):
     assert d["results"] and {c["verdict"] for c in d["claims"]} == {"not determined"}
     md = (tmp_path / "layers" / "report.md").read_text().splitlines()
     assert md[2].startswith(f"Data: Fashion-MNIST subset shipped in tlearn, {m.group(1)} training and {m.group(2)} test images used.")
+    p = d["provenance"]   # the command as run and the arguments it came to
+    assert p["command"] == "python -m tlearn replay layers --quick --data subset --seeds 1 --out " + str(tmp_path)
+    assert p["arguments"] == {"section": "layers", "scale": "quick", "seeds": 1, "data": "subset", "workers": 1}
+    assert f"- Command: `{p['command']}` (section layers, scale quick, seeds 1, data subset, workers 1)." in md
 
 
 def _children(pid):

@@ -2,14 +2,13 @@
 shipped Fashion-MNIST subset."""
 import hashlib
 import json
-import os
 
 import numpy as np
 import pytest
 
 from tlearn import datasets, replay
 from tlearn.datasets import _data
-from tlearn.replay import Report, mean_std, summarize
+from tlearn.replay import Report, mean_std
 
 
 def test_mean_std_is_sample_std():

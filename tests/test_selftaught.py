@@ -90,7 +90,8 @@ def test_autoencoder_errors(digits):
     with pytest.raises(NotFittedError):
         Autoencoder().transform(src)
     ae = Autoencoder(**small(steps=5)).fit(src)
-    with pytest.raises(ValueError, match="X has 10 features per example, the autoencoder was fitted on 64"):
+    with pytest.raises(ValueError, match=r"Autoencoder\.transform: X has 10 features per example, the recipe was "
+                                         "fitted on 64"):
         ae.transform(src[:, :10])
     mse = Autoencoder(**small(steps=5, reconstruction="mse")).fit(src * 3 - 1)  # any real inputs
     assert mse.transform(src).shape == (len(src), 16)
@@ -143,6 +144,10 @@ def test_selftaught_params_clone_pickle_refit(digits):
         SoftmaxRegression().fit(x, y[:5])
     with pytest.raises(ValueError, match="at least 2 classes"):
         SoftmaxRegression().fit(x[:3], np.zeros(3, int))
+    sr = SoftmaxRegression(steps=5).fit(x, y)
+    with pytest.raises(ValueError, match=r"SoftmaxRegression\.decision_function: X has 3 features per example, the "
+                                         "recipe was fitted on"):
+        sr.predict(x[:, :3])
     base = pytest.importorskip("sklearn.base")
     c = base.clone(st)
     assert c.get_params() == st.get_params() and not hasattr(c, "classifier_")

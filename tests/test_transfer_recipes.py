@@ -85,6 +85,19 @@ def test_finetune_copies_by_name_and_scratch_does_not(digits_task):
         s.score_source(xr, yr)
 
 
+def test_finetune_predict_proba_is_the_softmax_of_its_logits(digits_task):
+    src, _, (xk, yk, xr, yr) = digits_task
+    r = FineTune(feats, source=src, steps=30, seed=0).fit(xk, yk)
+    z = r.decision_function(xr).astype(np.float64)
+    p = r.predict_proba(xr)
+    assert p.shape == z.shape == (len(xr), 5)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(p, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(np.argmax(p, axis=1), r.predict(xr))
+    with pytest.raises(ValueError, match="FineTune.predict_proba"):
+        r.predict_proba(np.zeros((2, 1, 9, 9), np.float32))
+
+
 def test_finetune_bad_arguments(digits_task):
     src, _, _ = digits_task
     x, y = np.zeros((4, 1, 8, 8), np.float32), np.array([0, 1, 2, 3])

@@ -251,6 +251,23 @@ def test_batchnorm_momentum_is_pytorchs_and_keras_values_are_refused():
         L.BatchNorm(momentum=0.9)
 
 
+def test_a_momentum_set_as_an_attribute_saves_and_loads(tmp_path):
+    # the Keras-meaning guard is for constructor arguments: a model holding 0.9 (set on the layer,
+    # as AdaBN-style code does) must load again, not be refused by its own file
+    x = tl.Input(4)
+    m = tl.Model(x, L.Dense(2, name="o")(L.BatchNorm(name="bn")(x)), seed=0)
+    m.compile(tl.optim.SGD(0.1), loss="softmax_ce")
+    m.layer("bn").momentum = 0.9
+    m.save(tmp_path / "m.tl")
+    back = tl.load(tmp_path / "m.tl")
+    assert back.layer("bn").momentum == pytest.approx(0.9)
+    xs = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict(xs), m.predict(xs))
+    assert L.from_config("BatchNorm", {"momentum": 0.9, "eps": 1e-5, "name": "b"}).momentum == 0.9
+    with pytest.raises(ValueError, match="must be"):  # the row's own limits still apply on load
+        L.from_config("BatchNorm", {"momentum": 1.5, "eps": 1e-5, "name": "b"})
+
+
 def test_kernel_size_with_kernel_kept_as_alias():
     a, b = L.Conv2d(4, kernel_size=3, stride=2), L.Conv2d(4, kernel=3, stride=2)
     assert a.kernel == b.kernel == (3, 3) and a.get_config()["kernel_size"] == [3, 3]

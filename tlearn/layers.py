@@ -124,6 +124,12 @@ class Layer:
     _args: list = []
 
     def __init__(self, *args, name: Optional[str] = None, **kwargs):
+        self._configure(args, kwargs)
+        self._check()
+        self._named(name)
+
+    def _configure(self, args: tuple, kwargs: dict) -> None:
+        """Set the row's arguments from ``args``/``kwargs``, each checked against the row's limits."""
         cls = type(self).__name__
         if len(args) > len(self.positional):
             k = len(self.positional)
@@ -154,8 +160,6 @@ class Layer:
         for n, src in self.defaults_from.items():
             if given.get(n) is None:
                 setattr(self, n, getattr(self, src))
-        self._check()
-        self._named(name)
 
     def _checked(self, arg: str, attrs: List[dict], v):
         """``v`` as the value of argument ``arg`` (row attributes ``attrs``), or a ValueError naming both."""
@@ -190,7 +194,9 @@ class Layer:
         return f
 
     def _check(self) -> None:
-        """Checks beyond the row's limits (none by default)."""
+        """Checks of the caller's intent beyond the row's limits (none by default).  They guard a
+        constructor's arguments only: :func:`from_config` rebuilds a saved layer without them, so
+        that a value the row allows and a model held (set as an attribute, say) always loads."""
 
     def _named(self, name: Optional[str]) -> None:
         if name is not None and (not isinstance(name, str) or not name or any(c in name for c in "./:")):
@@ -512,4 +518,11 @@ def from_config(class_name: str, config: dict) -> Layer:
     cfg = dict(config)
     if class_name == "InputLayer":
         return InputLayer(tuple(cfg["shape"]), name=cfg["name"])
-    return LAYERS[class_name](**cfg)
+    cls = LAYERS[class_name]
+    if cls.__init__ is not Layer.__init__:
+        return cls(**cfg)
+    layer = cls.__new__(cls)
+    name = cfg.pop("name", None)
+    layer._configure((), cfg)
+    layer._named(name)
+    return layer

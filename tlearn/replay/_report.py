@@ -61,7 +61,10 @@ class Report:
     table, :class:`~tlearn.replay._section.Results`), ``figures`` (name ->
     drawing function), ``notes`` (list of str), ``seconds`` (wall time from
     ``started``, a ``time.perf_counter()`` value, default now, to
-    :meth:`finish`)."""
+    :meth:`finish`), ``provenance`` (a
+    :class:`~tlearn.replay._provenance.Provenance`, started here unless the
+    machinery gives the one it started with the run; :meth:`finish`
+    finishes it)."""
 
     def __init__(self, section: str, title: str, data: dict, seeds: Sequence[int], quick: bool,
                  started: Optional[float] = None):
@@ -75,6 +78,8 @@ class Report:
         self.seconds = 0.0
         self.scale = "quick" if quick else "full"
         self.results = None   # the long results table (tlearn.replay._section.Results), when the machinery ran
+        from ._provenance import Provenance
+        self.provenance = Provenance({"section": section, "scale": self.scale})  # the machinery gives its own
         self._t0 = time.perf_counter() if started is None else float(started)
 
     def add_table(self, name: str, rows: List[Dict], note: str = "") -> None:
@@ -87,6 +92,7 @@ class Report:
         self.figures[name] = draw
 
     def finish(self) -> "Report":
+        self.provenance.finish()
         self.seconds = time.perf_counter() - self._t0
         return self
 
@@ -97,6 +103,8 @@ class Report:
              "quick": self.quick, "scale": self.scale, "seconds": round(self.seconds, 2), "verdict_rule": VERDICT_RULE,
              "tables": self.tables, "claims": self.claims, "notes": self.notes,
              "figures": sorted(f + ".png" for f in self.figures)}
+        if self.provenance is not None:
+            d["provenance"] = self.provenance.as_dict()
         if self.results is not None:
             d["results"] = self.results.rows
         return d
@@ -132,8 +140,11 @@ class Report:
 
         out = [f"# {self.title}", "",
                f"Data: {self.data_line()}. Seeds: {self.seeds}. "
-               f"Scale: {self.scale}. Time: {self.seconds:.1f} s.", "",
-               "## Claims", "", f"Rule: {VERDICT_RULE}.", "", self.claims_markdown(), ""]
+               f"Scale: {self.scale}. Time: {self.seconds:.1f} s.", ""]
+        if self.provenance is not None:
+            from ._provenance import provenance_lines
+            out += provenance_lines(self.provenance.as_dict()) + [""]
+        out += ["## Claims", "", f"Rule: {VERDICT_RULE}.", "", self.claims_markdown(), ""]
         for name in self.tables:
             out += [f"## {name}", ""]
             if name in self.table_notes:

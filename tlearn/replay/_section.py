@@ -365,11 +365,15 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
     :func:`~tlearn.replay._runs.default_workers`; 1 runs them in this
     process); ``header``: where the first line (data, sizes, scale) goes
     (default: ``progress``)."""
+    from ._provenance import Provenance
     from ._runs import Runs, default_workers
 
     started = time.perf_counter()
     name = section_name(mod)
     s = settings_for(mod, scale, seeds)
+    prov = Provenance({"section": name, "scale": scale, "seeds": s["seeds"],
+                       "data": data if data is None or isinstance(data, str) else type(data).__name__,
+                       "workers": workers})
     say = _say(progress)
     n_seeds = s["seeds"]
     seed_idx = list(range(n_seeds))
@@ -382,6 +386,7 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
     desc = dict(d.describe())
     total = n_seeds * len(the_units)
     w = default_workers(total) if workers is None else workers
+    prov.arguments["workers"] = w
     first = (f"[{name}] data: {desc.get('description', desc.get('name', '?'))}; scale {scale}; {n_seeds} seed(s) x "
              f"{len(the_units)} unit(s) = {total} run(s); {w} worker(s)")
     (header or say)(first)
@@ -432,6 +437,7 @@ def run_section(mod, scale: str = "full", seeds: Optional[int] = None, data=None
     report = Report(name, mod.TITLE, desc, seed_idx, scale == "quick", started=started)
     report.scale = scale
     report.results = res
+    report.provenance = prov
     if callable(getattr(mod, "tables", None)):
         for tname, t in mod.tables(res, s).items():
             rows, note = t if isinstance(t, tuple) else (t, "")

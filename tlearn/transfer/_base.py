@@ -30,6 +30,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..datasets.batches import permutation_stream
+
 
 class NotFittedError(RuntimeError, AttributeError):
     """A recipe used before ``fit`` (scikit-learn's name and bases)."""
@@ -128,6 +130,24 @@ class Recipe:
     def _check_is_fitted(self, what: str) -> None:
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"{type(self).__name__}.{what}: this recipe is not fitted yet; call fit first")
+
+    def _check_width(self, what: str, X: np.ndarray) -> np.ndarray:
+        """``X`` (n, features) after checking its width against the ``n_features_in_`` it was fitted on."""
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"{type(self).__name__}.{what}: X has {X.shape[1]} features per example, the recipe was "
+                             f"fitted on {self.n_features_in_}")
+        return X
+
+
+def train_steps(model, x, targets, steps: int, batch_size: int, seed: int) -> Dict[str, List[float]]:
+    """Train ``model`` for exactly ``steps`` steps of ``min(batch_size, n)`` rows drawn as fresh
+    permutations of the ``n`` examples (every row once per pass), in one ``fit`` call; the history
+    as plain floats.  The recipes that count steps rather than epochs train through it."""
+    n = len(x)
+    bs = min(batch_size, n)
+    rows = permutation_stream(n, steps * bs, np.random.default_rng(seed))
+    hist = model.fit(x, targets, epochs=1, batch_size=bs, sampler=lambda epoch: rows, verbose=0)
+    return {k: [float(v) for v in vals] for k, vals in hist.items()}
 
 
 def _is_fitted_name(k: str) -> bool:

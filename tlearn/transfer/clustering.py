@@ -119,11 +119,7 @@ class KMeans(Recipe):
 
     def _checked(self, X, what: str) -> np.ndarray:
         self._check_is_fitted(what)
-        Xm = _matrix(f"KMeans.{what}", "X", X)
-        if Xm.shape[1] != self.n_features_in_:
-            raise ValueError(f"KMeans.{what}: X has {Xm.shape[1]} features, the clusters were fitted on "
-                             f"{self.n_features_in_}")
-        return Xm
+        return self._check_width(what, _matrix(f"KMeans.{what}", "X", X))
 
     def predict(self, X) -> np.ndarray:
         """The nearest centre of each example."""

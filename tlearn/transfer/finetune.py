@@ -36,11 +36,10 @@ import numpy as np
 from .. import layers as L
 from .. import losses as _losses
 from .. import optim as _optim
-from ..datasets.batches import permutation_stream
 from ..graph import Tensor
 from ..layers import Input
 from ..model import Model
-from ._base import Recipe, check_choice, check_examples, check_float, check_int, check_labels, check_model
+from ._base import Recipe, check_choice, check_examples, check_float, check_int, check_labels, check_model, train_steps
 from .fisher import estimate_fisher
 from .layers import copy_layers, freeze, parametric_layers
 
@@ -102,8 +101,10 @@ class FineTune(Recipe):
     Attributes
     ----------
     model_ : Model
-        The target network (outputs ``"head"`` and, with a source, ``"old"``).
+        The target network (outputs ``"head"``, its softmax ``"proba"`` and, with a source, ``"old"``).
     n_classes_ : int
+    input_shape_ : tuple
+        The shape of one example, as in ``fit``.
     history_ : dict of lists
     """
 
@@ -196,6 +197,7 @@ class FineTune(Recipe):
         if not isinstance(f, Tensor):
             raise TypeError(f"FineTune: features must return a tlearn Tensor, got {type(f).__name__}")
         outs = {"head": L.Dense(n_classes, name="head_new")(f)}
+        outs["proba"] = L.Softmax(name="proba")(outs["head"])
         if self.source is not None:
             outs["old"] = L.Dense(self._n_source_classes(), name=self.source_head)(f)
         return Model(x, outs, seed=seed, name="target")
@@ -259,21 +261,29 @@ class FineTune(Recipe):
             m.regularize(l2=c["head_decay"], layers=["head_new"])
         m.check_finite = True  # a diverging run stops with the node named, before any weight is written
         m.compile(_optim.SGD(c["lr"], momentum=c["momentum"]), loss=loss)
-        bs = min(c["batch_size"], len(y))
-        rows = permutation_stream(len(y), c["steps"] * bs, np.random.default_rng(c["seed"]))
-        hist = m.fit(x, targets, epochs=1, batch_size=bs, sampler=lambda epoch: rows, verbose=0)
-        return {"model_": m, "n_classes_": n_classes,
-                "history_": {k: [float(v) for v in vals] for k, vals in hist.items()}}
+        hist = train_steps(m, x, targets, c["steps"], c["batch_size"], c["seed"])
+        return {"model_": m, "n_classes_": n_classes, "input_shape_": x.shape[1:], "history_": hist}
 
     # ------------------------------------------------------- inference
     def _outputs(self, x, what: str, output: str) -> np.ndarray:
         self._check_is_fitted(what)
         x = check_examples(f"FineTune.{what}", "x", x)
+        if x.shape[1:] != self.input_shape_:
+            raise ValueError(f"FineTune.{what}: expected examples of shape {self.input_shape_} (as in fit), got x of "
+                             f"shape {x.shape}")
         return self.model_.predict(x, outputs=[output])[output]
 
     def predict(self, x) -> np.ndarray:
         """Target-task labels, shape (N,)."""
         return np.argmax(self._outputs(x, "predict", "head"), axis=-1)
+
+    def predict_proba(self, x) -> np.ndarray:
+        """Target-task class probabilities (the core's softmax of the new head), shape (N, n_classes)."""
+        return self._outputs(x, "predict_proba", "proba")
+
+    def decision_function(self, x) -> np.ndarray:
+        """Target-task logits (the new head's output), shape (N, n_classes)."""
+        return self._outputs(x, "decision_function", "head")
 
     def score(self, x, y) -> float:
         """Target-task accuracy."""

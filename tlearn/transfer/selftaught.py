@@ -25,22 +25,15 @@ import numpy as np
 from .. import layers as L
 from .. import losses as _losses
 from .. import optim as _optim
-from ..datasets.batches import permutation_stream
 from ..layers import Input
 from ..model import Model
-from ._base import Recipe, check_choice, check_examples, check_float, check_int
+from ._base import Recipe, check_choice, check_examples, check_float, check_int, train_steps
 
 
 def _flat(owner: str, name: str, X) -> np.ndarray:
     a = check_examples(owner, name, X)
     return np.ascontiguousarray(a.reshape(len(a), -1), dtype=np.float32)
 
-
-
-def _rows(n: int, steps: int, batch_size: int, seed: int):
-    bs = min(batch_size, n)
-    rows = permutation_stream(n, steps * bs, np.random.default_rng(seed))
-    return bs, rows
 
 
 class Autoencoder(Recipe):
@@ -129,18 +122,12 @@ class Autoencoder(Recipe):
             m.regularize(l2=c["weight_decay"], layers=["encoder.w", "decoder.w"])
         m.check_finite = True
         m.compile(_optim.Adam(c["lr"]), loss=loss)
-        bs, rows = _rows(len(X), c["steps"], c["batch_size"], c["seed"])
-        hist = m.fit(X, targets, epochs=1, batch_size=bs, sampler=lambda epoch: rows, verbose=0)
-        return {"model_": m, "n_features_in_": D, "components_": m.params["encoder.w"].copy(),
-                "history_": {k: [float(v) for v in vals] for k, vals in hist.items()}}
+        hist = train_steps(m, X, targets, c["steps"], c["batch_size"], c["seed"])
+        return {"model_": m, "n_features_in_": D, "components_": m.params["encoder.w"].copy(), "history_": hist}
 
     def _checked(self, X, what: str) -> np.ndarray:
         self._check_is_fitted(what)
-        X = _flat(f"Autoencoder.{what}", "X", X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"Autoencoder.{what}: X has {X.shape[1]} features per example, the autoencoder was "
-                             f"fitted on {self.n_features_in_}")
-        return X
+        return self._check_width(what, _flat(f"Autoencoder.{what}", "X", X))
 
     def transform(self, X) -> np.ndarray:
         """The hidden activations (n, n_hidden): the learned features."""
@@ -194,16 +181,12 @@ class SoftmaxRegression(Recipe):
             m.regularize(l2=l2, layers=["head.w"])
         m.check_finite = True
         m.compile(_optim.Adam(lr), loss={"head": "softmax_ce"})
-        bs, rows = _rows(len(X), steps, batch_size, seed)
-        m.fit(X, {"head": idx.astype(np.int32)}, epochs=1, batch_size=bs, sampler=lambda epoch: rows, verbose=0)
+        train_steps(m, X, {"head": idx.astype(np.int32)}, steps, batch_size, seed)
         return {"model_": m, "classes_": classes, "n_features_in_": X.shape[1]}
 
     def decision_function(self, X) -> np.ndarray:
         self._check_is_fitted("decision_function")
-        X = _flat("SoftmaxRegression.decision_function", "X", X)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"SoftmaxRegression: X has {X.shape[1]} features, the model was fitted on "
-                             f"{self.n_features_in_}")
+        X = self._check_width("decision_function", _flat("SoftmaxRegression.decision_function", "X", X))
         return self.model_.predict(X, outputs=["head"])["head"]
 
     def predict(self, X) -> np.ndarray:
