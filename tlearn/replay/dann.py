@@ -49,7 +49,7 @@ SCALES = {
     # images (batches of 64 source and 64 target) for tens of thousands of steps; here all of Fashion-MNIST
     # (its 60,000 training images split into the two domains, its 10,000 test images the target test set)
     # and 5 passes over the source's 27,000 training images: 2,110 DANN steps (3.1x the default's 675).
-    # About a quarter of an hour of 2 idle cores (docs/results/dann/README.md); 30 minutes there would
+    # About 17 minutes of 2 idle cores (docs/results/dann/README.md: its run's CPU time); 30 minutes would
     # allow about 10 passes, but the committed report had to be run on a machine shared with other runs
     "paper": {"seeds": 3, "pair": "fashion", "n_per_domain": 30000, "n_test": 10000, "epochs": 5,
               "batch_size": 128, "second_pair": "digits"},
