@@ -48,7 +48,7 @@ SCALES = {
     # as close to Ganin et al. as 2 cores allow: the papers train MNIST -> MNIST-M on all 60,000 source
     # images (batches of 64 source and 64 target) for tens of thousands of steps; here all of Fashion-MNIST
     # (its 60,000 training images split into the two domains, its 10,000 test images the target test set)
-    # and 5 passes over the source's 27,000 training images: 2,110 DANN steps (3.1x the default's 675).
+    # and 5 passes over the source's 27,000 training images: 2,110 DANN steps (3.1x the default's 680).
     # About 17 minutes of 2 idle cores (docs/results/dann/README.md: its run's CPU time); 30 minutes would
     # allow about 10 passes, but the committed report had to be run on a machine shared with other runs
     "paper": {"seeds": 3, "pair": "fashion", "n_per_domain": 30000, "n_test": 10000, "epochs": 5,
