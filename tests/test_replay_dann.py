@@ -47,6 +47,14 @@ def test_quick_report(quick):
     # the verdict follows the rule on the per-seed shares
     assert c["verdict"] == _section.verdict(g, 52.9)[0]
     assert "goal 60%" in c["ours"]
+    # every run counts its steps: a pass over the source's training part (all but its held-out tenth) in
+    # batches of batch_size // 2 source images, each epoch
+    q = dann.SCALES["quick"]
+    n = q["n_per_domain"]
+    per_epoch = -(-(n - round(0.1 * n)) // (q["batch_size"] // 2))
+    for m in dann.METHODS:
+        np.testing.assert_array_equal(res.values(m, "", "steps"), q["epochs"] * per_epoch)
+    assert f"after {q['epochs'] * per_epoch:,} steps" in c["ours"]
     pad = res.values("dann", "", "proxy_a_distance")
     assert ((0 <= pad) & (pad <= 2)).all()
 
@@ -54,7 +62,7 @@ def test_quick_report(quick):
 def test_quick_figures(quick, tmp_path):
     pytest.importorskip("matplotlib")
     quick.write(str(tmp_path))
-    assert {"features_pca", "domain_accuracy", "target_accuracy_by_epoch"} <= set(quick.figures)
+    assert {"features_pca", "domain_accuracy", "target_accuracy_by_epoch", "gap_closed_by_step"} <= set(quick.figures)
     for name in quick.figures:
         assert (tmp_path / f"{name}.png").stat().st_size > 1000
 

@@ -6,9 +6,24 @@
 #include <math.h>
 #include <string.h>
 
+/* Whether x[0..n) holds no NaN nor infinity: a float is non-finite when its
+ * exponent bits are all ones.  The bits of a block are ORed after masking
+ * (a loop without an early exit, which the compiler vectorises), and the
+ * blocks checked one by one; a scalar isfinite loop was about 4% of a DANN
+ * step that checks every node's output (bench/README.md, "Finiteness check"). */
+#define FINITE_BLOCK 1024
 static int all_finite(const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
+    const uint32_t expo = 0x7f800000u;
+    for (int64_t i0 = 0; i0 < n; i0 += FINITE_BLOCK) {
+        const int64_t i1 = i0 + FINITE_BLOCK < n ? i0 + FINITE_BLOCK : n;
+        uint32_t bad = 0;
+        for (int64_t i = i0; i < i1; i++) {
+            uint32_t u;
+            memcpy(&u, x + i, sizeof u);
+            bad |= (uint32_t)((u & expo) == expo);
+        }
+        if (bad) return 0;
+    }
     return 1;
 }
 
