@@ -50,13 +50,15 @@ def _cell(text) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _run_words(d: dict) -> str:
+def _run_words(d: dict, by_hand: Optional[str] = None) -> str:
     n = len(d.get("seeds", []))
     data = d.get("data", {}).get("name", "?")
     head = f"{d.get('scale')} scale, {n} seed{'s' if n != 1 else ''}, {data}"
     p = d.get("provenance")
     if not p:
-        return f"{head}; {d.get('seconds', 0):.0f} s wall; provenance not recorded (written before reports carried it)"
+        where = f"; the folder's {by_hand} gives it by hand" if by_hand else ""
+        return (f"{head}; {d.get('seconds', 0):.0f} s wall; no provenance in the report (written before reports "
+                f"carried it{where})")
     code = p.get("tlearn", {})
     commit = code.get("commit") or "?"
     if len(commit) == 40:
@@ -87,8 +89,9 @@ def markdown(directory: str, link: Optional[str] = None) -> str:
             lines.append(f"| {s} | {NOT_RUN} | | | | |")
             continue
         n = _counts(d)
+        by_hand = "README.md" if os.path.isfile(os.path.join(directory, s, "README.md")) else None
         lines.append(f"| [{s}]({link}/{s}/report.md) | {len(d['claims'])} | {n[HOLDS]} | {n[FAILS]} | "
-                     f"{n[UNDETERMINED]} | {_cell(_run_words(d))} |")
+                     f"{n[UNDETERMINED]} | {_cell(_run_words(d, by_hand))} |")
     for s, d in reports.items():
         if d is None:
             continue
