@@ -21,6 +21,9 @@ README = ROOT / "README.md"
 pytestmark = pytest.mark.skipif(not RESULTS.is_dir() or not README.is_file(),
                                 reason="needs the repository's docs/results and README (not an installed copy)")
 
+#: reports committed before reports carried their provenance: a hand-written README.md beside each gives it.
+#: A regenerated report carries its own; its section leaves this set (the test fails while it is listed).
+BEFORE_PROVENANCE = {"multitask", "progressive", "zeroshot"}
 COMMITTED = sorted(p.name for p in RESULTS.iterdir() if (p / "report.json").is_file()) if RESULTS.is_dir() else []
 
 
@@ -72,6 +75,27 @@ def test_committed_report_carries_every_claim_key_the_code_declares(section):
     res = Results.from_report(d)
     for spec, c in zip(claims_of(mod, s), d["claims"]):
         assert build_claim(spec, res, s)["verdict"] == c["verdict"], (section, c["key"])
+
+
+@pytest.mark.parametrize("section", COMMITTED)
+def test_committed_report_has_its_figures_and_provenance(section):
+    d = _report(section)
+    folder = RESULTS / section
+    for f in d["figures"]:
+        assert (folder / f).read_bytes()[:4] == b"\x89PNG", f"docs/results/{section}/{f}"
+    assert sorted(p.name for p in folder.glob("*.png")) == sorted(d["figures"])
+    if section in BEFORE_PROVENANCE:
+        assert "provenance" not in d and (folder / "README.md").is_file(), (
+            f"docs/results/{section}'s report carries its provenance: take it out of BEFORE_PROVENANCE and remove "
+            "its hand-written README.md")
+        return
+    assert not (folder / "README.md").exists(), "the report carries its provenance: no hand-written README.md"
+    p = d["provenance"]
+    assert len(p["tlearn"]["commit"]) == 40 and p["tlearn"]["dirty"] is False, \
+        "a committed report comes from a committed tree"
+    assert p["arguments"]["scale"] == "paper" and p["wall_seconds"] > 0 and len(p["load_average_start"]) == 3
+    md = (folder / "report.md").read_text(encoding="utf-8")
+    assert f"at commit {p['tlearn']['commit'][:12]}" in md and "- Load average:" in md
 
 
 def test_the_command_rewrites_and_checks_the_readme(tmp_path):
