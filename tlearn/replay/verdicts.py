@@ -53,7 +53,15 @@ def _cell(text) -> str:
 def _run_words(d: dict, by_hand: Optional[str] = None) -> str:
     n = len(d.get("seeds", []))
     data = d.get("data", {}).get("name", "?")
-    head = f"{d.get('scale')} scale, {n} seed{'s' if n != 1 else ''}, {data}"
+    head = f"{d.get('scale')} scale, {n} seed{'s' if n != 1 else ''}"
+    try:
+        from . import section
+        declared = section(d["section"]).SCALES[d["scale"]]["seeds"]
+    except (KeyError, ValueError):
+        declared = n
+    if declared != n:
+        head += f" (the scale declares {declared})"
+    head += f", {data}"
     p = d.get("provenance")
     if not p:
         where = f"; the folder's {by_hand} gives it by hand" if by_hand else ""
