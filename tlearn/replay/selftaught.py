@@ -60,7 +60,7 @@ SCALES = {
     #   coding solver; the classifier is softmax regression, as in UFLDL;
     # * 8000 Adam steps of 64 images (17 passes over the fashion source) instead of UFLDL's 400 full-batch
     #   L-BFGS iterations over its 29,404 digits: tlearn has no L-BFGS, and the two 784-200 autoencoders of
-    #   8000 steps are most of the section's time (about a minute each on one idle core of this machine);
+    #   8000 steps per seed are most of the section's time;
     # * k = 1, 5, 10, 50 labelled images per class, not Raina's 100 / 500 / 5,000 labelled images (10 to 500 per
     #   class) nor UFLDL's half of the digits 0-4: the digits tasks' labelled pools hold about 90 images per class
     #   (half of the 1,797 8x8 digits, the only handwritten digits shipped), and the lecture's point is the
