@@ -44,7 +44,6 @@ def _refused(r, words):
     (["finetune", "--seeds", "101"], "got 101"),
     (["finetune", "--seeds", "many"], "got 'many'"),
     (["finetune", "--scale", "huge"], "--scale must be one of ['quick', 'full', 'paper'], got 'huge'"),
-    (["selftaught", "--scale", "paper"], "section 'selftaught' has no 'paper' scale"),
     (["finetune", "--quick", "--scale", "full"], "--quick and --scale full disagree"),
     (["finetune", "--data", "mnist"], "--data must be one of ['subset', 'full']"),
     (["finetune", "--bogus"], "unrecognized arguments: --bogus"),

@@ -68,10 +68,16 @@ def test_unknown_section_is_refused():
         replay.run("finetune", seeds=101)
     with pytest.raises(ValueError, match="scale must be one of"):
         replay.run("finetune", scale="huge")
-    # a section without a paper scale refuses it before anything runs
-    assert "paper" not in replay.section("selftaught").SCALES
+
+
+def test_a_section_without_a_paper_scale_refuses_it(monkeypatch):
+    # before anything runs (every section declares one: take one away)
+    monkeypatch.delitem(replay.section("selftaught").SCALES, "paper")
     with pytest.raises(ValueError, match="no scale 'paper'"):
         replay.run("selftaught", scale="paper")
+    from tlearn.__main__ import UsageError, _parse
+    with pytest.raises(UsageError, match="section 'selftaught' has no 'paper' scale; it has"):
+        _parse(["replay", "selftaught", "--scale", "paper"])
 
 
 def test_available_is_a_subset_in_order():
