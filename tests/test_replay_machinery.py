@@ -139,3 +139,18 @@ def test_replay_data_falls_back_to_the_shipped_subset(monkeypatch):
     monkeypatch.setattr(rd.datasets, "load_fashion_mnist", missing)
     d = rd.fashion(per_class_train=5, per_class_test=2)
     assert d.name == "fashion_subset" and len(d.y_train) == 50 and len(d.y_test) == 20
+
+
+def test_a_reason_may_rest_on_the_runs_own_numbers():
+    from tlearn.replay._section import Claim, Results, Sel, build_claim
+    res = Results([], [0, 1])
+    for m, vals in (("a", [0.5, 0.7]), ("b", [0.9, 0.8])):
+        for i, v in enumerate(vals):
+            res.add(m, "k=1", i, "acc", v)
+    why = lambda r, s: f"b averages {r.values('b', 'k=1', 'acc').mean():.2f} at {s['what']}"  # noqa: E731
+    c = build_claim(Claim("a_beats_b", "a beats b", "n/a", a=Sel("a", "k=1", "acc"), b=Sel("b", "k=1", "acc"),
+                          why_not=why), res, {"what": "this scale"})
+    assert c["verdict"] == "does not hold" and c["why_not"] == "b averages 0.85 at this scale"
+    held = build_claim(Claim("b_beats_a", "b beats a", "n/a", a=Sel("b", "k=1", "acc"), b=Sel("a", "k=1", "acc"),
+                             why_not=why), res, {})
+    assert held["holds"] and "why_not" not in held  # a claim that holds is given no reason, computed or not

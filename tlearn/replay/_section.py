@@ -41,7 +41,7 @@ import importlib
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -87,7 +87,9 @@ class Claim:
     ``statement``: the claim in words; ``paper``: the paper's number or
     source; ``a``: a :class:`Sel`; ``b``: a :class:`Sel` or a constant;
     ``threshold``: what the difference must clear; ``why_not``: why it may
-    not hold at this scale (printed when it does not); ``paired``: instead
+    not hold at this scale (printed when it does not), a string or
+    ``why_not(results, s) -> str`` when the reason rests on the run's own
+    numbers; ``paired``: instead
     of ``a``/``b``, ``paired(results, s) -> per-seed values`` (a derived
     quantity: a ratio, the worst over settings, ...) tested against the
     threshold; ``describe``: optional ``describe(results, s) -> str``, the
@@ -98,7 +100,7 @@ class Claim:
     a: Optional[Sel] = None
     b: Union[Sel, float] = 0.0
     threshold: float = 0.0
-    why_not: str = ""
+    why_not: Union[str, Callable] = ""
     paired: Optional[Callable] = None
     describe: Optional[Callable] = None
 
@@ -349,7 +351,7 @@ def build_claim(c: Claim, res: Results, s: dict) -> dict:
         out["why_not"] = ("fewer than two seeds: the spread is unknown" if summary["n"] < 2
                           else "a per-seed value is not finite")
     elif v == FAILS:
-        out["why_not"] = c.why_not
+        out["why_not"] = c.why_not(res, s) if callable(c.why_not) else c.why_not
     return out
 
 
