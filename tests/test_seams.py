@@ -30,14 +30,7 @@ def model_privates(source: str) -> Set[str]:
     """The private names ``class Model`` defines in ``source`` (model.py)."""
     tree = ast.parse(source)
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model")
-    names = set()
-    for node in ast.walk(cls):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) \
-                and isinstance(node.value, ast.Name) and node.value.id == "self":
-            names.add(node.attr)
-    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+    return {n for n in _own_names(cls) if n.startswith("_") and not n.startswith("__")}
 
 
 def _own_names(cls: ast.ClassDef) -> Set[str]:
